@@ -1,0 +1,113 @@
+import { PktmarkError } from './errors.js';
+
+export type Family = 'ip' | 'ip6';
+
+/** An address or prefix, normalized: host bits below the prefix are cleared (as nft and iptables do). */
+export interface Cidr {
+  readonly family: Family;
+  /** canonical text of the (masked) address: dotted quad, or RFC 5952 for IPv6 */
+  readonly address: string;
+  readonly prefix: number;
+}
+
+const bad = (field: string, text: string, why: string): PktmarkError =>
+  new PktmarkError('INVALID_CIDR', `invalid address ${JSON.stringify(text)}: ${why}`, { field });
+
+export function parseIPv4(text: string, field = 'address'): Uint8Array {
+  const parts = text.split('.');
+  if (parts.length !== 4) throw bad(field, text, 'an IPv4 address has four dotted parts');
+  const out = new Uint8Array(4);
+  parts.forEach((p, i) => {
+    if (!/^\d{1,3}$/.test(p)) throw bad(field, text, `part ${i + 1} (${JSON.stringify(p)}) is not a number 0-255`);
+    const n = Number(p);
+    if (n > 255) throw bad(field, text, `part ${i + 1} (${p}) is above 255`);
+    out[i] = n;
+  });
+  return out;
+}
+
+export function parseIPv6(text: string, field = 'address'): Uint8Array {
+  let s = text;
+  const out = new Uint8Array(16);
+  // an embedded IPv4 tail (::ffff:10.0.0.1) becomes two groups
+  const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  let tail: Uint8Array | undefined;
+  if (v4) { tail = parseIPv4(v4[2], field); s = `${v4[1]}0:0`; }
+  const halves = s.split('::');
+  if (halves.length > 2) throw bad(field, text, "'::' may appear only once");
+  const groups = (h: string): string[] => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0]);
+  const rest = halves.length === 2 ? groups(halves[1]) : [];
+  const total = head.length + rest.length;
+  if (halves.length === 1 && total !== 8) throw bad(field, text, 'an IPv6 address has eight groups (or uses ::)');
+  if (halves.length === 2 && total > 7) throw bad(field, text, 'too many groups around ::');
+  const all = [...head, ...Array<string>(8 - total).fill('0'), ...rest];
+  all.forEach((g, i) => {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad(field, text, `group ${JSON.stringify(g)} is not 1-4 hex digits`);
+    const n = parseInt(g, 16);
+    out[2 * i] = n >> 8;
+    out[2 * i + 1] = n & 0xff;
+  });
+  if (tail) out.set(tail, 12);
+  return out;
+}
+
+export function formatIPv4(b: Uint8Array): string { return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`; }
+
+/** RFC 5952: lowercase, no leading zeros, the longest run (≥2) of zero groups as ::. */
+export function formatIPv6(b: Uint8Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[2 * i] << 8) | b[2 * i + 1]);
+  let bestAt = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { bestAt = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
+  if (bestAt < 0) return hex(g);
+  return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
+}
+
+export function formatAddress(b: Uint8Array): string { return b.length === 4 ? formatIPv4(b) : formatIPv6(b); }
+
+export function addressBytes(c: Pick<Cidr, 'family' | 'address'>): Uint8Array {
+  return c.family === 'ip' ? parseIPv4(c.address) : parseIPv6(c.address);
+}
+
+/** Mask bytes for a prefix length. */
+export function prefixMask(prefix: number, length: number): Uint8Array {
+  const m = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    const bits = Math.max(0, Math.min(8, prefix - 8 * i));
+    m[i] = bits === 0 ? 0 : (0xff << (8 - bits)) & 0xff;
+  }
+  return m;
+}
+
+/** Parse `ADDR` or `ADDR/LEN`; the family comes from the text. */
+export function parseCidr(text: string, field = 'address'): Cidr {
+  if (typeof text !== 'string' || text.trim() === '') throw bad(field, String(text), 'empty');
+  const t = text.trim();
+  const slash = t.indexOf('/');
+  const addrText = slash < 0 ? t : t.slice(0, slash);
+  const family: Family = addrText.includes(':') ? 'ip6' : 'ip';
+  const bytes = family === 'ip' ? parseIPv4(addrText, field) : parseIPv6(addrText, field);
+  const max = bytes.length * 8;
+  let prefix = max;
+  if (slash >= 0) {
+    const p = t.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(p)) throw bad(field, t, `prefix length ${JSON.stringify(p)} is not a number`);
+    prefix = Number(p);
+    if (prefix > max) throw bad(field, t, `prefix length ${prefix} is above ${max}`);
+  }
+  const mask = prefixMask(prefix, bytes.length);
+  for (let i = 0; i < bytes.length; i++) bytes[i] &= mask[i];
+  return { family, address: formatAddress(bytes), prefix };
+}
+
+export function formatCidr(c: Cidr): string {
+  return c.prefix === (c.family === 'ip' ? 32 : 128) ? c.address : `${c.address}/${c.prefix}`;
+}

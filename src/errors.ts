@@ -1,0 +1,2 @@
+export { PktmarkError, isPktmarkError } from '../codecs/errors.js';
+export type { ErrorCode, PktmarkErrorDetails } from '../codecs/errors.js';

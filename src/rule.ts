@@ -1,0 +1,307 @@
+/**
+ * MarkRule: the one model every path shares (library, CLI, iptables and tc fronts, nft and tc
+ * backends, and `list` decoding). `normalizeRule` is the single place where user input is
+ * checked; everything after it may trust a MarkRule.
+ */
+import { parseCidr, type Cidr, type Family } from '../codecs/address.js';
+import { PktmarkError, type ErrorCode } from './errors.js';
+
+export type Mark = number & { readonly __brand: 'Mark' };
+export type Mask = number & { readonly __brand: 'Mask' };
+export type IfName = string & { readonly __brand: 'IfName' };
+export type Via = 'nft' | 'tc';
+export type Hook = 'prerouting' | 'output';
+export type Direction = 'ingress' | 'egress';
+export type RateUnit = 'second' | 'minute' | 'hour' | 'day';
+export type { Family, Cidr };
+
+export interface AddressMatch extends Cidr {
+  /** `! -s ADDR` in iptables, `ip saddr != ADDR` in nft */
+  readonly negate: boolean;
+}
+
+export interface Rate {
+  /** packets per unit */
+  readonly rate: number;
+  readonly unit: RateUnit;
+  /** packets allowed above the rate in a burst (nft and iptables default: 5) */
+  readonly burst: number;
+}
+
+/** A validated, normalized rule. Optional fields are absent (not undefined) when unused. */
+export interface MarkRule {
+  readonly via: Via;
+  /** ip or ip6; absent means both (the inet table sees either) */
+  readonly family?: Family;
+  readonly src?: AddressMatch;
+  readonly dst?: AddressMatch;
+  /** IP protocol / IPv6 next header number */
+  readonly proto?: number;
+  readonly sport?: number;
+  readonly dport?: number;
+  readonly iif?: IfName;
+  readonly oif?: IfName;
+  /** nft only: the chain/hook the rule lives in */
+  readonly hook?: Hook;
+  /** tc only */
+  readonly dev?: IfName;
+  readonly direction?: Direction;
+  readonly prio?: number;
+  /**
+   * new mark = (old & ~mask) ^ mark. With mark ⊆ mask (always, unless `xor`), that is the
+   * iptables --set-mark V/M meaning `(old & ~M) | V`; mask 0xffffffff sets the whole mark.
+   */
+  readonly mark: Mark;
+  readonly mask: Mask;
+  /** iptables --set-xmark / --xor-mark: mark bits outside the mask toggle */
+  readonly xor?: boolean;
+  readonly rate?: Rate;
+  readonly comment?: string;
+}
+
+/** What callers may pass: numbers or strings, with defaults filled in by normalizeRule. */
+export interface MarkRuleInput {
+  readonly via?: Via | 'bpf';
+  readonly family?: Family | 'ipv4' | 'ipv6' | 'inet' | '4' | '6' | 4 | 6;
+  readonly src?: string;
+  readonly dst?: string;
+  readonly proto?: string | number;
+  readonly sport?: string | number;
+  readonly dport?: string | number;
+  readonly iif?: string;
+  readonly oif?: string;
+  readonly hook?: string;
+  readonly dev?: string;
+  readonly direction?: string;
+  readonly prio?: number | string;
+  /** `V` or `V/M`, decimal or 0x-hex */
+  readonly mark: number | string;
+  readonly mask?: number | string;
+  readonly xor?: boolean;
+  /** `N/second|minute|hour|day` (also s, m, h, d, sec, min) */
+  readonly rate?: string;
+  readonly burst?: number | string;
+  readonly comment?: string;
+}
+
+export const MAX_COMMENT_BYTES = 128;
+export const IFNAMSIZ = 16;
+export const FULL_MASK = 0xffffffff as Mask;
+
+function fail(code: ErrorCode, field: string, message: string, hint?: string): never {
+  throw new PktmarkError(code, message, hint === undefined ? { field } : { field, hint });
+}
+
+/** A u32 written as decimal or 0x-hex (number or string). */
+export function parseU32(v: unknown, field: string, code: ErrorCode = 'INVALID_MARK'): number {
+  let n: number;
+  if (typeof v === 'number') {
+    n = v;
+  } else if (typeof v === 'string' && /^\s*(0x[0-9a-f]+|\d+)\s*$/i.test(v)) {
+    n = Number(v.trim());
+  } else if (typeof v === 'bigint') {
+    n = Number(v);
+  } else {
+    return fail(code, field, `${field} ${JSON.stringify(v)} is not a number (use decimal or 0x-hex)`);
+  }
+  if (!Number.isInteger(n)) fail(code, field, `${field} ${String(v)} is not an integer`);
+  if (n < 0 || n > 0xffffffff) fail('MARK_RANGE', field, `${field} ${String(v)} is outside 0..0xffffffff`);
+  return n;
+}
+
+const PROTOCOLS: Readonly<Record<string, number>> = {
+  icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58, sctp: 132, udplite: 136,
+};
+const PORT_PROTOCOLS = new Set([6, 17, 132, 136]);
+
+export function protocolName(n: number): string {
+  for (const [k, v] of Object.entries(PROTOCOLS)) if (v === n && k !== 'ipv6-icmp') return k;
+  return String(n);
+}
+
+export function parseProto(v: string | number, field = 'proto'): number {
+  if (typeof v === 'string') {
+    const k = v.trim().toLowerCase();
+    if (k in PROTOCOLS) return PROTOCOLS[k];
+    if (!/^\d+$/.test(k)) return fail('INVALID_PROTO', field, `unknown protocol ${JSON.stringify(v)} (tcp, udp, icmp, icmpv6, sctp, udplite, or a number 0-255)`);
+    v = Number(k);
+  }
+  if (!Number.isInteger(v) || v < 0 || v > 255) fail('INVALID_PROTO', field, `protocol ${String(v)} is outside 0..255`);
+  return v;
+}
+
+export function parsePort(v: string | number, field: string): number {
+  const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n)) return fail('INVALID_PORT', field, `${field} ${JSON.stringify(v)} is not a port number`);
+  if (n < 0 || n > 65535) fail('INVALID_PORT', field, `${field} ${n} is outside 0..65535`);
+  return n;
+}
+
+/** Linux dev_valid_name(): 1-15 bytes, not "." or "..", no '/', ':' or whitespace. A trailing '+' is the iptables wildcard. */
+export function parseIfName(v: unknown, field: string, allowWildcard = true): IfName {
+  if (typeof v !== 'string' || v.length === 0) return fail('INVALID_IFNAME', field, `${field} must be an interface name`);
+  const bytes = new TextEncoder().encode(v);
+  if (bytes.length >= IFNAMSIZ) fail('INVALID_IFNAME', field, `${field} ${JSON.stringify(v)} is ${bytes.length} bytes; interface names have at most ${IFNAMSIZ - 1}`);
+  if (v === '.' || v === '..' || /[/:\s\0]/.test(v)) fail('INVALID_IFNAME', field, `${field} ${JSON.stringify(v)} is not a valid interface name`);
+  if (v.includes('+') && !(allowWildcard && v.indexOf('+') === v.length - 1)) {
+    fail('INVALID_IFNAME', field, `${field} ${JSON.stringify(v)}: '+' is allowed only at the end, as a wildcard`);
+  }
+  return v as IfName;
+}
+
+const UNITS: Readonly<Record<string, RateUnit>> = {
+  s: 'second', sec: 'second', second: 'second', seconds: 'second',
+  m: 'minute', min: 'minute', minute: 'minute', minutes: 'minute',
+  h: 'hour', hour: 'hour', hours: 'hour',
+  d: 'day', day: 'day', days: 'day',
+};
+
+export function parseRate(text: unknown, burst: unknown): Rate {
+  if (typeof text !== 'string') return fail('INVALID_RATE', 'rate', `rate must be a string like "1/second"`);
+  const m = /^\s*(\d+)\s*\/\s*([a-z]+)\s*$/i.exec(text);
+  if (!m) return fail('INVALID_RATE', 'rate', `rate ${JSON.stringify(text)} is not N/second|minute|hour|day`);
+  const unit = UNITS[m[2].toLowerCase()];
+  if (!unit) fail('INVALID_RATE', 'rate', `rate unit ${JSON.stringify(m[2])} is not second, minute, hour or day`);
+  const rate = Number(m[1]);
+  if (rate < 1 || rate > 0xffffffff) fail('INVALID_RATE', 'rate', `rate ${m[1]} must be 1 or more per ${unit}`);
+  let b = 5;
+  if (burst !== undefined) {
+    const n = typeof burst === 'string' && /^\s*-?\d+\s*$/.test(burst) ? Number(burst) : burst;
+    if (typeof n !== 'number' || !Number.isInteger(n)) fail('INVALID_BURST', 'burst', `burst ${JSON.stringify(burst)} is not a whole number`);
+    if (n < 1) fail('INVALID_BURST', 'burst', `burst ${n} must be at least 1`);
+    if (n > 0xffffffff) fail('INVALID_BURST', 'burst', `burst ${n} is above 4294967295`);
+    b = n;
+  }
+  return { rate, unit, burst: b };
+}
+
+function parseFamily(v: MarkRuleInput['family']): Family | undefined {
+  switch (v) {
+    case undefined: case 'inet': return undefined;
+    case 'ip': case 'ipv4': case '4': case 4: return 'ip';
+    case 'ip6': case 'ipv6': case '6': case 6: return 'ip6';
+    default: return fail('INVALID_FAMILY', 'family', `family ${JSON.stringify(v)} is not ip, ip6 or inet`);
+  }
+}
+
+function parseAddressMatch(v: unknown, field: string): AddressMatch {
+  if (typeof v !== 'string') return fail('INVALID_CIDR', field, `${field} must be an address string`);
+  const neg = /^\s*!\s*/.exec(v);
+  const cidr = parseCidr(neg ? v.slice(neg[0].length) : v, field);
+  return { ...cidr, negate: neg !== null };
+}
+
+/** `V`, `V/M`, with an optional separate mask. */
+export function parseMarkSpec(mark: unknown, mask: unknown, xor = false): { mark: Mark; mask: Mask; xor?: true } {
+  let m: unknown = mark;
+  let k: unknown = mask;
+  if (typeof mark === 'string' && mark.includes('/')) {
+    if (mask !== undefined) fail('INVALID_MASK', 'mask', `give the mask either as mark "V/M" or as mask, not both`);
+    [m, k] = mark.split('/', 2);
+  }
+  if (m === undefined || m === null || m === '') fail('INVALID_MARK', 'mark', 'mark is required');
+  const value = parseU32(m, 'mark');
+  const msk = k === undefined ? 0xffffffff : parseU32(k, 'mask', 'INVALID_MASK');
+  if (!xor && (value & ~msk) >>> 0) {
+    fail('MASK_MISMATCH', 'mark', `mark 0x${value.toString(16)} has bits outside mask 0x${msk.toString(16)} (bits 0x${((value & ~msk) >>> 0).toString(16)})`,
+      'with --set-mark V/M only bits in M change; use xor semantics (--set-xmark) to toggle others');
+  }
+  return xor && (value & ~msk) >>> 0 ? { mark: value as Mark, mask: msk as Mask, xor: true } : { mark: value as Mark, mask: msk as Mask };
+}
+
+function parseHook(v: unknown): Hook {
+  if (v === undefined) return 'prerouting';
+  if (typeof v === 'string') {
+    const k = v.toLowerCase();
+    if (k === 'prerouting' || k === 'output') return k;
+  }
+  return fail('INVALID_HOOK', 'hook', `hook ${JSON.stringify(v)} is not prerouting or output`);
+}
+
+const KNOWN = new Set(['via', 'family', 'src', 'dst', 'proto', 'sport', 'dport', 'iif', 'oif', 'hook', 'dev', 'direction',
+  'prio', 'mark', 'mask', 'xor', 'rate', 'burst', 'comment']);
+
+/** Validate and normalize user input. Throws PktmarkError naming the field; never returns a half-checked rule. */
+export function normalizeRule(input: MarkRuleInput): MarkRule {
+  if (input === null || typeof input !== 'object') fail('INVALID_ARGUMENT', 'rule', 'a rule must be an object');
+  for (const k of Object.keys(input)) {
+    if (!KNOWN.has(k)) fail('INVALID_OPTION', k, `unknown rule field ${JSON.stringify(k)}`);
+  }
+  const via = input.via ?? (input.dev !== undefined ? 'tc' : 'nft');
+  if (via === 'bpf') fail('UNSUPPORTED', 'via', `via "bpf" is not available yet`, 'use via "nft" (or "tc" where act_skbedit exists)');
+  if (via !== 'nft' && via !== 'tc') fail('INVALID_OPTION', 'via', `via ${JSON.stringify(via)} is not nft or tc`);
+
+  let family = parseFamily(input.family);
+  const out: { -readonly [K in keyof MarkRule]?: MarkRule[K] } = { via };
+  for (const f of ['src', 'dst'] as const) {
+    if (input[f] === undefined) continue;
+    const a = parseAddressMatch(input[f], f);
+    if (family && a.family !== family) fail('FAMILY_MISMATCH', f, `${f} ${input[f]} is ${a.family === 'ip' ? 'IPv4' : 'IPv6'} but the rule's family is ${family}`);
+    family = a.family;
+    out[f] = a;
+  }
+  if (family) out.family = family;
+
+  if (input.proto !== undefined) {
+    const p = parseProto(input.proto);
+    if (p === 1 && family === 'ip6') fail('FAMILY_MISMATCH', 'proto', 'icmp is IPv4; use icmpv6 with family ip6');
+    if (p === 58 && family === 'ip') fail('FAMILY_MISMATCH', 'proto', 'icmpv6 is IPv6; use icmp with family ip');
+    out.proto = p;
+  }
+  for (const f of ['sport', 'dport'] as const) {
+    if (input[f] === undefined) continue;
+    const port = parsePort(input[f]!, f);
+    if (out.proto === undefined || !PORT_PROTOCOLS.has(out.proto)) {
+      fail('PORT_WITHOUT_PROTO', f, `${f} needs proto tcp, udp, sctp or udplite`, `add proto: 'tcp' (iptables: -p tcp)`);
+    }
+    out[f] = port;
+  }
+
+  if (via === 'nft') {
+    for (const f of ['dev', 'direction', 'prio'] as const) {
+      if (input[f] !== undefined) fail('INVALID_OPTION', f, `${f} applies to via "tc" only`);
+    }
+    out.hook = parseHook(input.hook);
+    if (input.iif !== undefined) {
+      if (out.hook === 'output') fail('INVALID_OPTION', 'iif', 'iif cannot be used in the output hook (packets there have no input interface)');
+      out.iif = parseIfName(input.iif, 'iif');
+    }
+    if (input.oif !== undefined) {
+      if (out.hook === 'prerouting') fail('INVALID_OPTION', 'oif', 'oif cannot be used in the prerouting hook (the output interface is not chosen yet)', "use hook: 'output'");
+      out.oif = parseIfName(input.oif, 'oif');
+    }
+  } else {
+    for (const f of ['hook', 'iif', 'oif'] as const) {
+      if (input[f] !== undefined) fail('INVALID_OPTION', f, `${f} applies to via "nft" only (tc filters sit on one device: use dev)`);
+    }
+    if (input.dev === undefined) fail('INVALID_OPTION', 'dev', 'via "tc" needs dev (the interface the filter sits on)');
+    out.dev = parseIfName(input.dev, 'dev', false);
+    const d = input.direction ?? 'ingress';
+    if (d !== 'ingress' && d !== 'egress') fail('INVALID_OPTION', 'direction', `direction ${JSON.stringify(d)} is not ingress or egress`);
+    out.direction = d;
+    if (input.prio !== undefined) {
+      const p = typeof input.prio === 'string' && /^\d+$/.test(input.prio) ? Number(input.prio) : input.prio;
+      if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 0xffff) fail('INVALID_OPTION', 'prio', `prio ${JSON.stringify(input.prio)} is outside 1..65535`);
+      out.prio = p;
+    }
+  }
+
+  Object.assign(out, parseMarkSpec(input.mark, input.mask, input.xor === true));
+  if (input.rate !== undefined) out.rate = parseRate(input.rate, input.burst);
+  else if (input.burst !== undefined) fail('INVALID_OPTION', 'burst', 'burst needs rate', "add rate: '1/second'");
+
+  if (input.comment !== undefined) {
+    if (typeof input.comment !== 'string') fail('INVALID_COMMENT', 'comment', 'comment must be a string');
+    if (input.comment.includes('\0')) fail('INVALID_COMMENT', 'comment', 'comment must not contain a NUL byte');
+    const n = new TextEncoder().encode(input.comment).length;
+    if (n > MAX_COMMENT_BYTES) fail('INVALID_COMMENT', 'comment', `comment is ${n} bytes; at most ${MAX_COMMENT_BYTES}`);
+    out.comment = input.comment;
+  }
+  return out as MarkRule;
+}
+
+/** Mark as users write it: 0xdeadbeef, or 0x10/0xf0. */
+export function formatMark(r: Pick<MarkRule, 'mark' | 'mask'>): string {
+  const v = `0x${r.mark.toString(16)}`;
+  return r.mask === FULL_MASK ? v : `${v}/0x${r.mask.toString(16)}`;
+}
