@@ -36,13 +36,13 @@ export interface PktmarkErrorDetails {
 
 export class PktmarkError extends Error implements PktmarkErrorDetails {
   readonly code: ErrorCode;
-  readonly field?: string;
-  readonly errno?: number;
-  readonly extack?: string;
-  readonly extackOffset?: number;
-  readonly messageIndex?: number;
-  readonly offset?: number;
-  readonly hint?: string;
+  declare readonly field?: string;
+  declare readonly errno?: number;
+  declare readonly extack?: string;
+  declare readonly extackOffset?: number;
+  declare readonly messageIndex?: number;
+  declare readonly offset?: number;
+  declare readonly hint?: string;
 
   constructor(code: ErrorCode, message: string, details: PktmarkErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

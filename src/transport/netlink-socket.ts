@@ -1,0 +1,182 @@
+import { PktmarkError } from '../errors.js';
+import {
+  NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, parseMessages, decodeAck, nlmsghdr, type NetlinkMessage,
+} from '../../codecs/netlink/message.js';
+import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
+import type { NetlinkProtocol, Transport, WaitFor } from './transport.js';
+import { withNetns, type NetnsTarget } from './netns.js';
+import {
+  AF_NETLINK, EAGAIN, EINTR, ENOBUFS, MSG_DONTWAIT, MSG_TRUNC, NETLINK_CAP_ACK, NETLINK_EXT_ACK, POLLIN,
+  SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF,
+  SO_SNDBUFFORCE, getLibc, getIntOption, setIntOption, syscallError,
+} from './syscalls.js';
+
+export interface NetlinkSocketOptions {
+  readonly protocol: NetlinkProtocol;
+  readonly netns?: NetnsTarget;
+  /** how long one exchange may wait for the kernel (default 5000 ms) */
+  readonly timeoutMs?: number;
+  /** initial socket buffers; they grow on demand for large batches */
+  readonly sendBufferBytes?: number;
+  readonly receiveBufferBytes?: number;
+}
+
+const EMSGSIZE = 90;
+const RECV_CHUNK = 256 * 1024;
+
+/**
+ * A netlink socket bound to a kernel-assigned port. Non-blocking: a receive that would block
+ * waits in poll(2) on a koffi worker thread, so the event loop keeps running. nfnetlink and
+ * rtnetlink answer inside sendmsg(2), so the usual exchange never waits at all.
+ */
+export class NetlinkSocket implements Transport {
+  readonly protocol: NetlinkProtocol;
+  readonly portId: number;
+  private fd: number;
+  private seq: number;
+  private sndbuf: number;
+  private rcvbuf: number;
+  private readonly timeoutMs: number;
+  private readonly buf = new Uint8Array(RECV_CHUNK);
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(fd: number, protocol: NetlinkProtocol, portId: number, opts: NetlinkSocketOptions) {
+    this.fd = fd;
+    this.protocol = protocol;
+    this.portId = portId;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    // Random start, so replies to an earlier process that reused this port are never mistaken for ours.
+    this.seq = (Math.random() * 0x3fffffff) >>> 0 || 1;
+    this.sndbuf = 0;
+    this.rcvbuf = 0;
+  }
+
+  static open(opts: NetlinkSocketOptions): NetlinkSocket {
+    const c = getLibc();
+    const fd = withNetns(opts.netns, () => c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, opts.protocol));
+    if (fd < 0) throw syscallError('socket(AF_NETLINK)', c.errno());
+    try {
+      // Extended acks make the kernel say *why* (and where) a request failed; capped acks
+      // keep error replies small instead of echoing a whole 2 MB batch back per error.
+      setIntOption(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
+      setIntOption(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
+      const sa = new Uint8Array(12);
+      new DataView(sa.buffer).setUint16(0, AF_NETLINK, HOST_LITTLE_ENDIAN);
+      if (c.bind(fd, sa, 12) < 0) throw syscallError('bind(AF_NETLINK)', c.errno());
+      const len = new Uint32Array([12]);
+      if (c.getsockname(fd, sa, len) < 0) throw syscallError('getsockname', c.errno());
+      const portId = new DataView(sa.buffer).getUint32(4, HOST_LITTLE_ENDIAN);
+      const s = new NetlinkSocket(fd, opts.protocol, portId, opts);
+      s.ensureBuffers(opts.sendBufferBytes ?? 1 << 20, opts.receiveBufferBytes ?? 4 << 20);
+      return s;
+    } catch (e) {
+      c.close(fd);
+      throw e;
+    }
+  }
+
+  nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0 || 1;
+    return this.seq;
+  }
+
+  /**
+   * Grow the socket buffers to hold `send` bytes in one sendmsg and `recv` bytes of queued
+   * replies. The FORCE variants pass net.core.[rw]mem_max when we have CAP_NET_ADMIN.
+   */
+  ensureBuffers(send: number, recv: number): void {
+    if (send > this.sndbuf) {
+      if (setIntOption(this.fd, SOL_SOCKET, SO_SNDBUFFORCE, send) < 0) setIntOption(this.fd, SOL_SOCKET, SO_SNDBUF, send);
+      this.sndbuf = Math.max(send, getIntOption(this.fd, SOL_SOCKET, SO_SNDBUF)[1] >> 1);
+    }
+    if (recv > this.rcvbuf) {
+      if (setIntOption(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, recv) < 0) setIntOption(this.fd, SOL_SOCKET, SO_RCVBUF, recv);
+      this.rcvbuf = Math.max(recv, getIntOption(this.fd, SOL_SOCKET, SO_RCVBUF)[1] >> 1);
+    }
+  }
+
+  exchange(bytes: Uint8Array, wait: WaitFor): Promise<NetlinkMessage[]> {
+    // One conversation at a time: replies are matched by sequence number, but a second
+    // concurrent request would steal the first one's replies from the shared queue.
+    const run = this.queue.then(() => this.exchangeNow(bytes, wait));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async exchangeNow(bytes: Uint8Array, wait: WaitFor): Promise<NetlinkMessage[]> {
+    if (this.fd < 0) throw new PktmarkError('CLOSED', 'netlink socket is closed');
+    const c = getLibc();
+    const firstSeq = bytes.length >= 16 ? nlmsghdr.decode(bytes).seq : wait.seq;
+    // The whole batch must fit the send buffer in one sendmsg (else EMSGSIZE), and the
+    // replies it asks for (echoes, acks) must fit the receive queue (else ENOBUFS).
+    this.ensureBuffers(bytes.length + 65536, bytes.length * 2 + (1 << 20));
+    for (;;) {
+      const n = c.send(this.fd, bytes, bytes.length, 0);
+      if (n >= 0) break;
+      const errno = c.errno();
+      if (errno === EINTR) continue;
+      if (errno === EMSGSIZE) throw syscallError(`sendmsg of ${bytes.length} bytes`, errno, { hint: 'the batch is larger than the socket send buffer allows (net.core.wmem_max)' });
+      throw syscallError('sendmsg(netlink)', errno);
+    }
+    const out: NetlinkMessage[] = [];
+    const deadline = Date.now() + this.timeoutMs;
+    let sawError = false;
+    for (;;) {
+      const n = c.recv(this.fd, this.buf, this.buf.length, MSG_DONTWAIT | MSG_TRUNC);
+      if (n < 0) {
+        const errno = c.errno();
+        if (errno === EINTR) continue;
+        if (errno === EAGAIN) {
+          // Everything a non-dump request provokes is queued before sendmsg returns; an empty
+          // queue after an error means the kernel stopped early (e.g. a refused BATCH_BEGIN).
+          if (wait.until === 'ack' && sawError) return out;
+          const left = deadline - Date.now();
+          if (left <= 0 || (await this.waitReadable(left)) === 0) {
+            throw new PktmarkError('TIMEOUT', `no answer from the kernel within ${this.timeoutMs} ms`, { hint: 'raise timeoutMs' });
+          }
+          continue;
+        }
+        if (errno === ENOBUFS) {
+          throw new PktmarkError('ENOBUFS', 'the kernel dropped replies: the socket receive queue overflowed', {
+            errno, hint: 'the request may have been applied; list to see the state, or use a larger receive buffer',
+          });
+        }
+        throw syscallError('recvmsg(netlink)', errno);
+      }
+      if (n > this.buf.length) throw new PktmarkError('DECODE', `netlink datagram of ${n} bytes exceeds the ${this.buf.length}-byte receive buffer`);
+      for (const m of parseMessages(this.buf.slice(0, n))) {
+        // Replies to requests we gave up on earlier carry older sequence numbers: drop them.
+        if (m.header.seq !== 0 && seqBefore(m.header.seq, firstSeq)) continue;
+        if (m.header.type === NLMSG_OVERRUN) throw new PktmarkError('ENOBUFS', 'kernel reported NLMSG_OVERRUN');
+        out.push(m);
+        if (m.header.type === NLMSG_ERROR) {
+          const ack = decodeAck(m);
+          if (ack.errno !== 0) sawError = true;
+          if (m.header.seq === wait.seq) return out;
+        } else if (m.header.type === NLMSG_DONE && wait.until === 'done' && m.header.seq === wait.seq) {
+          return out;
+        }
+      }
+    }
+  }
+
+  private async waitReadable(timeoutMs: number): Promise<number> {
+    const pfd = new Uint8Array(8);
+    const v = new DataView(pfd.buffer);
+    v.setInt32(0, this.fd, HOST_LITTLE_ENDIAN);
+    v.setInt16(4, POLLIN, HOST_LITTLE_ENDIAN);
+    return getLibc().pollAsync(pfd, 1, Math.min(timeoutMs, 0x7fffffff));
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      getLibc().close(this.fd);
+      this.fd = -1;
+    }
+  }
+}
+
+/** a < b in sequence-number space (u32, wrapping) */
+function seqBefore(a: number, b: number): boolean {
+  return ((a - b) | 0) < 0;
+}

@@ -1,0 +1,59 @@
+/**
+ * Network namespace targeting. setns(2) applies to the calling thread only, so we switch the
+ * main thread, open what must live in the target namespace (a netlink socket keeps the
+ * namespace it was created in for its whole life), and switch back before returning — even
+ * when `fn` throws. Everything in between is synchronous, so no other JS runs while switched.
+ */
+import { PktmarkError } from '../errors.js';
+import { CLONE_NEWNET, O_CLOEXEC, O_RDONLY, getLibc, syscallError } from './syscalls.js';
+
+/** A namespace name (`/run/netns/NAME`, as `ip netns add` makes), a path, or a pid. */
+export type NetnsTarget = string | number;
+
+export function resolveNetnsPath(target: NetnsTarget): string {
+  if (typeof target === 'number' || /^\d+$/.test(String(target))) {
+    const pid = Number(target);
+    if (!Number.isSafeInteger(pid) || pid < 1) throw new PktmarkError('INVALID_NETNS', `netns pid ${target} is not a process id`, { field: 'netns' });
+    return `/proc/${pid}/ns/net`;
+  }
+  if (typeof target !== 'string' || target === '') throw new PktmarkError('INVALID_NETNS', 'netns must be a name, a path or a pid', { field: 'netns' });
+  if (target.includes('/')) return target;
+  if (target === '.' || target === '..' || target.length > 255) {
+    throw new PktmarkError('INVALID_NETNS', `netns name ${JSON.stringify(target)} is not valid`, { field: 'netns' });
+  }
+  return `/run/netns/${target}`;
+}
+
+export function withNetns<T>(target: NetnsTarget | undefined, fn: () => T): T {
+  if (target === undefined) return fn();
+  const path = resolveNetnsPath(target);
+  const c = getLibc();
+  const nsFd = c.open(path, O_RDONLY | O_CLOEXEC);
+  if (nsFd < 0) {
+    const errno = c.errno();
+    const why = errno === 2 ? 'does not exist' : c.strerror(errno);
+    throw new PktmarkError(errno === 1 || errno === 13 ? 'EPERM' : 'INVALID_NETNS', `netns ${JSON.stringify(String(target))} (${path}) ${why}`, {
+      field: 'netns', errno, hint: errno === 2 ? 'list namespaces with `ip netns list`' : undefined,
+    });
+  }
+  const selfFd = c.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC);
+  if (selfFd < 0) {
+    const errno = c.errno();
+    c.close(nsFd);
+    throw syscallError('open /proc/thread-self/ns/net', errno, { field: 'netns' });
+  }
+  try {
+    if (c.setns(nsFd, CLONE_NEWNET) < 0) throw syscallError(`setns ${path}`, c.errno(), { field: 'netns' });
+    try {
+      return fn();
+    } finally {
+      if (c.setns(selfFd, CLONE_NEWNET) < 0) {
+        // Staying in the wrong namespace would silently misdirect every later socket.
+        throw syscallError('setns back to the original namespace', c.errno());
+      }
+    }
+  } finally {
+    c.close(nsFd);
+    c.close(selfFd);
+  }
+}
