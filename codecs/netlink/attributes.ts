@@ -57,7 +57,7 @@ export class AttributeWriter {
   patchU32(at: number, v: number): void { this.view.setUint32(at, v >>> 0, HOST_LITTLE_ENDIAN); }
   patchU16(at: number, v: number): void { this.view.setUint16(at, v, HOST_LITTLE_ENDIAN); }
 
-  struct<T extends Record<string, number | bigint>>(s: Struct<T>, value: T): void {
+  struct<T>(s: Struct<T>, value: T): void {
     const at = this.reserve(s.size);
     s.write(this.view, at, value);
   }
@@ -80,23 +80,28 @@ export class AttributeWriter {
 
   u8(type: number, v: number): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xff) this.fail(`u8 attribute ${type} out of range: ${v}`);
-    this.view.setUint8(this.header(type, 1), v);
+    const at = this.header(type, 1);
+    this.view.setUint8(at, v);
   }
   u16(type: number, v: number, order: ByteOrder = 'host'): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff) this.fail(`u16 attribute ${type} out of range: ${v}`);
-    this.view.setUint16(this.header(type, 2), v, order === 'host' ? HOST_LITTLE_ENDIAN : false);
+    const at = this.header(type, 2);
+    this.view.setUint16(at, v, order === 'host' ? HOST_LITTLE_ENDIAN : false);
   }
   u32(type: number, v: number, order: ByteOrder = 'host'): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) this.fail(`u32 attribute ${type} out of range: ${v}`);
-    this.view.setUint32(this.header(type, 4), v >>> 0, order === 'host' ? HOST_LITTLE_ENDIAN : false);
+    const at = this.header(type, 4);
+    this.view.setUint32(at, v >>> 0, order === 'host' ? HOST_LITTLE_ENDIAN : false);
   }
   i32(type: number, v: number, order: ByteOrder = 'host'): void {
     if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) this.fail(`s32 attribute ${type} out of range: ${v}`);
-    this.view.setInt32(this.header(type, 4), v | 0, order === 'host' ? HOST_LITTLE_ENDIAN : false);
+    const at = this.header(type, 4);
+    this.view.setInt32(at, v | 0, order === 'host' ? HOST_LITTLE_ENDIAN : false);
   }
   u64(type: number, v: bigint, order: ByteOrder = 'host'): void {
     if (v < 0n || v > 0xffffffffffffffffn) this.fail(`u64 attribute ${type} out of range: ${v}`);
-    this.view.setBigUint64(this.header(type, 8), BigInt.asUintN(64, v), order === 'host' ? HOST_LITTLE_ENDIAN : false);
+    const at = this.header(type, 8);
+    this.view.setBigUint64(at, BigInt.asUintN(64, v), order === 'host' ? HOST_LITTLE_ENDIAN : false);
   }
   /** NUL-terminated string, as the kernel's NLA_STRING / NLA_NUL_STRING policies expect. */
   string(type: number, s: string): void {
@@ -106,7 +111,8 @@ export class AttributeWriter {
     this.buf[at + b.length] = 0;
   }
   bytes(type: number, b: Uint8Array): void {
-    this.buf.set(b, this.header(type, b.length));
+    const at = this.header(type, b.length);
+    this.buf.set(b, at);
   }
   flag(type: number): void { this.header(type, 0); }
 

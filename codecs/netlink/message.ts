@@ -102,7 +102,7 @@ export function decodeAck(m: NetlinkMessage): NetlinkAck {
   if (p.length < 4) throw decodeError('NLMSG_ERROR shorter than its error code', m.offset + NLMSG_HDRLEN);
   const error = view.getInt32(0, HOST_LITTLE_ENDIAN);
   if (m.header.type === NLMSG_DONE) {
-    return { errno: -error, request: m.header, ...extackFrom(p.subarray(4), m.offset + NLMSG_HDRLEN + 4) };
+    return { errno: error === 0 ? 0 : -error, request: m.header, ...extackFrom(p.subarray(4), m.offset + NLMSG_HDRLEN + 4) };
   }
   if (p.length < 4 + NLMSG_HDRLEN) throw decodeError('NLMSG_ERROR without the request header', m.offset + NLMSG_HDRLEN);
   const request = nlmsghdr.read(view, 4);
@@ -111,7 +111,7 @@ export function decodeAck(m: NetlinkMessage): NetlinkAck {
   const ext = (m.header.flags & NLM_F_ACK_TLVS) && tlvAt < p.length
     ? extackFrom(p.subarray(tlvAt), m.offset + NLMSG_HDRLEN + tlvAt)
     : {};
-  return { errno: -error, request, ...ext };
+  return { errno: error === 0 ? 0 : -error, request, ...ext };
 }
 
 function extackFrom(bytes: Uint8Array, base: number): { extack?: string; extackOffset?: number; missingType?: number } {

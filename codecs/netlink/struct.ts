@@ -31,7 +31,7 @@ export interface Struct<T> {
 
 type Num = number | bigint;
 
-export function defineStruct<T extends { [k: string]: Num }>(name: string, fields: readonly FieldSpec[]): Struct<T> {
+export function defineStruct<T extends { [K in keyof T]: Num }>(name: string, fields: readonly FieldSpec[]): Struct<T> {
   const layout: { spec: FieldSpec; at: number; le: boolean }[] = [];
   let size = 0;
   for (const f of fields) {

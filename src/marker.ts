@@ -1,0 +1,175 @@
+/**
+ * The facade: one object a Node agent keeps open to add, list, delete and clear mark rules in
+ * one network namespace. It validates input (normalizeRule), picks the backend by `via`, and
+ * owns the netlink sockets, opened on first use inside the target namespace.
+ */
+import { PktmarkError } from './errors.js';
+import { normalizeRule, type MarkRule, type MarkRuleInput, type Via } from './rule.js';
+import type { Backend, BackendContext, EncodeContext, RuleRecord } from './backends/backend.js';
+import { nftBackend } from './backends/nft.js';
+import { tcBackend } from './backends/tc.js';
+import type { NetlinkProtocol, Transport } from './transport/transport.js';
+import { resolveNetnsPath, withNetns, type NetnsTarget } from './transport/netns.js';
+
+export interface MarkerOptions {
+  /** network namespace: a name (`ip netns add NAME`), a path, or a pid; default: the caller's */
+  readonly netns?: NetnsTarget;
+  /** the nftables table pktmark owns, family inet (default `pktmark`) */
+  readonly table?: string;
+  /** how long to wait for the kernel per request (default 5000 ms) */
+  readonly timeoutMs?: number;
+  /** inject transports (tests without root, recording); default: real netlink sockets */
+  readonly transport?: (protocol: NetlinkProtocol) => Transport | Promise<Transport>;
+}
+
+export const DEFAULT_TABLE = 'pktmark';
+
+const BACKENDS: Readonly<Record<Via, Backend>> = { nft: nftBackend, tc: tcBackend };
+
+/** nft object names: 1..255 bytes (NFT_NAME_MAXLEN 256 with the NUL), and printable. */
+export function validateTable(table: unknown): string {
+  if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.\-]{0,254}$/.test(table)) {
+    throw new PktmarkError('INVALID_OPTION', `table ${JSON.stringify(table)} must be 1-255 characters: letters, digits, _ . - (starting with a letter or _)`, { field: 'table' });
+  }
+  return table;
+}
+
+/** Normalize one rule or many; the error of a rule in an array names its index. */
+export function normalizeRules(input: MarkRuleInput | readonly MarkRuleInput[]): MarkRule[] {
+  if (!Array.isArray(input)) return [normalizeRule(input as MarkRuleInput)];
+  return input.map((r, i) => {
+    try {
+      return normalizeRule(r);
+    } catch (e) {
+      if (e instanceof PktmarkError) {
+        throw new PktmarkError(e.code, `rule ${i}: ${e.message}`, { ...e.toJSON(), field: e.field === undefined ? `[${i}]` : `[${i}].${e.field}`, messageIndex: i });
+      }
+      throw e;
+    }
+  });
+}
+
+function splitByVia(rules: readonly MarkRule[]): Backend {
+  const vias = new Set(rules.map((r) => r.via));
+  if (vias.size > 1) {
+    throw new PktmarkError('INVALID_ARGUMENT', 'one add cannot mix via "nft" and via "tc" rules: only one backend can apply a batch atomically', { field: 'via', hint: 'add them in two calls' });
+  }
+  return BACKENDS[rules[0].via];
+}
+
+function idVia(id: unknown): Via {
+  if (typeof id === 'string') {
+    const via = id.split(':', 1)[0];
+    if (via === 'nft' || via === 'tc') return via;
+  }
+  throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not a pktmark id (nft:CHAIN:HANDLE or tc:DEV:DIRECTION:PRIO:HANDLE)`, { field: 'id' });
+}
+
+/** The messages `add` would send, without a kernel: the "unit-test rule encoding without root" entry. */
+export function encode(input: MarkRuleInput | readonly MarkRuleInput[], opts: { table?: string; ifindex?: (dev: string) => number } = {}): Uint8Array[] {
+  const rules = normalizeRules(input);
+  let seq = 0;
+  const ctx: EncodeContext = {
+    table: validateTable(opts.table ?? DEFAULT_TABLE),
+    nextSeq: () => ++seq,
+    ...(opts.ifindex ? { ifindex: opts.ifindex } : {}),
+  };
+  return splitByVia(rules).encodeAdd(rules, ctx);
+}
+
+/** The equivalent `nft` or `tc` command line. */
+export function explain(input: MarkRuleInput, opts: { table?: string } = {}): string {
+  const rule = normalizeRule(input);
+  return BACKENDS[rule.via].explain(rule, { table: validateTable(opts.table ?? DEFAULT_TABLE) });
+}
+
+export class Marker {
+  readonly table: string;
+  readonly netns: NetnsTarget | undefined;
+  private readonly transports = new Map<NetlinkProtocol, Promise<Transport>>();
+  private closed = false;
+  private readonly ctx: BackendContext;
+
+  private constructor(private readonly opts: MarkerOptions) {
+    this.table = validateTable(opts.table ?? DEFAULT_TABLE);
+    this.netns = opts.netns;
+    this.ctx = { table: this.table, transport: (p) => this.transport(p) };
+  }
+
+  /** Validates the options (and that the namespace exists) before anything is sent. */
+  static async open(opts: MarkerOptions = {}): Promise<Marker> {
+    if (opts === null || typeof opts !== 'object') throw new PktmarkError('INVALID_OPTION', 'options must be an object', { field: 'options' });
+    if (opts.timeoutMs !== undefined && (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0)) {
+      throw new PktmarkError('INVALID_OPTION', `timeoutMs ${opts.timeoutMs} must be a positive number`, { field: 'timeoutMs' });
+    }
+    if (opts.netns !== undefined) {
+      resolveNetnsPath(opts.netns);
+      if (!opts.transport) withNetns(opts.netns, () => undefined);
+    }
+    return new Marker(opts);
+  }
+
+  private transport(protocol: NetlinkProtocol): Promise<Transport> {
+    if (this.closed) return Promise.reject(new PktmarkError('CLOSED', 'this Marker is closed'));
+    let t = this.transports.get(protocol);
+    if (!t) {
+      t = (async () => {
+        if (this.opts.transport) return this.opts.transport(protocol);
+        const { NetlinkSocket } = await import('./transport/netlink-socket.js');
+        return NetlinkSocket.open({ protocol, ...(this.netns !== undefined ? { netns: this.netns } : {}), ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) });
+      })();
+      t.catch(() => this.transports.delete(protocol));
+      this.transports.set(protocol, t);
+    }
+    return t;
+  }
+
+  /** Add one rule (→ its record) or several as one atomic batch (→ records in input order). */
+  add(rule: MarkRuleInput): Promise<RuleRecord>;
+  add(rules: readonly MarkRuleInput[]): Promise<RuleRecord[]>;
+  async add(input: MarkRuleInput | readonly MarkRuleInput[]): Promise<RuleRecord | RuleRecord[]> {
+    const rules = normalizeRules(input);
+    if (rules.length === 0) return [];
+    const records = await splitByVia(rules).add(rules, this.ctx);
+    return Array.isArray(input) ? records : records[0];
+  }
+
+  /** Every rule pktmark owns in this namespace, decoded from the kernel, with counters. */
+  async list(opts: { via?: Via } = {}): Promise<RuleRecord[]> {
+    const out: RuleRecord[] = [];
+    for (const b of Object.values(BACKENDS)) {
+      if (opts.via === undefined || opts.via === b.via) out.push(...(await b.list(this.ctx)));
+    }
+    return out;
+  }
+
+  /** Delete by id (all given ids of one backend at once; NOT_FOUND if one is missing). */
+  async delete(...ids: (string | readonly string[])[]): Promise<void> {
+    const flat = ids.flat();
+    const by = new Map<Via, string[]>();
+    for (const id of flat) {
+      const via = idVia(id);
+      by.set(via, [...(by.get(via) ?? []), id]);
+    }
+    for (const [via, list] of by) await BACKENDS[via].delete(list, this.ctx);
+  }
+
+  /** Remove everything pktmark made in this namespace (its nft table, its tc filters). */
+  async clear(opts: { via?: Via } = {}): Promise<void> {
+    for (const b of Object.values(BACKENDS)) {
+      if (opts.via === undefined || opts.via === b.via) await b.clear(this.ctx);
+    }
+  }
+
+  encode(input: MarkRuleInput | readonly MarkRuleInput[]): Uint8Array[] { return encode(input, { table: this.table }); }
+  explain(input: MarkRuleInput): string { return explain(input, { table: this.table }); }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.transports.values()) {
+      try { (await t).close(); } catch { /* a transport that never opened has nothing to close */ }
+    }
+    this.transports.clear();
+  }
+}

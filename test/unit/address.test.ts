@@ -1,0 +1,33 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { parseCidr, formatIPv6, parseIPv6, formatCidr } from '../../codecs/address.js';
+import { PktmarkError } from '../../codecs/errors.js';
+
+test('IPv4 and prefixes normalize host bits', (t) => {
+  t.deepEqual(parseCidr('10.0.0.1'), { family: 'ip', address: '10.0.0.1', prefix: 32 });
+  t.deepEqual(parseCidr('10.1.2.3/20'), { family: 'ip', address: '10.1.0.0', prefix: 20 });
+  t.deepEqual(parseCidr('0.0.0.0/0'), { family: 'ip', address: '0.0.0.0', prefix: 0 });
+});
+
+test('IPv6 text is RFC 5952', (t) => {
+  t.deepEqual(parseCidr('2001:0db8::1'), { family: 'ip6', address: '2001:db8::1', prefix: 128 });
+  t.is(parseCidr('2001:db8:0:0:1:0:0:1').address, '2001:db8::1:0:0:1');
+  t.is(parseCidr('::ffff:10.0.0.1').address, '::ffff:a00:1');
+  t.is(parseCidr('fd00::1/64').address, 'fd00::');
+  t.is(formatCidr(parseCidr('fd00::1/64')), 'fd00::/64');
+});
+
+for (const bad of ['10.0.0.300', '10.0.0.1/33', '10.0.0', '1.2.3.4.5', '::1::2', '2001:db8::1/129', 'x', '', '10.0.0.1/', '10.0.0.1/a', '1:2:3:4:5:6:7:8:9', 'g::1']) {
+  test(`bad address ${JSON.stringify(bad)} is INVALID_CIDR`, (t) => {
+    const e = t.throws(() => parseCidr(bad, 'src'), { instanceOf: PktmarkError });
+    t.is(e?.code, 'INVALID_CIDR');
+    t.is(e?.field, 'src');
+  });
+}
+
+test('property: IPv6 format/parse round trip', (t) => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => {
+    return Buffer.compare(Buffer.from(parseIPv6(formatIPv6(b))), Buffer.from(b)) === 0;
+  }));
+  t.pass();
+});
