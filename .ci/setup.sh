@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs what pktmark needs on a fresh Debian machine (run as root), then the npm packages.
+#   sh .ci/setup.sh          npm packages only (library, CLI)
+#   sh .ci/setup.sh --demo   + iproute2 (the demo builds namespaces and a veth pair)
+#   sh .ci/setup.sh --test   + nftables, iproute2, iptables, strace (oracles for the tests)
+set -eu
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  --test) bins="/usr/sbin/nft /usr/sbin/ip /usr/sbin/tc /usr/sbin/iptables /usr/bin/strace"; pkgs="nftables iproute2 iptables strace" ;;
+  --demo) bins="/usr/sbin/ip /usr/sbin/nft"; pkgs="iproute2 nftables" ;;
+  *) bins=""; pkgs="" ;;
+esac
+missing=""
+for b in $bins; do [ -x "$b" ] || missing="$missing $b"; done
+if [ -n "$missing" ]; then
+  echo "setup: installing $pkgs (missing:$missing)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq $pkgs >/dev/null
+fi
+if [ ! -d node_modules/koffi ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
