@@ -1,0 +1,56 @@
+/** Shared bench scaffolding: throwaway namespaces, timing, results file. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const NFT = '/usr/sbin/nft';
+export const TC = '/usr/sbin/tc';
+export const IP = '/usr/sbin/ip';
+
+const made = new Set<string>();
+process.on('exit', () => { for (const n of made) spawnSync(IP, ['netns', 'del', n]); });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+
+let counter = 0;
+export function freshNetns(): string {
+  const name = `pmbench-${process.pid}-${counter++}`;
+  execFileSync(IP, ['netns', 'add', name]);
+  made.add(name);
+  return name;
+}
+export function dropNetns(name: string): void {
+  spawnSync(IP, ['netns', 'del', name]);
+  made.delete(name);
+}
+
+export function ms(t0: bigint): number { return Number(process.hrtime.bigint() - t0) / 1e6; }
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+export function timeCommand(cmd: string, args: string[], input?: string): number {
+  const t0 = process.hrtime.bigint();
+  execFileSync(cmd, args, input === undefined ? { stdio: 'ignore' } : { input, stdio: ['pipe', 'ignore', 'inherit'] });
+  return ms(t0);
+}
+
+const TIMER = fileURLToPath(new URL('./time-cmd.mjs', import.meta.url));
+/** Times `cmd` run `runs` times inside namespace `ns`, measured from inside it (see time-cmd.mjs). */
+export function timeInNetns(ns: string, runs: number, cmd: string, args: string[], stdinFile = '-'): number[] {
+  const out = execFileSync(IP, ['netns', 'exec', ns, process.execPath, TIMER, String(runs), stdinFile, '--', cmd, ...args], { encoding: 'utf8' });
+  return (JSON.parse(out) as { times: number[] }).times;
+}
+
+const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
+/** Merge one section into bench/results.json (other benches keep theirs). */
+export function saveResults(section: string, data: Record<string, unknown>): void {
+  let all: Record<string, unknown> = {};
+  try { all = JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>; } catch { /* first run */ }
+  all[section] = { ...data, date: new Date().toISOString(), kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim() };
+  writeFileSync(RESULTS, `${JSON.stringify(all, null, 2)}\n`);
+}
+
+export function verdict(name: string, value: number, target: number, lowerIsBetter = true): string {
+  const ok = lowerIsBetter ? value <= target : value >= target;
+  return `${ok ? 'PASS' : 'MISS'}  ${name}: ${value.toFixed(3)} (target ${lowerIsBetter ? '≤' : '≥'} ${target})`;
+}
