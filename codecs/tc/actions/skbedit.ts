@@ -1,0 +1,63 @@
+import { attr, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { defineStruct } from '../../netlink/struct.js';
+import { decodeError } from '../../errors.js';
+import { rawOf, writeRaw, type RawAttr } from '../raw.js';
+import type { ActionCodec, TcGen } from './types.js';
+
+/** enum TCA_SKBEDIT_* (linux/tc_act/tc_skbedit.h) */
+export const TCA_SKBEDIT_TM = 1;
+export const TCA_SKBEDIT_PARMS = 2;
+export const TCA_SKBEDIT_PRIORITY = 3;
+export const TCA_SKBEDIT_QUEUE_MAPPING = 4;
+export const TCA_SKBEDIT_MARK = 5;
+export const TCA_SKBEDIT_PAD = 6;
+export const TCA_SKBEDIT_PTYPE = 7;
+export const TCA_SKBEDIT_MASK = 8;
+
+/** struct tc_skbedit is just tc_gen: five 32-bit fields, host order. */
+export const tcSkbedit = defineStruct<TcGen>('tc_skbedit', [
+  { name: 'index', type: 'u32' },
+  { name: 'capab', type: 'u32' },
+  { name: 'action', type: 'i32' },
+  { name: 'refcnt', type: 'i32' },
+  { name: 'bindcnt', type: 'i32' },
+]);
+
+export interface SkbeditOptions {
+  readonly kind: 'skbedit';
+  readonly parms: TcGen;
+  /** skb->mark = (skb->mark & ~mask) | mark (the kernel's tcf_skbedit_act); both host order u32 */
+  readonly mark?: number;
+  readonly mask?: number;
+  /** attributes not modelled here (TM, PRIORITY, PTYPE …), in kernel order */
+  readonly extra: readonly RawAttr[];
+}
+
+/**
+ * Writes what iproute2's m_skbedit.c writes for `skbedit mark V[/M]`: PARMS first, then MARK,
+ * then MASK — and the kernel needs PARMS even when only the mark is set.
+ */
+export const skbedit: ActionCodec<SkbeditOptions> = {
+  kind: 'skbedit',
+  encode(o: SkbeditOptions, w: AttributeWriter): void {
+    w.bytes(TCA_SKBEDIT_PARMS, tcSkbedit.encode(o.parms));
+    if (o.mark !== undefined) w.u32(TCA_SKBEDIT_MARK, o.mark);
+    if (o.mask !== undefined) w.u32(TCA_SKBEDIT_MASK, o.mask);
+    for (const x of o.extra) writeRaw(w, x);
+  },
+  decode(r: AttributeReader): SkbeditOptions {
+    let parms: TcGen | undefined;
+    let mark: number | undefined, mask: number | undefined;
+    const extra: RawAttr[] = [];
+    for (const a of r) {
+      if (a.type === TCA_SKBEDIT_PARMS) {
+        if (a.data.length < tcSkbedit.size) throw decodeError(`skbedit parms needs ${tcSkbedit.size} bytes, has ${a.data.length}`, a.offset);
+        parms = tcSkbedit.decode(a.data);
+      } else if (a.type === TCA_SKBEDIT_MARK) mark = attr.u32(a);
+      else if (a.type === TCA_SKBEDIT_MASK) mask = attr.u32(a);
+      else extra.push(rawOf(a));
+    }
+    if (!parms) throw decodeError('skbedit without TCA_SKBEDIT_PARMS', 0);
+    return { kind: 'skbedit', parms, ...(mark === undefined ? {} : { mark }), ...(mask === undefined ? {} : { mask }), extra };
+  },
+};

@@ -1,0 +1,86 @@
+import { AttributeReader, AttributeWriter, attr, nestedReader } from '../netlink/attributes.js';
+import { writeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_HDRLEN, type NetlinkMessage } from '../netlink/message.js';
+import { decodeError } from '../errors.js';
+import { RTM_DELTFILTER, RTM_GETTFILTER, RTM_NEWTFILTER, TCA_CHAIN, TCA_KIND, TCA_OPTIONS } from './constants.js';
+import { classifierKind, decodeClassifier, encodeClassifier, type ClassifierOptions } from './classifiers/index.js';
+import { filterInfo, splitFilterInfo, tcmsg, TCMSG_SIZE } from './tcmsg.js';
+import { rawOf, writeRaw, type RawAttr } from './raw.js';
+
+/** A filter as RTM_NEWTFILTER carries it (request or dump entry). */
+export interface TcFilter {
+  readonly ifindex: number;
+  /** ffff:fff2 ingress, ffff:fff3 egress, ffff:0 the classic ingress qdisc */
+  readonly parent: number;
+  readonly prio: number;
+  /** ETH_P_* in host order (tcmsg.ts swaps it into tcm_info) */
+  readonly protocol: number;
+  readonly handle: number;
+  readonly chain?: number;
+  /** absent in a delete of a whole priority, or when the kernel reports a bare tcf_proto */
+  readonly options?: ClassifierOptions;
+  /** TCA_KIND when there are no options to name it */
+  readonly kind?: string;
+  readonly extra?: readonly RawAttr[];
+}
+
+export const filterKindOf = (f: TcFilter): string | undefined => (f.options ? classifierKind(f.options) : f.kind);
+
+function writeFilterBody(w: AttributeWriter, f: TcFilter, withOptions: boolean): void {
+  w.struct(tcmsg, { family: 0, ifindex: f.ifindex, handle: f.handle, parent: f.parent, info: filterInfo(f.prio, f.protocol) });
+  const kind = filterKindOf(f);
+  if (f.chain !== undefined) w.u32(TCA_CHAIN, f.chain);
+  if (kind !== undefined) w.string(TCA_KIND, kind);
+  // rtnetlink: TCA_OPTIONS is a nest WITHOUT NLA_F_NESTED, as iproute2 writes it (addattr_l + tail fixup)
+  if (withOptions && f.options) w.nested(TCA_OPTIONS, () => encodeClassifier(f.options!, w), false);
+  for (const x of f.extra ?? []) writeRaw(w, x);
+}
+
+/**
+ * RTM_NEWTFILTER with tc's flags for `tc filter add`: REQUEST|ACK|EXCL|CREATE. `echo` adds
+ * NLM_F_ECHO so the kernel sends the created filter back (its priority and u32 handle).
+ */
+export function encodeNewFilter(w: AttributeWriter, seq: number, f: TcFilter, opts: { echo?: boolean } = {}): void {
+  const flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE | (opts.echo ? 0x08 : 0);
+  writeMessage(w, RTM_NEWTFILTER, flags, seq, () => writeFilterBody(w, f, true));
+}
+
+/** `tc filter del`: REQUEST|ACK; handle 0 (and no kind) removes the whole priority. */
+export function encodeDelFilter(w: AttributeWriter, seq: number, f: TcFilter): void {
+  writeMessage(w, RTM_DELTFILTER, NLM_F_REQUEST | NLM_F_ACK, seq, () => writeFilterBody(w, f, false));
+}
+
+/** Dump the filters of one block: `tc filter show dev X ingress`. */
+export function encodeGetFilters(w: AttributeWriter, seq: number, q: { ifindex: number; parent: number }): void {
+  writeMessage(w, RTM_GETTFILTER, NLM_F_REQUEST | NLM_F_DUMP, seq, () => {
+    w.struct(tcmsg, { family: 0, ifindex: q.ifindex, handle: 0, parent: q.parent, info: 0 });
+  });
+}
+
+export interface DecodedFilter extends TcFilter {
+  readonly type: number;
+  readonly flags: number;
+  readonly kind?: string;
+}
+
+export function decodeFilter(m: NetlinkMessage): DecodedFilter {
+  if (m.payload.length < TCMSG_SIZE) throw decodeError(`tc filter message shorter than tcmsg (${m.payload.length} bytes)`, m.offset + NLMSG_HDRLEN);
+  const t = tcmsg.decode(m.payload);
+  const { prio, protocol } = splitFilterInfo(t.info);
+  let kind: string | undefined, chain: number | undefined, optionsAttr: ReturnType<typeof nestedReader> | undefined, optionsData: Uint8Array | undefined;
+  const extra: RawAttr[] = [];
+  for (const a of new AttributeReader(m.payload.subarray(TCMSG_SIZE), m.offset + NLMSG_HDRLEN + TCMSG_SIZE)) {
+    if (a.type === TCA_KIND) kind = attr.string(a);
+    else if (a.type === TCA_CHAIN) chain = attr.u32(a);
+    else if (a.type === TCA_OPTIONS) { optionsAttr = nestedReader(a); optionsData = a.data; }
+    else extra.push(rawOf(a));
+  }
+  const options = kind !== undefined && optionsAttr ? decodeClassifier(kind, optionsAttr, optionsData!) : undefined;
+  return {
+    type: m.header.type, flags: m.header.flags,
+    ifindex: t.ifindex, parent: t.parent, prio, protocol, handle: t.handle,
+    ...(chain === undefined ? {} : { chain }),
+    ...(kind === undefined ? {} : { kind }),
+    ...(options === undefined ? {} : { options }),
+    ...(extra.length ? { extra } : {}),
+  };
+}

@@ -1,0 +1,367 @@
+/**
+ * The tc backend: cls_u32 filters with act_skbedit (and act_police for rates) on a device's
+ * clsact (or existing ingress) qdisc, over rtnetlink. A user operation is an ordered sequence
+ * of requests, each acknowledged; if one fails, the ones before it are undone (filters deleted,
+ * a qdisc pktmark created removed) before the error is reported.
+ */
+import { AttributeWriter } from '../../codecs/netlink/attributes.js';
+import { decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, type NetlinkMessage } from '../../codecs/netlink/message.js';
+import {
+  PARENT_EGRESS, PARENT_INGRESS, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER, TC_H_INGRESS,
+} from '../../codecs/tc/constants.js';
+import { decodeFilter, encodeDelFilter, encodeGetFilters, encodeNewFilter, type DecodedFilter, type TcFilter } from '../../codecs/tc/filter.js';
+import { decodeLink, encodeGetLinkByName, encodeGetLinks } from '../../codecs/tc/link.js';
+import { decodeQdisc, encodeDelIngressQdisc, encodeGetQdiscs, encodeNewIngressQdisc, type IngressKind } from '../../codecs/tc/qdisc.js';
+import { formatU32Handle, parseU32Handle } from '../../codecs/tc/classifiers/u32.js';
+import { PktmarkError } from '../errors.js';
+import { parseIfName, type MarkRule } from '../rule.js';
+import { NETLINK_ROUTE, type Transport } from '../transport/transport.js';
+import type { Backend, BackendContext, EncodeContext, RuleRecord } from './backend.js';
+import { explainRule, filterToRule, ownerCookie, parseOwnerCookie, ruleToFilter, checkTcRule } from './tc-rule.js';
+
+type Direction = 'ingress' | 'egress';
+const EEXIST = 17, ENOENT = 2, ENODEV = 19;
+
+export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' once it exists";
+
+// ---- one request, one answer -----------------------------------------------------------------
+
+interface Sent { readonly bytes: Uint8Array; readonly seq: number }
+function build(t: Transport, fill: (w: AttributeWriter, seq: number) => void): Sent {
+  const w = new AttributeWriter(256);
+  const seq = t.nextSeq();
+  fill(w, seq);
+  return { bytes: w.finish(), seq };
+}
+
+/** Send a request that is acknowledged; return the non-ack replies (echoes), or throw the kernel's error. */
+async function request(t: Transport, op: string, fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> {
+  const s = build(t, fill);
+  const replies = await t.exchange(s.bytes, { seq: s.seq, until: 'ack' });
+  const out: NetlinkMessage[] = [];
+  for (const m of replies) {
+    if (m.header.seq !== s.seq) continue;
+    if (m.header.type === NLMSG_ERROR) {
+      const ack = decodeAck(m);
+      if (ack.errno !== 0) throw kernelError(op, ack);
+    } else out.push(m);
+  }
+  return out;
+}
+
+async function dump(t: Transport, op: string, fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> {
+  const s = build(t, fill);
+  const replies = await t.exchange(s.bytes, { seq: s.seq, until: 'done' });
+  const out: NetlinkMessage[] = [];
+  for (const m of replies) {
+    if (m.header.seq !== s.seq) continue;
+    if (m.header.type === NLMSG_ERROR || m.header.type === NLMSG_DONE) {
+      const ack = decodeAck(m);
+      if (ack.errno !== 0) throw kernelError(op, ack);
+      continue;
+    }
+    out.push(m);
+  }
+  return out;
+}
+
+// ---- kernel state --------------------------------------------------------------------------------
+
+async function ifindexOf(t: Transport, dev: string): Promise<number> {
+  try {
+    const r = await request(t, `look up device ${dev}`, (w, seq) => encodeGetLinkByName(w, seq, dev));
+    const link = r.find((m) => m.header.type === RTM_NEWLINK);
+    if (!link) throw new PktmarkError('NOT_FOUND', `device ${dev} not found`, { field: 'dev' });
+    return decodeLink(link).index;
+  } catch (e) {
+    if (e instanceof PktmarkError && (e.errno === ENODEV || e.errno === ENOENT)) {
+      throw new PktmarkError('NOT_FOUND', `device ${JSON.stringify(dev)} does not exist in this network namespace`, { field: 'dev', errno: e.errno });
+    }
+    throw e;
+  }
+}
+
+async function linkNames(t: Transport): Promise<Map<number, string>> {
+  const m = new Map<number, string>();
+  for (const msg of await dump(t, 'list devices', (w, seq) => encodeGetLinks(w, seq))) {
+    if (msg.header.type === RTM_NEWLINK) { const l = decodeLink(msg); m.set(l.index, l.name); }
+  }
+  return m;
+}
+
+/** The ingress-side qdisc (ingress or clsact at ffff:fff1) of each device that has one. */
+async function ingressQdiscs(t: Transport): Promise<Map<number, IngressKind>> {
+  const out = new Map<number, IngressKind>();
+  for (const msg of await dump(t, 'list qdiscs', (w, seq) => encodeGetQdiscs(w, seq))) {
+    if (msg.header.type !== RTM_NEWQDISC) continue;
+    const q = decodeQdisc(msg);
+    if (q.parent === TC_H_INGRESS && (q.kind === 'ingress' || q.kind === 'clsact')) out.set(q.ifindex, q.kind);
+  }
+  return out;
+}
+
+async function filtersOf(t: Transport, ifindex: number, direction: Direction): Promise<DecodedFilter[]> {
+  const parent = direction === 'egress' ? PARENT_EGRESS : PARENT_INGRESS;
+  const msgs = await dump(t, `list ${direction} filters`, (w, seq) => encodeGetFilters(w, seq, { ifindex, parent }));
+  return msgs.filter((m) => m.header.type === RTM_NEWTFILTER).map(decodeFilter);
+}
+
+const directionsOf = (q: IngressKind): Direction[] => (q === 'clsact' ? ['ingress', 'egress'] : ['ingress']);
+
+/** The owner cookie of a filter (on any of its actions), if it is pktmark's. */
+function ownerOf(f: TcFilter): { qdiscOwned: boolean } | undefined {
+  const o = f.options;
+  if (!o || o.kind !== 'u32') return undefined;
+  for (const a of o.actions ?? []) {
+    const c = parseOwnerCookie(a.cookie);
+    if (c) return c;
+  }
+  return undefined;
+}
+/** u32 filter nodes (not the hash tables a u32 priority also lists). */
+const isNode = (f: TcFilter): boolean => f.options?.kind === 'u32' && f.options.sel !== undefined;
+
+// ---- ids -----------------------------------------------------------------------------------------
+
+export function tcId(dev: string, direction: Direction, prio: number, handle: number): string {
+  return `tc:${dev}:${direction}:${prio}:${formatU32Handle(handle)}`;
+}
+export interface TcId { readonly dev: string; readonly direction: Direction; readonly prio: number; readonly handle: number }
+export function parseTcId(id: string): TcId {
+  const bad = (): never => { throw new PktmarkError('INVALID_ID', `${JSON.stringify(id)} is not a tc rule id (tc:DEV:ingress|egress:PRIO:HANDLE, e.g. tc:eth0:ingress:49152:800::800)`, { field: 'id' }); };
+  if (typeof id !== 'string') return bad();
+  const parts = id.split(':');
+  if (parts.length < 6 || parts[0] !== 'tc') return bad();
+  const [, dev, direction, prioText] = parts;
+  const handle = parseU32Handle(parts.slice(4).join(':'));
+  if ((direction !== 'ingress' && direction !== 'egress') || !/^\d+$/.test(prioText) || handle === undefined) return bad();
+  const prio = Number(prioText);
+  if (prio < 1 || prio > 0xffff) return bad();
+  try { parseIfName(dev, 'id', false); } catch { return bad(); }
+  return { dev, direction, prio, handle };
+}
+
+// ---- errors ----------------------------------------------------------------------------------------
+
+function addError(e: unknown, r: MarkRule): unknown {
+  if (!(e instanceof PktmarkError)) return e;
+  if (e.extack && /action module/i.test(e.extack)) {
+    const which = r.rate ? 'skbedit or police' : 'skbedit';
+    return new PktmarkError('ACTION_UNAVAILABLE', `tc action ${which} is not available in this kernel: ${e.extack}`, {
+      field: r.rate ? 'rate' : 'mark', ...(e.errno !== undefined ? { errno: e.errno } : {}), extack: e.extack,
+      ...(e.extackOffset !== undefined ? { extackOffset: e.extackOffset } : {}), hint: ACTION_HINT, cause: e,
+    });
+  }
+  if (e.errno === EEXIST) {
+    return new PktmarkError('BUSY', `a filter with prio ${r.prio} on ${r.dev} already exists: ${e.message}`, { field: 'prio', errno: EEXIST, ...(e.extack ? { extack: e.extack } : {}) });
+  }
+  return e;
+}
+
+// ---- the backend ---------------------------------------------------------------------------------
+
+interface DevState { ifindex: number; qdisc: IngressKind; created: boolean; qdiscOwned: boolean }
+
+async function prepareDevice(t: Transport, dev: string, direction: Direction, undo: (() => Promise<void>)[]): Promise<DevState> {
+  const ifindex = await ifindexOf(t, dev);
+  let qdisc = (await ingressQdiscs(t)).get(ifindex);
+  let created = false;
+  if (!qdisc) {
+    try {
+      await request(t, `create clsact qdisc on ${dev}`, (w, seq) => encodeNewIngressQdisc(w, seq, ifindex, 'clsact'));
+      created = true;
+      qdisc = 'clsact';
+      undo.push(async () => { await request(t, `remove clsact qdisc on ${dev}`, (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, 'clsact')); });
+    } catch (e) {
+      // another writer made one between our dump and our create: reuse it
+      if (!(e instanceof PktmarkError && e.errno === EEXIST)) throw e;
+      qdisc = (await ingressQdiscs(t)).get(ifindex);
+      if (!qdisc) throw e;
+    }
+  }
+  if (qdisc === 'ingress' && direction === 'egress') {
+    throw new PktmarkError('UNSUPPORTED', `${dev} has the classic ingress qdisc, which has no egress hook (clsact has both, but cannot replace it without removing its filters)`, {
+      field: 'direction', hint: `use direction: 'ingress' on ${dev}, or replace its ingress qdisc by clsact yourself`,
+    });
+  }
+  let qdiscOwned = created;
+  if (!created) {
+    // the qdisc is pktmark's if a pktmark filter on it says so (see tc-rule.ts, ownership)
+    for (const d of directionsOf(qdisc)) {
+      for (const f of await filtersOf(t, ifindex, d)) if (ownerOf(f)?.qdiscOwned) qdiscOwned = true;
+    }
+  }
+  return { ifindex, qdisc, created, qdiscOwned };
+}
+
+async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<RuleRecord[]> {
+  for (const r of rules) checkTcRule(r);
+  const t = await ctx.transport(NETLINK_ROUTE);
+  const undo: (() => Promise<void>)[] = [];
+  const devices = new Map<string, DevState>();
+  const records: RuleRecord[] = [];
+  try {
+    for (const r of rules) {
+      const dev = r.dev!, direction = r.direction ?? 'ingress';
+      let st = devices.get(dev);
+      if (!st) { st = await prepareDevice(t, dev, direction, undo); devices.set(dev, st); }
+      else if (st.qdisc === 'ingress' && direction === 'egress') await prepareDevice(t, dev, direction, undo);
+      const cookie = ownerCookie(st.qdiscOwned);
+      const filter = ruleToFilter(r, { ifindex: st.ifindex, qdisc: st.qdisc, cookie });
+      let echoed: DecodedFilter | undefined;
+      try {
+        const replies = await request(t, `add tc filter on ${dev}`, (w, seq) => encodeNewFilter(w, seq, filter, { echo: true }));
+        const m = replies.find((x) => x.header.type === RTM_NEWTFILTER);
+        echoed = m ? decodeFilter(m) : undefined;
+      } catch (e) { throw addError(e, r); }
+      if (!echoed) throw new PktmarkError('KERNEL', `the kernel did not echo the new filter on ${dev}`, { field: 'dev' });
+      const prio = echoed.prio, handle = echoed.handle, ifindex = st.ifindex;
+      undo.push(async () => { await deleteNode(t, ifindex, direction, filter.parent, prio, filter.protocol, handle); });
+      records.push(record(dev, direction, echoed, r));
+    }
+    return records;
+  } catch (e) {
+    for (const u of undo.reverse()) {
+      try { await u(); } catch { /* best effort: report the original error */ }
+    }
+    throw e;
+  }
+}
+
+async function deleteFilter(t: Transport, f: Omit<TcFilter, 'options'> & { kind?: string }): Promise<void> {
+  await request(t, 'delete tc filter', (w, seq) => encodeDelFilter(w, seq, f));
+}
+
+/** Delete one u32 node, and its whole priority when nothing else is left in it. */
+async function deleteNode(t: Transport, ifindex: number, direction: Direction, parent: number, prio: number, protocol: number, handle: number): Promise<void> {
+  await deleteFilter(t, { ifindex, parent, prio, protocol, handle, kind: 'u32' });
+  const left = (await filtersOf(t, ifindex, direction)).filter((f) => f.prio === prio && isNode(f));
+  if (left.length === 0) await deleteFilter(t, { ifindex, parent, prio, protocol, handle: 0 });
+}
+
+function record(dev: string, direction: Direction, f: DecodedFilter, known?: MarkRule): RuleRecord {
+  const decoded = filterToRule(f, dev, direction);
+  let packets = 0, bytes = 0;
+  if (f.options?.kind === 'u32') {
+    // the skbedit action's counters: the packets that were marked (police's would count all matches)
+    for (const a of f.options.actions ?? []) if (a.options.kind === 'skbedit' && a.stats) { packets = a.stats.packets; bytes = a.stats.bytes; }
+  }
+  const rule = decoded.rule ?? (known ? { ...known, prio: f.prio } : undefined);
+  const text = rule ? explainRule(rule, { qdisc: 'existing' }) : `tc filter show dev ${dev} ${direction} prio ${f.prio}`;
+  return {
+    id: tcId(dev, direction, f.prio, f.handle), via: 'tc',
+    ...(rule ? { rule } : {}),
+    ...(decoded.raw ? { raw: decoded.raw } : {}),
+    packets, bytes, text,
+  };
+}
+
+interface Owned { readonly dev: string; readonly ifindex: number; readonly direction: Direction; readonly filter: DecodedFilter; readonly qdiscOwned: boolean }
+
+async function ownedFilters(t: Transport): Promise<{ owned: Owned[]; names: Map<number, string>; qdiscs: Map<number, IngressKind> }> {
+  const names = await linkNames(t);
+  const qdiscs = await ingressQdiscs(t);
+  const owned: Owned[] = [];
+  for (const [ifindex, q] of qdiscs) {
+    for (const direction of directionsOf(q)) {
+      for (const f of await filtersOf(t, ifindex, direction)) {
+        const o = ownerOf(f);
+        if (o && isNode(f)) owned.push({ dev: names.get(ifindex) ?? `if${ifindex}`, ifindex, direction, filter: f, qdiscOwned: o.qdiscOwned });
+      }
+    }
+  }
+  return { owned, names, qdiscs };
+}
+
+/** Delete owned filters; whole priorities when nothing else lives in them; then pktmark's empty qdiscs. */
+async function removeOwned(t: Transport, victims: readonly Owned[], qdiscs: Map<number, IngressKind>): Promise<void> {
+  const touched = new Map<number, boolean>();
+  const byPrio = new Map<string, Owned[]>();
+  for (const v of victims) {
+    const k = `${v.ifindex}/${v.direction}/${v.filter.prio}/${v.filter.protocol}`;
+    byPrio.set(k, [...(byPrio.get(k) ?? []), v]);
+    touched.set(v.ifindex, (touched.get(v.ifindex) ?? false) || v.qdiscOwned);
+  }
+  for (const group of byPrio.values()) {
+    const { ifindex, direction, filter } = group[0];
+    const all = (await filtersOf(t, ifindex, direction)).filter((f) => f.prio === filter.prio && f.protocol === filter.protocol && isNode(f));
+    const mine = new Set(group.map((g) => g.filter.handle));
+    const alone = all.every((f) => mine.has(f.handle));
+    if (alone) {
+      // the whole priority (the u32 instance with its hash table), so the block is as before
+      await deleteFilter(t, { ifindex, parent: filter.parent, prio: filter.prio, protocol: filter.protocol, handle: 0 });
+    } else {
+      for (const g of group) await deleteFilter(t, { ifindex, parent: g.filter.parent, prio: filter.prio, protocol: filter.protocol, handle: g.filter.handle, kind: 'u32' });
+    }
+  }
+  for (const [ifindex, qdiscOwned] of touched) {
+    const q = qdiscs.get(ifindex);
+    if (!qdiscOwned || q !== 'clsact') continue;
+    let left = 0;
+    for (const d of directionsOf(q)) left += (await filtersOf(t, ifindex, d)).length;
+    if (left === 0) await request(t, 'remove clsact qdisc', (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, 'clsact'));
+  }
+}
+
+export const tcBackend: Backend = {
+  via: 'tc',
+
+  encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext): Uint8Array[] {
+    // Dry run: assumes no qdisc on the device yet (so clsact is created, as add would) and the
+    // qdisc flag set in the cookie. The real add also looks up the device and reads the kernel's echo.
+    const out: Uint8Array[] = [];
+    const made = new Set<string>();
+    for (const r of rules) {
+      const dev = r.dev!;
+      const ifindex = ctx.ifindex ? ctx.ifindex(dev) : 0;
+      if (!ctx.ifindex) throw new PktmarkError('INVALID_OPTION', 'encoding a tc rule needs the device ifindex', { field: 'dev', hint: 'pass ifindex (CLI: --ifindex N)' });
+      if (!made.has(dev)) {
+        const w = new AttributeWriter(64);
+        encodeNewIngressQdisc(w, ctx.nextSeq(), ifindex, 'clsact');
+        out.push(w.finish());
+        made.add(dev);
+      }
+      const w = new AttributeWriter(256);
+      encodeNewFilter(w, ctx.nextSeq(), ruleToFilter(r, { ifindex, qdisc: 'clsact', cookie: ownerCookie(true) }), { echo: true });
+      out.push(w.finish());
+    }
+    return out;
+  },
+
+  add: addAll,
+
+  async list(ctx: BackendContext): Promise<RuleRecord[]> {
+    const t = await ctx.transport(NETLINK_ROUTE);
+    const { owned } = await ownedFilters(t);
+    return owned.map((o) => record(o.dev, o.direction, o.filter));
+  },
+
+  async delete(ids: readonly string[], ctx: BackendContext): Promise<void> {
+    const parsed = ids.map(parseTcId);
+    const t = await ctx.transport(NETLINK_ROUTE);
+    const names = await linkNames(t);
+    const qdiscs = await ingressQdiscs(t);
+    const victims: Owned[] = [];
+    for (const [i, id] of parsed.entries()) {
+      const ifindex = [...names].find(([, n]) => n === id.dev)?.[0];
+      const q = ifindex === undefined ? undefined : qdiscs.get(ifindex);
+      const found = ifindex === undefined || !q || !directionsOf(q).includes(id.direction) ? undefined
+        : (await filtersOf(t, ifindex, id.direction)).find((f) => f.prio === id.prio && f.handle === id.handle && isNode(f));
+      if (!found || ifindex === undefined) throw new PktmarkError('NOT_FOUND', `no tc filter ${ids[i]}`, { field: 'id' });
+      const o = ownerOf(found);
+      if (!o) throw new PktmarkError('NOT_OWNED', `tc filter ${ids[i]} was not made by pktmark; it is left alone`, { field: 'id' });
+      victims.push({ dev: id.dev, ifindex, direction: id.direction, filter: found, qdiscOwned: o.qdiscOwned });
+    }
+    await removeOwned(t, victims, qdiscs);
+  },
+
+  async clear(ctx: BackendContext): Promise<void> {
+    const t = await ctx.transport(NETLINK_ROUTE);
+    const { owned, qdiscs } = await ownedFilters(t);
+    if (owned.length) await removeOwned(t, owned, qdiscs);
+  },
+
+  explain(rule: MarkRule): string {
+    return explainRule(rule);
+  },
+};
