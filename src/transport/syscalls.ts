@@ -32,11 +32,22 @@ export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;
 export const POLLIN = 0x1;
+export const IPPROTO_IP = 0;
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_IPV6 = 41;
+export const IPPROTO_ICMPV6 = 58;
+/** <linux/in.h>: ask for the received TTL as an IP_TTL control message */
+export const IP_RECVTTL = 12;
+export const IP_TTL = 2;
+/** <linux/in6.h>: ask for the received hop limit as an IPV6_HOPLIMIT control message */
+export const IPV6_RECVHOPLIMIT = 51;
+export const IPV6_HOPLIMIT = 52;
 
 export const EINTR = 4;
 export const EAGAIN = 11;
 export const ENOBUFS = 105;
 export const EPERM = 1;
+export const EACCES = 13;
 
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
@@ -49,10 +60,24 @@ export interface Libc {
   getsockname(fd: number, addr: Uint8Array, len: Uint32Array): number;
   open(path: string, flags: number): number;
   setns(fd: number, nstype: number): number;
+  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
+  /** recvmsg(2) into caller-owned buffers; the lengths the kernel wrote are stored back into `msg` */
+  recvmsg(fd: number, msg: RecvMsg, flags: number): number;
   /** poll on one fd; runs on a koffi worker so the event loop keeps going while we wait */
   pollAsync(pollfd: Uint8Array, nfds: number, timeoutMs: number): Promise<number>;
   errno(): number;
   strerror(errno: number): string;
+}
+
+/** One recvmsg(2) call's buffers: payload, source address (sockaddr) and control messages. */
+export interface RecvMsg {
+  data: Uint8Array;
+  name: Uint8Array;
+  control: Uint8Array;
+  /** set by recvmsg: bytes of `name` and `control` filled, and msg_flags (MSG_TRUNC, MSG_CTRUNC) */
+  nameLen?: number;
+  controlLen?: number;
+  flags?: number;
 }
 
 let libc: Libc | undefined;
@@ -72,6 +97,13 @@ export function getLibc(): Libc {
   const f = (sig: string): KoffiFunction => lib.func(sig);
   const poll = f('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
   const strerror = f('const char *strerror(int)');
+  // struct iovec / struct msghdr from <sys/socket.h>; anonymous so other koffi users cannot clash by name
+  const iovec = koffi.struct({ base: 'void *', len: 'size_t' });
+  const msghdr = koffi.struct({
+    name: 'void *', namelen: 'uint32_t', iov: koffi.pointer(iovec), iovlen: 'size_t',
+    control: 'void *', controllen: 'size_t', flags: 'int',
+  });
+  const recvmsg = lib.func('recvmsg', 'long', ['int', koffi.inout(koffi.pointer(msghdr)), 'int']);
   const l = {
     socket: f('int socket(int, int, int)'),
     bind: f('int bind(int, const uint8_t *addr, uint32_t len)'),
@@ -83,6 +115,7 @@ export function getLibc(): Libc {
     getsockname: f('int getsockname(int, _Out_ uint8_t *addr, _Inout_ uint32_t *len)'),
     open: f('int open(const char *path, int flags)'),
     setns: f('int setns(int fd, int nstype)'),
+    sendto: f('long sendto(int, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t alen)'),
   };
   libc = {
     socket: (a, b, c) => l.socket(a, b, c) as number,
@@ -95,6 +128,18 @@ export function getLibc(): Libc {
     getsockname: (fd, addr, len) => l.getsockname(fd, addr, len) as number,
     open: (path, flags) => l.open(path, flags) as number,
     setns: (fd, nstype) => l.setns(fd, nstype) as number,
+    sendto: (fd, buf, len, flags, addr, alen) => Number(l.sendto(fd, buf, len, flags, addr, alen)),
+    recvmsg: (fd, msg, flags) => {
+      const m = {
+        name: msg.name, namelen: msg.name.byteLength, iov: [{ base: msg.data, len: msg.data.byteLength }], iovlen: 1,
+        control: msg.control, controllen: msg.control.byteLength, flags: 0,
+      };
+      const n = Number(recvmsg(fd, m, flags));
+      msg.nameLen = m.namelen;
+      msg.controlLen = Number(m.controllen);
+      msg.flags = m.flags;
+      return n;
+    },
     pollAsync: (fds, nfds, timeout) => new Promise((resolve, reject) => {
       poll.async(fds, nfds, timeout, (err: unknown, res: number) => (err ? reject(err) : resolve(res)));
     }),
