@@ -34,11 +34,11 @@ export function encodeGetLinkByName(w: AttributeWriter, seq: number, name: strin
   });
 }
 
-/** Dump all links (names for ifindexes in `list`). */
+/** Dump all links (names for ifindexes in `list`), as tc's ll_init_map does (ext mask RTEXT_FILTER_VF only). */
 export function encodeGetLinks(w: AttributeWriter, seq: number): void {
   writeMessage(w, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, () => {
     w.struct(ifinfomsg, { family: 0, type: 0, index: 0, flags: 0, change: 0 });
-    w.u32(IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS);
+    w.u32(IFLA_EXT_MASK, RTEXT_FILTER_VF);
   });
 }
 
