@@ -365,3 +365,6 @@ export const tcBackend: Backend = {
     return explainRule(rule);
   },
 };
+
+/** The kernel steps, exported for the live tests (qdisc create/reuse/remove without a working action). */
+export const tcKernel = { ifindexOf, linkNames, ingressQdiscs, filtersOf, prepareDevice, request, dump, deleteNode };
