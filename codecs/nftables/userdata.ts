@@ -1,0 +1,52 @@
+import { decodeError } from '../errors.js';
+
+/**
+ * libnftnl's userdata: a run of TLVs with a one-byte type and a one-byte length (no padding),
+ * kept by the kernel as an opaque blob (NFTA_RULE_USERDATA, NFTA_TABLE_USERDATA). nft stores
+ * comments as type 0 (NFTNL_UDATA_RULE_COMMENT / NFTNL_UDATA_TABLE_COMMENT), NUL included.
+ */
+export const NFTNL_UDATA_COMMENT = 0;
+
+export interface Tlv { readonly type: number; readonly value: Uint8Array }
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function encodeUserdata(tlvs: readonly Tlv[]): Uint8Array {
+  const out = new Uint8Array(tlvs.reduce((n, t) => n + 2 + t.value.length, 0));
+  let p = 0;
+  for (const t of tlvs) {
+    out[p] = t.type; out[p + 1] = t.value.length; out.set(t.value, p + 2); p += 2 + t.value.length;
+  }
+  return out;
+}
+
+/** A comment TLV value: UTF-8 and the NUL nft puts after it; at most 254 bytes fit the u8 length. */
+export function commentTlv(comment: string): Tlv {
+  const b = enc.encode(comment);
+  const v = new Uint8Array(b.length + 1);
+  v.set(b);
+  return { type: NFTNL_UDATA_COMMENT, value: v };
+}
+
+/** `base` is the offset of the blob in the outer buffer, for error messages. */
+export function decodeUserdata(b: Uint8Array, base: number): Tlv[] {
+  const out: Tlv[] = [];
+  for (let p = 0; p < b.length;) {
+    if (b.length - p < 2) throw decodeError('truncated userdata TLV', base + p);
+    const len = b[p + 1];
+    if (p + 2 + len > b.length) throw decodeError(`userdata TLV length ${len} runs past the end`, base + p);
+    out.push({ type: b[p], value: b.slice(p + 2, p + 2 + len) });
+    p += 2 + len;
+  }
+  return out;
+}
+
+/** The comment if the blob is exactly one comment TLV, else undefined (then keep the blob raw). */
+export function onlyComment(tlvs: readonly Tlv[]): string | undefined {
+  if (tlvs.length !== 1 || tlvs[0].type !== NFTNL_UDATA_COMMENT) return undefined;
+  const v = tlvs[0].value;
+  const z = v.indexOf(0);
+  if (z !== v.length - 1) return undefined;
+  return dec.decode(v.subarray(0, z));
+}

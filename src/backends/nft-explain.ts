@@ -1,0 +1,58 @@
+/**
+ * The `nft` command for a MarkRule. nft 1.0.6 turns exactly this text into the bytes that
+ * ruleToExprs produces (test/golden/nft.test.ts checks both against fixtures/nft/cases.json).
+ * Strings are in nft's double quotes; mark arithmetic uses the words `and`/`or`/`xor` so the
+ * line survives a shell, but a comment or a wildcard name still wants shell quoting
+ * (or `nft -f`).
+ */
+import { formatCidr } from '../../codecs/address.js';
+import { FULL_MASK, type AddressMatch, type MarkRule } from '../rule.js';
+
+/** Protocol words nft resolves (via /etc/protocols or its own table); others are printed as numbers. */
+const NFT_PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
+
+const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+
+function address(family: string, dir: 'saddr' | 'daddr', a: AddressMatch): string {
+  return `${family} ${dir} ${a.negate ? '!= ' : ''}${formatCidr(a)}`;
+}
+
+function ifname(word: string, name: string): string {
+  return `${word} "${name.endsWith('+') ? `${name.slice(0, -1)}*` : name}"`;
+}
+
+/** The statements of the rule, without `nft add rule <table> <chain>`. */
+export function nftStatements(rule: MarkRule): string {
+  const s: string[] = [];
+  const fam = rule.family;
+  if (fam && !rule.src && !rule.dst) s.push(`meta nfproto ${fam === 'ip' ? 'ipv4' : 'ipv6'}`);
+  if (rule.src) s.push(address(fam ?? rule.src.family, 'saddr', rule.src));
+  if (rule.dst) s.push(address(fam ?? rule.dst.family, 'daddr', rule.dst));
+  if (rule.iif) s.push(ifname('iifname', rule.iif));
+  if (rule.oif) s.push(ifname('oifname', rule.oif));
+  if (rule.proto !== undefined) {
+    const name = NFT_PROTO_NAMES[rule.proto];
+    if (rule.sport === undefined && rule.dport === undefined) s.push(`meta l4proto ${name ?? rule.proto}`);
+    // `tcp dport N` brings nft's implicit `meta l4proto tcp`, the same bytes as pktmark's match
+    if (rule.sport !== undefined) s.push(`${name} sport ${rule.sport}`);
+    if (rule.dport !== undefined) s.push(`${name} dport ${rule.dport}`);
+  }
+  if (rule.rate) s.push(`limit rate ${rule.rate.rate}/${rule.rate.unit} burst ${rule.rate.burst} packets`);
+  s.push('counter');
+  if (rule.mask === FULL_MASK && !rule.xor) s.push(`meta mark set ${hex(rule.mark)}`);
+  else s.push(`meta mark set meta mark and ${hex(~rule.mask)} ${rule.xor ? 'xor' : 'or'} ${hex(rule.mark)}`);
+  if (rule.comment !== undefined) s.push(`comment "${rule.comment}"`);
+  return s.join(' ');
+}
+
+export function explainNft(rule: MarkRule, table: string): string {
+  return `nft add rule inet ${table} ${rule.hook ?? 'prerouting'} ${nftStatements(rule)}`;
+}
+
+/** `nft add table/chain` lines that create what pktmark creates on first use. */
+export function explainNftSetup(table: string, hooks: readonly string[]): string[] {
+  const out = [`nft add table inet ${table} { comment "pktmark" ; }`];
+  if (hooks.includes('prerouting')) out.push(`nft add chain inet ${table} prerouting { type filter hook prerouting priority raw ; }`);
+  if (hooks.includes('output')) out.push(`nft add chain inet ${table} output { type route hook output priority mangle ; }`);
+  return out;
+}

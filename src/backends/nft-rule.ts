@@ -1,0 +1,281 @@
+/**
+ * MarkRule ⇄ nftables expressions, exactly as nft 1.0.6 encodes the rule text that
+ * `explainNft` prints (fixtures/nft/*.json are the proof). Statement order, shared with the
+ * text: [meta nfproto] [saddr] [daddr] [iifname] [oifname] [meta l4proto [ports]] [limit]
+ * counter, mark set. The counter sits after the limit so that, like an iptables rule counter,
+ * it counts the packets that were marked.
+ */
+import { addressBytes, formatAddress, prefixMask } from '../../codecs/address.js';
+import { NFT_BITWISE_BOOL, type Bitwise } from '../../codecs/nftables/expr/bitwise.js';
+import { NFT_CMP_EQ, NFT_CMP_NEQ, type Cmp } from '../../codecs/nftables/expr/cmp.js';
+import type { Expr } from '../../codecs/nftables/expr/index.js';
+import { NFT_META_IIFNAME, NFT_META_L4PROTO, NFT_META_MARK, NFT_META_NFPROTO, NFT_META_OIFNAME, type Meta } from '../../codecs/nftables/expr/meta.js';
+import { NFT_PAYLOAD_NETWORK_HEADER, NFT_PAYLOAD_TRANSPORT_HEADER, type Payload } from '../../codecs/nftables/expr/payload.js';
+import { NFT_REG_1 } from '../../codecs/nftables/expr/types.js';
+import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
+import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../codecs/nftables/messages.js';
+import { PktmarkError } from '../errors.js';
+import { FULL_MASK, IFNAMSIZ, normalizeRule, type AddressMatch, type Family, type Hook, type MarkRule, type MarkRuleInput, type RateUnit } from '../rule.js';
+
+/** Which MarkRule field produced an expression: lets an ext-ack offset name the field. */
+export type RuleField = 'family' | 'src' | 'dst' | 'iif' | 'oif' | 'proto' | 'sport' | 'dport' | 'rate' | 'counter' | 'mark';
+export interface TaggedExpr { readonly expr: Expr; readonly field: RuleField }
+
+export const UNIT_SECONDS: Readonly<Record<RateUnit, bigint>> = { second: 1n, minute: 60n, hour: 3600n, day: 86400n };
+
+/** ip: saddr at 12, daddr at 16 (4 bytes); ip6: saddr at 8, daddr at 24 (16 bytes). */
+const ADDR = {
+  ip: { src: 12, dst: 16, len: 4, nfproto: NFPROTO_IPV4 },
+  ip6: { src: 8, dst: 24, len: 16, nfproto: NFPROTO_IPV6 },
+} as const;
+
+const r1 = NFT_REG_1;
+const metaLoad = (key: number): Meta => ({ kind: 'meta', key, dreg: r1 });
+const cmpEq = (data: Uint8Array, op = NFT_CMP_EQ): Cmp => ({ kind: 'cmp', sreg: r1, op, data });
+const u8 = (v: number): Uint8Array => Uint8Array.of(v);
+const be16 = (v: number): Uint8Array => Uint8Array.of(v >> 8, v & 0xff);
+/** meta mark, and mark data in immediate/bitwise, are host order (the register holds skb->mark). */
+function hostU32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0, HOST_LITTLE_ENDIAN);
+  return b;
+}
+function readHostU32(b: Uint8Array): number {
+  return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, HOST_LITTLE_ENDIAN);
+}
+
+/**
+ * An address match as nft does it: a full address loads the whole field; a byte-aligned
+ * prefix loads only its bytes (`ip saddr 10.1.2.0/24` loads 3); any other prefix (and /0)
+ * loads the whole field and masks it with a bitwise before the compare.
+ */
+function addressExprs(family: Family, which: 'src' | 'dst', a: AddressMatch): Expr[] {
+  const f = ADDR[family];
+  const bytes = addressBytes(a);
+  const op = a.negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
+  const load = (len: number): Payload => ({ kind: 'payload', dreg: r1, base: NFT_PAYLOAD_NETWORK_HEADER, offset: f[which], len });
+  if (a.prefix === f.len * 8) return [load(f.len), cmpEq(bytes, op)];
+  if (a.prefix > 0 && a.prefix % 8 === 0) return [load(a.prefix / 8), cmpEq(bytes.slice(0, a.prefix / 8), op)];
+  const mask: Bitwise = { kind: 'bitwise', sreg: r1, dreg: r1, len: f.len, mask: prefixMask(a.prefix, f.len), xor: new Uint8Array(f.len) };
+  return [load(f.len), mask, cmpEq(bytes, op)];
+}
+
+/** iifname "eth0" compares all IFNAMSIZ bytes (NUL padded); the wildcard "eth*" (iptables "eth+") only the prefix. */
+function ifnameExprs(key: number, name: string): Expr[] {
+  const enc = new TextEncoder();
+  if (name.endsWith('+')) return [metaLoad(key), cmpEq(enc.encode(name.slice(0, -1)))];
+  const b = new Uint8Array(IFNAMSIZ);
+  b.set(enc.encode(name));
+  return [metaLoad(key), cmpEq(b)];
+}
+
+export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
+  const out: TaggedExpr[] = [];
+  const add = (field: RuleField, ...exprs: Expr[]): void => { for (const expr of exprs) out.push({ expr, field }); };
+  if (rule.family) add('family', metaLoad(NFT_META_NFPROTO), cmpEq(u8(ADDR[rule.family].nfproto)));
+  if (rule.src) add('src', ...addressExprs(rule.family ?? rule.src.family, 'src', rule.src));
+  if (rule.dst) add('dst', ...addressExprs(rule.family ?? rule.dst.family, 'dst', rule.dst));
+  if (rule.iif) add('iif', ...ifnameExprs(NFT_META_IIFNAME, rule.iif));
+  if (rule.oif) add('oif', ...ifnameExprs(NFT_META_OIFNAME, rule.oif));
+  if (rule.proto !== undefined) {
+    add('proto', metaLoad(NFT_META_L4PROTO), cmpEq(u8(rule.proto)));
+    const th = (offset: number, len: number): Payload => ({ kind: 'payload', dreg: r1, base: NFT_PAYLOAD_TRANSPORT_HEADER, offset, len });
+    // nft merges adjacent payload matches: `udp sport 53 udp dport 5353` is one 4-byte load at offset 0
+    if (rule.sport !== undefined && rule.dport !== undefined) {
+      add('sport', th(0, 4), cmpEq(Uint8Array.of(...be16(rule.sport), ...be16(rule.dport))));
+    } else if (rule.sport !== undefined) {
+      add('sport', th(0, 2), cmpEq(be16(rule.sport)));
+    } else if (rule.dport !== undefined) {
+      add('dport', th(2, 2), cmpEq(be16(rule.dport)));
+    }
+  }
+  if (rule.rate) {
+    add('rate', { kind: 'limit', rate: BigInt(rule.rate.rate), unit: UNIT_SECONDS[rule.rate.unit], burst: rule.rate.burst, type: 'packets', inverted: false });
+  }
+  add('counter', { kind: 'counter' });
+  if (rule.mask === FULL_MASK && !rule.xor) {
+    add('mark', { kind: 'immediate', dreg: r1, value: hostU32(rule.mark) }, { kind: 'meta', key: NFT_META_MARK, sreg: r1 });
+  } else {
+    // `meta mark set meta mark and ~M or V` (xor rules: `… xor V`): nft folds both into one
+    // boolean bitwise, mask = ~M, xor = V, and sends NFTA_BITWISE_OP here (not for prefixes)
+    add('mark',
+      metaLoad(NFT_META_MARK),
+      { kind: 'bitwise', sreg: r1, dreg: r1, op: NFT_BITWISE_BOOL, len: 4, mask: hostU32(~rule.mask >>> 0), xor: hostU32(rule.mark) },
+      { kind: 'meta', key: NFT_META_MARK, sreg: r1 });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// decoding
+
+/** A cursor over the expressions; each matcher consumes a run or leaves the cursor unchanged. */
+class Cursor {
+  i = 0;
+  constructor(readonly xs: readonly Expr[]) {}
+  peek(k = 0): Expr | undefined { return this.xs[this.i + k]; }
+  get done(): boolean { return this.i >= this.xs.length; }
+}
+
+const isMetaLoad = (e: Expr | undefined, key: number): boolean => e?.kind === 'meta' && e.key === key && e.dreg === r1;
+const isCmp = (e: Expr | undefined, ops: readonly number[] = [NFT_CMP_EQ]): e is Cmp => e?.kind === 'cmp' && e.sreg === r1 && ops.includes(e.op);
+
+function prefixOfMask(m: Uint8Array): number | undefined {
+  let bits = 0;
+  let ended = false;
+  for (const b of m) {
+    for (let k = 7; k >= 0; k--) {
+      const on = (b >> k) & 1;
+      if (on && ended) return undefined;
+      if (on) bits++; else ended = true;
+    }
+  }
+  return bits;
+}
+
+const allZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
+
+/** Mutable draft of a MarkRuleInput built while matching. */
+type Draft = { -readonly [K in keyof MarkRuleInput]?: MarkRuleInput[K] };
+
+function matchAddress(c: Cursor, d: Draft, fam: Family | undefined): boolean {
+  const p = c.peek();
+  if (!fam || p?.kind !== 'payload' || p.base !== NFT_PAYLOAD_NETWORK_HEADER || p.dreg !== r1) return false;
+  const f = ADDR[fam];
+  const which = p.offset === f.src ? 'src' : p.offset === f.dst ? 'dst' : undefined;
+  if (!which || d[which] !== undefined) return false;
+  let prefix: number | undefined;
+  let k = 1;
+  const b = c.peek(1);
+  if (b?.kind === 'bitwise') {
+    if (p.len !== f.len || b.sreg !== r1 || b.dreg !== r1 || b.len !== f.len || b.op !== undefined || !allZero(b.xor) || b.mask.length !== f.len) return false;
+    prefix = prefixOfMask(b.mask);
+    k = 2;
+  } else if (p.len >= 1 && p.len <= f.len) {
+    prefix = p.len * 8;
+  }
+  const cm = c.peek(k);
+  if (prefix === undefined || !isCmp(cm, [NFT_CMP_EQ, NFT_CMP_NEQ]) || cm.data.length !== (k === 2 ? f.len : p.len)) return false;
+  const full = new Uint8Array(f.len);
+  full.set(cm.data);
+  const mask = prefixMask(prefix, f.len);
+  if (full.some((x, i) => (x & ~mask[i] & 0xff) !== 0)) return false; // a compare that can never match
+  const text = formatAddress(full) + (prefix === f.len * 8 ? '' : `/${prefix}`);
+  d[which] = (cm.op === NFT_CMP_NEQ ? '!' : '') + text;
+  c.i += k + 1;
+  return true;
+}
+
+function matchIfname(c: Cursor, d: Draft): boolean {
+  const m = c.peek();
+  const which = isMetaLoad(m, NFT_META_IIFNAME) ? 'iif' : isMetaLoad(m, NFT_META_OIFNAME) ? 'oif' : undefined;
+  const cm = c.peek(1);
+  if (!which || d[which] !== undefined || !isCmp(cm) || cm.data.length === 0 || cm.data.length > IFNAMSIZ) return false;
+  const z = cm.data.indexOf(0);
+  let name: string;
+  if (cm.data.length === IFNAMSIZ && z > 0) {
+    if (!allZero(cm.data.subarray(z))) return false;
+    name = new TextDecoder().decode(cm.data.subarray(0, z));
+  } else if (z < 0) {
+    name = `${new TextDecoder().decode(cm.data)}+`;
+  } else {
+    return false;
+  }
+  d[which] = name;
+  c.i += 2;
+  return true;
+}
+
+function matchProto(c: Cursor, d: Draft): boolean {
+  const cm = c.peek(1);
+  if (d.proto !== undefined || !isMetaLoad(c.peek(), NFT_META_L4PROTO) || !isCmp(cm) || cm.data.length !== 1) return false;
+  d.proto = cm.data[0];
+  c.i += 2;
+  const p = c.peek();
+  const pc = c.peek(1);
+  if (p?.kind !== 'payload' || p.base !== NFT_PAYLOAD_TRANSPORT_HEADER || p.dreg !== r1 || !isCmp(pc) || pc.data.length !== p.len) return true;
+  const v = pc.data;
+  if (p.offset === 0 && p.len === 4) { d.sport = (v[0] << 8) | v[1]; d.dport = (v[2] << 8) | v[3]; }
+  else if (p.offset === 0 && p.len === 2) d.sport = (v[0] << 8) | v[1];
+  else if (p.offset === 2 && p.len === 2) d.dport = (v[0] << 8) | v[1];
+  else return true;
+  c.i += 2;
+  return true;
+}
+
+function matchMark(c: Cursor, d: Draft): boolean {
+  const a = c.peek();
+  const b = c.peek(1);
+  const setter = (e: Expr | undefined): boolean => e?.kind === 'meta' && e.key === NFT_META_MARK && e.sreg === r1;
+  if (a?.kind === 'immediate' && a.dreg === r1 && a.value?.length === 4 && setter(b)) {
+    d.mark = readHostU32(a.value);
+    c.i += 2;
+    return true;
+  }
+  const s = c.peek(2);
+  if (isMetaLoad(a, NFT_META_MARK) && b?.kind === 'bitwise' && b.sreg === r1 && b.dreg === r1 && b.len === 4
+      && b.mask.length === 4 && b.xor.length === 4 && setter(s)) {
+    const keep = readHostU32(b.mask);
+    const value = readHostU32(b.xor);
+    d.mark = value;
+    d.mask = ~keep >>> 0;
+    if ((value & keep) >>> 0) d.xor = true;
+    c.i += 3;
+    return true;
+  }
+  return false;
+}
+
+const UNIT_NAMES = new Map<bigint, RateUnit>(Object.entries(UNIT_SECONDS).map(([k, v]) => [v, k as RateUnit]));
+
+/**
+ * The MarkRule a pktmark-shaped rule stands for, or undefined when the expressions are anything
+ * else (the caller then keeps them raw). The draft goes through normalizeRule, so a decoded rule
+ * is exactly what the same input would give — and inconsistent rules (oif in prerouting,
+ * ports without a port protocol) do not map.
+ */
+export function exprsToRule(exprs: readonly Expr[], hook: string, comment?: string): MarkRule | undefined {
+  if (hook !== 'prerouting' && hook !== 'output') return undefined;
+  const c = new Cursor(exprs);
+  const d: Draft = { via: 'nft', hook: hook as Hook };
+  let fam: Family | undefined;
+  if (isMetaLoad(c.peek(), NFT_META_NFPROTO)) {
+    const cm = c.peek(1);
+    if (!isCmp(cm) || cm.data.length !== 1) return undefined;
+    fam = cm.data[0] === NFPROTO_IPV4 ? 'ip' : cm.data[0] === NFPROTO_IPV6 ? 'ip6' : undefined;
+    if (!fam) return undefined;
+    d.family = fam;
+    c.i += 2;
+  }
+  // matches in any order (nft keeps the order of the text; other writers may differ)
+  for (;;) {
+    if (matchAddress(c, d, fam) || matchIfname(c, d) || matchProto(c, d)) continue;
+    break;
+  }
+  const l = c.peek();
+  if (l?.kind === 'limit') {
+    const unit = UNIT_NAMES.get(l.unit);
+    if (!unit || l.type !== 'packets' || l.inverted || l.rate < 1n || l.rate > 0xffffffffn || l.burst < 1) return undefined;
+    d.rate = `${l.rate}/${unit}`;
+    d.burst = l.burst;
+    c.i++;
+  }
+  if (c.peek()?.kind !== 'counter') return undefined;
+  c.i++;
+  if (!matchMark(c, d) || !c.done) return undefined;
+  if (comment !== undefined) d.comment = comment;
+  try {
+    return normalizeRule(d as MarkRuleInput);
+  } catch (e) {
+    if (e instanceof PktmarkError) return undefined;
+    throw e;
+  }
+}
+
+/** Packets and bytes of the rule's (first) counter. */
+export function counterOf(exprs: readonly Expr[]): { packets: number; bytes: number } {
+  for (const e of exprs) {
+    if (e.kind === 'counter') return { packets: Number(e.packets ?? 0n), bytes: Number(e.bytes ?? 0n) };
+  }
+  return { packets: 0, bytes: 0 };
+}

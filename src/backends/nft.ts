@@ -1,0 +1,342 @@
+/**
+ * The nftables backend: pktmark's rules live in its own table `inet <table>` (comment "pktmark"
+ * marks it as ours), in base chains `prerouting` (filter, priority raw -300) and `output`
+ * (route, priority mangle -150) made on first use. Every user operation is one nfnetlink batch,
+ * so the kernel applies all of it or none.
+ */
+import { AttributeWriter } from '../../codecs/netlink/attributes.js';
+import { writeBatchBegin, writeBatchEnd } from '../../codecs/netlink/batch.js';
+import {
+  decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_REQUEST,
+  type NetlinkAck, type NetlinkMessage,
+} from '../../codecs/netlink/message.js';
+import {
+  decodeRule, decodeTable, NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE,
+  NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeRuleDump, writeTable,
+  type ExprSpan, type NftRule,
+} from '../../codecs/nftables/messages.js';
+import { exprData, exprName } from '../../codecs/nftables/expr/index.js';
+import { PktmarkError, type PktmarkErrorDetails } from '../errors.js';
+import type { Hook, MarkRule } from '../rule.js';
+import { NETLINK_NETFILTER, type Transport } from '../transport/transport.js';
+import type { Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from './backend.js';
+import { explainNft } from './nft-explain.js';
+import { counterOf, exprsToRule, ruleToExprs, type RuleField } from './nft-rule.js';
+
+/** The table comment that says "pktmark made this table". */
+export const OWNER_COMMENT = 'pktmark';
+
+/** Base chains pktmark creates: the cheat sheet's `-t raw -A PREROUTING`, and mangle OUTPUT (type route: a new mark re-routes). */
+export const CHAINS: Readonly<Record<Hook, { readonly type: string; readonly num: number; readonly priority: number }>> = {
+  prerouting: { type: 'filter', num: NF_INET_PRE_ROUTING, priority: -300 },
+  output: { type: 'route', num: NF_INET_LOCAL_OUT, priority: -150 },
+};
+const HOOK_ORDER: readonly Hook[] = ['prerouting', 'output'];
+
+/** Batches that lose a race with another writer (EBUSY, ERESTART on a generation change) are retried this often. */
+export const MAX_RETRIES = 3;
+const EBUSY = 16;
+const ENOENT = 2;
+const ERESTART = 85;
+const ERESTARTSYS = 512;
+const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
+
+/** What each message of a batch was, to map a kernel error back to the rule and field. */
+export interface Sent {
+  readonly seq: number;
+  readonly what: 'begin' | 'table' | 'chain' | 'rule' | 'end' | 'delete';
+  readonly item?: number;
+  readonly spans?: readonly ExprSpan[];
+  readonly fields?: readonly RuleField[];
+}
+
+export interface Batch {
+  readonly bytes: Uint8Array;
+  /** message boundaries in `bytes` */
+  readonly bounds: readonly (readonly [number, number])[];
+  readonly sent: readonly Sent[];
+  /** seq of the message that carries NLM_F_ACK */
+  readonly ackSeq: number;
+}
+
+class BatchWriter {
+  readonly w: AttributeWriter;
+  readonly bounds: [number, number][] = [];
+  readonly sent: Sent[] = [];
+  constructor(size: number, private readonly nextSeq: () => number) { this.w = new AttributeWriter(size); }
+  add(what: Sent['what'], extra: Omit<Sent, 'seq' | 'what'>, write: (w: AttributeWriter, seq: number) => void): number {
+    const seq = this.nextSeq();
+    const start = this.w.length;
+    write(this.w, seq);
+    this.bounds.push([start, this.w.length]);
+    this.sent.push({ seq, what, ...extra });
+    return seq;
+  }
+  finish(ackSeq: number): Batch {
+    return { bytes: this.w.finish(), bounds: this.bounds, sent: this.sent, ackSeq };
+  }
+}
+
+/**
+ * One add batch: BATCH_BEGIN, NEWTABLE, NEWCHAIN (hooks used), NEWRULE × N, BATCH_END.
+ * Flags: NEWTABLE gets NLM_F_REQUEST only and NEWCHAIN NLM_F_CREATE, exactly as nft 1.0.6 sends
+ * them (neither has NLM_F_EXCL, so both are idempotent; the kernel creates a missing table
+ * without NLM_F_CREATE). NEWRULE is NLM_F_CREATE|NLM_F_APPEND like nft, plus NLM_F_ECHO on the
+ * first and the last rule only: one batch holds the nf_tables commit mutex throughout, so its
+ * rules get consecutive handles and two echoes give all of them (10,000 echoes would need ~3 MB
+ * of receive buffer). NLM_F_ACK only on the last rule; errors are reported for every message.
+ */
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number): Batch {
+  const b = new BatchWriter(256 + rules.length * 320, nextSeq);
+  b.add('begin', {}, (w, seq) => writeBatchBegin(w, seq));
+  b.add('table', {}, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, NLM_F_REQUEST, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
+  const hooks = new Set(rules.map((r) => r.hook ?? 'prerouting'));
+  for (const h of HOOK_ORDER) {
+    if (!hooks.has(h)) continue;
+    const c = CHAINS[h];
+    b.add('chain', {}, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
+      { family: NFPROTO_INET, table, name: h, type: c.type, hook: { num: c.num, priority: c.priority } }));
+  }
+  let ackSeq = 0;
+  rules.forEach((rule, i) => {
+    const tagged = ruleToExprs(rule);
+    const last = i === rules.length - 1;
+    let flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
+    if (i === 0 || last) flags |= NLM_F_ECHO;
+    if (last) flags |= NLM_F_ACK;
+    const spans: ExprSpan[] = [];
+    const nr: NftRule = {
+      family: NFPROTO_INET, table, chain: rule.hook ?? 'prerouting', exprs: tagged.map((t) => t.expr),
+      ...(rule.comment !== undefined ? { comment: rule.comment } : {}),
+    };
+    const seq = b.add('rule', { item: i, spans, fields: tagged.map((t) => t.field) }, (w, seq) => writeRule(w, NFT_MSG_NEWRULE, flags, seq, nr, spans));
+    if (last) ackSeq = seq;
+  });
+  b.add('end', {}, (w, seq) => writeBatchEnd(w, seq));
+  return b.finish(ackSeq);
+}
+
+const messagesOf = (b: Batch): Uint8Array[] => b.bounds.map(([s, e]) => b.bytes.subarray(s, e));
+
+// ---------------------------------------------------------------------------------------------
+// ids
+
+export function ruleId(chain: string, handle: bigint): string { return `nft:${chain}:${handle}`; }
+
+export function parseRuleId(id: string): { chain: Hook; handle: bigint } {
+  const m = typeof id === 'string' ? /^nft:(prerouting|output):([1-9]\d{0,19})$/.exec(id) : null;
+  if (!m || BigInt(m[2]) > 0xffffffffffffffffn) {
+    throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not an nft rule id (nft:prerouting:HANDLE or nft:output:HANDLE)`, { field: 'id' });
+  }
+  return { chain: m[1] as Hook, handle: BigInt(m[2]) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// replies
+
+function errorsOf(replies: readonly NetlinkMessage[]): NetlinkAck[] {
+  const out: NetlinkAck[] = [];
+  for (const m of replies) {
+    if (m.header.type !== NLMSG_ERROR && m.header.type !== NLMSG_DONE) continue;
+    if (m.header.type === NLMSG_DONE && m.payload.length < 4) continue;
+    const a = decodeAck(m);
+    if (a.errno !== 0) out.push(m.header.type === NLMSG_DONE ? { ...a, request: { ...a.request, seq: m.header.seq } } : a);
+  }
+  return out;
+}
+
+/** The kernel's error for a batch message, as a PktmarkError naming the rule (messageIndex) and, where the ext-ack offset says, its field. */
+function batchError(op: string, ack: NetlinkAck, sent: readonly Sent[], describe: (item: number) => string): PktmarkError {
+  const s = sent.find((x) => x.seq === ack.request.seq);
+  const base = kernelError(s?.item !== undefined ? `${op} ${describe(s.item)}` : `${op} (${s?.what ?? 'batch'})`, ack, s?.item);
+  let field: string | undefined;
+  if (s?.what === 'table') field = 'table';
+  else if (s?.what === 'chain') field = 'hook';
+  else if (s?.what === 'delete') field = 'id';
+  else if (s?.spans && s.fields && ack.extackOffset !== undefined) {
+    const span = s.spans.find((x) => ack.extackOffset! >= x.start && ack.extackOffset! < x.end);
+    if (span) field = s.fields[span.index];
+  }
+  const details: PktmarkErrorDetails = {
+    ...(field !== undefined ? { field } : {}),
+    ...(base.errno !== undefined ? { errno: base.errno } : {}),
+    ...(base.extack !== undefined ? { extack: base.extack } : {}),
+    ...(base.extackOffset !== undefined ? { extackOffset: base.extackOffset } : {}),
+    ...(base.messageIndex !== undefined ? { messageIndex: base.messageIndex } : {}),
+    ...(base.hint !== undefined ? { hint: base.hint } : {}),
+  };
+  const code = s?.what === 'delete' && ack.errno === ENOENT ? 'NOT_FOUND' : base.code;
+  return new PktmarkError(code, base.message, details);
+}
+
+/** Send a batch, retrying a bounded number of times when another writer won a race. */
+async function sendBatch(t: Transport, op: string, build: () => Batch, describe: (item: number) => string): Promise<{ batch: Batch; replies: NetlinkMessage[] }> {
+  for (let attempt = 0; ; attempt++) {
+    const batch = build();
+    const replies = await t.exchange(batch.bytes, { seq: batch.ackSeq, until: 'ack' });
+    const errors = errorsOf(replies);
+    if (errors.length === 0) return { batch, replies };
+    if (attempt < MAX_RETRIES && errors.some((e) => RETRYABLE.has(e.errno))) continue;
+    // report the first failing message in batch order (the kernel reports them in that order too)
+    const order = new Map(batch.sent.map((s, i) => [s.seq, i]));
+    errors.sort((a, b) => (order.get(a.request.seq) ?? 0) - (order.get(b.request.seq) ?? 0));
+    throw batchError(op, errors[0], batch.sent, describe);
+  }
+}
+
+type TableState = 'absent' | 'ours';
+
+/** GETTABLE by name with NLM_F_ACK, as `nft list table` sends it. */
+export function encodeGetTable(table: string, seq: number): Uint8Array {
+  const w = new AttributeWriter(64);
+  writeTable(w, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table });
+  return w.finish();
+}
+
+/** GETRULE dump of one table. */
+export function encodeRuleDump(table: string, seq: number): Uint8Array {
+  const w = new AttributeWriter(64);
+  writeRuleDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table);
+  return w.finish();
+}
+
+/** GETTABLE by name: absent, ours (comment "pktmark"), or NOT_OWNED. */
+async function tableState(t: Transport, table: string): Promise<TableState> {
+  const seq = t.nextSeq();
+  const replies = await t.exchange(encodeGetTable(table, seq), { seq, until: 'ack' });
+  for (const e of errorsOf(replies)) {
+    if (e.errno === ENOENT) return 'absent';
+    throw kernelError(`get table inet ${table}`, e);
+  }
+  const m = replies.find((r) => r.header.type === nftType(NFT_MSG_NEWTABLE));
+  if (!m) return 'absent';
+  const tb = decodeTable(m);
+  if (tb.comment !== OWNER_COMMENT) {
+    throw new PktmarkError('NOT_OWNED', `table inet ${table} exists and was not made by pktmark (its comment is ${tb.comment === undefined ? 'absent' : JSON.stringify(tb.comment)}); pktmark leaves it alone`,
+      { field: 'table', hint: 'use another table name (Marker.open({ table }))' });
+  }
+  return 'ours';
+}
+
+/** A kernel rule as a RuleRecord: decoded to a MarkRule when it has pktmark's shape, else kept raw. */
+export function ruleRecord(r: NftRule, table: string): RuleRecord {
+  const id = ruleId(r.chain, r.handle ?? 0n);
+  const rule = exprsToRule(r.exprs, r.chain, r.comment);
+  const { packets, bytes } = counterOf(r.exprs);
+  const raw: RawPart[] = [];
+  if (!rule) {
+    for (const e of r.exprs) raw.push({ name: exprName(e), bytes: exprData(e) });
+  }
+  if (r.userdata) raw.push({ name: 'userdata', bytes: r.userdata });
+  for (const x of r.extra ?? []) raw.push({ name: `attr${x.type}`, bytes: x.bytes });
+  const text = rule
+    ? explainNft(rule, table)
+    : `# ${id}: not a pktmark rule (${r.exprs.map(exprName).join(', ') || 'no expressions'})`;
+  return { id, via: 'nft', ...(rule ? { rule } : {}), ...(raw.length ? { raw } : {}), packets, bytes, text };
+}
+
+export const nftBackend: Backend = {
+  via: 'nft',
+
+  encodeAdd(rules, ctx: EncodeContext) {
+    if (rules.length === 0) return [];
+    return messagesOf(encodeAddBatch(rules, ctx.table, () => ctx.nextSeq()));
+  },
+
+  async add(rules, ctx: BackendContext) {
+    if (rules.length === 0) return [];
+    const t = await ctx.transport(NETLINK_NETFILTER);
+    await tableState(t, ctx.table);
+    const describe = (i: number): string => `rule ${i} (${explainNft(rules[i], ctx.table)})`;
+    const { batch, replies } = await sendBatch(t, 'add', () => encodeAddBatch(rules, ctx.table, () => t.nextSeq()), describe);
+    const ruleSeqs = batch.sent.filter((s) => s.what === 'rule').map((s) => s.seq);
+    const echoed = new Map<number, bigint>();
+    for (const m of replies) {
+      if (m.header.type !== nftType(NFT_MSG_NEWRULE)) continue;
+      const h = decodeRule(m).handle;
+      if (h !== undefined) echoed.set(m.header.seq, h);
+    }
+    const first = echoed.get(ruleSeqs[0]);
+    const last = echoed.get(ruleSeqs[ruleSeqs.length - 1]);
+    let handles: bigint[];
+    if (first !== undefined && last !== undefined && last - first === BigInt(rules.length - 1)) {
+      handles = rules.map((_, i) => first + BigInt(i));
+    } else if (first !== undefined && last !== undefined) {
+      // not consecutive (should not happen within one batch): take our range from a dump
+      const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
+      mine.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));
+      if (mine.length !== rules.length) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${rules.length} found)`);
+      handles = mine.map((r) => r.handle!);
+    } else {
+      throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
+    }
+    return rules.map((rule, i) => ({
+      id: ruleId(rule.hook ?? 'prerouting', handles[i]), via: 'nft' as const, rule, packets: 0, bytes: 0, text: explainNft(rule, ctx.table),
+    }));
+  },
+
+  async list(ctx) {
+    const t = await ctx.transport(NETLINK_NETFILTER);
+    if (await tableState(t, ctx.table) === 'absent') return [];
+    return (await dumpRules(t, ctx.table)).map((r) => ruleRecord(r, ctx.table));
+  },
+
+  async delete(ids, ctx) {
+    const parsed = ids.map(parseRuleId);
+    if (parsed.length === 0) return;
+    const unique = [...new Map(parsed.map((p, i) => [`${p.chain}:${p.handle}`, { ...p, i }])).values()];
+    const t = await ctx.transport(NETLINK_NETFILTER);
+    if (await tableState(t, ctx.table) === 'absent') {
+      throw new PktmarkError('NOT_FOUND', `rule ${ids[0]} does not exist (table inet ${ctx.table} does not exist)`, { field: 'id', messageIndex: 0 });
+    }
+    await sendBatch(t, 'delete', () => encodeDeleteBatch(ctx.table, unique, () => t.nextSeq()), (i) => `rule ${ids[i]}`);
+  },
+
+  async clear(ctx) {
+    const t = await ctx.transport(NETLINK_NETFILTER);
+    if (await tableState(t, ctx.table) === 'absent') return;
+    try {
+      await sendBatch(t, 'clear', () => encodeClearBatch(ctx.table, () => t.nextSeq()), () => `table inet ${ctx.table}`);
+    } catch (e) {
+      if (e instanceof PktmarkError && e.errno === ENOENT) return; // someone removed it meanwhile
+      throw e;
+    }
+  },
+
+  explain(rule, ctx) { return explainNft(rule, ctx.table); },
+};
+
+/** BATCH_BEGIN, DELRULE by handle × N (NLM_F_ACK on the last), BATCH_END. `i` is the id's index, reported on error. */
+export function encodeDeleteBatch(table: string, rules: readonly { chain: string; handle: bigint; i: number }[], nextSeq: () => number): Batch {
+  const b = new BatchWriter(64 + rules.length * 64, nextSeq);
+  b.add('begin', {}, (w, seq) => writeBatchBegin(w, seq));
+  let ackSeq = 0;
+  rules.forEach((u, k) => {
+    const flags = NLM_F_REQUEST | (k === rules.length - 1 ? NLM_F_ACK : 0);
+    const seq = b.add('delete', { item: u.i }, (w, seq) => writeRule(w, NFT_MSG_DELRULE, flags, seq,
+      { family: NFPROTO_INET, table, chain: u.chain, handle: u.handle, exprs: [] }));
+    if (k === rules.length - 1) ackSeq = seq;
+  });
+  b.add('end', {}, (w, seq) => writeBatchEnd(w, seq));
+  return b.finish(ackSeq);
+}
+
+/** BATCH_BEGIN, DELTABLE (NLM_F_ACK), BATCH_END: the kernel deletes the table with its chains and rules. */
+export function encodeClearBatch(table: string, nextSeq: () => number): Batch {
+  const b = new BatchWriter(96, nextSeq);
+  b.add('begin', {}, (w, seq) => writeBatchBegin(w, seq));
+  const seq = b.add('table', {}, (w, seq) => writeTable(w, NFT_MSG_DELTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table }));
+  b.add('end', {}, (w, seq) => writeBatchEnd(w, seq));
+  return b.finish(seq);
+}
+
+/** GETRULE dump of the table, as `nft list table` asks (NLM_F_DUMP, NFTA_RULE_TABLE). ENOENT → []. */
+async function dumpRules(t: Transport, table: string): Promise<NftRule[]> {
+  const seq = t.nextSeq();
+  const replies = await t.exchange(encodeRuleDump(table, seq), { seq, until: 'done' });
+  for (const e of errorsOf(replies)) {
+    if (e.errno === ENOENT) return [];
+    throw kernelError(`list rules of inet ${table}`, e);
+  }
+  return replies.filter((m) => m.header.type === nftType(NFT_MSG_NEWRULE)).map(decodeRule).filter((r) => r.table === table);
+}
