@@ -148,7 +148,7 @@ function matchAddress(c: Cursor, d: Draft, fam: Family | undefined): boolean {
   let k = 1;
   const b = c.peek(1);
   if (b?.kind === 'bitwise') {
-    if (p.len !== f.len || b.sreg !== r1 || b.dreg !== r1 || b.len !== f.len || b.op !== undefined || !allZero(b.xor) || b.mask.length !== f.len) return false;
+    if (p.len !== f.len || b.sreg !== r1 || b.dreg !== r1 || b.len !== f.len || !allZero(b.xor) || b.mask.length !== f.len) return false;
     prefix = prefixOfMask(b.mask);
     k = 2;
   } else if (p.len >= 1 && p.len <= f.len) {
