@@ -1,0 +1,73 @@
+/**
+ * The one place the CLI touches the library: open a Marker (lazily imported, so `--help` and
+ * parsing never load it), add rules or print what adding them would send (dry-run: no socket,
+ * no koffi, no privileges).
+ */
+import { readFileSync } from 'node:fs';
+import type { Marker } from '../marker.js';
+import type { MarkRule, MarkRuleInput } from '../rule.js';
+import type { RuleRecord } from '../backends/backend.js';
+import { PktmarkError } from '../errors.js';
+import type { GlobalOptions } from './global.js';
+import type { Io } from './io.js';
+import { hex, ruleJson } from './output.js';
+
+export async function openMarker(g: GlobalOptions): Promise<Marker> {
+  const { Marker } = await import('../marker.js');
+  return Marker.open({ ...(g.netns !== undefined ? { netns: g.netns } : {}), ...(g.table !== undefined ? { table: g.table } : {}) });
+}
+
+export async function withMarker<T>(g: GlobalOptions, fn: (m: Marker) => Promise<T>): Promise<T> {
+  const m = await openMarker(g);
+  try { return await fn(m); } finally { await m.close(); }
+}
+
+/** Validate every rule before anything is opened or sent. */
+export async function normalizeAll(inputs: readonly MarkRuleInput[]): Promise<MarkRule[]> {
+  const { normalizeRule } = await import('../rule.js');
+  return inputs.map((r) => normalizeRule(r));
+}
+
+/**
+ * Device → ifindex for dry-run encoding of tc rules: --ifindex DEV=N, then --ifindex N, then
+ * /sys/class/net/DEV/ifindex (only meaningful for the caller's own namespace).
+ */
+export function ifindexResolver(g: GlobalOptions): (dev: string) => number {
+  return (dev) => {
+    const n = g.ifindex.get(dev) ?? g.ifindexAny;
+    if (n !== undefined) return n;
+    if (g.netns === undefined) {
+      try { return Number(readFileSync(`/sys/class/net/${dev}/ifindex`, 'utf8').trim()); } catch { /* fall through to the error */ }
+    }
+    throw new PktmarkError('INVALID_OPTION', `the ifindex of device ${JSON.stringify(dev)} is needed to encode a tc rule and cannot be read here`, {
+      field: '--ifindex', hint: `give it: --ifindex ${dev}=N (see \`ip link show ${dev}\`)`,
+    });
+  };
+}
+
+/** Print the equivalent command lines, or with --hex every message `add` would send. */
+export async function dryRunAdd(inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io): Promise<void> {
+  const { encode, explain } = await import('../marker.js');
+  const table = g.table === undefined ? {} : { table: g.table };
+  const commands = inputs.map((r) => explain(r, table));
+  const messages = g.hex ? encode(inputs, { ...table, ifindex: ifindexResolver(g) }).map(hex) : undefined;
+  if (g.json) {
+    io.out(JSON.stringify({ dryRun: true, commands, ...(messages ? { messages } : {}) }));
+    return;
+  }
+  for (const line of messages ?? commands) io.out(line);
+}
+
+export function printRecords(records: readonly RuleRecord[], g: GlobalOptions, io: Io): void {
+  if (g.json) { io.out(JSON.stringify({ rules: records.map(ruleJson) })); return; }
+  for (const r of records) io.out(`${r.id}\t${r.text}`);
+}
+
+/** add (native and fronts): validate all, then one atomic add, or the dry-run output. */
+export async function addRules(inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io, opts: { print?: boolean } = {}): Promise<RuleRecord[]> {
+  await normalizeAll(inputs);
+  if (g.dryRun) { await dryRunAdd(inputs, g, io); return []; }
+  const records = await withMarker(g, (m) => m.add(inputs));
+  if (opts.print !== false) printRecords(records, g, io);
+  return records;
+}

@@ -1,0 +1,55 @@
+/** `pktmark add` and `pktmark explain`: one rule from options. */
+import type { MarkRuleInput } from '../../rule.js';
+import { addRules } from '../apply.js';
+import { UsageError, EXIT_OK } from '../errors.js';
+import type { GlobalOptions } from '../global.js';
+import { helpText } from '../help.js';
+import type { Io } from '../io.js';
+import { parseOptions, str, type OptionSpec } from '../options.js';
+
+/** option → MarkRuleInput field (the option names are the field names) */
+export const RULE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  '--via': { value: 'nft or tc' },
+  '--family': { value: 'ip or ip6' },
+  '--hook': { value: 'prerouting or output' },
+  '--dev': { value: 'an interface' },
+  '--direction': { value: 'ingress or egress' },
+  '--prio': { value: 'a number 1-65535' },
+  '--src': { value: 'ADDR[/LEN]' },
+  '--dst': { value: 'ADDR[/LEN]' },
+  '--proto': { value: 'a protocol' },
+  '--sport': { value: 'a port' },
+  '--dport': { value: 'a port' },
+  '--iif': { value: 'an interface' },
+  '--oif': { value: 'an interface' },
+  '--mark': { value: 'V[/M]' },
+  '--rate': { value: 'N/second|minute|hour|day' },
+  '--burst': { value: 'a number' },
+  '--comment': { value: 'text' },
+};
+
+export function parseRule(cmd: string, argv: readonly string[], base: number, g: GlobalOptions): { input?: MarkRuleInput; help: boolean } {
+  const p = parseOptions(cmd, argv, base, RULE_OPTIONS, g);
+  if (p.help) return { help: true };
+  const input: Record<string, string> = {};
+  for (const [k, v] of p.options) if (typeof v === 'string') input[k.slice(2)] = v;
+  if (str(p, '--mark') === undefined) {
+    throw new UsageError('INVALID_OPTION', `${cmd} needs --mark V[/M]`, { field: '--mark', hint: `e.g. pktmark ${cmd} --src 10.0.0.1 --mark 0xdeadbeef` });
+  }
+  return { input: input as unknown as MarkRuleInput, help: false };
+}
+
+export async function addCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
+  const { input, help } = parseRule('add', argv, base, g);
+  if (help || !input) { io.out(helpText('add')); return EXIT_OK; }
+  await addRules([input], g, io);
+  return EXIT_OK;
+}
+
+/** `explain`: the nft/tc line (never sends; like add --dry-run). */
+export async function explainCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
+  const { input, help } = parseRule('explain', argv, base, g);
+  if (help || !input) { io.out(helpText('explain')); return EXIT_OK; }
+  await addRules([input], { ...g, dryRun: true }, io);
+  return EXIT_OK;
+}

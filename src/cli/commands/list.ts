@@ -1,0 +1,56 @@
+/** `pktmark list`, `pktmark del ID…`, `pktmark clear`: rules pktmark owns in the namespace. */
+import type { Via } from '../../rule.js';
+import { withMarker } from '../apply.js';
+import { EXIT_OK, UsageError } from '../errors.js';
+import type { GlobalOptions } from '../global.js';
+import { helpText } from '../help.js';
+import type { Io } from '../io.js';
+import { parseOptions, str, type Parsed } from '../options.js';
+import { ruleJson, ruleTable } from '../output.js';
+
+const VIA = { '--via': { value: 'nft or tc' } } as const;
+
+function via(p: Parsed): Via | undefined {
+  const v = str(p, '--via');
+  if (v === undefined || v === 'nft' || v === 'tc') return v;
+  throw new UsageError('INVALID_OPTION', `--via ${JSON.stringify(v)} is not nft or tc`, { field: '--via' });
+}
+
+function noDryRun(cmd: string, g: GlobalOptions): void {
+  if (g.dryRun) {
+    throw new UsageError('UNSUPPORTED', `--dry-run applies to commands that add rules (add, explain, iptables -A/-I, tc filter add); ${cmd} reads or changes the kernel's current state`, { field: '--dry-run' });
+  }
+}
+
+export async function listCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
+  const p = parseOptions('list', argv, base, VIA, g);
+  if (p.help) { io.out(helpText('list')); return EXIT_OK; }
+  noDryRun('list', g);
+  const v = via(p);
+  const records = await withMarker(g, (m) => m.list(v ? { via: v } : {}));
+  if (g.json) io.out(JSON.stringify({ rules: records.map(ruleJson) }));
+  else for (const l of ruleTable(records)) io.out(l);
+  return EXIT_OK;
+}
+
+export async function delCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
+  const p = parseOptions('del', argv, base, {}, g, { max: Infinity, what: 'ID' });
+  if (p.help) { io.out(helpText('del')); return EXIT_OK; }
+  noDryRun('del', g);
+  if (p.positional.length === 0) throw new UsageError('INVALID_OPTION', 'del needs at least one rule ID (see pktmark list)', { field: 'id' });
+  await withMarker(g, (m) => m.delete(p.positional));
+  if (g.json) io.out(JSON.stringify({ deleted: p.positional }));
+  else for (const id of p.positional) io.out(`deleted ${id}`);
+  return EXIT_OK;
+}
+
+export async function clearCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
+  const p = parseOptions('clear', argv, base, VIA, g);
+  if (p.help) { io.out(helpText('clear')); return EXIT_OK; }
+  noDryRun('clear', g);
+  const v = via(p);
+  await withMarker(g, (m) => m.clear(v ? { via: v } : {}));
+  if (g.json) io.out(JSON.stringify({ cleared: v ? [v] : ['nft', 'tc'] }));
+  else io.out(`cleared ${v ?? 'all'} rules pktmark owns`);
+  return EXIT_OK;
+}

@@ -1,0 +1,18 @@
+/** MarkRule (decoded, normalized) → MarkRuleInput, so a listed rule can be compared or re-added. */
+import type { MarkRule, MarkRuleInput } from '../../rule.js';
+import { addressText } from '../output.js';
+
+export function ruleToInput(r: MarkRule): MarkRuleInput {
+  const o: Record<string, unknown> = { ...r };
+  if (r.src) o.src = addressText(r.src);
+  if (r.dst) o.dst = addressText(r.dst);
+  if (r.rate) { o.rate = `${r.rate.rate}/${r.rate.unit}`; o.burst = r.rate.burst; }
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o as unknown as MarkRuleInput;
+}
+
+/** A canonical text of a normalized rule: equal texts ⇔ the same rule. */
+export function ruleKey(r: MarkRule): string {
+  const o = r as unknown as Record<string, unknown>;
+  return JSON.stringify(Object.keys(o).filter((k) => o[k] !== undefined && !(k === 'xor' && o[k] === false)).sort().map((k) => [k, o[k]]));
+}

@@ -1,0 +1,170 @@
+/** Help texts, with examples. Kept as data so `--help` loads nothing else. */
+
+const GLOBAL = `Global options (before the command; native commands also accept them after it):
+  --netns NAME|PATH|PID   act in this network namespace (ip netns name, /proc/PID/ns/net, …)
+  --table NAME            pktmark's nftables table (family inet; default pktmark)
+  --json                  machine-readable output (field names: src/cli/README-json.md)
+  --dry-run               send nothing; print the equivalent nft/tc command (no privileges needed)
+  --hex                   with --dry-run: print each netlink message that would be sent, in send
+                          order, one per line, lowercase hex (batch begin/end included)
+  --ifindex N | DEV=N     with --dry-run --hex: a tc device's ifindex (when it cannot be read)`;
+
+const EXIT = `Exit status: 0 ok; 1 rule problem (invalid value, kernel refused, not found, no privileges);
+2 usage problem (unknown or unsupported word, missing argument). Errors are one line on stderr:
+CODE FIELD: message — fix.`;
+
+const TEXTS: Readonly<Record<string, string>> = {
+  main: `pktmark — mark Linux packets (skb->mark) over netlink, without nft, iptables or tc binaries
+
+Usage: pktmark [GLOBAL OPTIONS] COMMAND [ARGS…]
+
+Commands:
+  add        add a mark rule; prints its id and the equivalent nft/tc line
+  list       rules pktmark owns: id, via, match, mark, rate, packets, bytes, comment
+  del ID…    delete rules by id
+  clear      delete every rule pktmark owns (its nft table, its tc filters)
+  explain    print the nft/tc command equivalent to an add (sends nothing)
+  doctor     what this kernel and process can do, and the --via to use here
+  ping       send pings with SO_MARK (like ping -m)
+  iptables   drop-in: iptables -t raw|mangle … -j MARK lines, on pktmark's own table
+  ip6tables  the same for IPv6
+  tc         drop-in: tc qdisc/filter … u32 … action skbedit mark lines
+
+${GLOBAL}
+
+Examples:
+  pktmark add --src 10.0.0.1 --mark 0xdeadbeef
+  pktmark iptables -t raw -A PREROUTING -s 10.0.0.1 -j MARK --set-mark 0xdeadbeef
+  pktmark --dry-run --hex add --family ip6 --src 2001:db8::1 --mark 0xdeadbeef
+  pktmark --netns blue list --json
+
+Run pktmark COMMAND --help for a command's options. ${EXIT}`,
+
+  add: `Usage: pktmark [GLOBAL] add [OPTIONS] --mark V[/M]
+
+Adds one rule (one atomic batch) and prints "ID<TAB>equivalent command".
+  --via nft|tc              backend (default nft; tc when --dev is given)
+  --family ip|ip6           match only this family (implied by --src/--dst)
+  --hook prerouting|output  nft chain (default prerouting, like -t raw -A PREROUTING)
+  --dev IF                  tc: the device the filter sits on
+  --direction ingress|egress tc: which side (default ingress)
+  --prio N                  tc: filter priority 1-65535
+  --src ADDR[/LEN]          source address or prefix; '!ADDR' negates
+  --dst ADDR[/LEN]          destination address or prefix; '!ADDR' negates
+  --proto P                 tcp, udp, sctp, icmp, icmpv6, … or a number
+  --sport N / --dport N     ports (need --proto tcp|udp|sctp|udplite)
+  --iif IF / --oif IF       input (prerouting) / output (output hook) interface; IF+ is a wildcard
+  --mark V[/M]              set the mark; with /M only the bits in M change ((old & ~M) | V)
+  --rate N/second|minute|hour|day   mark only packets within this rate
+  --burst N                 packets above the rate in a burst (default 5)
+  --comment TEXT            up to 128 bytes
+
+Examples:
+  pktmark add --src 10.0.0.1 --mark 0xdeadbeef
+  pktmark add --src 10.0.0.1 --mark 0xdeadbeef --rate 1/second --burst 1
+  pktmark add --proto tcp --dport 443 --mark 0x10/0xf0 --comment https
+  pktmark add --hook output --dst 10.0.0.1 --oif eth0 --mark 42
+  pktmark add --via tc --dev eth0 --src 10.0.0.1 --mark 0xdeadbeef
+  pktmark --dry-run --hex add --src 10.0.0.1 --mark 0xdeadbeef
+
+${GLOBAL}
+
+${EXIT}`,
+
+  explain: `Usage: pktmark [GLOBAL] explain [ADD OPTIONS] --mark V[/M]
+
+Prints the nft (or tc) command equivalent to the same add; sends nothing and needs no
+privileges (with --hex: the netlink messages). Options: as pktmark add --help.
+
+Example:
+  pktmark explain --src 10.0.0.1 --mark 0xdeadbeef --rate 1/s --burst 1
+  → nft add rule inet pktmark prerouting ip saddr 10.0.0.1 limit rate 1/second burst 1 packets counter meta mark set 0xdeadbeef`,
+
+  list: `Usage: pktmark [GLOBAL] list [--via nft|tc]
+
+A table of the rules pktmark owns in the namespace, decoded from the kernel:
+ID, VIA, MATCH, MARK, RATE, PACKETS, BYTES, COMMENT. With --json: {"rules": [RULE…]}.
+
+Examples:
+  pktmark list
+  pktmark --netns blue list --json`,
+
+  del: `Usage: pktmark [GLOBAL] del ID…
+
+Deletes rules by id (as printed by add and list, e.g. nft:prerouting:7). All ids of one backend
+go in one batch: if one does not exist, none is deleted (NOT_FOUND, exit 1).
+
+Example:
+  pktmark del nft:prerouting:7 nft:prerouting:9`,
+
+  clear: `Usage: pktmark [GLOBAL] clear [--via nft|tc]
+
+Deletes everything pktmark owns in the namespace: its nft table, its tc filters. Never touches
+tables or filters it did not make.
+
+Example:
+  pktmark --netns blue clear`,
+
+  doctor: `Usage: pktmark [GLOBAL] doctor
+
+Checks what this kernel and this process can do: CAP_NET_ADMIN, nf_tables, the nft limit
+expression, cls_u32, act_skbedit, act_police, cls_bpf, XDP. Each is probed by a harmless
+netlink request inside a throwaway network namespace (nothing in yours is touched), then the
+--via to use on this machine is suggested. With --json: {"checks": […], "suggestedVia": …}.`,
+
+  ping: `Usage: pktmark [GLOBAL] ping [OPTIONS] HOST
+
+Sends ICMP echo requests from a socket marked with SO_MARK (like ping -m MARK).
+Run pktmark ping --help for its options.`,
+
+  iptables: `Usage: pktmark [GLOBAL] iptables|ip6tables [-t raw|mangle] COMMAND [MATCHES] -j MARK TARGET-OPTION
+
+A drop-in for iptables/ip6tables MARK lines: the words after "iptables" are accepted verbatim.
+It acts on PKTMARK'S OWN nftables table (inet pktmark), never on iptables' tables:
+  PREROUTING → pktmark's prerouting chain (hook prerouting, priority raw)
+  OUTPUT     → pktmark's output chain (hook output, priority mangle, type route)
+  -t raw and -t mangle both map onto these two chains (pktmark has one chain per hook).
+
+Commands:  -A CHAIN RULE | -I CHAIN [1] RULE | -D CHAIN RULE | -D CHAIN N | -F [CHAIN] | -L [CHAIN] [-n] [-v]
+Matches:   [!] -s ADDR[/LEN]   [!] -d ADDR[/LEN]   -p tcp|udp|sctp|icmp|N   --sport N  --dport N
+           -i IF  -o IF   -m tcp|udp|sctp   -m limit --limit N/s|m|h|d (/sec /minute …) --limit-burst N
+           -m comment --comment TEXT
+Target:    -j MARK --set-mark V[/M] | --set-xmark V[/M] | --and-mark V | --or-mark V | --xor-mark V
+
+-I inserts at the head of the chain: pktmark re-adds the chain's rules after the new one in one
+batch, then deletes the old copies (their ids change, their counters restart).
+Anything else (other tables, chains, matches or targets) is refused with the word and its
+position, exit 2, and nothing applied. Positions count from the first word after "iptables".
+
+Examples:
+  pktmark iptables -t raw -A PREROUTING -s 10.0.0.1 -j MARK --set-mark 0xdeadbeef
+  pktmark ip6tables -t raw -A PREROUTING -s 2001:0db8::1 -j MARK --set-mark 0xdeadbeef
+  pktmark iptables -t raw -A PREROUTING -s 10.0.0.1 -m limit --limit 1/s --limit-burst 1 -j MARK --set-mark 0xdeadbeef
+  pktmark iptables -t raw -D PREROUTING -s 10.0.0.1 -j MARK --set-mark 0xdeadbeef
+  pktmark iptables -t raw -L -n -v
+
+${EXIT}`,
+
+  tc: `Usage: pktmark [GLOBAL] tc qdisc add|del dev IF ingress|clsact
+       pktmark [GLOBAL] tc filter add|del|show dev IF [parent ffff:|ffff:fff2|ffff:fff3 | ingress|egress]
+            [protocol ip|ipv6|all] [prio N] u32 match ip|ip6 src|dst ADDR[/LEN]
+            [match ip protocol N 0xff] [match ip sport|dport N 0xffff] … action skbedit mark V[/M]
+
+A drop-in for the tc lines that mark with u32 + skbedit: the words after "tc" are accepted
+verbatim. pktmark keeps its filters on a clsact qdisc (parent ffff: means ingress).
+Port matches need "match ip protocol 6|17|132 0xff" (u32 itself does not check the protocol).
+Anything else is refused with the word and its position, exit 2, and nothing applied.
+
+Examples:
+  pktmark tc qdisc add dev eth0 clsact
+  pktmark tc filter add dev eth0 parent ffff: protocol ip prio 1 u32 match ip src 10.0.0.1 action skbedit mark 0xdeadbeef
+  pktmark tc filter show dev eth0 ingress
+  pktmark tc filter del dev eth0 parent ffff: prio 1
+
+${EXIT}`,
+};
+
+export function helpText(cmd: string): string {
+  if (cmd === 'ip6tables') return TEXTS.iptables;
+  return TEXTS[cmd] ?? TEXTS.main;
+}

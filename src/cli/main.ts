@@ -1,0 +1,83 @@
+/**
+ * `pktmark` command line: global options, then a command. Every command module is imported
+ * on demand, so `pktmark --help` loads only this file and help.ts, and `--dry-run` never loads
+ * koffi or opens a socket.
+ */
+import { PktmarkError } from '../errors.js';
+import { EXIT_OK, EXIT_RULE, NEEDS_ROOT, UsageError, exitCodeOf } from './errors.js';
+import { newGlobalOptions, takeGlobal, type GlobalOptions } from './global.js';
+import { processIo, type Io } from './io.js';
+import { Words } from './words.js';
+
+type Command = (argv: readonly string[], base: number, g: GlobalOptions, io: Io) => Promise<number>;
+
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  add: async () => (await import('./commands/add.js')).addCommand,
+  explain: async () => (await import('./commands/add.js')).explainCommand,
+  list: async () => (await import('./commands/list.js')).listCommand,
+  del: async () => (await import('./commands/list.js')).delCommand,
+  delete: async () => (await import('./commands/list.js')).delCommand,
+  clear: async () => (await import('./commands/list.js')).clearCommand,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  iptables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip'),
+  ip6tables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip6'),
+  tc: async () => (await import('./fronts/tc.js')).tcFront,
+  ping: async () => async (argv, _base, g) => {
+    // ping parses its own options (it takes --netns too); a global --netns is passed on in front
+    const { pingCommand } = await import('./commands/ping.js');
+    return pingCommand([...(g.netns !== undefined ? ['--netns', g.netns] : []), ...argv]);
+  },
+};
+
+export async function version(): Promise<string> {
+  const { readFileSync } = await import('node:fs');
+  // src/cli/main.ts and dist/src/cli/main.js sit 2 and 3 levels below package.json
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'pktmark') return pkg.version ?? 'unknown';
+    } catch { /* try the next level */ }
+  }
+  return 'unknown';
+}
+
+function report(e: unknown, g: GlobalOptions, io: Io): number {
+  if (!(e instanceof PktmarkError)) {
+    const msg = e instanceof Error ? e.message : String(e);
+    io.err(g.json ? JSON.stringify({ error: { code: 'INTERNAL', message: msg, exitCode: EXIT_RULE } }) : `pktmark: INTERNAL: ${msg.split('\n')[0]}`);
+    if (process.env.PKTMARK_DEBUG && e instanceof Error) io.err(e.stack ?? '');
+    return EXIT_RULE;
+  }
+  let err = e;
+  if ((e.code === 'EPERM' || e.errno === 1 || e.errno === 13) && !(e.hint ?? '').includes('CAP_NET_ADMIN')) {
+    err = new PktmarkError('EPERM', e.message, { ...e.toJSON(), hint: NEEDS_ROOT });
+  }
+  const code = exitCodeOf(e);
+  io.err(g.json ? JSON.stringify({ error: { ...err.toJSON(), exitCode: code } }) : `pktmark: ${err.toLine()}`);
+  return code;
+}
+
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const g = newGlobalOptions();
+  try {
+    const w = new Words(argv);
+    while (takeGlobal(w, g)) { /* consumed */ }
+    const cmd = w.done ? '--help' : w.take();
+    if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+      const { helpText } = await import('./help.js');
+      io.out(helpText(cmd === 'help' && !w.done ? w.take() : 'main'));
+      return EXIT_OK;
+    }
+    if (cmd === '--version' || cmd === '-V' || cmd === 'version') { io.out(`pktmark ${await version()}`); return EXIT_OK; }
+    const load = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+    if (!load) {
+      throw new UsageError(cmd.startsWith('-') ? 'INVALID_OPTION' : 'UNSUPPORTED',
+        cmd.startsWith('-') ? `unknown global option '${cmd}' at position ${w.lastPos}` : `unknown command '${cmd}' at position ${w.lastPos}`,
+        { field: cmd, hint: 'see pktmark --help' });
+    }
+    const base = w.pos;
+    return await (await load())(w.rest(), base, g, io);
+  } catch (e) {
+    return report(e, g, io);
+  }
+}

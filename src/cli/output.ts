@@ -1,0 +1,115 @@
+/**
+ * Rendering: the readable table of `list`, and the JSON shapes documented in README-json.md.
+ * The JSON field names are part of pktmark's interface: change them only additively.
+ */
+import type { RuleRecord } from '../backends/backend.js';
+import { formatMark, protocolName, type AddressMatch, type MarkRule } from '../rule.js';
+
+export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+/** One rule as JSON: every key always present (null when unused), so consumers see one shape. */
+export interface RuleJson {
+  id: string;
+  via: 'nft' | 'tc';
+  decoded: boolean;
+  family: 'ip' | 'ip6' | null;
+  hook: 'prerouting' | 'output' | null;
+  dev: string | null;
+  direction: 'ingress' | 'egress' | null;
+  prio: number | null;
+  src: string | null;
+  dst: string | null;
+  proto: string | null;
+  sport: number | null;
+  dport: number | null;
+  iif: string | null;
+  oif: string | null;
+  mark: string | null;
+  mask: string | null;
+  xor: boolean;
+  rate: string | null;
+  burst: number | null;
+  comment: string | null;
+  packets: number;
+  bytes: number;
+  text: string;
+  raw: { name: string; hex: string }[];
+}
+
+export const addressText = (a: AddressMatch | undefined): string | null =>
+  a === undefined ? null : `${a.negate ? '!' : ''}${a.address}/${a.prefix}`;
+
+const hex32 = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+
+export function ruleJson(rec: RuleRecord): RuleJson {
+  const r: Partial<MarkRule> = rec.rule ?? {};
+  return {
+    id: rec.id,
+    via: rec.via,
+    decoded: rec.rule !== undefined,
+    family: r.family ?? null,
+    hook: r.hook ?? null,
+    dev: r.dev ?? null,
+    direction: r.direction ?? null,
+    prio: r.prio ?? null,
+    src: addressText(r.src),
+    dst: addressText(r.dst),
+    proto: r.proto === undefined ? null : protocolName(r.proto),
+    sport: r.sport ?? null,
+    dport: r.dport ?? null,
+    iif: r.iif ?? null,
+    oif: r.oif ?? null,
+    mark: r.mark === undefined ? null : hex32(r.mark),
+    mask: r.mask === undefined ? null : hex32(r.mask),
+    xor: r.xor === true,
+    rate: r.rate ? `${r.rate.rate}/${r.rate.unit}` : null,
+    burst: r.rate ? r.rate.burst : null,
+    comment: r.comment ?? null,
+    packets: rec.packets,
+    bytes: rec.bytes,
+    text: rec.text,
+    raw: (rec.raw ?? []).map((p) => ({ name: p.name, hex: hex(p.bytes) })),
+  };
+}
+
+/** The MATCH column: what the rule selects, in pktmark's option words. */
+export function matchText(r: MarkRule): string {
+  const parts: string[] = [];
+  if (r.via === 'tc') parts.push(`${r.dev} ${r.direction}${r.prio !== undefined ? ` prio ${r.prio}` : ''}`);
+  else parts.push(r.hook ?? 'prerouting');
+  if (r.family && !r.src && !r.dst) parts.push(r.family);
+  if (r.src) parts.push(`src ${addressText(r.src)!.replace(/\/(32|128)$/, '')}`);
+  if (r.dst) parts.push(`dst ${addressText(r.dst)!.replace(/\/(32|128)$/, '')}`);
+  if (r.proto !== undefined) parts.push(protocolName(r.proto));
+  if (r.sport !== undefined) parts.push(`sport ${r.sport}`);
+  if (r.dport !== undefined) parts.push(`dport ${r.dport}`);
+  if (r.iif) parts.push(`iif ${r.iif}`);
+  if (r.oif) parts.push(`oif ${r.oif}`);
+  return parts.join(' ');
+}
+
+export function markText(r: MarkRule): string {
+  return r.xor ? `xor ${formatMark(r)}` : formatMark(r);
+}
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+export function ruleTable(records: readonly RuleRecord[]): string[] {
+  const rows = records.map((rec) => {
+    const r = rec.rule;
+    return [
+      rec.id, rec.via,
+      r ? matchText(r) : `(not decoded) ${rec.text}`,
+      r ? markText(r) : '-',
+      r?.rate ? `${r.rate.rate}/${r.rate.unit} burst ${r.rate.burst}` : '-',
+      String(rec.packets), String(rec.bytes),
+      r?.comment ?? '',
+    ];
+  });
+  return table(['ID', 'VIA', 'MATCH', 'MARK', 'RATE', 'PACKETS', 'BYTES', 'COMMENT'], rows);
+}
