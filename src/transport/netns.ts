@@ -57,3 +57,26 @@ export function withNetns<T>(target: NetnsTarget | undefined, fn: () => T): T {
     c.close(selfFd);
   }
 }
+
+/**
+ * Run `fn` inside a brand-new, empty network namespace (unshare(CLONE_NEWNET) on this thread),
+ * then return to the original one, even when `fn` throws. Sockets opened by `fn` stay in the
+ * new namespace, which the kernel destroys when the last of them is closed: nothing is left
+ * behind and nothing in the caller's namespace is touched (pktmark doctor's probes).
+ * Needs CAP_SYS_ADMIN.
+ */
+export function withThrowawayNetns<T>(fn: () => T): T {
+  const c = getLibc();
+  const selfFd = c.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC);
+  if (selfFd < 0) throw syscallError('open /proc/thread-self/ns/net', c.errno(), { field: 'netns' });
+  try {
+    if (c.unshare(CLONE_NEWNET) < 0) throw syscallError('unshare(CLONE_NEWNET)', c.errno(), { field: 'netns', hint: 'a throwaway namespace needs root (CAP_SYS_ADMIN)' });
+    try {
+      return fn();
+    } finally {
+      if (c.setns(selfFd, CLONE_NEWNET) < 0) throw syscallError('setns back to the original namespace', c.errno());
+    }
+  } finally {
+    c.close(selfFd);
+  }
+}

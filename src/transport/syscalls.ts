@@ -60,6 +60,8 @@ export interface Libc {
   getsockname(fd: number, addr: Uint8Array, len: Uint32Array): number;
   open(path: string, flags: number): number;
   setns(fd: number, nstype: number): number;
+  /** unshare(2): move the calling thread into new namespaces (pktmark doctor's throwaway netns) */
+  unshare(flags: number): number;
   sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
   /** recvmsg(2) into caller-owned buffers; the lengths the kernel wrote are stored back into `msg` */
   recvmsg(fd: number, msg: RecvMsg, flags: number): number;
@@ -115,6 +117,7 @@ export function getLibc(): Libc {
     getsockname: f('int getsockname(int, _Out_ uint8_t *addr, _Inout_ uint32_t *len)'),
     open: f('int open(const char *path, int flags)'),
     setns: f('int setns(int fd, int nstype)'),
+    unshare: f('int unshare(int flags)'),
     sendto: f('long sendto(int, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t alen)'),
   };
   libc = {
@@ -128,6 +131,7 @@ export function getLibc(): Libc {
     getsockname: (fd, addr, len) => l.getsockname(fd, addr, len) as number,
     open: (path, flags) => l.open(path, flags) as number,
     setns: (fd, nstype) => l.setns(fd, nstype) as number,
+    unshare: (flags) => l.unshare(flags) as number,
     sendto: (fd, buf, len, flags, addr, alen) => Number(l.sendto(fd, buf, len, flags, addr, alen)),
     recvmsg: (fd, msg, flags) => {
       const m = {
