@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     // The observer sits in a later chain (priority 0, after pktmark's raw -300) of the same namespace:
     // the mark lives in the namespace where it was set.
     execFileSync(IP, ['netns', 'exec', A, NFT, '-f', '-'], {
-      input: 'table inet observer { chain pre { type filter hook prerouting priority 0; meta mark 0xdeadbeef counter } }\n',
+      input: 'table inet observer { chain pre { type filter hook prerouting priority 0; meta mark 0xdeadbeef counter; }; }\n',
     });
 
     console.log('\n# 4. sending 5 UDP packets from 10.0.0.1 and 5 from 10.0.0.3 to 10.0.0.2');

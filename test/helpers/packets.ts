@@ -14,7 +14,7 @@ export function sendUdp(ns: Netns, src: string, dst: string, count: number, port
  * and counts packets carrying `mark`. The mark is per namespace, so it must sit where the mark was set.
  */
 export function addObserver(ns: Netns, mark: number, hook: 'prerouting' | 'output' = 'prerouting', table = 'observer'): void {
-  ns.nftFile(`table inet ${table} { chain c { type filter hook ${hook} priority 0; meta mark 0x${mark.toString(16)} counter } }\n`);
+  ns.nftFile(`table inet ${table} { chain c { type filter hook ${hook} priority 0; meta mark 0x${mark.toString(16)} counter; }; }\n`);
 }
 
 export function observerCount(ns: Netns, table = 'observer'): number {

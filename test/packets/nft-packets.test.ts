@@ -25,6 +25,9 @@ liveTest('packets: the v6 cheat-sheet rule marks packets from fd00::1 and not fr
   await withVethPair(async (a, b) => {
     const m = await Marker.open({ netns: a.name });
     try {
+      // Neighbour discovery first: its solicitations come from fd00::1 too and would be marked.
+      sendUdp(b, 'fd00::1', 'fd00::2', 1);
+      sendUdp(b, 'fd00::3', 'fd00::2', 1);
       await m.add({ family: 'ip6', src: 'fd00::1', mark: '0xdeadbeef' });
       addObserver(a, 0xdeadbeef);
       sendUdp(b, 'fd00::1', 'fd00::2', 4);

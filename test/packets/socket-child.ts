@@ -7,6 +7,8 @@
  *   tcp-marked-lookup NAME ADDRESS PORT   NAME resolved to ADDRESS by a custom lookup
  *   http-marked|http-plain URL
  *   fetch-marked URL        Node's global fetch with an undici Agent using markedConnector
+ *   https-marked URL CA     https.get with markedAgent({ protocol: 'https:' }) trusting CA
+ *   fetch-marked-tls URL CA global fetch over TLS through markedConnector({ tls: { ca } })
  *   undici-fetch-marked URL undici's own fetch with the same kind of Agent
  *   udp-marked|udp-plain HOST PORT   three datagrams
  *   readback                set/get marks on every socket kind
@@ -14,7 +16,9 @@
  */
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { PktmarkError } from '../../src/errors.js';
@@ -39,7 +43,11 @@ async function tcpExchange(socket: net.Socket): Promise<{ echoed: string; mark: 
 
 function serve(ports: number[]): void {
   for (const p of ports) {
-    if (p >= 8000 && p < 9000) {
+    if (p >= 8400 && p < 8500) {
+      // HTTPS with the key/cert the test made (PKTMARK_TLS_KEY / PKTMARK_TLS_CERT)
+      const tlsFiles = { key: readFileSync(process.env.PKTMARK_TLS_KEY!), cert: readFileSync(process.env.PKTMARK_TLS_CERT!) };
+      https.createServer(tlsFiles, (req, res) => { req.resume(); res.setHeader('connection', 'close'); res.end(`ok ${p}`); }).listen(p, '::');
+    } else if (p >= 8000 && p < 9000) {
       http.createServer((req, res) => { req.resume(); res.setHeader('connection', 'close'); res.end(`ok ${p}`); }).listen(p, '::');
     } else {
       net.createServer((s) => { s.pipe(s); }).listen(p, '::');
@@ -154,6 +162,29 @@ for (let i = 0; i < steps.length;) {
         print({ step, body });
         break;
       }
+      case 'https-marked': {
+        const url = arg(); const ca = readFileSync(arg());
+        const agent = markedAgent({ mark: MARK, protocol: 'https:', ca });
+        const got = await new Promise<{ body: string; mark: number | string }>((resolve, reject) => {
+          https.get(url, { agent }, (res) => {
+            let mark: number | string;
+            try { mark = getSocketMark(res.socket as net.Socket); } catch (e) { mark = codeOf(e); }
+            let b = ''; res.setEncoding('utf8').on('data', (d: string) => { b += d; }).on('end', () => resolve({ body: b, mark }));
+          }).on('error', reject);
+        });
+        agent.destroy();
+        print({ step, ...got });
+        break;
+      }
+      case 'fetch-marked-tls': {
+        const url = arg(); const ca = readFileSync(arg());
+        const dispatcher = new Agent({ connect: markedConnector({ mark: MARK, tls: { ca } }) });
+        const res = await fetch(url, { dispatcher } as RequestInit);
+        const body = await res.text();
+        await dispatcher.close();
+        print({ step, status: res.status, body });
+        break;
+      }
       case 'fetch-marked':
       case 'undici-fetch-marked': {
         const url = arg();
@@ -182,6 +213,6 @@ for (let i = 0; i < steps.length;) {
       default: throw new Error(`unknown step ${step}`);
     }
   } catch (e) {
-    print({ step, error: codeOf(e), message: (e as Error).message });
+    print({ step, error: codeOf(e), message: (e as Error).message, ...((e as Error).cause ? { cause: String((e as Error).cause) } : {}) });
   }
 }

@@ -30,9 +30,9 @@ export function runNode(ns: Netns | undefined, script: string, args: readonly st
 }
 
 /** Start the echo/HTTP/UDP peer in `ns`; resolves once it listens. Call the returned stop() in finally. */
-export async function startPeer(ns: Netns, ports: readonly number[]): Promise<() => void> {
+export async function startPeer(ns: Netns, ports: readonly number[], env: Record<string, string> = {}): Promise<() => void> {
   const child = spawn(IP, ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', CHILD, 'serve', ...ports.map(String)], {
-    cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'],
+    cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env },
   });
   const rl = createInterface({ input: child.stdout });
   await new Promise<void>((resolve, reject) => {

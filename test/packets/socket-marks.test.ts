@@ -4,7 +4,10 @@
  * with markedConnector, createMarkedDgram) and none of the unmarked ones sent alongside.
  * The mark is per namespace (cleared when crossing the veth), so it is observed where it was set.
  */
-import { liveTest, withVethPair } from '../helpers/netns.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { liveTest, run, withVethPair } from '../helpers/netns.js';
 import { addObserver, counters, runNode, startPeer, CHILD } from './socket-helpers.js';
 
 const MARKED_TCP = { 9000: 'tcp-marked 10.0.0.1', 9002: 'tcp-marked fd00::1', 9004: 'tcp-marked-lookup peer.test 10.0.0.1', 8080: 'http-marked', 8082: 'fetch-marked', 8083: 'undici-fetch-marked' } as const;
@@ -131,4 +134,42 @@ liveTest('packets: ip rule fwmark 1234 lookup 100 sends the marked connection (a
     t.is(c['vc ping'], 2);
     t.is(c['va ping'], 1);
   });
+});
+
+liveTest('packets: HTTPS through markedAgent({ protocol: "https:" }) and fetch over TLS with markedConnector are marked from the SYN on', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pktmark-tls-'));
+  try {
+    const key = join(dir, 'key.pem'), cert = join(dir, 'cert.pem');
+    run('/usr/bin/openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-keyout', key, '-out', cert, '-subj', '/CN=peer.test', '-addext', 'subjectAltName=IP:10.0.0.1,IP:fd00::1']);
+    await withVethPair(async (a, b) => {
+      const rules: Record<string, string> = {};
+      for (const p of [8443, 8444]) {
+        rules[`${p} all`] = `tcp dport ${p}`;
+        rules[`${p} marked`] = `tcp dport ${p} meta mark 1234`;
+        rules[`${p} syn marked`] = `tcp dport ${p} tcp flags & (syn|ack) == syn meta mark 1234`;
+      }
+      addObserver(a, rules);
+      const stop = await startPeer(b, [8443, 8444], { PKTMARK_TLS_KEY: key, PKTMARK_TLS_CERT: cert });
+      try {
+        const r = await runNode(a, CHILD, ['https-marked', 'https://10.0.0.1:8443/', cert, 'fetch-marked-tls', 'https://[fd00::1]:8444/', cert]);
+        t.is(r.code, 0, r.stderr);
+        t.deepEqual(r.lines, [
+          { step: 'https-marked', body: 'ok 8443', mark: 1234 },
+          { step: 'fetch-marked-tls', status: 200, body: 'ok 8444' },
+        ]);
+      } finally {
+        stop();
+      }
+      const c = counters(a);
+      t.log(JSON.stringify(c));
+      for (const p of [8443, 8444]) {
+        t.true(c[`${p} all`]! >= 5, `${p}: handshake and request`);
+        t.is(c[`${p} marked`], c[`${p} all`], `${p}: every packet marked`);
+        t.is(c[`${p} syn marked`], 1);
+      }
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
