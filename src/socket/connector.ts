@@ -53,7 +53,8 @@ export function markedConnector(options: MarkedConnectorOptions): Connector {
       // SNI takes a name only, never an IP literal (RFC 6066 §3).
       const servername = o.servername ?? (net.isIP(host) ? undefined : host);
       socket = secure
-        ? tls.connect({ ALPNProtocols: ['http/1.1'], ...options.tls, socket: tcp ?? o.httpSocket, ...(servername ? { servername } : {}) })
+        // `host` is what the certificate is checked against (tls defaults it to 'localhost').
+        ? tls.connect({ ALPNProtocols: ['http/1.1'], ...options.tls, host, socket: tcp ?? o.httpSocket, ...(servername ? { servername } : {}) })
         : tcp!;
     } catch (e) {
       callback(e as Error, null);
