@@ -1,5 +1,7 @@
 /** `pktmark ping` against a peer namespace: iputils-like output, hex marks, --netns, and every error path. */
-import { type Netns, liveTest, withVethPair } from '../helpers/netns.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { IP, type Netns, liveTest, withVethPair } from '../helpers/netns.js';
 import { PING_CLI, addObserver, counters, runNode } from '../packets/socket-helpers.js';
 
 const REPLY_V4 = /^64 bytes from 10\.0\.0\.1: icmp_seq=(\d+) ttl=64 time=\d+(\.\d+)? ms$/;
@@ -119,3 +121,23 @@ liveTest('ping: unprivileged, through a ping socket where net.ipv4.ping_group_ra
   });
 });
 
+
+liveTest('ping: without -c it runs until SIGINT, then prints the statistics and exits 0', async (t) => {
+  await withVethPair(async (a) => {
+    // `ip netns exec` execs node in place, so the signal reaches the ping process itself.
+    const child = spawn(IP, ['netns', 'exec', a.name, process.execPath, '--import', 'tsx', PING_CLI, '-i', '0.2', '10.0.0.1'], {
+      cwd: new URL('../..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    const exited = once(child, 'exit');
+    while (!/icmp_seq=3 /.test(out)) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const [code] = await exited as [number | null];
+    t.is(code, 0);
+    // A probe sent just before the signal may still be unanswered, as with iputils.
+    const m = /--- 10\.0\.0\.1 ping statistics ---\n(\d+) packets transmitted, (\d+) received, [\d.]+% packet loss, time \d+ms\nrtt /.exec(out);
+    t.truthy(m, out);
+    t.true(Number(m![2]) >= 3 && Number(m![1]) - Number(m![2]) <= 1);
+  });
+});
