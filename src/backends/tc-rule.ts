@@ -23,20 +23,24 @@ import type { RawPart } from './backend.js';
  * else's on the same device, in any priority (a reserved priority band would break the cheat
  * sheet's own `prio 1`, and u32 handles are picked by the kernel). Flag bit 0 records that
  * pktmark created the device's clsact qdisc, so the qdisc is removed with the last pktmark
- * filter, and only then, and only if nothing else was attached to it meanwhile.
+ * filter, and only then, and only if nothing else was attached to it meanwhile. Flag bit 1 records
+ * the direction: cls_u32 keeps its hash tables per qdisc, not per block, and a dump of one block
+ * lists the nodes of every u32 instance with the same priority on the device — an ingress dump at
+ * prio 49152 also shows the egress filter at prio 49152 — so the cookie says where a node belongs.
  */
 export const COOKIE_MAGIC = new TextEncoder().encode('pktmark');
 export const COOKIE_QDISC_OWNED = 0x01;
-export function ownerCookie(qdiscOwned: boolean): Uint8Array {
+export const COOKIE_EGRESS = 0x02;
+export function ownerCookie(qdiscOwned: boolean, direction: 'ingress' | 'egress' = 'ingress'): Uint8Array {
   const c = new Uint8Array(8);
   c.set(COOKIE_MAGIC);
-  c[7] = qdiscOwned ? COOKIE_QDISC_OWNED : 0;
+  c[7] = (qdiscOwned ? COOKIE_QDISC_OWNED : 0) | (direction === 'egress' ? COOKIE_EGRESS : 0);
   return c;
 }
-export function parseOwnerCookie(c: Uint8Array | undefined): { qdiscOwned: boolean } | undefined {
+export function parseOwnerCookie(c: Uint8Array | undefined): { qdiscOwned: boolean; direction: 'ingress' | 'egress' } | undefined {
   if (!c || c.length !== 8) return undefined;
   for (let i = 0; i < COOKIE_MAGIC.length; i++) if (c[i] !== COOKIE_MAGIC[i]) return undefined;
-  return { qdiscOwned: (c[7] & COOKIE_QDISC_OWNED) !== 0 };
+  return { qdiscOwned: (c[7] & COOKIE_QDISC_OWNED) !== 0, direction: (c[7] & COOKIE_EGRESS) !== 0 ? 'egress' : 'ingress' };
 }
 export const cookieHex = (c: Uint8Array): string => Array.from(c, (x) => x.toString(16).padStart(2, '0')).join('');
 

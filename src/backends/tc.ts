@@ -109,7 +109,7 @@ async function filtersOf(t: Transport, ifindex: number, direction: Direction): P
 const directionsOf = (q: IngressKind): Direction[] => (q === 'clsact' ? ['ingress', 'egress'] : ['ingress']);
 
 /** The owner cookie of a filter (on any of its actions), if it is pktmark's. */
-function ownerOf(f: TcFilter): { qdiscOwned: boolean } | undefined {
+function ownerOf(f: TcFilter): { qdiscOwned: boolean; direction: Direction } | undefined {
   const o = f.options;
   if (!o || o.kind !== 'u32') return undefined;
   for (const a of o.actions ?? []) {
@@ -118,6 +118,8 @@ function ownerOf(f: TcFilter): { qdiscOwned: boolean } | undefined {
   }
   return undefined;
 }
+/** False for a pktmark node that a dump shows in the wrong block (same prio in the other direction; see tc-rule.ts). */
+const belongs = (f: TcFilter, d: Direction): boolean => { const o = ownerOf(f); return !o || o.direction === d; };
 /** u32 filter nodes (not the hash tables a u32 priority also lists). */
 const isNode = (f: TcFilter): boolean => f.options?.kind === 'u32' && f.options.sel !== undefined;
 
@@ -206,7 +208,7 @@ async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<
       let st = devices.get(dev);
       if (!st) { st = await prepareDevice(t, dev, direction, undo); devices.set(dev, st); }
       else if (st.qdisc === 'ingress' && direction === 'egress') await prepareDevice(t, dev, direction, undo);
-      const cookie = ownerCookie(st.qdiscOwned);
+      const cookie = ownerCookie(st.qdiscOwned, direction);
       const filter = ruleToFilter(r, { ifindex: st.ifindex, qdisc: st.qdisc, cookie });
       let echoed: DecodedFilter | undefined;
       try {
@@ -235,7 +237,7 @@ async function deleteFilter(t: Transport, f: Omit<TcFilter, 'options'> & { kind?
 /** Delete one u32 node, and its whole priority when nothing else is left in it. */
 async function deleteNode(t: Transport, ifindex: number, direction: Direction, parent: number, prio: number, protocol: number, handle: number): Promise<void> {
   await deleteFilter(t, { ifindex, parent, prio, protocol, handle, kind: 'u32' });
-  const left = (await filtersOf(t, ifindex, direction)).filter((f) => f.prio === prio && isNode(f));
+  const left = (await filtersOf(t, ifindex, direction)).filter((f) => f.prio === prio && isNode(f) && belongs(f, direction));
   if (left.length === 0) await deleteFilter(t, { ifindex, parent, prio, protocol, handle: 0 });
 }
 
@@ -266,7 +268,7 @@ async function ownedFilters(t: Transport): Promise<{ owned: Owned[]; names: Map<
     for (const direction of directionsOf(q)) {
       for (const f of await filtersOf(t, ifindex, direction)) {
         const o = ownerOf(f);
-        if (o && isNode(f)) owned.push({ dev: names.get(ifindex) ?? `if${ifindex}`, ifindex, direction, filter: f, qdiscOwned: o.qdiscOwned });
+        if (o && o.direction === direction && isNode(f)) owned.push({ dev: names.get(ifindex) ?? `if${ifindex}`, ifindex, direction, filter: f, qdiscOwned: o.qdiscOwned });
       }
     }
   }
@@ -284,7 +286,7 @@ async function removeOwned(t: Transport, victims: readonly Owned[], qdiscs: Map<
   }
   for (const group of byPrio.values()) {
     const { ifindex, direction, filter } = group[0];
-    const all = (await filtersOf(t, ifindex, direction)).filter((f) => f.prio === filter.prio && f.protocol === filter.protocol && isNode(f));
+    const all = (await filtersOf(t, ifindex, direction)).filter((f) => f.prio === filter.prio && f.protocol === filter.protocol && isNode(f) && belongs(f, direction));
     const mine = new Set(group.map((g) => g.filter.handle));
     const alone = all.every((f) => mine.has(f.handle));
     if (alone) {
@@ -322,7 +324,7 @@ export const tcBackend: Backend = {
         made.add(dev);
       }
       const w = new AttributeWriter(256);
-      encodeNewFilter(w, ctx.nextSeq(), ruleToFilter(r, { ifindex, qdisc: 'clsact', cookie: ownerCookie(true) }), { echo: true });
+      encodeNewFilter(w, ctx.nextSeq(), ruleToFilter(r, { ifindex, qdisc: 'clsact', cookie: ownerCookie(true, r.direction) }), { echo: true });
       out.push(w.finish());
     }
     return out;
@@ -346,7 +348,7 @@ export const tcBackend: Backend = {
       const ifindex = [...names].find(([, n]) => n === id.dev)?.[0];
       const q = ifindex === undefined ? undefined : qdiscs.get(ifindex);
       const found = ifindex === undefined || !q || !directionsOf(q).includes(id.direction) ? undefined
-        : (await filtersOf(t, ifindex, id.direction)).find((f) => f.prio === id.prio && f.handle === id.handle && isNode(f));
+        : (await filtersOf(t, ifindex, id.direction)).find((f) => f.prio === id.prio && f.handle === id.handle && isNode(f) && belongs(f, id.direction));
       if (!found || ifindex === undefined) throw new PktmarkError('NOT_FOUND', `no tc filter ${ids[i]}`, { field: 'id' });
       const o = ownerOf(found);
       if (!o) throw new PktmarkError('NOT_OWNED', `tc filter ${ids[i]} was not made by pktmark; it is left alone`, { field: 'id' });

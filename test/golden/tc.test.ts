@@ -5,7 +5,8 @@
  * - pktmark asks for NLM_F_ECHO on RTM_NEWTFILTER (to learn the priority and u32 handle the
  *   kernel chose); tc 6.1 has no -echo option, so that one flag bit is cleared before comparing.
  * - pktmark's filters carry the owner cookie; fixtures other than the verbatim cheat-sheet line
- *   give tc the same `cookie 706b746d61726b01`, so the cookie attribute itself is golden too.
+ *   give tc the same `cookie 706b746d61726b01` (…03 for egress), so the cookie attribute itself
+ *   is golden too.
  * The device index is the capture's (recorded in each fixture) and passed to the encoder.
  */
 import test from 'ava';
@@ -43,9 +44,10 @@ function enc(fill: (w: AttributeWriter) => void): string {
 /** the request of a run: tc first dumps links (ll_init_map), then sends it */
 const req = (f: Fixture, run = 0): string => f.runs[run].messages.at(-1)!;
 
-const COOKIE = ownerCookie(true);
-const filterFor = (input: Omit<MarkRuleInput, 'via' | 'dev'>, ifindex: number, opts: { qdisc?: 'ingress' | 'clsact'; cookie?: boolean } = {}): TcFilter =>
-  ruleToFilter(normalizeRule({ via: 'tc', dev: 'd0', ...input }), { ifindex, qdisc: opts.qdisc ?? 'clsact', ...(opts.cookie === false ? {} : { cookie: COOKIE }) });
+function filterFor(input: Omit<MarkRuleInput, 'via' | 'dev'>, ifindex: number, opts: { qdisc?: 'ingress' | 'clsact'; cookie?: boolean } = {}): TcFilter {
+  const rule = normalizeRule({ via: 'tc', dev: 'd0', ...input });
+  return ruleToFilter(rule, { ifindex, qdisc: opts.qdisc ?? 'clsact', ...(opts.cookie === false ? {} : { cookie: ownerCookie(true, rule.direction) }) });
+}
 
 test('every fixture records its command and the tc version', (t) => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
