@@ -9,6 +9,17 @@ export const NLA_HDRLEN = 4;
 export const align4 = (n: number): number => (n + 3) & ~3;
 
 const textEncoder = new TextEncoder();
+// Names (tables, chains, expression kinds) repeat in every message of a batch; encoding them
+// once keeps a 10,000-rule batch from running TextEncoder 100,000 times.
+const stringCache = new Map<string, Uint8Array>();
+function encodeString(s: string): Uint8Array {
+  let b = stringCache.get(s);
+  if (b === undefined) {
+    b = textEncoder.encode(s);
+    if (s.length <= 32 && stringCache.size < 1024) stringCache.set(s, b);
+  }
+  return b;
+}
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
 /**
@@ -45,17 +56,21 @@ export class AttributeWriter {
     this.view = new DataView(next.buffer);
   }
 
-  /** Reserve `n` zeroed bytes (4-byte padded) and return their offset; fill with `patch*`. */
+  /**
+   * Reserve `n` zeroed bytes (4-byte padded) and return their offset; fill with `patch*`.
+   * The writer only moves forward and its buffers start zeroed, so reserved bytes (padding
+   * included) are already zero: no fill needed on this hot path.
+   */
   reserve(n: number): number {
-    const padded = align4(n);
-    this.ensure(padded);
+    const padded = (n + 3) & ~3;
+    if (this.pos + padded > this.buf.length) this.ensure(padded);
     const at = this.pos;
-    this.buf.fill(0, at, at + padded);
     this.pos += padded;
     return at;
   }
   patchU32(at: number, v: number): void { this.view.setUint32(at, v >>> 0, HOST_LITTLE_ENDIAN); }
   patchU16(at: number, v: number): void { this.view.setUint16(at, v, HOST_LITTLE_ENDIAN); }
+  patchBytes(at: number, bytes: Uint8Array): void { this.buf.set(bytes, at); }
 
   struct<T>(s: Struct<T>, value: T): void {
     const at = this.reserve(s.size);
@@ -105,7 +120,7 @@ export class AttributeWriter {
   }
   /** NUL-terminated string, as the kernel's NLA_STRING / NLA_NUL_STRING policies expect. */
   string(type: number, s: string): void {
-    const b = textEncoder.encode(s);
+    const b = encodeString(s);
     const at = this.header(type, b.length + 1);
     this.buf.set(b, at);
     this.buf[at + b.length] = 0;
@@ -129,13 +144,16 @@ export class AttributeWriter {
     this.view.setUint16(at + 2, nestedFlag ? type | NLA_F_NESTED : type, HOST_LITTLE_ENDIAN);
   }
 
-  /** The bytes written so far (a copy), or the first recorded error. */
+  /**
+   * The bytes written so far, or the first recorded error. Not a copy: the writer only appends
+   * (growing into a new buffer when full), so what it returned never changes afterwards.
+   */
   finish(): Uint8Array {
     if (this.err) throw this.err;
-    return this.buf.slice(0, this.pos);
+    return this.buf.subarray(0, this.pos);
   }
   /** A view without copying; valid until the next write. */
-  view_(): Uint8Array {
+  current(): Uint8Array {
     if (this.err) throw this.err;
     return this.buf.subarray(0, this.pos);
   }

@@ -21,7 +21,8 @@ import type { Hook, MarkRule } from '../rule.js';
 import { NETLINK_NETFILTER, type Transport } from '../transport/transport.js';
 import type { Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from './backend.js';
 import { explainNft } from './nft-explain.js';
-import { counterOf, exprsToRule, ruleToExprs, type RuleField } from './nft-rule.js';
+import { counterOf, exprsToRule, type RuleField } from './nft-rule.js';
+import { RuleEncoder, type WrittenRule } from './nft-template.js';
 
 /** The table comment that says "pktmark made this table". */
 export const OWNER_COMMENT = 'pktmark';
@@ -72,6 +73,15 @@ class BatchWriter {
     this.sent.push({ seq, what, ...extra });
     return seq;
   }
+  /** A NEWRULE; its spans and fields map an ext-ack offset back to the rule field. */
+  addRule(item: number, write: (w: AttributeWriter, seq: number) => WrittenRule): number {
+    const seq = this.nextSeq();
+    const start = this.w.length;
+    const { spans, fields } = write(this.w, seq);
+    this.bounds.push([start, this.w.length]);
+    this.sent.push({ seq, what: 'rule', item, spans, fields });
+    return seq;
+  }
   finish(ackSeq: number): Batch {
     return { bytes: this.w.finish(), bounds: this.bounds, sent: this.sent, ackSeq };
   }
@@ -87,7 +97,7 @@ class BatchWriter {
  * of receive buffer). NLM_F_ACK only on the last rule; errors are reported for every message.
  */
 export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number): Batch {
-  const b = new BatchWriter(256 + rules.length * 320, nextSeq);
+  const b = new BatchWriter(1024 + rules.length * 384, nextSeq);
   b.add('begin', {}, (w, seq) => writeBatchBegin(w, seq));
   b.add('table', {}, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, NLM_F_REQUEST, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
   const hooks = new Set(rules.map((r) => r.hook ?? 'prerouting'));
@@ -98,18 +108,14 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
       { family: NFPROTO_INET, table, name: h, type: c.type, hook: { num: c.num, priority: c.priority } }));
   }
   let ackSeq = 0;
+  const encoder = new RuleEncoder();
+  const msgType = nftType(NFT_MSG_NEWRULE);
   rules.forEach((rule, i) => {
-    const tagged = ruleToExprs(rule);
     const last = i === rules.length - 1;
     let flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
     if (i === 0 || last) flags |= NLM_F_ECHO;
     if (last) flags |= NLM_F_ACK;
-    const spans: ExprSpan[] = [];
-    const nr: NftRule = {
-      family: NFPROTO_INET, table, chain: rule.hook ?? 'prerouting', exprs: tagged.map((t) => t.expr),
-      ...(rule.comment !== undefined ? { comment: rule.comment } : {}),
-    };
-    const seq = b.add('rule', { item: i, spans, fields: tagged.map((t) => t.field) }, (w, seq) => writeRule(w, NFT_MSG_NEWRULE, flags, seq, nr, spans));
+    const seq = b.addRule(i, (w, seq) => encoder.write(w, rule, table, flags, seq, msgType));
     if (last) ackSeq = seq;
   });
   b.add('end', {}, (w, seq) => writeBatchEnd(w, seq));

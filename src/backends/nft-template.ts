@@ -1,0 +1,92 @@
+/**
+ * Bulk encoding of NEWRULE messages. Rules that differ only in their addresses — the usual bulk
+ * case, one mark for thousands of sources — share one encoded message: the first rule of a shape
+ * goes through the expression codecs, later ones copy its bytes and patch the sequence number,
+ * flags and address bytes. Each template checks its patch points against what the codecs wrote
+ * when it is made; if they do not line up (a codec layout the shortcut does not know), the shape
+ * is marked unpatchable and every such rule is encoded in full. Output is byte-identical either way
+ * (test/unit/nft-template.test.ts).
+ */
+import { addressBytes } from '../../codecs/address.js';
+import type { AttributeWriter } from '../../codecs/netlink/attributes.js';
+import { writeRule, type ExprSpan } from '../../codecs/nftables/messages.js';
+import type { MarkRule } from '../rule.js';
+import { ruleToExprs, type RuleField } from './nft-rule.js';
+import { NFPROTO_INET } from '../../codecs/nftables/messages.js';
+
+interface Patch { readonly field: 'src' | 'dst'; readonly at: number; readonly len: number }
+interface Template {
+  readonly bytes: Uint8Array;
+  readonly patches: readonly Patch[];
+  readonly spans: readonly ExprSpan[];
+  readonly fields: readonly RuleField[];
+}
+export interface WrittenRule { readonly spans: readonly ExprSpan[]; readonly fields: readonly RuleField[] }
+
+const MAX_SHAPES = 256;
+
+/** Everything that decides a rule's bytes except the address values. */
+function shapeKey(r: MarkRule, table: string): string {
+  const a = (m: MarkRule['src']): string => (m ? `${m.family}/${m.prefix}${m.negate ? '!' : ''}` : '');
+  const rate = r.rate ? `${r.rate.rate}/${r.rate.unit}/${r.rate.burst}` : '';
+  return `${table}|${r.hook ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${r.comment ?? ''}`;
+}
+
+export class RuleEncoder {
+  private readonly shapes = new Map<string, Template | null>();
+
+  /** Append the NEWRULE message for `rule` to `w`. */
+  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number): WrittenRule {
+    const key = shapeKey(rule, table);
+    let t = this.shapes.get(key);
+    if (t === undefined) {
+      const start = w.length;
+      const written = this.full(w, rule, table, flags, seq, msgType);
+      t = makeTemplate(w.current().subarray(start), rule, written);
+      if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
+      this.shapes.set(key, t);
+      return written;
+    }
+    if (t === null) return this.full(w, rule, table, flags, seq, msgType);
+    const at = w.reserve(t.bytes.length);
+    w.patchBytes(at, t.bytes);
+    w.patchU16(at + 6, flags);
+    w.patchU32(at + 8, seq);
+    for (const p of t.patches) {
+      const b = addressBytes(rule[p.field]!);
+      w.patchBytes(at + p.at, p.len === b.length ? b : b.subarray(0, p.len));
+    }
+    return t;
+  }
+
+  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number): WrittenRule {
+    const tagged = ruleToExprs(rule);
+    const spans: ExprSpan[] = [];
+    writeRule(w, msgType, flags, seq, {
+      family: NFPROTO_INET, table, chain: rule.hook ?? 'prerouting', exprs: tagged.map((x) => x.expr),
+      ...(rule.comment !== undefined ? { comment: rule.comment } : {}),
+    }, spans);
+    return { spans, fields: tagged.map((x) => x.field) };
+  }
+}
+
+/**
+ * An address compare's value is the last attribute of its expression (NFTA_CMP_DATA ›
+ * NFTA_DATA_VALUE), so it ends where the expression ends, less padding.
+ */
+function makeTemplate(bytes: Uint8Array, rule: MarkRule, written: WrittenRule): Template | null {
+  const patches: Patch[] = [];
+  for (const field of ['src', 'dst'] as const) {
+    const m = rule[field];
+    if (!m) continue;
+    const idx = written.fields.lastIndexOf(field);
+    const span = written.spans.find((s) => s.index === idx);
+    if (!span) return null;
+    const value = addressBytes(m);
+    const len = m.prefix % 8 === 0 && m.prefix > 0 ? m.prefix / 8 : value.length;
+    const at = span.end - ((len + 3) & ~3);
+    for (let i = 0; i < len; i++) if (bytes[at + i] !== value[i]) return null;
+    patches.push({ field, at, len });
+  }
+  return { bytes: bytes.slice(), patches, spans: written.spans, fields: written.fields };
+}
