@@ -34,6 +34,8 @@ interface TcFilterSpec {
   sport?: string;
   dport?: string;
   mark?: string;
+  rate?: string;
+  burst?: string;
 }
 
 const PARENTS: Readonly<Record<string, Direction>> = {
@@ -48,6 +50,12 @@ const usage = (message: string, field: string, hint?: string): UsageError =>
 /** f_u32.c: `match ip|ip6 src|dst ADDR[/LEN]`, `protocol N 0xff`, `sport|dport N 0xffff` */
 function parseU32Match(w: Words, f: TcFilterSpec): void {
   const fam = w.value('match', 'ip or ip6');
+  if (fam === 'u32') {
+    // `match u32 0 0`: every packet (what pktmark itself writes for a rule without selectors)
+    const v = w.value('match u32', '0'); const m = w.value('match u32', '0');
+    if (Number(v) !== 0 || Number(m) !== 0) throw w.unsupported(Number(v) !== 0 ? v : m, w.lastPos - (Number(v) !== 0 ? 1 : 0), 'only match u32 0 0 (every packet) is supported');
+    return;
+  }
   if (fam !== 'ip' && fam !== 'ip6') throw w.unsupported(fam, w.lastPos, 'u32 selectors supported: match ip …, match ip6 …');
   const famPos = w.lastPos;
   const family = fam === 'ip' ? 'ip' : 'ip6';
@@ -81,6 +89,23 @@ function parseSkbedit(w: Words, f: TcFilterSpec): void {
   if (word !== 'mark') throw w.unsupported(word, w.lastPos, 'pktmark supports skbedit mark only');
   f.mark = w.value('mark', 'V[/M]');
   w.accept('pipe');
+}
+
+/**
+ * m_police.c, the one form pktmark writes for a rate: `police pkts_rate N pkts_burst B
+ * conform-exceed pass/pipe` — within the rate go on to the skbedit (mark), above it pass unmarked.
+ */
+function parsePolice(w: Words, f: TcFilterSpec): void {
+  if (f.rate !== undefined) throw usage(`police at position ${w.lastPos}: the police action is already given`, 'police');
+  const expect = (word: string): void => { const v = w.value('police', word); if (v !== word) throw w.unsupported(v, w.lastPos, `pktmark supports police pkts_rate N pkts_burst B conform-exceed pass/pipe`); };
+  expect('pkts_rate');
+  const rate = w.value('pkts_rate', 'packets per second');
+  expect('pkts_burst');
+  const burst = w.value('pkts_burst', 'packets');
+  expect('conform-exceed');
+  expect('pass/pipe');
+  f.rate = `${rate}/second`;
+  f.burst = burst;
 }
 
 function parseFilter(w: Words, verb: string, verbPos: number): TcCommand {
@@ -119,7 +144,8 @@ function parseFilter(w: Words, verb: string, verbPos: number): TcCommand {
       case 'action': {
         if (!u32) throw w.unsupported(word, w.lastPos, "actions follow the classifier: … u32 match … action skbedit mark V");
         const kind = w.value('action', 'skbedit');
-        if (kind !== 'skbedit') throw w.unsupported(kind, w.lastPos, 'pktmark supports action skbedit mark V[/M]');
+        if (kind === 'police' && f.mark === undefined) { parsePolice(w, f); continue; }
+        if (kind !== 'skbedit') throw w.unsupported(kind, w.lastPos, 'pktmark supports action skbedit mark V[/M] (after an optional police pkts_rate N pkts_burst B conform-exceed pass/pipe)');
         if (f.mark !== undefined) throw usage(`action at position ${w.lastPos - 1}: the skbedit action is already given`, 'action');
         parseSkbedit(w, f); continue;
       }
@@ -138,7 +164,7 @@ function parseFilter(w: Words, verb: string, verbPos: number): TcCommand {
   if (f.mark === undefined) throw usage('filter add needs action skbedit mark V[/M]', 'action');
   const rule: Record<string, unknown> = { via: 'tc', dev: f.dev, direction: f.direction, mark: f.mark };
   if (f.family && f.family !== 'all') rule.family = f.family;
-  for (const k of ['prio', 'src', 'dst', 'proto', 'sport', 'dport'] as const) if (f[k] !== undefined) rule[k] = f[k];
+  for (const k of ['prio', 'src', 'dst', 'proto', 'sport', 'dport', 'rate', 'burst'] as const) if (f[k] !== undefined) rule[k] = f[k];
   return { op: 'filter-add', rule: rule as unknown as MarkRuleInput };
 }
 
