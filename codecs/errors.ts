@@ -25,7 +25,7 @@ export interface PktmarkErrorDetails {
   readonly extack?: string;
   /** Byte offset of the offending attribute inside the failed message (NLMSGERR_ATTR_OFFS). */
   readonly extackOffset?: number;
-  /** Index of the failed message inside a batch (0 = first message after BATCH_BEGIN). */
+  /** Which of the caller's rules (or ids) the failed kernel message carried: its index in the input array. */
   readonly messageIndex?: number;
   /** Byte offset in a buffer being decoded. */
   readonly offset?: number;

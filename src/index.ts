@@ -3,3 +3,4 @@ export { normalizeRule, formatMark, type MarkRule, type MarkRuleInput, type Mark
 export type { RuleRecord, RawPart } from './backends/backend.js';
 export { PktmarkError, isPktmarkError, type ErrorCode } from './errors.js';
 export type { NetnsTarget } from './transport/netns.js';
+export { markConflicts, REGISTRY, REGISTRY_ATTRIBUTION, type MarkConflict, type RegistryEntry } from './registry/index.js';

@@ -5,7 +5,7 @@
  * a qdisc pktmark created removed) before the error is reported.
  */
 import { AttributeWriter } from '../../codecs/netlink/attributes.js';
-import { decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, type NetlinkMessage } from '../../codecs/netlink/message.js';
+import { decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, type NetlinkAck, type NetlinkMessage } from '../../codecs/netlink/message.js';
 import {
   PARENT_EGRESS, PARENT_INGRESS, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER, TC_H_INGRESS,
 } from '../../codecs/tc/constants.js';
@@ -151,11 +151,14 @@ function addError(e: unknown, r: MarkRule): unknown {
     const which = r.rate ? 'skbedit or police' : 'skbedit';
     return new PktmarkError('ACTION_UNAVAILABLE', `tc action ${which} is not available in this kernel: ${e.extack}`, {
       field: r.rate ? 'rate' : 'mark', ...(e.errno !== undefined ? { errno: e.errno } : {}), extack: e.extack,
-      ...(e.extackOffset !== undefined ? { extackOffset: e.extackOffset } : {}), hint: ACTION_HINT, cause: e,
+      ...(e.extackOffset !== undefined ? { extackOffset: e.extackOffset } : {}),
+      ...(e.messageIndex !== undefined ? { messageIndex: e.messageIndex } : {}), hint: ACTION_HINT, cause: e,
     });
   }
   if (e.errno === EEXIST) {
-    return new PktmarkError('BUSY', `a filter with prio ${r.prio} on ${r.dev} already exists: ${e.message}`, { field: 'prio', errno: EEXIST, ...(e.extack ? { extack: e.extack } : {}) });
+    return new PktmarkError('BUSY', `a filter with prio ${r.prio} on ${r.dev} already exists: ${e.message}`, {
+      field: 'prio', errno: EEXIST, ...(e.extack ? { extack: e.extack } : {}), ...(e.messageIndex !== undefined ? { messageIndex: e.messageIndex } : {}),
+    });
   }
   return e;
 }
@@ -201,27 +204,46 @@ async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<
   const t = await ctx.transport(NETLINK_ROUTE);
   const undo: (() => Promise<void>)[] = [];
   const devices = new Map<string, DevState>();
-  const records: RuleRecord[] = [];
   try {
+    // Devices first (look up, reuse or create the qdisc), in rule order.
+    const planned: { r: MarkRule; dev: string; direction: Direction; ifindex: number; filter: TcFilter }[] = [];
     for (const r of rules) {
       const dev = r.dev!, direction = r.direction ?? 'ingress';
       let st = devices.get(dev);
       if (!st) { st = await prepareDevice(t, dev, direction, undo); devices.set(dev, st); }
       else if (st.qdisc === 'ingress' && direction === 'egress') await prepareDevice(t, dev, direction, undo);
-      const cookie = ownerCookie(st.qdiscOwned, direction);
-      const filter = ruleToFilter(r, { ifindex: st.ifindex, qdisc: st.qdisc, cookie });
-      let echoed: DecodedFilter | undefined;
-      try {
-        const replies = await request(t, `add tc filter on ${dev}`, (w, seq) => encodeNewFilter(w, seq, filter, { echo: true }));
-        const m = replies.find((x) => x.header.type === RTM_NEWTFILTER);
-        echoed = m ? decodeFilter(m) : undefined;
-      } catch (e) { throw addError(e, r); }
-      if (!echoed) throw new PktmarkError('KERNEL', `the kernel did not echo the new filter on ${dev}`, { field: 'dev' });
-      const prio = echoed.prio, handle = echoed.handle, ifindex = st.ifindex;
-      undo.push(async () => { await deleteNode(t, ifindex, direction, filter.parent, prio, filter.protocol, handle); });
-      records.push(record(dev, direction, echoed, r));
+      const filter = ruleToFilter(r, { ifindex: st.ifindex, qdisc: st.qdisc, cookie: ownerCookie(st.qdiscOwned, direction) });
+      planned.push({ r, dev, direction, ifindex: st.ifindex, filter });
     }
-    return records;
+    // Then every filter in one sendmsg: rtnetlink handles the messages in order and answers
+    // each one (its echo, then its ack) before sendmsg returns; a refused one does not stop the
+    // rest, so everything that did go in is undone below.
+    const w = new AttributeWriter(256 * planned.length);
+    const seqs = planned.map((p) => { const seq = t.nextSeq(); encodeNewFilter(w, seq, p.filter, { echo: true }); return seq; });
+    const replies = await t.exchange(w.finish(), { seq: seqs[seqs.length - 1], until: 'ack' });
+    const echoes = new Map<number, DecodedFilter>();
+    const refused = new Map<number, NetlinkAck>();
+    for (const m of replies) {
+      if (m.header.type === RTM_NEWTFILTER) echoes.set(m.header.seq, decodeFilter(m));
+      else if (m.header.type === NLMSG_ERROR) {
+        const ack = decodeAck(m);
+        if (ack.errno !== 0) refused.set(ack.request.seq, ack);
+      }
+    }
+    planned.forEach((p, i) => {
+      const e = echoes.get(seqs[i]);
+      if (e) undo.push(async () => { await deleteNode(t, p.ifindex, p.direction, p.filter.parent, e.prio, p.filter.protocol, e.handle); });
+    });
+    const failed = seqs.findIndex((seq) => refused.has(seq));
+    if (failed >= 0) {
+      const p = planned[failed];
+      throw addError(kernelError(`add tc filter on ${p.dev}`, refused.get(seqs[failed])!, failed), p.r);
+    }
+    return planned.map((p, i) => {
+      const e = echoes.get(seqs[i]);
+      if (!e) throw new PktmarkError('KERNEL', `the kernel did not echo the new filter on ${p.dev}`, { field: 'dev', messageIndex: i });
+      return record(p.dev, p.direction, e, p.r);
+    });
   } catch (e) {
     for (const u of undo.reverse()) {
       try { await u(); } catch { /* best effort: report the original error */ }
