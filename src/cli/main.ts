@@ -31,8 +31,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
 
 export async function version(): Promise<string> {
   const { readFileSync } = await import('node:fs');
-  // src/cli/main.ts and dist/src/cli/main.js sit 2 and 3 levels below package.json
-  for (const up of ['../../package.json', '../../../package.json']) {
+  // src/cli/main.ts, dist/src/cli/main.js and the bundle dist/pktmark.mjs sit 2, 3 and 1 levels below package.json
+  for (const up of ['../../package.json', '../../../package.json', '../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'pktmark') return pkg.version ?? 'unknown';
