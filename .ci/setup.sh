@@ -22,3 +22,8 @@ if [ ! -d node_modules/koffi ] || [ package-lock.json -nt node_modules/.package-
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The CLI runs the compiled, bundled JavaScript (fast start-up); rebuild when a source is newer.
+if [ ! -f dist/pktmark.mjs ] || [ -n "$(find src codecs package.json -newer dist/pktmark.mjs -print -quit 2>/dev/null)" ]; then
+  echo "setup: npm run build"
+  npm run build --silent
+fi

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const lastReal = parseMessages(messages[messages.length - 2])[0].header.seq;
   const nftFile = join(mkdtempSync(join(tmpdir(), 'pktmark-bench-')), 'ruleset.nft');
   writeFileSync(nftFile, ['add table inet pktmark', 'add chain inet pktmark prerouting { type filter hook prerouting priority raw; }',
-    ...rules.map((r) => explain(r).replace(/^nft /, ''))].join('\n') + '\n');
+    ...inputs.map((r) => explain(r).replace(/^nft /, ''))].join('\n') + '\n');
 
   const rss0 = process.memoryUsage().rss;
   const pk: number[] = [], nf: number[] = [], rp: number[] = [];

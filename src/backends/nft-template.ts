@@ -32,19 +32,35 @@ function shapeKey(r: MarkRule, table: string): string {
   return `${table}|${r.hook ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${r.comment ?? ''}`;
 }
 
+const sameAddressShape = (a: MarkRule['src'], b: MarkRule['src']): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.family === b.family && a.prefix === b.prefix && a.negate === b.negate);
+const sameRate = (a: MarkRule['rate'], b: MarkRule['rate']): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.rate === b.rate && a.unit === b.unit && a.burst === b.burst);
+
+/** shapeKey(a) === shapeKey(b), without building strings: bulk input is usually runs of one shape. */
+function sameShape(a: MarkRule, b: MarkRule): boolean {
+  return a.hook === b.hook && a.family === b.family && sameAddressShape(a.src, b.src) && sameAddressShape(a.dst, b.dst)
+    && a.iif === b.iif && a.oif === b.oif && a.proto === b.proto && a.sport === b.sport && a.dport === b.dport
+    && a.mark === b.mark && a.mask === b.mask && a.xor === b.xor && sameRate(a.rate, b.rate) && a.comment === b.comment;
+}
+
 export class RuleEncoder {
   private readonly shapes = new Map<string, Template | null>();
+  private last: { rule: MarkRule; table: string; template: Template | null } | undefined;
 
   /** Append the NEWRULE message for `rule` to `w`. */
   write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number): WrittenRule {
-    const key = shapeKey(rule, table);
-    let t = this.shapes.get(key);
+    let t: Template | null | undefined;
+    if (this.last && this.last.table === table && sameShape(this.last.rule, rule)) t = this.last.template;
+    else t = this.shapes.get(shapeKey(rule, table));
+    if (t !== undefined) this.last = { rule, table, template: t };
     if (t === undefined) {
       const start = w.length;
       const written = this.full(w, rule, table, flags, seq, msgType);
       t = makeTemplate(w.current().subarray(start), rule, written);
       if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
-      this.shapes.set(key, t);
+      this.shapes.set(shapeKey(rule, table), t);
+      this.last = { rule, table, template: t };
       return written;
     }
     if (t === null) return this.full(w, rule, table, flags, seq, msgType);

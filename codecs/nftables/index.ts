@@ -1,0 +1,4 @@
+/** nftables over nfnetlink: pure encoders and decoders (no I/O). */
+export * from './messages.js';
+export * from './userdata.js';
+export * from './expr/index.js';
