@@ -2,6 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 
 export const NFT = '/usr/sbin/nft';
 export const TC = '/usr/sbin/tc';
@@ -34,14 +35,17 @@ export function timeCommand(cmd: string, args: string[], input?: string): number
   return ms(t0);
 }
 
-const TIMER = fileURLToPath(new URL('./time-cmd.mjs', import.meta.url));
+// Benches run compiled (dist/bench/*.js, see `npm run bench`), so find bench/ from the project root.
+const here = dirname(fileURLToPath(import.meta.url));
+const BENCH_DIR = here.endsWith('/dist/bench') ? join(here, '../../bench') : here;
+const TIMER = join(BENCH_DIR, 'time-cmd.mjs');
 /** Times `cmd` run `runs` times inside namespace `ns`, measured from inside it (see time-cmd.mjs). */
 export function timeInNetns(ns: string, runs: number, cmd: string, args: string[], stdinFile = '-'): number[] {
   const out = execFileSync(IP, ['netns', 'exec', ns, process.execPath, TIMER, String(runs), stdinFile, '--', cmd, ...args], { encoding: 'utf8' });
   return (JSON.parse(out) as { times: number[] }).times;
 }
 
-const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
+const RESULTS = join(BENCH_DIR, 'results.json');
 /** Merge one section into bench/results.json (other benches keep theirs). */
 export function saveResults(section: string, data: Record<string, unknown>): void {
   let all: Record<string, unknown> = {};

@@ -129,9 +129,21 @@ export function parseCidr(text: string, field = 'address'): Cidr {
     prefix = Number(p);
     if (prefix > max) throw bad(field, t, `prefix length ${prefix} is above ${max}`);
   }
-  const mask = prefixMask(prefix, bytes.length);
-  for (let i = 0; i < bytes.length; i++) bytes[i] &= mask[i];
-  return { family, address: formatAddress(bytes), prefix };
+  if (prefix < max) {
+    const mask = prefixMask(prefix, bytes.length);
+    for (let i = 0; i < bytes.length; i++) bytes[i] &= mask[i];
+  }
+  // bulk input is mostly canonical dotted quads already: keep the caller's string then
+  const address = family === 'ip' && prefix === max && isCanonicalIPv4(addrText) ? addrText : formatAddress(bytes);
+  return { family, address, prefix };
+}
+
+/** No leading zeros ("010"), so the text is what formatIPv4 would print. */
+function isCanonicalIPv4(t: string): boolean {
+  for (let i = 0; i < t.length - 1; i++) {
+    if (t.charCodeAt(i) === 48 && (i === 0 || t.charCodeAt(i - 1) === 46) && t.charCodeAt(i + 1) !== 46) return false;
+  }
+  return true;
 }
 
 export function formatCidr(c: Cidr): string {

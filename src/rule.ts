@@ -186,9 +186,10 @@ function parseFamily(v: MarkRuleInput['family']): Family | undefined {
 
 function parseAddressMatch(v: unknown, field: string): AddressMatch {
   if (typeof v !== 'string') return fail('INVALID_CIDR', field, `${field} must be an address string`);
-  const neg = /^\s*!\s*/.exec(v);
-  const cidr = parseCidr(neg ? v.slice(neg[0].length) : v, field);
-  return { ...cidr, negate: neg !== null };
+  const t = v.trimStart();
+  const negate = t.charCodeAt(0) === 33; // '!'
+  const c = parseCidr(negate ? t.slice(1) : t, field);
+  return { family: c.family, address: c.address, prefix: c.prefix, negate };
 }
 
 /** `V`, `V/M`, with an optional separate mask. */

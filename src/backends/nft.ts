@@ -241,6 +241,19 @@ export function ruleRecord(r: NftRule, table: string): RuleRecord {
   return { id, via: 'nft', ...(rule ? { rule } : {}), ...(raw.length ? { raw } : {}), packets, bytes, text };
 }
 
+/**
+ * The record of a rule just added. Its `text` is made on first read (and by toJSON): a
+ * 10,000-rule add should not format 10,000 command lines that nobody asked for.
+ */
+class AddedRule implements RuleRecord {
+  readonly via = 'nft' as const;
+  readonly packets = 0;
+  readonly bytes = 0;
+  constructor(readonly id: string, readonly rule: MarkRule, private readonly table: string) {}
+  get text(): string { return explainNft(this.rule, this.table); }
+  toJSON(): RuleRecord { return { id: this.id, via: this.via, rule: this.rule, packets: 0, bytes: 0, text: this.text }; }
+}
+
 export const nftBackend: Backend = {
   via: 'nft',
 
@@ -276,9 +289,7 @@ export const nftBackend: Backend = {
     } else {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
-    return rules.map((rule, i) => ({
-      id: ruleId(rule.hook ?? 'prerouting', handles[i]), via: 'nft' as const, rule, packets: 0, bytes: 0, text: explainNft(rule, ctx.table),
-    }));
+    return rules.map((rule, i) => new AddedRule(ruleId(rule.hook ?? 'prerouting', handles[i]), rule, ctx.table));
   },
 
   async list(ctx) {
