@@ -1,6 +1,6 @@
 import { PktmarkError } from '../errors.js';
 import {
-  NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, parseMessages, decodeAck, nlmsghdr, type NetlinkMessage,
+  NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, NLM_F_DUMP_INTR, parseMessages, decodeAck, nlmsghdr, type NetlinkMessage,
 } from '../../codecs/netlink/message.js';
 import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
 import type { NetlinkProtocol, Transport, WaitFor } from './transport.js';
@@ -98,7 +98,7 @@ export class NetlinkSocket implements Transport {
   exchange(bytes: Uint8Array, wait: WaitFor): Promise<NetlinkMessage[]> {
     // One conversation at a time: replies are matched by sequence number, but a second
     // concurrent request would steal the first one's replies from the shared queue.
-    const run = this.queue.then(() => this.exchangeNow(bytes, wait));
+    const run = this.queue.then(() => retryInterruptedDump(() => this.exchangeNow(bytes, wait), wait));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -172,6 +172,25 @@ export class NetlinkSocket implements Transport {
     if (this.fd >= 0) {
       getLibc().close(this.fd);
       this.fd = -1;
+    }
+  }
+}
+
+export const DUMP_RETRIES = 5;
+
+/**
+ * A dump that raced with a change is flagged NLM_F_DUMP_INTR on some message: its pieces may
+ * not fit together. Every reply of it has been read by then, so asking again is safe; after
+ * DUMP_RETRIES the table is changing too fast to get a consistent view, and we say so.
+ */
+export async function retryInterruptedDump(once: () => Promise<NetlinkMessage[]>, wait: WaitFor): Promise<NetlinkMessage[]> {
+  for (let attempt = 0; ; attempt++) {
+    const out = await once();
+    if (wait.until !== 'done' || !out.some((m) => m.header.flags & NLM_F_DUMP_INTR)) return out;
+    if (attempt >= DUMP_RETRIES) {
+      throw new PktmarkError('BUSY', `the kernel interrupted the dump ${attempt + 1} times (NLM_F_DUMP_INTR: it changed while being read)`, {
+        hint: 'another program is changing the same table or device; try again',
+      });
     }
   }
 }

@@ -102,3 +102,20 @@ liveTest('nft: a netns that does not exist is INVALID_NETNS before anything is s
   t.is(e?.code, 'INVALID_NETNS');
   t.is(e?.field, 'netns');
 });
+
+liveTest('nft: a netns given by the pid of a process inside it', async (t) => {
+  await withNetns(async (ns) => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn('/usr/sbin/ip', ['netns', 'exec', ns.name, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      // `ip netns exec` execs sleep in place, so the child's pid is the process inside the namespace
+      await new Promise((r) => setTimeout(r, 200));
+      const m = await Marker.open({ netns: child.pid! });
+      try {
+        const r = await m.add({ src: '10.9.9.9', mark: 9 });
+        t.true(listing(ns).includes('10.9.9.9'));
+        await m.delete(r.id);
+      } finally { await m.close(); }
+    } finally { child.kill(); }
+  });
+});
