@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   console.log(`# tc: ${N} u32 filters, ${ROUNDS} rounds each (median)`);
   const file = join(mkdtempSync(join(tmpdir(), 'pktmark-bench-')), 'filters.tc');
   writeFileSync(file, srcs.map((s) => `filter add dev d0 ingress protocol ip prio 1 u32 match ip src ${s}/32`).join('\n') + '\n');
-  await pktmark('sequential'); // warm up
+  for (const mode of ['sequential', 'pipelined', 'pipelined'] as const) await pktmark(mode); // warm the JIT
   const seq: number[] = [], pipe: number[] = [], floor: number[] = [], tc: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     seq.push(await pktmark('sequential'));

@@ -125,6 +125,13 @@ export class AttributeWriter {
     this.buf.set(b, at);
     this.buf[at + b.length] = 0;
   }
+  /** An attribute whose payload is fixed C structs, written in place (no intermediate buffer). */
+  structs(type: number, parts: readonly StructPart[]): void {
+    let len = 0;
+    for (const p of parts) len += p.size;
+    let at = this.header(type, len);
+    for (const p of parts) { p.write(this.view, at); at += p.size; }
+  }
   bytes(type: number, b: Uint8Array): void {
     const at = this.header(type, b.length);
     this.buf.set(b, at);
@@ -157,6 +164,15 @@ export class AttributeWriter {
     if (this.err) throw this.err;
     return this.buf.subarray(0, this.pos);
   }
+}
+
+/** One struct value ready to be written: see `structPart` and `AttributeWriter.structs`. */
+export interface StructPart {
+  readonly size: number;
+  write(view: DataView, at: number): void;
+}
+export function structPart<T>(s: Struct<T>, value: T): StructPart {
+  return { size: s.size, write: (view, at) => s.write(view, at, value) };
 }
 
 export interface Attribute {

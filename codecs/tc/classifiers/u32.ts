@@ -1,4 +1,4 @@
-import { attr, nestedReader, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { attr, nestedReader, structPart, type AttributeReader, type AttributeWriter, type StructPart } from '../../netlink/attributes.js';
 import { defineStruct } from '../../netlink/struct.js';
 import { decodeError, PktmarkError } from '../../errors.js';
 import { decodeActions, encodeActions, type TcAction } from '../actions/index.js';
@@ -64,12 +64,21 @@ export interface U32Selector {
 export const selector = (keys: readonly U32Key[], flags = 0): U32Selector =>
   ({ flags, offshift: 0, offmask: 0, off: 0, offoff: 0, hoff: 0, hmask: 0, keys });
 
-export function encodeSelector(s: U32Selector): Uint8Array {
+/** tc_u32_sel then its keys, as the parts of one attribute payload. */
+function selectorParts(s: U32Selector): StructPart[] {
   if (s.keys.length > 128) throw new PktmarkError('ENCODE', 'a u32 selector holds at most 128 keys (nkeys is a u8, the kernel caps it)');
+  const head: U32SelHead = { flags: s.flags, offshift: s.offshift, nkeys: s.keys.length, offmask: s.offmask, off: s.off, offoff: s.offoff, hoff: s.hoff, hmask: s.hmask };
+  const parts = [structPart(tcU32SelHead, head)];
+  for (const k of s.keys) parts.push(structPart(tcU32Key, k));
+  return parts;
+}
+
+export function encodeSelector(s: U32Selector): Uint8Array {
+  const parts = selectorParts(s);
   const out = new Uint8Array(tcU32SelHead.size + tcU32Key.size * s.keys.length);
   const v = new DataView(out.buffer);
-  tcU32SelHead.write(v, 0, { ...s, nkeys: s.keys.length });
-  s.keys.forEach((k, i) => tcU32Key.write(v, tcU32SelHead.size + i * tcU32Key.size, k));
+  let at = 0;
+  for (const p of parts) { p.write(v, at); at += p.size; }
   return out;
 }
 
@@ -108,7 +117,7 @@ export const u32 = {
     if (o.hash !== undefined) w.u32(TCA_U32_HASH, o.hash);
     if (o.link !== undefined) w.u32(TCA_U32_LINK, o.link);
     if (o.actions?.length) w.nested(TCA_U32_ACT, () => encodeActions(w, o.actions!), false);
-    if (o.sel) w.bytes(TCA_U32_SEL, encodeSelector(o.sel));
+    if (o.sel) w.structs(TCA_U32_SEL, selectorParts(o.sel));
     for (const x of o.extra) writeRaw(w, x);
   },
   decode(r: AttributeReader): U32Options {
