@@ -25,6 +25,7 @@ Commands:
   clear      delete every rule pktmark owns (its nft table, its tc filters)
   explain    print the nft/tc command equivalent to an add (sends nothing)
   doctor     what this kernel and process can do, and the --via to use here
+  marks      which other software (Cilium, Calico, Kubernetes, …) uses some mark bits
   ping       send pings with SO_MARK (like ping -m)
   iptables   drop-in: iptables -t raw|mangle … -j MARK lines, on pktmark's own table
   ip6tables  the same for IPv6
@@ -111,6 +112,16 @@ Checks what this kernel and this process can do: CAP_NET_ADMIN, nf_tables, the n
 expression, cls_u32, act_skbedit, act_police, cls_bpf, XDP. Each is probed by a harmless
 netlink request inside a throwaway network namespace (nothing in yours is touched), then the
 --via to use on this machine is suggested. With --json: {"checks": […], "suggestedVia": …}.`,
+
+  marks: `Usage: pktmark [GLOBAL] marks V[/M]
+
+Lists the software known to use the mark bits that V/M changes (or the very value V), from the
+fwmark registry (github.com/fwmark/registry, CC BY 4.0): marks are shared by everything on a host,
+and a later writer overrides an earlier one. Informative only; --json for machine output.
+
+Examples:
+  pktmark marks 0xdeadbeef
+  pktmark marks 0x10/0xf0`,
 
   ping: `Usage: pktmark [GLOBAL] ping [OPTIONS] HOST
 

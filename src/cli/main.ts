@@ -19,6 +19,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   delete: async () => (await import('./commands/list.js')).delCommand,
   clear: async () => (await import('./commands/list.js')).clearCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  marks: async () => (await import('./commands/marks.js')).marksCommand,
   iptables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip'),
   ip6tables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip6'),
   tc: async () => (await import('./fronts/tc.js')).tcFront,

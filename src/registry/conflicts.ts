@@ -27,11 +27,16 @@ function valueClash(e: RegistryEntry, mark: number, mask: number): MarkConflict 
   for (const v of e.values) {
     const n = leadingHex(v.value);
     if (n === undefined) continue;
-    const vmask = v.mask ? leadingHex(v.mask) ?? 0xffffffff : 0xffffffff;
-    const same = (((mark ^ n) & mask & vmask) >>> 0) === 0 && (mask & vmask) !== 0;
-    const andUp = /and up/i.test(v.value) && mask === 0xffffffff && mark >= n;
-    if (same || andUp) {
-      return { software: e.software, kind: 'value', bits: mark, detail: `${andUp ? `uses ${v.value}` : `uses ${hex(n)}`}: ${v.meaning}`, inRegistry: e.inRegistry };
+    if (v.mask) {
+      // a value under a mask is a claim on those bits: any overlap with the bits we change counts
+      const overlap = ((leadingHex(v.mask) ?? 0) & mask) >>> 0;
+      if (overlap) return { software: e.software, kind: 'bits', bits: overlap, detail: `uses ${v.value} under mask ${v.mask}: ${v.meaning}`, inRegistry: e.inRegistry };
+      continue;
+    }
+    // a whole-mark value collides only with a rule that sets the whole mark
+    if (mask !== 0xffffffff) continue;
+    if (mark === n || (/and up/i.test(v.value) && mark >= n)) {
+      return { software: e.software, kind: 'value', bits: mark, detail: `uses ${/and up/i.test(v.value) ? v.value : hex(n)}: ${v.meaning}`, inRegistry: e.inRegistry };
     }
   }
   return undefined;

@@ -24,3 +24,11 @@ test('values: Istio’s 0x539 and WireGuard’s 0xca6c are recognised', (t) => {
 test('the attribution names the source and licence', (t) => {
   t.regex(REGISTRY_ATTRIBUTION, /fwmark\/registry.*CC BY 4\.0/);
 });
+
+test('masked values are bit claims; whole-mark values only clash with whole-mark rules', (t) => {
+  const istio = markConflicts(0x10, 0xf0).find((x) => x.software === 'Istio');
+  t.is(istio?.kind, 'bits');
+  t.is(istio?.bits, 0xf0);
+  t.false(markConflicts(0x2000, 0x2000).some((x) => x.software.startsWith('ipftrace2')), 'a one-bit change is not "the value 0xdeadbeef"');
+  t.true(markConflicts(0x100).some((x) => x.software.startsWith('Docker') && x.kind === 'value'), 'Docker Swarm: 0x100 and up');
+});

@@ -37,6 +37,26 @@ interface PingArgs {
   host: string; mark?: number; count?: number; intervalMs: number; timeoutMs: number; size: number; version?: IpVersion; netns?: string;
 }
 
+export const PING_HELP = `${PING_USAGE}
+
+Send ICMP / ICMPv6 echo requests with SO_MARK set on the socket (like iputils ping -m).
+
+  -m MARK       the mark, decimal or 0x-hex (setting it needs root or CAP_NET_ADMIN)
+  -c COUNT      stop after sending COUNT requests (default: until Ctrl-C)
+  -i INTERVAL   seconds between requests (default 1)
+  -W TIMEOUT    seconds to wait for each reply (default 10)
+  -s SIZE       payload bytes (default 56)
+  -4, -6        IPv4 or IPv6 (default: from the address)
+  --netns NS    send from this network namespace (name, path or pid)
+
+Without root, a ping socket is used where net.ipv4.ping_group_range allows it (no mark then).
+Exit status: 0 some reply, 1 no reply, 2 error before sending.
+
+Examples:
+  pktmark ping -m 1234 -c 1 10.0.0.1            # the cheat sheet's ping -m line
+  pktmark ping -m 0xdeadbeef -c 3 -6 fd00::1
+  pktmark ping --netns blue -m 7 -c 2 10.0.0.2`;
+
 export function parsePingArgs(argv: readonly string[]): PingArgs | 'help' {
   let parsed;
   try {
@@ -100,7 +120,7 @@ export async function pingCommand(argv: string[], io: PingIo = processIo): Promi
   let host: string;
   try {
     const args = parsePingArgs(argv);
-    if (args === 'help') { io.out(PING_USAGE); return 0; }
+    if (args === 'help') { io.out(PING_HELP); return 0; }
     host = args.host;
     const { address, version } = await resolve(args.host, args.version);
     const abort = new AbortController();
