@@ -5,7 +5,7 @@
  */
 import { PktmarkError } from './errors.js';
 import { normalizeRule, type MarkRule, type MarkRuleInput, type Via } from './rule.js';
-import type { Backend, BackendContext, EncodeContext, RuleRecord } from './backends/backend.js';
+import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from './backends/backend.js';
 import { nftBackend } from './backends/nft.js';
 import { tcBackend } from './backends/tc.js';
 import type { NetlinkProtocol, Transport } from './transport/transport.js';
@@ -57,16 +57,16 @@ function splitByVia(rules: readonly MarkRule[]): Backend {
   return BACKENDS[rules[0].via];
 }
 
-function idVia(id: unknown): Via {
+function idVia(id: unknown, field = 'id'): Via {
   if (typeof id === 'string') {
     const via = id.split(':', 1)[0];
     if (via === 'nft' || via === 'tc') return via;
   }
-  throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not a pktmark id (nft:CHAIN:HANDLE or tc:DEV:DIRECTION:PRIO:HANDLE)`, { field: 'id' });
+  throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not a pktmark id (nft:CHAIN:HANDLE or tc:DEV:DIRECTION:PRIO:HANDLE)`, { field });
 }
 
 /** The messages `add` would send, without a kernel: the "unit-test rule encoding without root" entry. */
-export function encode(input: MarkRuleInput | readonly MarkRuleInput[], opts: { table?: string; ifindex?: (dev: string) => number } = {}): Uint8Array[] {
+export function encode(input: MarkRuleInput | readonly MarkRuleInput[], opts: { table?: string; ifindex?: (dev: string) => number } & AddOptions = {}): Uint8Array[] {
   const rules = normalizeRules(input);
   let seq = 0;
   const ctx: EncodeContext = {
@@ -74,7 +74,7 @@ export function encode(input: MarkRuleInput | readonly MarkRuleInput[], opts: { 
     nextSeq: () => ++seq,
     ...(opts.ifindex ? { ifindex: opts.ifindex } : {}),
   };
-  return splitByVia(rules).encodeAdd(rules, ctx);
+  return splitByVia(rules).encodeAdd(rules, ctx, opts.before === undefined ? {} : { before: opts.before });
 }
 
 /** The equivalent `nft` or `tc` command line. */
@@ -124,13 +124,22 @@ export class Marker {
     return t;
   }
 
-  /** Add one rule (→ its record) or several as one atomic batch (→ records in input order). */
-  add(rule: MarkRuleInput): Promise<RuleRecord>;
-  add(rules: readonly MarkRuleInput[]): Promise<RuleRecord[]>;
-  async add(input: MarkRuleInput | readonly MarkRuleInput[]): Promise<RuleRecord | RuleRecord[]> {
+  /**
+   * Add one rule (→ its record) or several as one atomic batch (→ records in input order).
+   * Appended to their chain, or with `{ before: id }` inserted just before that rule (nft;
+   * `iptables -I`), in input order.
+   */
+  add(rule: MarkRuleInput, opts?: AddOptions): Promise<RuleRecord>;
+  add(rules: readonly MarkRuleInput[], opts?: AddOptions): Promise<RuleRecord[]>;
+  async add(input: MarkRuleInput | readonly MarkRuleInput[], opts: AddOptions = {}): Promise<RuleRecord | RuleRecord[]> {
+    if (opts === null || typeof opts !== 'object') throw new PktmarkError('INVALID_OPTION', 'add options must be an object', { field: 'options' });
     const rules = normalizeRules(input);
     if (rules.length === 0) return [];
-    const records = await splitByVia(rules).add(rules, this.ctx);
+    const backend = splitByVia(rules);
+    if (opts.before !== undefined && idVia(opts.before, 'before') !== backend.via) {
+      throw new PktmarkError('INVALID_OPTION', `before ${opts.before} is not a ${backend.via} rule, and these rules are`, { field: 'before' });
+    }
+    const records = await backend.add(rules, this.ctx, opts);
     return Array.isArray(input) ? records : records[0];
   }
 

@@ -143,8 +143,8 @@ export function writeChain(w: AttributeWriter, msg: number, flags: number, seq: 
 export interface ExprSpan { readonly index: number; readonly start: number; readonly end: number }
 
 /**
- * NEWRULE / DELRULE / GETRULE. Order as nft 1.0.6 sends it (fixtures/nft/comment.json): TABLE,
- * CHAIN, HANDLE, POSITION, EXPRESSIONS, USERDATA — userdata comes after the expressions.
+ * NEWRULE / DELRULE / GETRULE. Order as nft 1.0.6 sends it (fixtures/nft/comment.json,
+ * insert-before.json): TABLE, CHAIN, HANDLE, EXPRESSIONS, POSITION, USERDATA.
  * `spans`, if given, receives where each expression landed (to map an ext-ack offset to it).
  */
 export function writeRule(w: AttributeWriter, msg: number, flags: number, seq: number, r: NftRule, spans?: ExprSpan[]): void {
@@ -154,7 +154,6 @@ export function writeRule(w: AttributeWriter, msg: number, flags: number, seq: n
     w.string(NFTA_RULE_TABLE, r.table);
     w.string(NFTA_RULE_CHAIN, r.chain);
     if (r.handle !== undefined) w.u64(NFTA_RULE_HANDLE, r.handle, 'be');
-    if (r.position !== undefined) w.u64(NFTA_RULE_POSITION, r.position, 'be');
     if (r.exprs.length > 0) {
       w.nested(NFTA_RULE_EXPRESSIONS, (w) => {
         r.exprs.forEach((e, index) => {
@@ -164,6 +163,8 @@ export function writeRule(w: AttributeWriter, msg: number, flags: number, seq: n
         });
       });
     }
+    // nft 1.0.6 writes POSITION after the expressions (fixtures/nft/insert-before.json)
+    if (r.position !== undefined) w.u64(NFTA_RULE_POSITION, r.position, 'be');
     const u = userdataOf(r);
     if (u !== undefined) w.bytes(NFTA_RULE_USERDATA, u);
     for (const x of r.extra ?? []) w.bytes(x.type, x.bytes);

@@ -40,12 +40,18 @@ export interface EncodeContext {
   nextSeq(): number;
 }
 
+/** Where `add` puts its rules. */
+export interface AddOptions {
+  /** insert before this rule (an id of the same backend and chain), keeping the input order; default: append */
+  readonly before?: string;
+}
+
 export interface Backend {
   readonly via: Via;
   /** Messages one `add` of these rules would send, in send order, each a whole netlink message. */
-  encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext): Uint8Array[];
+  encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext, opts?: AddOptions): Uint8Array[];
   /** Apply all rules or none. Records come back in input order. */
-  add(rules: readonly MarkRule[], ctx: BackendContext): Promise<RuleRecord[]>;
+  add(rules: readonly MarkRule[], ctx: BackendContext, opts?: AddOptions): Promise<RuleRecord[]>;
   list(ctx: BackendContext): Promise<RuleRecord[]>;
   /** Delete by id; NOT_FOUND if one does not exist (then nothing is deleted). */
   delete(ids: readonly string[], ctx: BackendContext): Promise<void>;

@@ -49,7 +49,9 @@ export class RuleEncoder {
   private last: { rule: MarkRule; table: string; template: Template | null } | undefined;
 
   /** Append the NEWRULE message for `rule` to `w`. */
-  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number): WrittenRule {
+  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint): WrittenRule {
+    // inserts are one-off placements: encoded in full, never templated
+    if (position !== undefined) return this.full(w, rule, table, flags, seq, msgType, position);
     let t: Template | null | undefined;
     if (this.last && this.last.table === table && sameShape(this.last.rule, rule)) t = this.last.template;
     else t = this.shapes.get(shapeKey(rule, table));
@@ -75,11 +77,12 @@ export class RuleEncoder {
     return t;
   }
 
-  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number): WrittenRule {
+  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint): WrittenRule {
     const tagged = ruleToExprs(rule);
     const spans: ExprSpan[] = [];
     writeRule(w, msgType, flags, seq, {
       family: NFPROTO_INET, table, chain: rule.hook ?? 'prerouting', exprs: tagged.map((x) => x.expr),
+      ...(position !== undefined ? { position } : {}),
       ...(rule.comment !== undefined ? { comment: rule.comment } : {}),
     }, spans);
     return { spans, fields: tagged.map((x) => x.field) };

@@ -19,7 +19,7 @@ import { exprData, exprName } from '../../codecs/nftables/expr/index.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../errors.js';
 import type { Hook, MarkRule } from '../rule.js';
 import { NETLINK_NETFILTER, type Transport } from '../transport/transport.js';
-import type { Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from './backend.js';
+import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from './backend.js';
 import { explainNft } from './nft-explain.js';
 import { counterOf, exprsToRule, type RuleField } from './nft-rule.js';
 import { RuleEncoder, type WrittenRule } from './nft-template.js';
@@ -96,7 +96,31 @@ class BatchWriter {
  * rules get consecutive handles and two echoes give all of them (10,000 echoes would need ~3 MB
  * of receive buffer). NLM_F_ACK only on the last rule; errors are reported for every message.
  */
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number): Batch {
+/**
+ * Where the rules of an add go. Appending is NLM_F_APPEND with no position; inserting before a
+ * rule is no NLM_F_APPEND and NFTA_RULE_POSITION = its handle, as `nft insert rule … position H`
+ * sends it — each rule lands just before H, so the batch keeps its order.
+ */
+export interface Placement { readonly before?: bigint }
+
+/** The `before` id of an add, checked against the rules (same chain) before anything is sent. */
+export function placementOf(rules: readonly MarkRule[], before: string | undefined): Placement {
+  if (before === undefined) return {};
+  let p: { chain: Hook; handle: bigint };
+  try {
+    p = parseRuleId(before);
+  } catch (e) {
+    throw e instanceof PktmarkError ? new PktmarkError('INVALID_ID', e.message, { field: 'before' }) : e;
+  }
+  rules.forEach((r, i) => {
+    if ((r.hook ?? 'prerouting') !== p.chain) {
+      throw new PktmarkError('INVALID_OPTION', `rule ${i} goes to the ${r.hook ?? 'prerouting'} chain but before ${before} is in ${p.chain}`, { field: 'before', messageIndex: i });
+    }
+  });
+  return { before: p.handle };
+}
+
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}): Batch {
   const b = new BatchWriter(1024 + rules.length * 384, nextSeq);
   b.add('begin', {}, (w, seq) => writeBatchBegin(w, seq));
   b.add('table', {}, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, NLM_F_REQUEST, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
@@ -112,10 +136,10 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   const msgType = nftType(NFT_MSG_NEWRULE);
   rules.forEach((rule, i) => {
     const last = i === rules.length - 1;
-    let flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
+    let flags = NLM_F_REQUEST | NLM_F_CREATE | (place.before === undefined ? NLM_F_APPEND : 0);
     if (i === 0 || last) flags |= NLM_F_ECHO;
     if (last) flags |= NLM_F_ACK;
-    const seq = b.addRule(i, (w, seq) => encoder.write(w, rule, table, flags, seq, msgType));
+    const seq = b.addRule(i, (w, seq) => encoder.write(w, rule, table, flags, seq, msgType, place.before));
     if (last) ackSeq = seq;
   });
   b.add('end', {}, (w, seq) => writeBatchEnd(w, seq));
@@ -257,17 +281,30 @@ class AddedRule implements RuleRecord {
 export const nftBackend: Backend = {
   via: 'nft',
 
-  encodeAdd(rules, ctx: EncodeContext) {
+  encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
-    return messagesOf(encodeAddBatch(rules, ctx.table, () => ctx.nextSeq()));
+    return messagesOf(encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before)));
   },
 
-  async add(rules, ctx: BackendContext) {
+  async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
+    const place = placementOf(rules, opts.before);
     const t = await ctx.transport(NETLINK_NETFILTER);
-    await tableState(t, ctx.table);
+    if (await tableState(t, ctx.table) === 'absent' && place.before !== undefined) {
+      throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist (table inet ${ctx.table} does not exist)`, { field: 'before' });
+    }
     const describe = (i: number): string => `rule ${i} (${explainNft(rules[i], ctx.table)})`;
-    const { batch, replies } = await sendBatch(t, 'add', () => encodeAddBatch(rules, ctx.table, () => t.nextSeq()), describe);
+    let sent: { batch: Batch; replies: NetlinkMessage[] };
+    try {
+      sent = await sendBatch(t, 'add', () => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place), describe);
+    } catch (e) {
+      // the kernel's ENOENT for a NEWRULE with a position: the rule to insert before is gone
+      if (place.before !== undefined && e instanceof PktmarkError && e.errno === ENOENT && e.messageIndex !== undefined) {
+        throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist: nothing was added`, { field: 'before', errno: ENOENT, ...(e.extack ? { extack: e.extack } : {}) });
+      }
+      throw e;
+    }
+    const { batch, replies } = sent;
     const ruleSeqs = batch.sent.filter((s) => s.what === 'rule').map((s) => s.seq);
     const echoed = new Map<number, bigint>();
     for (const m of replies) {

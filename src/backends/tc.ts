@@ -16,7 +16,7 @@ import { formatU32Handle, parseU32Handle } from '../../codecs/tc/classifiers/u32
 import { PktmarkError } from '../errors.js';
 import { parseIfName, type MarkRule } from '../rule.js';
 import { NETLINK_ROUTE, type Transport } from '../transport/transport.js';
-import type { Backend, BackendContext, EncodeContext, RuleRecord } from './backend.js';
+import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from './backend.js';
 import { explainRule, filterToRule, ownerCookie, parseOwnerCookie, ruleToFilter, checkTcRule } from './tc-rule.js';
 
 type Direction = 'ingress' | 'egress';
@@ -327,10 +327,18 @@ async function removeOwned(t: Transport, victims: readonly Owned[], qdiscs: Map<
   }
 }
 
+/** tc orders filters by priority, not by position: `prio` is the way to go first. */
+function refuseBefore(opts: AddOptions): void {
+  if (opts.before !== undefined) {
+    throw new PktmarkError('UNSUPPORTED', 'tc filters are ordered by prio, not inserted before another filter', { field: 'before', hint: 'give the rule a lower prio (tc runs lower prios first)' });
+  }
+}
+
 export const tcBackend: Backend = {
   via: 'tc',
 
-  encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext): Uint8Array[] {
+  encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext, opts: AddOptions = {}): Uint8Array[] {
+    refuseBefore(opts);
     // Dry run: assumes no qdisc on the device yet (so clsact is created, as add would) and the
     // qdisc flag set in the cookie. The real add also looks up the device and reads the kernel's echo.
     const out: Uint8Array[] = [];
@@ -352,7 +360,7 @@ export const tcBackend: Backend = {
     return out;
   },
 
-  add: addAll,
+  add: (rules, ctx, opts: AddOptions = {}) => { refuseBefore(opts); return addAll(rules, ctx); },
 
   async list(ctx: BackendContext): Promise<RuleRecord[]> {
     const t = await ctx.transport(NETLINK_ROUTE);

@@ -136,14 +136,14 @@ It acts on PKTMARK'S OWN nftables table (inet pktmark), never on iptables' table
   OUTPUT     → pktmark's output chain (hook output, priority mangle, type route)
   -t raw and -t mangle both map onto these two chains (pktmark has one chain per hook).
 
-Commands:  -A CHAIN RULE | -I CHAIN [1] RULE | -D CHAIN RULE | -D CHAIN N | -F [CHAIN] | -L [CHAIN] [-n] [-v]
+Commands:  -A CHAIN RULE | -I CHAIN [N] RULE | -D CHAIN RULE | -D CHAIN N | -F [CHAIN] | -L [CHAIN] [-n] [-v]
 Matches:   [!] -s ADDR[/LEN]   [!] -d ADDR[/LEN]   -p tcp|udp|sctp|icmp|N   --sport N  --dport N
            -i IF  -o IF   -m tcp|udp|sctp   -m limit --limit N/s|m|h|d (/sec /minute …) --limit-burst N
            -m comment --comment TEXT
 Target:    -j MARK --set-mark V[/M] | --set-xmark V[/M] | --and-mark V | --or-mark V | --xor-mark V
 
--I inserts at the head of the chain: pktmark re-adds the chain's rules after the new one in one
-batch, then deletes the old copies (their ids change, their counters restart).
+-I CHAIN [N] inserts just before rule N (default 1) in one request, like nft insert rule …
+position H; the other rules keep their ids and counters. Without -t, raw is assumed.
 Anything else (other tables, chains, matches or targets) is refused with the word and its
 position, exit 2, and nothing applied. Positions count from the first word after "iptables".
 

@@ -99,3 +99,14 @@ test('GETTABLE and the GETRULE dump request equal what nft list table sends', (t
   t.true(sent.includes(norm(hex(encodeGetTable('pktmark', 1)))), 'GETTABLE pktmark, NLM_F_REQUEST|NLM_F_ACK');
   t.true(sent.includes(norm(hex(encodeRuleDump('pktmark', 1)))), 'GETRULE NLM_F_DUMP with NFTA_RULE_TABLE');
 });
+
+test('insert before a rule equals nft insert rule … position 3 (plus NLM_F_ECHO|NLM_F_ACK)', (t) => {
+  const f = fixture('insert-before');
+  const rule = normalizeRule({ src: '10.0.0.2', mark: 2, comment: 'first' });
+  const msgs = nftBackend.encodeAdd([rule], ctx, { before: 'nft:prerouting:3' }).map(hex).map(norm);
+  const ours = msgs.find((m) => m.slice(8, 12) === '060a')!;
+  const nft = norm(f.batch[1]);
+  t.is(flagsOf(nft) & 0x800, 0, 'nft sends no NLM_F_APPEND for an insert');
+  t.is(flagsOf(ours), flagsOf(nft) | NLM_F_ECHO | NLM_F_ACK);
+  t.is(withFlags(ours, flagsOf(nft)), nft);
+});

@@ -119,3 +119,24 @@ liveTest('nft: a netns given by the pid of a process inside it', async (t) => {
     } finally { child.kill(); }
   });
 });
+
+liveTest('nft: add with { before } inserts just before that rule, in input order, in one batch', async (t) => {
+  await withNetns(async (ns) => {
+    const m = await Marker.open({ netns: ns.name });
+    try {
+      const a = await m.add({ src: '10.0.0.1', mark: 1 });
+      const b = await m.add({ src: '10.0.0.2', mark: 2 });
+      const [x, y] = await m.add([{ src: '10.0.0.3', mark: 3 }, { src: '10.0.0.4', mark: 4 }], { before: b.id });
+      t.deepEqual((await m.list()).map((r) => r.id), [a.id, x.id, y.id, b.id], 'order a, x, y, b; ids of a and b unchanged');
+      const before = listing(ns);
+      const gone = await t.throwsAsync(m.add({ src: '10.0.0.5', mark: 5 }, { before: 'nft:prerouting:9999' }), { instanceOf: PktmarkError });
+      t.is(gone?.code, 'NOT_FOUND');
+      t.is(gone?.field, 'before');
+      const chain = await t.throwsAsync(m.add({ hook: 'output', mark: 5 }, { before: b.id }), { instanceOf: PktmarkError });
+      t.is(chain?.code, 'INVALID_OPTION');
+      const tc = await t.throwsAsync(m.add({ via: 'tc', dev: 'lo', mark: 5 }, { before: b.id }), { instanceOf: PktmarkError });
+      t.is(tc?.code, 'INVALID_OPTION');
+      t.is(listing(ns), before, 'refused inserts changed nothing');
+    } finally { await m.close(); }
+  });
+});

@@ -221,13 +221,14 @@ export async function runIptables(cmd: XtCommand, family: 'ip' | 'ip6', g: Globa
         return EXIT_OK;
       }
       await withMarker(g, async (m) => {
-        const tail = chainRules(await m.list({ via: 'nft' }), cmd.hook).slice(cmd.index - 1);
-        const stuck = tail.find((t) => t.rule === undefined);
-        if (stuck) throw new PktmarkError('NOT_OWNED', `cannot insert before ${stuck.id}: it has parts pktmark does not model, so it cannot be moved`, { field: 'chain', hint: 'use -A' });
-        // nft appends: add [new, …tail copies] after the tail in one batch, then drop the old tail
-        const added = await m.add([cmd.rule, ...tail.map((t) => ruleToInput(t.rule!))]);
-        if (tail.length) await m.delete(tail.map((t) => t.id));
-        if (g.json) io.out(JSON.stringify({ rules: [ruleJson(added[0])] }));
+        // -I CHAIN N: just before the rule now at N (one NEWRULE with a position); N = count + 1 appends
+        const rules = chainRules(await m.list({ via: 'nft' }), cmd.hook);
+        if (cmd.index > rules.length + 1) {
+          throw new PktmarkError('NOT_FOUND', `index of insertion too big: ${CHAIN_OF[cmd.hook]} has ${rules.length} rule(s)`, { field: 'rulenum' });
+        }
+        const at = rules[cmd.index - 1];
+        const added = await m.add(cmd.rule, at ? { before: at.id } : {});
+        if (g.json) io.out(JSON.stringify({ rules: [ruleJson(added)] }));
       });
       return EXIT_OK;
     }
