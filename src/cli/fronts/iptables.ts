@@ -6,7 +6,8 @@
  * the target are small parsers in xt.ts. The rule is then checked by normalizeRule like every
  * other rule, and applied in one batch.
  */
-import { protocolName, type Hook, type MarkRuleInput } from '../../rule.js';
+import { formatCidr } from '../../../codecs/address.js';
+import { protocolName, type AddressMatch, type Hook, type MarkRuleInput } from '../../rule.js';
 import type { RuleRecord } from '../../backends/backend.js';
 import { PktmarkError } from '../../errors.js';
 import { addRules, normalizeAll, withMarker, dryRunAdd } from '../apply.js';
@@ -175,8 +176,7 @@ const chainRules = (records: readonly RuleRecord[], hook: Hook): RuleRecord[] =>
 function xtLine(rec: RuleRecord, verbose: boolean): string[] {
   const r = rec.rule;
   const prot = r?.proto === undefined ? 'all' : protocolName(r.proto);
-  const addr = (a: typeof r extends undefined ? never : NonNullable<typeof r>['src'], any: string): string =>
-    a ? `${a.negate ? '!' : ''}${a.address}${(a.family === 'ip' && a.prefix === 32) || (a.family === 'ip6' && a.prefix === 128) ? '' : `/${a.prefix}`}` : any;
+  const addr = (a: AddressMatch | undefined, any: string): string => (a ? `${a.negate ? '!' : ''}${formatCidr(a)}` : any);
   const any = r?.family === 'ip6' ? '::/0' : '0.0.0.0/0';
   let extra = '';
   if (r) {
