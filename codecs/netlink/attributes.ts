@@ -239,4 +239,9 @@ export const attr = {
     return textDecoder.decode(z < 0 ? a.data : a.data.subarray(0, z));
   },
   bytes: (a: Attribute): Uint8Array => a.data.slice(),
+  /** A fixed C struct payload; a short one is a DECODE error at the attribute's offset. */
+  struct: <T>(a: Attribute, s: Struct<T>): T => {
+    if (a.data.length < s.size) throw decodeError(`attribute ${a.type}: ${s.name} needs ${s.size} bytes, has ${a.data.length}`, a.offset);
+    return s.decode(a.data);
+  },
 };

@@ -89,10 +89,8 @@ export const police: ActionCodec<PoliceOptions> = {
     let pktRate: bigint | undefined, pktBurst: bigint | undefined;
     const extra: RawAttr[] = [];
     for (const a of r) {
-      if (a.type === TCA_POLICE_TBF) {
-        if (a.data.length < tcPolice.size) throw decodeError(`police tbf needs ${tcPolice.size} bytes, has ${a.data.length}`, a.offset);
-        tbf = tcPolice.decode(a.data);
-      } else if (a.type === TCA_POLICE_RESULT) result = attr.i32(a);
+      if (a.type === TCA_POLICE_TBF) tbf = attr.struct(a, tcPolice);
+      else if (a.type === TCA_POLICE_RESULT) result = attr.i32(a);
       else if (a.type === TCA_POLICE_PKTRATE64) pktRate = attr.u64(a);
       else if (a.type === TCA_POLICE_PKTBURST64) pktBurst = attr.u64(a);
       else extra.push(rawOf(a));

@@ -50,10 +50,8 @@ export const skbedit: ActionCodec<SkbeditOptions> = {
     let mark: number | undefined, mask: number | undefined;
     const extra: RawAttr[] = [];
     for (const a of r) {
-      if (a.type === TCA_SKBEDIT_PARMS) {
-        if (a.data.length < tcSkbedit.size) throw decodeError(`skbedit parms needs ${tcSkbedit.size} bytes, has ${a.data.length}`, a.offset);
-        parms = tcSkbedit.decode(a.data);
-      } else if (a.type === TCA_SKBEDIT_MARK) mark = attr.u32(a);
+      if (a.type === TCA_SKBEDIT_PARMS) parms = attr.struct(a, tcSkbedit);
+      else if (a.type === TCA_SKBEDIT_MARK) mark = attr.u32(a);
       else if (a.type === TCA_SKBEDIT_MASK) mask = attr.u32(a);
       else extra.push(rawOf(a));
     }
