@@ -14,7 +14,7 @@ const IP = '/usr/sbin/ip';
 const NFT = '/usr/sbin/nft';
 const IPT = '/usr/sbin/iptables-nft';
 const N = Number(process.env.BENCH_N ?? 21);
-const BIN = fileURLToPath(new URL('../bin/pktmark.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/pktmark.cjs', import.meta.url));
 
 function sh(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });

@@ -32,7 +32,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
 
 export async function version(): Promise<string> {
   const { readFileSync } = await import('node:fs');
-  // src/cli/main.ts, dist/src/cli/main.js and the bundle dist/pktmark.mjs sit 2, 3 and 1 levels below package.json
+  // src/cli/main.ts, dist/src/cli/main.js and the bundle dist/pktmark.cjs sit 2, 3 and 1 levels below package.json
   for (const up of ['../../package.json', '../../../package.json', '../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };

@@ -84,12 +84,30 @@ export interface RecvMsg {
 
 let libc: Libc | undefined;
 
+/**
+ * koffi's package entry loads its installer helpers (node:crypto, node:https, zlib) before the
+ * native module: about 10 ms of a CLI run that is mostly start-up. The prebuilt binary for this
+ * platform is required directly instead (glibc, then musl, as koffi's own loader tries them), and
+ * the package entry is the fallback for any other layout. The binary's exports are koffi's API;
+ * the entry only adds deprecated aliases.
+ */
+function loadKoffi(): typeof import('koffi') {
+  const require = createRequire(import.meta.url);
+  for (const triplet of [`${process.platform}_${process.arch}`, `musl_${process.arch}`]) {
+    try {
+      const native = require(`koffi/build/koffi/${triplet}/koffi.node`) as typeof import('koffi') & { version?: string };
+      if (native.version === (require('koffi/package.json') as { version: string }).version) return native;
+    } catch { /* not this one: try the next, then koffi's own loader */ }
+  }
+  return require('koffi') as typeof import('koffi');
+}
+
 /** Bind libc on first use. */
 export function getLibc(): Libc {
   if (libc) return libc;
   let koffi: typeof import('koffi');
   try {
-    koffi = createRequire(import.meta.url)('koffi');
+    koffi = loadKoffi();
   } catch (e) {
     throw new PktmarkError('SYSCALL', 'cannot load koffi (the native FFI module pktmark uses for syscalls)', {
       cause: e, hint: 'reinstall with npm install; dry-run and encode work without it',

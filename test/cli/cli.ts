@@ -1,7 +1,7 @@
 /**
  * Run the pktmark command as a separate process, the way users do. Tests run the TypeScript
  * entry through tsx (always the current source, no build step in a fresh clone);
- * test/cli/bin.test.ts checks that bin/pktmark.mjs runs too. `asNobody` drops every privilege
+ * test/cli/bin.test.ts checks that bin/pktmark.cjs runs too. `asNobody` drops every privilege
  * (setpriv to nobody/nogroup, no supplementary groups, no capabilities).
  */
 import { spawn } from 'node:child_process';
