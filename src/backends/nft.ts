@@ -4,7 +4,7 @@
  * (route, priority mangle -150) made on first use. Every user operation is one nfnetlink batch,
  * so the kernel applies all of it or none.
  */
-import { AttributeWriter } from '../../codecs/netlink/attributes.js';
+import { AttributeWriter, WriterPool } from '../../codecs/netlink/attributes.js';
 import { writeBatchBegin, writeBatchEnd } from '../../codecs/netlink/batch.js';
 import {
   decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_REQUEST,
@@ -51,51 +51,75 @@ export interface Sent {
   readonly fields?: readonly RuleField[];
 }
 
-export interface Batch {
+/**
+ * One encoded batch, with what each message was. Kept as flat arrays (numbers, shared constant
+ * strings and shared template objects): a 10,000-rule batch then allocates no object per
+ * message, and the `Sent` records errors need are made only when asked for.
+ */
+export class Batch {
   readonly bytes: Uint8Array;
+  constructor(
+    /** the writer that holds the bytes (WriterPool takes its buffer back after sending) */
+    readonly writer: AttributeWriter,
+    /** seq of the message that carries NLM_F_ACK */
+    readonly ackSeq: number,
+    private readonly seqs: readonly number[],
+    private readonly whats: readonly Sent['what'][],
+    private readonly items: readonly number[],
+    private readonly written: readonly (WrittenRule | undefined)[],
+    private readonly edges: readonly number[],
+  ) { this.bytes = writer.finish(); }
+
+  get length(): number { return this.seqs.length; }
   /** message boundaries in `bytes` */
-  readonly bounds: readonly (readonly [number, number])[];
-  readonly sent: readonly Sent[];
-  /** seq of the message that carries NLM_F_ACK */
-  readonly ackSeq: number;
+  get bounds(): (readonly [number, number])[] { return this.seqs.map((_, i) => [this.edges[i], this.edges[i + 1]] as const); }
+  sentAt(i: number): Sent {
+    const w = this.written[i];
+    return {
+      seq: this.seqs[i], what: this.whats[i],
+      ...(this.items[i] >= 0 ? { item: this.items[i] } : {}),
+      ...(w ? { spans: w.spans, fields: w.fields } : {}),
+    };
+  }
+  get sent(): Sent[] { return this.seqs.map((_, i) => this.sentAt(i)); }
+  indexOfSeq(seq: number): number { return this.seqs.indexOf(seq); }
+  /** seqs of the NEWRULE messages, in order */
+  ruleSeqs(): number[] { return this.seqs.filter((_, i) => this.whats[i] === 'rule'); }
+  messages(): Uint8Array[] { return this.seqs.map((_, i) => this.bytes.subarray(this.edges[i], this.edges[i + 1])); }
 }
 
 class BatchWriter {
   readonly w: AttributeWriter;
-  readonly bounds: [number, number][] = [];
-  readonly sent: Sent[] = [];
-  constructor(size: number, private readonly nextSeq: () => number) { this.w = new AttributeWriter(size); }
-  add(what: Sent['what'], extra: Omit<Sent, 'seq' | 'what'>, write: (w: AttributeWriter, seq: number) => void): number {
+  private readonly seqs: number[] = [];
+  private readonly whats: Sent['what'][] = [];
+  private readonly items: number[] = [];
+  private readonly written: (WrittenRule | undefined)[] = [];
+  private readonly edges: number[] = [0];
+  constructor(size: number, private readonly nextSeq: () => number, pool?: WriterPool) { this.w = pool ? pool.take(size) : new AttributeWriter(size); }
+  add(what: Sent['what'], item: number | undefined, write: (w: AttributeWriter, seq: number) => void): number {
     const seq = this.nextSeq();
-    const start = this.w.length;
     write(this.w, seq);
-    this.bounds.push([start, this.w.length]);
-    this.sent.push({ seq, what, ...extra });
+    this.record(seq, what, item ?? -1, undefined);
     return seq;
   }
   /** A NEWRULE; its spans and fields map an ext-ack offset back to the rule field. */
   addRule(item: number, write: (w: AttributeWriter, seq: number) => WrittenRule): number {
     const seq = this.nextSeq();
-    const start = this.w.length;
-    const { spans, fields } = write(this.w, seq);
-    this.bounds.push([start, this.w.length]);
-    this.sent.push({ seq, what: 'rule', item, spans, fields });
+    this.record(seq, 'rule', item, write(this.w, seq));
     return seq;
   }
+  private record(seq: number, what: Sent['what'], item: number, written: WrittenRule | undefined): void {
+    this.seqs.push(seq);
+    this.whats.push(what);
+    this.items.push(item);
+    this.written.push(written);
+    this.edges.push(this.w.length);
+  }
   finish(ackSeq: number): Batch {
-    return { bytes: this.w.finish(), bounds: this.bounds, sent: this.sent, ackSeq };
+    return new Batch(this.w, ackSeq, this.seqs, this.whats, this.items, this.written, this.edges);
   }
 }
 
-/**
- * One add batch: BATCH_BEGIN, NEWTABLE, NEWCHAIN (hooks used), NEWRULE × N, BATCH_END.
- * Flags: NEWTABLE gets NLM_F_REQUEST only and NEWCHAIN NLM_F_CREATE, exactly as nft 1.0.6 sends
- * them (neither has NLM_F_EXCL, so both are idempotent; the kernel creates a missing table
- * without NLM_F_CREATE). NEWRULE is NLM_F_CREATE|NLM_F_APPEND like nft, plus NLM_F_ECHO on the
- * first and the last rule only: one batch holds the nf_tables commit mutex throughout, so its
- * rules get consecutive handles and two echoes give all of them (10,000 echoes would need ~3 MB
- * of receive buffer). NLM_F_ACK only on the last rule; errors are reported for every message.
- */
 /**
  * Where the rules of an add go. Appending is NLM_F_APPEND with no position; inserting before a
  * rule is no NLM_F_APPEND and NFTA_RULE_POSITION = its handle, as `nft insert rule … position H`
@@ -120,15 +144,15 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
   return { before: p.handle };
 }
 
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}): Batch {
-  const b = new BatchWriter(1024 + rules.length * 384, nextSeq);
-  b.add('begin', {}, (w, seq) => writeBatchBegin(w, seq));
-  b.add('table', {}, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, NLM_F_REQUEST, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool): Batch {
+  const b = new BatchWriter(1024 + rules.length * 384, nextSeq, pool);
+  b.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq));
+  b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, NLM_F_REQUEST, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
   const hooks = new Set(rules.map((r) => r.hook ?? 'prerouting'));
   for (const h of HOOK_ORDER) {
     if (!hooks.has(h)) continue;
     const c = CHAINS[h];
-    b.add('chain', {}, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
+    b.add('chain', undefined, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
       { family: NFPROTO_INET, table, name: h, type: c.type, hook: { num: c.num, priority: c.priority } }));
   }
   let ackSeq = 0;
@@ -142,11 +166,10 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
     const seq = b.addRule(i, (w, seq) => encoder.write(w, rule, table, flags, seq, msgType, place.before));
     if (last) ackSeq = seq;
   });
-  b.add('end', {}, (w, seq) => writeBatchEnd(w, seq));
+  b.add('end', undefined, (w, seq) => writeBatchEnd(w, seq));
   return b.finish(ackSeq);
 }
 
-const messagesOf = (b: Batch): Uint8Array[] => b.bounds.map(([s, e]) => b.bytes.subarray(s, e));
 
 // ---------------------------------------------------------------------------------------------
 // ids
@@ -176,8 +199,9 @@ function errorsOf(replies: readonly NetlinkMessage[]): NetlinkAck[] {
 }
 
 /** The kernel's error for a batch message, as a PktmarkError naming the rule (messageIndex) and, where the ext-ack offset says, its field. */
-function batchError(op: string, ack: NetlinkAck, sent: readonly Sent[], describe: (item: number) => string): PktmarkError {
-  const s = sent.find((x) => x.seq === ack.request.seq);
+function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: (item: number) => string): PktmarkError {
+  const at = batch.indexOfSeq(ack.request.seq);
+  const s = at < 0 ? undefined : batch.sentAt(at);
   const base = kernelError(s?.item !== undefined ? `${op} ${describe(s.item)}` : `${op} (${s?.what ?? 'batch'})`, ack, s?.item);
   let field: string | undefined;
   if (s?.what === 'table') field = 'table';
@@ -199,18 +223,25 @@ function batchError(op: string, ack: NetlinkAck, sent: readonly Sent[], describe
   return new PktmarkError(code, base.message, details);
 }
 
+/** Batches are encoded into one reused buffer: see WriterPool. */
+const batchPool = new WriterPool();
+
 /** Send a batch, retrying a bounded number of times when another writer won a race. */
-async function sendBatch(t: Transport, op: string, build: () => Batch, describe: (item: number) => string): Promise<{ batch: Batch; replies: NetlinkMessage[] }> {
+async function sendBatch(t: Transport, op: string, build: (pool: WriterPool) => Batch, describe: (item: number) => string): Promise<{ batch: Batch; replies: NetlinkMessage[] }> {
   for (let attempt = 0; ; attempt++) {
-    const batch = build();
-    const replies = await t.exchange(batch.bytes, { seq: batch.ackSeq, until: 'ack' });
+    const batch = build(batchPool);
+    let replies: NetlinkMessage[];
+    try {
+      replies = await t.exchange(batch.bytes, { seq: batch.ackSeq, until: 'ack' });
+    } finally {
+      batchPool.give(batch.writer); // the kernel copied the batch in sendmsg; nothing reads these bytes again
+    }
     const errors = errorsOf(replies);
     if (errors.length === 0) return { batch, replies };
     if (attempt < MAX_RETRIES && errors.some((e) => RETRYABLE.has(e.errno))) continue;
     // report the first failing message in batch order (the kernel reports them in that order too)
-    const order = new Map(batch.sent.map((s, i) => [s.seq, i]));
-    errors.sort((a, b) => (order.get(a.request.seq) ?? 0) - (order.get(b.request.seq) ?? 0));
-    throw batchError(op, errors[0], batch.sent, describe);
+    errors.sort((a, b) => batch.indexOfSeq(a.request.seq) - batch.indexOfSeq(b.request.seq));
+    throw batchError(op, errors[0], batch, describe);
   }
 }
 
@@ -283,7 +314,7 @@ export const nftBackend: Backend = {
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
-    return messagesOf(encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before)));
+    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before)).messages();
   },
 
   async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
@@ -296,7 +327,7 @@ export const nftBackend: Backend = {
     const describe = (i: number): string => `rule ${i} (${explainNft(rules[i], ctx.table)})`;
     let sent: { batch: Batch; replies: NetlinkMessage[] };
     try {
-      sent = await sendBatch(t, 'add', () => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place), describe);
+      sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool), describe);
     } catch (e) {
       // the kernel's ENOENT for a NEWRULE with a position: the rule to insert before is gone
       if (place.before !== undefined && e instanceof PktmarkError && e.errno === ENOENT && e.messageIndex !== undefined) {
@@ -305,7 +336,7 @@ export const nftBackend: Backend = {
       throw e;
     }
     const { batch, replies } = sent;
-    const ruleSeqs = batch.sent.filter((s) => s.what === 'rule').map((s) => s.seq);
+    const ruleSeqs = batch.ruleSeqs();
     const echoed = new Map<number, bigint>();
     for (const m of replies) {
       if (m.header.type !== nftType(NFT_MSG_NEWRULE)) continue;
@@ -363,24 +394,24 @@ export const nftBackend: Backend = {
 /** BATCH_BEGIN, DELRULE by handle × N (NLM_F_ACK on the last), BATCH_END. `i` is the id's index, reported on error. */
 export function encodeDeleteBatch(table: string, rules: readonly { chain: string; handle: bigint; i: number }[], nextSeq: () => number): Batch {
   const b = new BatchWriter(64 + rules.length * 64, nextSeq);
-  b.add('begin', {}, (w, seq) => writeBatchBegin(w, seq));
+  b.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq));
   let ackSeq = 0;
   rules.forEach((u, k) => {
     const flags = NLM_F_REQUEST | (k === rules.length - 1 ? NLM_F_ACK : 0);
-    const seq = b.add('delete', { item: u.i }, (w, seq) => writeRule(w, NFT_MSG_DELRULE, flags, seq,
+    const seq = b.add('delete', u.i, (w, seq) => writeRule(w, NFT_MSG_DELRULE, flags, seq,
       { family: NFPROTO_INET, table, chain: u.chain, handle: u.handle, exprs: [] }));
     if (k === rules.length - 1) ackSeq = seq;
   });
-  b.add('end', {}, (w, seq) => writeBatchEnd(w, seq));
+  b.add('end', undefined, (w, seq) => writeBatchEnd(w, seq));
   return b.finish(ackSeq);
 }
 
 /** BATCH_BEGIN, DELTABLE (NLM_F_ACK), BATCH_END: the kernel deletes the table with its chains and rules. */
 export function encodeClearBatch(table: string, nextSeq: () => number): Batch {
   const b = new BatchWriter(96, nextSeq);
-  b.add('begin', {}, (w, seq) => writeBatchBegin(w, seq));
-  const seq = b.add('table', {}, (w, seq) => writeTable(w, NFT_MSG_DELTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table }));
-  b.add('end', {}, (w, seq) => writeBatchEnd(w, seq));
+  b.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq));
+  const seq = b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_DELTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table }));
+  b.add('end', undefined, (w, seq) => writeBatchEnd(w, seq));
   return b.finish(seq);
 }
 
