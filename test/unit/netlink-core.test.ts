@@ -98,3 +98,16 @@ test('messages: truncated header / length past end are DECODE errors', (t) => {
   new DataView(b.buffer).setUint32(0, 64, true);
   t.throws(() => parseMessages(b), { instanceOf: PktmarkError, message: /runs past the end/ });
 });
+
+test('WriterPool: a reused buffer writes the same bytes as a fresh one (padding stays zero)', async (t) => {
+  const { WriterPool } = await import('../../codecs/netlink/attributes.js');
+  const pool = new WriterPool();
+  const fill = (w: AttributeWriter): Uint8Array => { w.string(1, 'abcde'); w.u8(2, 7); w.nested(3, (w) => w.u16(4, 0xffff)); return w.finish().slice(); };
+  const first = pool.take(256);
+  first.bytes(9, new Uint8Array(200).fill(0xff)); // dirty the whole region, then give it back
+  pool.give(first);
+  const reused = pool.take(64);
+  t.is(reused.backing, first.backing, 'the same buffer came back');
+  t.deepEqual(fill(reused), fill(new AttributeWriter(64)));
+  t.not(pool.take(64).backing, first.backing, 'while it is out, a second writer gets fresh memory');
+});
