@@ -5,8 +5,14 @@
 #   sh .ci/setup.sh --test   + nftables, iproute2, iptables, strace (oracles for the tests)
 set -eu
 cd "$(dirname "$0")/.."
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: pktmark needs Node.js 20 or later (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
 case "${1:-}" in
-  --test) bins="/usr/sbin/nft /usr/sbin/ip /usr/sbin/tc /usr/sbin/iptables /usr/bin/strace"; pkgs="nftables iproute2 iptables strace" ;;
+  # oracles: nft, ip, tc, iptables-translate, strace (fixture capture); sysctl and openssl for test setup
+  --test) bins="/usr/sbin/nft /usr/sbin/ip /usr/sbin/tc /usr/sbin/iptables /usr/bin/strace /usr/sbin/sysctl /usr/bin/openssl"; pkgs="nftables iproute2 iptables strace procps openssl" ;;
   --demo) bins="/usr/sbin/ip /usr/sbin/nft"; pkgs="iproute2 nftables" ;;
   *) bins=""; pkgs="" ;;
 esac

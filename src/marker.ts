@@ -177,7 +177,7 @@ export class Marker {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.transports.values()) {
-      try { (await t).close(); } catch { /* a transport that never opened has nothing to close */ }
+      try { await (await t).close(); } catch { /* a transport that never opened has nothing to close */ }
     }
     this.transports.clear();
   }

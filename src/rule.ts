@@ -198,7 +198,9 @@ export function parseMarkSpec(mark: unknown, mask: unknown, xor = false): { mark
   let k: unknown = mask;
   if (typeof mark === 'string' && mark.includes('/')) {
     if (mask !== undefined) fail('INVALID_MASK', 'mask', `give the mask either as mark "V/M" or as mask, not both`);
-    [m, k] = mark.split('/', 2);
+    const parts = mark.split('/');
+    if (parts.length !== 2) fail('INVALID_MARK', 'mark', `mark ${JSON.stringify(mark)} is not V or V/M`);
+    [m, k] = parts;
   }
   if (m === undefined || m === null || m === '') fail('INVALID_MARK', 'mark', 'mark is required');
   const value = parseU32(m, 'mark');
@@ -263,11 +265,12 @@ export function normalizeRule(input: MarkRuleInput): MarkRule {
       if (input[f] !== undefined) fail('INVALID_OPTION', f, `${f} applies to via "tc" only`);
     }
     out.hook = parseHook(input.hook);
-    if (input.iif !== undefined) {
+    // a bare '+' is iptables' "any interface": no match at all
+    if (input.iif !== undefined && input.iif !== '+') {
       if (out.hook === 'output') fail('INVALID_OPTION', 'iif', 'iif cannot be used in the output hook (packets there have no input interface)');
       out.iif = parseIfName(input.iif, 'iif');
     }
-    if (input.oif !== undefined) {
+    if (input.oif !== undefined && input.oif !== '+') {
       if (out.hook === 'prerouting') fail('INVALID_OPTION', 'oif', 'oif cannot be used in the prerouting hook (the output interface is not chosen yet)', "use hook: 'output'");
       out.oif = parseIfName(input.oif, 'oif');
     }

@@ -45,15 +45,17 @@ function valueClash(e: RegistryEntry, mark: number, mask: number): MarkConflict 
 /** Known users whose bits overlap the bits this rule changes (`mask`), or who use this very value. */
 export function markConflicts(mark: number, mask = 0xffffffff): MarkConflict[] {
   const out: MarkConflict[] = [];
+  // bits the rule changes: the mask, and for an xor rule also the value's bits outside it
+  const changed = (mask | mark) >>> 0;
   for (const e of REGISTRY) {
     if (e.style === 'bitwise' && e.mask) {
-      const overlap = (parseInt(e.mask, 16) & mask) >>> 0;
+      const overlap = ((leadingHex(e.mask) ?? 0) & changed) >>> 0;
       if (overlap) {
         out.push({ software: e.software, kind: 'bits', bits: overlap, detail: `owns bits ${e.bits ?? e.mask} (${e.mask}); overlap ${hex(overlap)}: ${e.purpose}`, inRegistry: e.inRegistry });
         continue;
       }
     }
-    const v = valueClash(e, mark >>> 0, mask >>> 0);
+    const v = valueClash(e, mark >>> 0, changed);
     if (v) out.push(v);
   }
   return out;

@@ -39,6 +39,7 @@ export class NetlinkSocket implements Transport {
   private readonly timeoutMs: number;
   private readonly buf = new Uint8Array(RECV_CHUNK);
   private queue: Promise<unknown> = Promise.resolve();
+  private closing: Promise<void> | undefined;
 
   private constructor(fd: number, protocol: NetlinkProtocol, portId: number, opts: NetlinkSocketOptions) {
     this.fd = fd;
@@ -96,6 +97,7 @@ export class NetlinkSocket implements Transport {
   }
 
   exchange(bytes: Uint8Array, wait: WaitFor): Promise<NetlinkMessage[]> {
+    if (this.closing) return Promise.reject(new PktmarkError('CLOSED', 'netlink socket is closed'));
     // One conversation at a time: replies are matched by sequence number, but a second
     // concurrent request would steal the first one's replies from the shared queue.
     const run = this.queue.then(() => retryInterruptedDump(() => this.exchangeNow(bytes, wait), wait));
@@ -109,7 +111,9 @@ export class NetlinkSocket implements Transport {
     const firstSeq = bytes.length >= 16 ? nlmsghdr.decode(bytes).seq : wait.seq;
     // The whole batch must fit the send buffer in one sendmsg (else EMSGSIZE), and the
     // replies it asks for (echoes, acks) must fit the receive queue (else ENOBUFS).
-    this.ensureBuffers(bytes.length + 65536, bytes.length * 2 + (1 << 20));
+    // The kernel charges each reply skb's whole truesize (~1-2 KiB even for a 36-byte ack) to the
+    // receive queue: a 1,000-filter tc add (an echo and an ack each) needs ~3 MiB of room.
+    this.ensureBuffers(bytes.length + 65536, Math.min(countMessages(bytes) * 4096 + bytes.length + (1 << 20), 256 << 20));
     for (;;) {
       const n = c.send(this.fd, bytes, bytes.length, 0);
       if (n >= 0) break;
@@ -168,12 +172,31 @@ export class NetlinkSocket implements Transport {
     return getLibc().pollAsync(pfd, 1, Math.min(timeoutMs, 0x7fffffff));
   }
 
-  close(): void {
-    if (this.fd >= 0) {
-      getLibc().close(this.fd);
+  /**
+   * Close once the exchanges already queued have finished: closing under one would fail its
+   * receive (EBADF), and with it any rollback that operation was about to send.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    const fd = this.fd;
+    this.closing = this.queue.then(() => {
       this.fd = -1;
-    }
+      if (fd >= 0) getLibc().close(fd);
+    });
+    return this.closing;
   }
+}
+
+/** How many netlink messages a buffer holds (header walk only). */
+function countMessages(b: Uint8Array): number {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let n = 0;
+  for (let p = 0; p + 16 <= b.length; n++) {
+    const len = v.getUint32(p, HOST_LITTLE_ENDIAN);
+    if (len < 16) break;
+    p += (len + 3) & ~3;
+  }
+  return n;
 }
 
 export const DUMP_RETRIES = 5;

@@ -27,7 +27,9 @@ export interface Transport {
    * message received until `wait` is satisfied, in arrival order. Kernel errors are returned as
    * NLMSG_ERROR messages, not thrown: the caller maps them to the request that failed.
    * Throws PktmarkError TIMEOUT, ENOBUFS (replies were lost), CLOSED or SYSCALL.
+   * `bytes` is borrowed: the caller may reuse the buffer once the promise settles (copy to keep it).
    */
   exchange(bytes: Uint8Array, wait: WaitFor): Promise<NetlinkMessage[]>;
-  close(): void;
+  /** Close after the exchanges already started have finished. */
+  close(): void | Promise<void>;
 }

@@ -70,7 +70,7 @@ export async function withVethPair<T>(fn: (a: Netns, b: Netns) => Promise<T> | T
   return withNetns(async (a, b) => {
     run(IP, ['link', 'add', 'va', 'netns', a.name, 'type', 'veth', 'peer', 'name', 'vb', 'netns', b.name]);
     for (const [ns, dev, addrs] of [[a, 'va', ['10.0.0.2/24', 'fd00::2/64']], [b, 'vb', ['10.0.0.1/24', '10.0.0.3/24', 'fd00::1/64', 'fd00::3/64']]] as const) {
-      ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', `net.ipv6.conf.default.accept_dad=0`]);
+      ns.exec('/usr/sbin/sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', `net.ipv6.conf.default.accept_dad=0`]);
       ns.ip('link', 'set', dev, 'up');
       for (const a of addrs) ns.ip('addr', 'add', a, 'dev', dev, 'nodad');
     }

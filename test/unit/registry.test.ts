@@ -32,3 +32,7 @@ test('masked values are bit claims; whole-mark values only clash with whole-mark
   t.false(markConflicts(0x2000, 0x2000).some((x) => x.software.startsWith('ipftrace2')), 'a one-bit change is not "the value 0xdeadbeef"');
   t.true(markConflicts(0x100).some((x) => x.software.startsWith('Docker') && x.kind === 'value'), 'Docker Swarm: 0x100 and up');
 });
+
+test('an xor mark also changes the value bits outside its mask', (t) => {
+  t.true(markConflicts(0x2000, 0x0f).some((x) => x.software.startsWith('CNI portmap')));
+});

@@ -71,3 +71,10 @@ for (const [name, input, code, field] of bad) {
     t.is(e?.field, field);
   });
 }
+
+test('iptables corner cases: a bare "+" interface matches any; "V/M/x" is not a mark', (t) => {
+  t.is(normalizeRule({ iif: '+', mark: 1 }).iif, undefined);
+  t.is(normalizeRule({ hook: 'output', oif: '+', mark: 1 }).oif, undefined);
+  const e = t.throws(() => normalizeRule({ mark: '0x1/0xff/junk' }), { instanceOf: PktmarkError });
+  t.is(e?.code, 'INVALID_MARK');
+});
