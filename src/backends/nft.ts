@@ -7,7 +7,7 @@
 import { AttributeWriter, WriterPool } from '../../codecs/netlink/attributes.js';
 import { writeBatchBegin, writeBatchEnd } from '../../codecs/netlink/batch.js';
 import {
-  decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_REQUEST,
+  decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
   type NetlinkAck, type NetlinkMessage,
 } from '../../codecs/netlink/message.js';
 import {
@@ -38,6 +38,7 @@ const HOOK_ORDER: readonly Hook[] = ['prerouting', 'output'];
 export const MAX_RETRIES = 3;
 const EBUSY = 16;
 const ENOENT = 2;
+const EEXIST = 17;
 const ERESTART = 85;
 const ERESTARTSYS = 512;
 const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
@@ -144,10 +145,16 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
   return { before: p.handle };
 }
 
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool): Batch {
+/**
+ * `newTable`: the table was absent when we looked, so NEWTABLE carries NLM_F_CREATE|NLM_F_EXCL —
+ * if another program creates a table of that name first, the batch fails (EEXIST) instead of
+ * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
+ */
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false): Batch {
   const b = new BatchWriter(1024 + rules.length * 384, nextSeq, pool);
   b.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq));
-  b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, NLM_F_REQUEST, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
+  const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
+  b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
   const hooks = new Set(rules.map((r) => r.hook ?? 'prerouting'));
   for (const h of HOOK_ORDER) {
     if (!hooks.has(h)) continue;
@@ -321,19 +328,25 @@ export const nftBackend: Backend = {
     if (rules.length === 0) return [];
     const place = placementOf(rules, opts.before);
     const t = await ctx.transport(NETLINK_NETFILTER);
-    if (await tableState(t, ctx.table) === 'absent' && place.before !== undefined) {
-      throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist (table inet ${ctx.table} does not exist)`, { field: 'before' });
-    }
     const describe = (i: number): string => `rule ${i} (${explainNft(rules[i], ctx.table)})`;
-    let sent: { batch: Batch; replies: NetlinkMessage[] };
-    try {
-      sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool), describe);
-    } catch (e) {
-      // the kernel's ENOENT for a NEWRULE with a position: the rule to insert before is gone
-      if (place.before !== undefined && e instanceof PktmarkError && e.errno === ENOENT && e.messageIndex !== undefined) {
-        throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist: nothing was added`, { field: 'before', errno: ENOENT, ...(e.extack ? { extack: e.extack } : {}) });
+    let sent: { batch: Batch; replies: NetlinkMessage[] } | undefined;
+    for (let attempt = 0; !sent; attempt++) {
+      const state = await tableState(t, ctx.table);
+      if (state === 'absent' && place.before !== undefined) {
+        throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist (table inet ${ctx.table} does not exist)`, { field: 'before' });
       }
-      throw e;
+      try {
+        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent'), describe);
+      } catch (e) {
+        if (!(e instanceof PktmarkError)) throw e;
+        // someone made the table between our look and our batch: look again (NOT_OWNED if it is not ours)
+        if (e.field === 'table' && e.errno === EEXIST && attempt < MAX_RETRIES) continue;
+        // the kernel's ENOENT for a NEWRULE with a position: the rule to insert before is gone
+        if (place.before !== undefined && e.errno === ENOENT && e.messageIndex !== undefined) {
+          throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist: nothing was added`, { field: 'before', errno: ENOENT, ...(e.extack ? { extack: e.extack } : {}) });
+        }
+        throw e;
+      }
     }
     const { batch, replies } = sent;
     const ruleSeqs = batch.ruleSeqs();

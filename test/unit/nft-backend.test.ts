@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { AttributeWriter } from '../../codecs/netlink/attributes.js';
-import { NLM_F_ACK, NLM_F_ECHO, NLM_F_MULTI, type NetlinkMessage } from '../../codecs/netlink/message.js';
+import { NLM_F_ACK, NLM_F_ECHO, NLM_F_EXCL, NLM_F_MULTI, type NetlinkMessage } from '../../codecs/netlink/message.js';
 import {
   decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETRULE, NFT_MSG_GETTABLE, NFT_MSG_NEWCHAIN,
   NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
@@ -24,6 +24,8 @@ class FakeKernel {
   handle = 0n;
   exchanges = 0;
   failRule?: { index: number; errno: number; offsetIn?: (m: NetlinkMessage) => number; times?: number };
+  /** another program creates the table (with this comment) just before our batch arrives */
+  raceTable?: string;
   readonly transport = new FakeTransport(NETLINK_NETFILTER, (reqs) => this.handle_(reqs));
 
   private handle_(reqs: NetlinkMessage[]): Uint8Array[] {
@@ -56,7 +58,12 @@ class FakeKernel {
       const type = m.header.type;
       let errno = 0;
       let offset: number | undefined;
-      if (type === nftType(NFT_MSG_NEWTABLE)) { table ??= { comment: decodeTable(m).comment }; handle = handle || 0n; }
+      if (type === nftType(NFT_MSG_NEWTABLE) && this.raceTable !== undefined) {
+        this.table = { comment: this.raceTable };
+        this.raceTable = undefined;
+        if (m.header.flags & NLM_F_EXCL) errno = 17;
+        else table = this.table;
+      } else if (type === nftType(NFT_MSG_NEWTABLE)) { table ??= { comment: decodeTable(m).comment }; handle = handle || 0n; }
       else if (type === nftType(NFT_MSG_NEWCHAIN)) handle++;
       else if (type === nftType(NFT_MSG_NEWRULE)) {
         const f = this.failRule;
@@ -188,3 +195,19 @@ function parseTypes(b: Uint8Array): number[] {
   for (let p = 0; p < b.length; p += (v.getUint32(p, true) + 3) & ~3) out.push(v.getUint16(p + 4, true));
   return out;
 }
+
+test('a table made by someone else between our look and our batch: NEWTABLE is exclusive, so NOT_OWNED and nothing added', async (t) => {
+  const k = new FakeKernel();
+  k.raceTable = 'made by someone else';
+  const e = await t.throwsAsync(nftBackend.add(rules, k.ctx()), { instanceOf: PktmarkError });
+  t.is(e?.code, 'NOT_OWNED');
+  t.deepEqual(k.rules, [], 'no rule went into their table');
+});
+
+test('a table made by another pktmark in between is simply used', async (t) => {
+  const k = new FakeKernel();
+  k.raceTable = 'pktmark';
+  const recs = await nftBackend.add(rules, k.ctx());
+  t.is(recs.length, 4);
+  t.is(k.rules.length, 4);
+});
