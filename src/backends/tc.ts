@@ -220,7 +220,17 @@ async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<
     // rest, so everything that did go in is undone below.
     const w = new AttributeWriter(256 * planned.length);
     const seqs = planned.map((p) => { const seq = t.nextSeq(); encodeNewFilter(w, seq, p.filter, { echo: true }); return seq; });
-    const replies = await t.exchange(w.finish(), { seq: seqs[seqs.length - 1], until: 'ack' });
+    // If the exchange itself fails (timeout, lost replies), the kernel may hold filters we never
+    // heard about: remember pktmark's filters on these devices now, and remove any new ones then.
+    // (a device whose clsact this add just created has none yet: no dump needed)
+    const before = await ownedKeys(t, planned.filter((p) => !devices.get(p.dev)?.created));
+    let replies: NetlinkMessage[];
+    try {
+      replies = await t.exchange(w.finish(), { seq: seqs[seqs.length - 1], until: 'ack' });
+    } catch (e) {
+      undo.push(async () => { await removeNewOwned(t, planned, before); });
+      throw e;
+    }
     const echoes = new Map<number, DecodedFilter>();
     const refused = new Map<number, NetlinkAck>();
     for (const m of replies) {
@@ -278,6 +288,38 @@ function record(dev: string, direction: Direction, f: DecodedFilter, known?: Mar
     ...(decoded.raw ? { raw: decoded.raw } : {}),
     packets, bytes, text,
   };
+}
+
+type Place = { readonly dev: string; readonly ifindex: number; readonly direction: Direction };
+const ownedKey = (p: Place, f: TcFilter): string => `${p.ifindex}/${p.direction}/${f.prio}/${f.handle}`;
+
+/** pktmark's filters now on the devices and directions `places` touch. */
+async function ownedKeys(t: Transport, places: readonly Place[]): Promise<Set<string>> {
+  const keys = new Set<string>();
+  const seen = new Set<string>();
+  for (const p of places) {
+    if (seen.has(`${p.ifindex}/${p.direction}`)) continue;
+    seen.add(`${p.ifindex}/${p.direction}`);
+    for (const f of await filtersOf(t, p.ifindex, p.direction)) if (ownerOf(f)?.direction === p.direction && isNode(f)) keys.add(ownedKey(p, f));
+  }
+  return keys;
+}
+
+/** Remove pktmark's filters that appeared on those devices since `before` was taken. */
+async function removeNewOwned(t: Transport, places: readonly Place[], before: ReadonlySet<string>): Promise<void> {
+  const qdiscs = await ingressQdiscs(t);
+  const fresh: Owned[] = [];
+  const seen = new Set<string>();
+  for (const p of places) {
+    if (seen.has(`${p.ifindex}/${p.direction}`)) continue;
+    seen.add(`${p.ifindex}/${p.direction}`);
+    for (const f of await filtersOf(t, p.ifindex, p.direction)) {
+      const o = ownerOf(f);
+      if (o?.direction === p.direction && isNode(f) && !before.has(ownedKey(p, f))) fresh.push({ ...p, filter: f, qdiscOwned: false });
+    }
+  }
+  // qdiscOwned false: the qdisc step of the same add removes a qdisc it created itself
+  if (fresh.length) await removeOwned(t, fresh, qdiscs);
 }
 
 interface Owned { readonly dev: string; readonly ifindex: number; readonly direction: Direction; readonly filter: DecodedFilter; readonly qdiscOwned: boolean }

@@ -3,7 +3,7 @@ import test from 'ava';
 import { AttributeWriter } from '../../codecs/netlink/attributes.js';
 import { writeMessage } from '../../codecs/netlink/message.js';
 import { ifinfomsg, IFLA_IFNAME } from '../../codecs/tc/link.js';
-import { RTM_DELQDISC, RTM_GETLINK, RTM_GETQDISC, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER } from '../../codecs/tc/constants.js';
+import { RTM_DELQDISC, RTM_DELTFILTER, RTM_GETLINK, RTM_GETQDISC, RTM_GETTFILTER, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER } from '../../codecs/tc/constants.js';
 import { FakeTransport, ackFor, doneFor } from '../../src/transport/fake.js';
 import { tcBackend } from '../../src/backends/tc.js';
 import { normalizeRule } from '../../src/rule.js';
@@ -52,4 +52,34 @@ test('unsupported rules are refused before anything is sent', async (t) => {
   const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'eth0', src: '!10.0.0.1', mark: 1 })], { table: 'pktmark', transport: async () => fake }));
   t.like(e, { code: 'UNSUPPORTED', field: 'src' });
   t.is(fake.sent.length, 0);
+});
+
+test('the filter exchange fails (timeout): filters the kernel did take are found by a dump and removed, then the qdisc', async (t) => {
+  const types: number[] = [];
+  let kernelHasFilter = false;
+  let taken: Uint8Array | undefined; // the NEWTFILTER payload the kernel "applied"
+  const dumpEntry = (seq: number): Uint8Array => {
+    const w = new AttributeWriter();
+    writeMessage(w, RTM_NEWTFILTER, 2 /* NLM_F_MULTI */, seq, (w) => w.raw(taken!));
+    return w.finish();
+  };
+  const fake = new FakeTransport(0, (reqs) => {
+    const r = reqs[0];
+    types.push(r.header.type);
+    switch (r.header.type) {
+      case RTM_GETLINK: return [newLink(r.header.seq, 4, 'eth0'), ackFor(r)];
+      case RTM_GETQDISC: return [doneFor(r.header.seq)];
+      case RTM_NEWQDISC: return [ackFor(r)];
+      case RTM_NEWTFILTER: kernelHasFilter = true; taken = r.payload.slice(); throw new PktmarkError('TIMEOUT', 'no answer from the kernel');
+      case RTM_GETTFILTER: return kernelHasFilter ? [dumpEntry(r.header.seq), doneFor(r.header.seq)] : [doneFor(r.header.seq)];
+      case RTM_DELTFILTER: kernelHasFilter = false; return [ackFor(r)];
+      case RTM_DELQDISC: return [ackFor(r)];
+      default: return [ackFor(r, 95)];
+    }
+  });
+  const ctx: BackendContext = { table: 'pktmark', transport: async () => fake };
+  const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'eth0', src: '10.0.0.1', mark: 0xdeadbeef })], ctx), { instanceOf: PktmarkError });
+  t.is(e?.code, 'TIMEOUT');
+  t.false(kernelHasFilter, 'the filter the kernel took was removed');
+  t.is(types.at(-1), RTM_DELQDISC, 'and then the qdisc pktmark created');
 });
