@@ -74,13 +74,13 @@ export function encode(input: MarkRuleInput | readonly MarkRuleInput[], opts: { 
     nextSeq: () => ++seq,
     ...(opts.ifindex ? { ifindex: opts.ifindex } : {}),
   };
-  return splitByVia(rules).encodeAdd(rules, ctx, opts.before === undefined ? {} : { before: opts.before });
+  return splitByVia(rules).encodeAdd(rules, ctx, { ...(opts.before !== undefined ? { before: opts.before } : {}), ...(opts.first ? { first: true } : {}) });
 }
 
 /** The equivalent `nft` or `tc` command line. */
-export function explain(input: MarkRuleInput, opts: { table?: string } = {}): string {
+export function explain(input: MarkRuleInput, opts: { table?: string; first?: boolean } = {}): string {
   const rule = normalizeRule(input);
-  return BACKENDS[rule.via].explain(rule, { table: validateTable(opts.table ?? DEFAULT_TABLE) });
+  return BACKENDS[rule.via].explain(rule, { table: validateTable(opts.table ?? DEFAULT_TABLE), ...(opts.first ? { first: true } : {}) });
 }
 
 export class Marker {

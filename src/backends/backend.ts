@@ -44,6 +44,8 @@ export interface EncodeContext {
 export interface AddOptions {
   /** insert before this rule (an id of the same backend and chain), keeping the input order; default: append */
   readonly before?: string;
+  /** insert at the head of the chain (`nft insert rule`, `iptables -I CHAIN`), keeping the input order */
+  readonly first?: boolean;
 }
 
 export interface Backend {
@@ -58,5 +60,6 @@ export interface Backend {
   /** Remove everything this backend made. */
   clear(ctx: BackendContext): Promise<void>;
   /** The equivalent command line(s) of the real tool (`nft add rule …`, `tc filter add …`). */
-  explain(rule: MarkRule, ctx: { readonly table: string }): string;
+  /** `first`: the command that inserts at the head instead of appending (`nft insert rule`) */
+  explain(rule: MarkRule, ctx: { readonly table: string; readonly first?: boolean }): string;
 }

@@ -45,8 +45,8 @@ export function nftStatements(rule: MarkRule): string {
   return s.join(' ');
 }
 
-export function explainNft(rule: MarkRule, table: string): string {
-  return `nft add rule inet ${table} ${rule.hook ?? 'prerouting'} ${nftStatements(rule)}`;
+export function explainNft(rule: MarkRule, table: string, first = false): string {
+  return `nft ${first ? 'insert' : 'add'} rule inet ${table} ${rule.hook ?? 'prerouting'} ${nftStatements(rule)}`;
 }
 
 /** `nft add table/chain` lines that create what pktmark creates on first use. */

@@ -84,8 +84,10 @@ export class Batch {
   }
   get sent(): Sent[] { return this.seqs.map((_, i) => this.sentAt(i)); }
   indexOfSeq(seq: number): number { return this.seqs.indexOf(seq); }
-  /** seqs of the NEWRULE messages, in order */
+  /** seqs of the NEWRULE messages, in send order */
   ruleSeqs(): number[] { return this.seqs.filter((_, i) => this.whats[i] === 'rule'); }
+  /** which input rule each NEWRULE carried, in send order */
+  ruleItems(): number[] { return this.items.filter((_, i) => this.whats[i] === 'rule'); }
   messages(): Uint8Array[] { return this.seqs.map((_, i) => this.bytes.subarray(this.edges[i], this.edges[i + 1])); }
 }
 
@@ -126,10 +128,12 @@ class BatchWriter {
  * rule is no NLM_F_APPEND and NFTA_RULE_POSITION = its handle, as `nft insert rule … position H`
  * sends it — each rule lands just before H, so the batch keeps its order.
  */
-export interface Placement { readonly before?: bigint }
+export interface Placement { readonly before?: bigint; readonly first?: boolean }
 
 /** The `before` id of an add, checked against the rules (same chain) before anything is sent. */
-export function placementOf(rules: readonly MarkRule[], before: string | undefined): Placement {
+export function placementOf(rules: readonly MarkRule[], before: string | undefined, first = false): Placement {
+  if (first && before !== undefined) throw new PktmarkError('INVALID_OPTION', 'give either first or before, not both', { field: 'before' });
+  if (first) return { first: true };
   if (before === undefined) return {};
   let p: { chain: Hook; handle: bigint };
   try {
@@ -165,12 +169,15 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   let ackSeq = 0;
   const encoder = new RuleEncoder();
   const msgType = nftType(NFT_MSG_NEWRULE);
-  rules.forEach((rule, i) => {
-    const last = i === rules.length - 1;
-    let flags = NLM_F_REQUEST | NLM_F_CREATE | (place.before === undefined ? NLM_F_APPEND : 0);
-    if (i === 0 || last) flags |= NLM_F_ECHO;
+  const append = place.before === undefined && !place.first;
+  // Each head insert lands in front of the previous one, so `first` sends the rules last to first.
+  const order = place.first ? rules.map((_, i) => rules.length - 1 - i) : rules.map((_, i) => i);
+  order.forEach((i, k) => {
+    const last = k === rules.length - 1;
+    let flags = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
+    if (k === 0 || last) flags |= NLM_F_ECHO;
     if (last) flags |= NLM_F_ACK;
-    const seq = b.addRule(i, (w, seq) => encoder.write(w, rule, table, flags, seq, msgType, place.before));
+    const seq = b.addRule(i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before));
     if (last) ackSeq = seq;
   });
   b.add('end', undefined, (w, seq) => writeBatchEnd(w, seq));
@@ -321,12 +328,12 @@ export const nftBackend: Backend = {
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
-    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before)).messages();
+    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first)).messages();
   },
 
   async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
-    const place = placementOf(rules, opts.before);
+    const place = placementOf(rules, opts.before, opts.first);
     const t = await ctx.transport(NETLINK_NETFILTER);
     const describe = (i: number): string => `rule ${i} (${explainNft(rules[i], ctx.table)})`;
     let sent: { batch: Batch; replies: NetlinkMessage[] } | undefined;
@@ -360,13 +367,16 @@ export const nftBackend: Backend = {
     const last = echoed.get(ruleSeqs[ruleSeqs.length - 1]);
     let handles: bigint[];
     if (first !== undefined && last !== undefined && last - first === BigInt(rules.length - 1)) {
-      handles = rules.map((_, i) => first + BigInt(i));
+      // handles follow send order; the k-th NEWRULE sent carried rule items[k]
+      handles = new Array<bigint>(rules.length);
+      batch.ruleItems().forEach((item, k) => { handles[item] = first + BigInt(k); });
     } else if (first !== undefined && last !== undefined) {
       // not consecutive (should not happen within one batch): take our range from a dump
       const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
       mine.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));
       if (mine.length !== rules.length) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${rules.length} found)`);
-      handles = mine.map((r) => r.handle!);
+      handles = new Array<bigint>(rules.length);
+      batch.ruleItems().forEach((item, k) => { handles[item] = mine[k].handle!; });
     } else {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
@@ -401,7 +411,7 @@ export const nftBackend: Backend = {
     }
   },
 
-  explain(rule, ctx) { return explainNft(rule, ctx.table); },
+  explain(rule, ctx) { return explainNft(rule, ctx.table, ctx.first); },
 };
 
 /** BATCH_BEGIN, DELRULE by handle × N (NLM_F_ACK on the last), BATCH_END. `i` is the id's index, reported on error. */

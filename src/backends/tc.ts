@@ -371,8 +371,8 @@ async function removeOwned(t: Transport, victims: readonly Owned[], qdiscs: Map<
 
 /** tc orders filters by priority, not by position: `prio` is the way to go first. */
 function refuseBefore(opts: AddOptions): void {
-  if (opts.before !== undefined) {
-    throw new PktmarkError('UNSUPPORTED', 'tc filters are ordered by prio, not inserted before another filter', { field: 'before', hint: 'give the rule a lower prio (tc runs lower prios first)' });
+  if (opts.before !== undefined || opts.first) {
+    throw new PktmarkError('UNSUPPORTED', 'tc filters are ordered by prio, not inserted before another filter', { field: opts.first ? 'first' : 'before', hint: 'give the rule a lower prio (tc runs lower prios first)' });
   }
 }
 

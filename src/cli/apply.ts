@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Marker } from '../marker.js';
 import type { MarkRule, MarkRuleInput } from '../rule.js';
-import type { RuleRecord } from '../backends/backend.js';
+import type { AddOptions, RuleRecord } from '../backends/backend.js';
 import { PktmarkError } from '../errors.js';
 import type { GlobalOptions } from './global.js';
 import type { Io } from './io.js';
@@ -46,11 +46,11 @@ export function ifindexResolver(g: GlobalOptions): (dev: string) => number {
 }
 
 /** Print the equivalent command lines, or with --hex every message `add` would send. */
-export async function dryRunAdd(inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io): Promise<void> {
+export async function dryRunAdd(inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io, place: AddOptions = {}): Promise<void> {
   const { encode, explain } = await import('../marker.js');
   const table = g.table === undefined ? {} : { table: g.table };
-  const commands = inputs.map((r) => explain(r, table));
-  const messages = g.hex ? encode(inputs, { ...table, ifindex: ifindexResolver(g) }).map(hex) : undefined;
+  const commands = inputs.map((r) => explain(r, { ...table, ...(place.first ? { first: true } : {}) }));
+  const messages = g.hex ? encode(inputs, { ...table, ...place, ifindex: ifindexResolver(g) }).map(hex) : undefined;
   if (g.json) {
     io.out(JSON.stringify({ dryRun: true, commands, ...(messages ? { messages } : {}) }));
     return;
@@ -64,10 +64,10 @@ export function printRecords(records: readonly RuleRecord[], g: GlobalOptions, i
 }
 
 /** add (native and fronts): validate all, then one atomic add, or the dry-run output. */
-export async function addRules(inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io, opts: { print?: boolean } = {}): Promise<RuleRecord[]> {
+export async function addRules(inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io, opts: { print?: boolean; place?: AddOptions } = {}): Promise<RuleRecord[]> {
   await normalizeAll(inputs);
-  if (g.dryRun) { await dryRunAdd(inputs, g, io); return []; }
-  const records = await withMarker(g, (m) => m.add(inputs));
+  if (g.dryRun) { await dryRunAdd(inputs, g, io, opts.place); return []; }
+  const records = await withMarker(g, (m) => m.add(inputs, opts.place ?? {}));
   if (opts.print !== false) printRecords(records, g, io);
   return records;
 }

@@ -128,6 +128,9 @@ liveTest('nft: add with { before } inserts just before that rule, in input order
       const b = await m.add({ src: '10.0.0.2', mark: 2 });
       const [x, y] = await m.add([{ src: '10.0.0.3', mark: 3 }, { src: '10.0.0.4', mark: 4 }], { before: b.id });
       t.deepEqual((await m.list()).map((r) => r.id), [a.id, x.id, y.id, b.id], 'order a, x, y, b; ids of a and b unchanged');
+      const [p, q] = await m.add([{ src: '10.0.0.6', mark: 6 }, { src: '10.0.0.7', mark: 7 }], { first: true });
+      t.deepEqual((await m.list()).map((r) => r.id), [p.id, q.id, a.id, x.id, y.id, b.id], 'first: p, q at the head, in input order');
+      t.is(p.rule?.src?.address, '10.0.0.6', 'records come back in input order');
       const before = listing(ns);
       const gone = await t.throwsAsync(m.add({ src: '10.0.0.5', mark: 5 }, { before: 'nft:prerouting:9999' }), { instanceOf: PktmarkError });
       t.is(gone?.code, 'NOT_FOUND');

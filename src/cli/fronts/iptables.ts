@@ -10,7 +10,7 @@ import { formatCidr } from '../../../codecs/address.js';
 import { protocolName, type AddressMatch, type Hook, type MarkRuleInput } from '../../rule.js';
 import type { RuleRecord } from '../../backends/backend.js';
 import { PktmarkError } from '../../errors.js';
-import { addRules, normalizeAll, withMarker, dryRunAdd } from '../apply.js';
+import { addRules, normalizeAll, withMarker } from '../apply.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { checkGlobal, type GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
@@ -211,18 +211,18 @@ export async function runIptables(cmd: XtCommand, family: 'ip' | 'ip6', g: Globa
   }
   switch (cmd.op) {
     case 'append':
-      await addRules([cmd.rule], g, io, { print: g.json || g.dryRun });
+      await addRules([cmd.rule], g, io, { print: g.json });
       return EXIT_OK;
     case 'insert': {
-      await normalizeAll([cmd.rule]);
+      // -I CHAIN [1]: at the head of the chain, like nft insert rule (no listing needed, so dry-run works)
+      if (cmd.index === 1) { await addRules([cmd.rule], g, io, { print: g.json, place: { first: true } }); return EXIT_OK; }
       if (g.dryRun) {
-        if (g.hex || g.json || cmd.index !== 1) await dryRunAdd([cmd.rule], g, io);
-        else io.out((await import('../../marker.js')).explain(cmd.rule, g.table ? { table: g.table } : {}).replace(/^nft add rule /, 'nft insert rule '));
-        return EXIT_OK;
+        throw new UsageError('UNSUPPORTED', `--dry-run applies to -I CHAIN 1 only: inserting at ${cmd.index} depends on the kernel's current rules`, { field: '--dry-run' });
       }
+      await normalizeAll([cmd.rule]);
       await withMarker(g, async (m) => {
-        // -I CHAIN N: just before the rule now at N (one NEWRULE with a position); N = count + 1 appends
-        const rules = chainRules(await m.list({ via: 'nft' }), cmd.hook);
+        // -I CHAIN N: just before the rule now at N as -L numbers them (one NEWRULE with a position); N = count + 1 appends
+        const rules = (await m.list({ via: 'nft' })).filter(inChain(cmd.hook, family));
         if (cmd.index > rules.length + 1) {
           throw new PktmarkError('NOT_FOUND', `index of insertion too big: ${CHAIN_OF[cmd.hook]} has ${rules.length} rule(s)`, { field: 'rulenum' });
         }
@@ -251,7 +251,7 @@ export async function runIptables(cmd: XtCommand, family: 'ip' | 'ip6', g: Globa
     }
     case 'delete-index':
       await withMarker(g, async (m) => {
-        const rules = chainRules(await m.list({ via: 'nft' }), cmd.hook);
+        const rules = (await m.list({ via: 'nft' })).filter(inChain(cmd.hook, family));
         const rec = rules[cmd.index - 1];
         if (!rec) throw new PktmarkError('NOT_FOUND', `${CHAIN_OF[cmd.hook]} has ${rules.length} rule(s); there is no rule ${cmd.index}`, { field: 'rulenum' });
         await m.delete(rec.id);
