@@ -62,3 +62,10 @@ export function takeGlobal(w: Words, g: GlobalOptions): boolean {
 export function checkGlobal(g: GlobalOptions): void {
   if (g.hex && !g.dryRun) throw new UsageError('INVALID_OPTION', '--hex needs --dry-run', { field: '--hex', hint: 'pktmark --dry-run --hex add …' });
 }
+
+/** Commands that read or change the kernel's current state cannot be dry-run. */
+export function noDryRun(cmd: string, g: GlobalOptions): void {
+  if (g.dryRun) {
+    throw new UsageError('UNSUPPORTED', `--dry-run applies to commands that add rules (add, explain, iptables -A/-I, tc filter add); ${cmd} reads or changes the kernel's current state`, { field: '--dry-run' });
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { PktmarkError } from '../errors.js';
 import { EXIT_OK, EXIT_RULE, NEEDS_ROOT, UsageError, exitCodeOf } from './errors.js';
-import { newGlobalOptions, takeGlobal, type GlobalOptions } from './global.js';
+import { newGlobalOptions, noDryRun, takeGlobal, type GlobalOptions } from './global.js';
 import { processIo, type Io } from './io.js';
 import { Words } from './words.js';
 
@@ -23,10 +23,11 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   iptables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip'),
   ip6tables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip6'),
   tc: async () => (await import('./fronts/tc.js')).tcFront,
-  ping: async () => async (argv, _base, g) => {
+  ping: async () => async (argv, _base, g, io) => {
+    noDryRun('ping', g);
     // ping parses its own options (it takes --netns too); a global --netns is passed on in front
     const { pingCommand } = await import('./commands/ping.js');
-    return pingCommand([...(g.netns !== undefined ? ['--netns', g.netns] : []), ...argv]);
+    return pingCommand([...(g.netns !== undefined ? ['--netns', g.netns] : []), ...argv], io);
   },
 };
 

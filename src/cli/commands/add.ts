@@ -48,8 +48,9 @@ export async function addCommand(argv: readonly string[], base: number, g: Globa
 
 /** `explain`: the nft/tc line (never sends; like add --dry-run). */
 export async function explainCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
-  const { input, help } = parseRule('explain', argv, base, g);
+  const dg = { ...g, dryRun: true }; // before parsing, so that --hex (which needs --dry-run) is accepted
+  const { input, help } = parseRule('explain', argv, base, dg);
   if (help || !input) { io.out(helpText('explain')); return EXIT_OK; }
-  await addRules([input], { ...g, dryRun: true }, io);
+  await addRules([input], dg, io);
   return EXIT_OK;
 }

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Transport } from '../../transport/transport.js';
 import { PktmarkError } from '../../errors.js';
 import { EXIT_OK } from '../errors.js';
-import type { GlobalOptions } from '../global.js';
+import { noDryRun, type GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
 import type { Io } from '../io.js';
 import { parseOptions } from '../options.js';
@@ -90,44 +90,48 @@ async function kernelProbes(route: Transport, nf: Transport): Promise<Check[]> {
   const keep = (t: Transport): Transport => ({ protocol: t.protocol, nextSeq: () => t.nextSeq(), exchange: (b, w) => t.exchange(b, w), close: () => undefined });
   const m = await Marker.open({ table: 'pktmark_doctor', transport: (p) => keep(p === NETLINK_ROUTE ? route : nf) });
   const out: Check[] = [];
-  out.push(await probe('nf_tables', 'inet table, base chain and a meta mark rule accepted', () => m.add({ mark: 1 })));
-  out.push(await probe('limit', 'nft limit expression accepted', () => m.add({ mark: 1, rate: '1/second', burst: 1 })));
+  try {
+    out.push(await probe('nf_tables', 'inet table, base chain and a meta mark rule accepted', () => m.add({ mark: 1 })));
+    out.push(await probe('limit', 'nft limit expression accepted', () => m.add({ mark: 1, rate: '1/second', burst: 1 })));
 
-  const tcRule = normalizeRule({ via: 'tc', dev: 'lo', mark: 1, rate: '1/second', burst: 1 });
-  const base = ruleToFilter(tcRule, { ifindex: LO, qdisc: 'clsact' });
-  const u32 = base.options as Extract<NonNullable<typeof base.options>, { kind: 'u32' }>;
-  const [police, skbedit] = ruleActions(tcRule);
-  const filter = (prio: number, actions: typeof u32.actions) => (w: Parameters<typeof encodeNewFilter>[0], seq: number): void =>
-    encodeNewFilter(w, seq, { ...base, prio, parent: PARENT_INGRESS, protocol: ETH_P_ALL, options: { ...u32, actions } });
-  const clsact = await probe('clsact', '', () => tcKernel.request(route, 'add clsact qdisc', (w, seq) => encodeNewIngressQdisc(w, seq, LO, 'clsact')));
-  const tcUnknown = (c: Check): Check => ({ ...c, status: 'unknown', detail: `not probed: the clsact qdisc was refused (${clsact.detail})` });
+    const tcRule = normalizeRule({ via: 'tc', dev: 'lo', mark: 1, rate: '1/second', burst: 1 });
+    const base = ruleToFilter(tcRule, { ifindex: LO, qdisc: 'clsact' });
+    const u32 = base.options as Extract<NonNullable<typeof base.options>, { kind: 'u32' }>;
+    const [police, skbedit] = ruleActions(tcRule);
+    const filter = (prio: number, actions: typeof u32.actions) => (w: Parameters<typeof encodeNewFilter>[0], seq: number): void =>
+      encodeNewFilter(w, seq, { ...base, prio, parent: PARENT_INGRESS, protocol: ETH_P_ALL, options: { ...u32, actions } });
+    const clsact = await probe('clsact', '', () => tcKernel.request(route, 'add clsact qdisc', (w, seq) => encodeNewIngressQdisc(w, seq, LO, 'clsact')));
+    const tcUnknown = (c: Check): Check => ({ ...c, status: 'unknown', detail: `not probed: the clsact qdisc was refused (${clsact.detail})` });
 
-  const u32Check = await probe('cls_u32', 'u32 filter accepted', () => tcKernel.request(route, 'add u32 filter', filter(1, [])));
-  out.push(clsact.status === 'yes' ? u32Check : tcUnknown(u32Check));
-  // Actions are loaded when a filter that uses them is added; a u32 filter carrying only that action says whether it exists.
-  for (const [name, prio, action] of [['act_skbedit', 2, { ...skbedit, order: 1 }], ['act_police', 3, { ...police, order: 1 }]] as const) {
-    const c = await probe(name, `${name.slice(4)} action accepted`, () => tcKernel.request(route, `add u32 filter with ${name.slice(4)}`, filter(prio, [action])));
-    out.push(u32Check.status === 'yes' ? c : { ...c, status: 'unknown', detail: `not probed: needs cls_u32 (${c.detail})` });
+    const u32Check = await probe('cls_u32', 'u32 filter accepted', () => tcKernel.request(route, 'add u32 filter', filter(1, [])));
+    out.push(clsact.status === 'yes' ? u32Check : tcUnknown(u32Check));
+    // Actions are loaded when a filter that uses them is added; a u32 filter carrying only that action says whether it exists.
+    for (const [name, prio, action] of [['act_skbedit', 2, { ...skbedit, order: 1 }], ['act_police', 3, { ...police, order: 1 }]] as const) {
+      const c = await probe(name, `${name.slice(4)} action accepted`, () => tcKernel.request(route, `add u32 filter with ${name.slice(4)}`, filter(prio, [action])));
+      out.push(u32Check.status === 'yes' ? c : { ...c, status: 'unknown', detail: `not probed: needs cls_u32 (${c.detail})` });
+    }
+    // cls_bpf without options: the kernel refuses with EINVAL when cls_bpf exists, ENOENT when it does not.
+    out.push(await probe('cls_bpf', '', () => tcKernel.request(route, 'add bpf filter', (w, seq) => encodeNewFilter(w, seq, { ifindex: LO, parent: PARENT_INGRESS, prio: 4, protocol: ETH_P_ALL, handle: 0, kind: 'bpf' })),
+      (e) => (e instanceof PktmarkError && e.errno === EINVAL ? 'yes' : undefined)));
+    const bpf = out.at(-1)!;
+    if (bpf.status === 'yes') bpf.detail = 'bpf classifier known (refused an empty filter with EINVAL, as expected)';
+    // XDP: detach (fd -1) in generic mode on lo — accepted wherever the kernel has XDP, changes nothing.
+    out.push(await probe('XDP', 'IFLA_XDP accepted (generic mode detach on lo)', () => tcKernel.request(route, 'set XDP on lo', (w, seq) => {
+      writeMessage(w, 19 /* RTM_SETLINK */, NLM_F_REQUEST | NLM_F_ACK, seq, () => {
+        w.struct(ifinfomsg, { family: 0, type: 0, index: LO, flags: 0, change: 0 });
+        w.nested(43 /* IFLA_XDP */, () => { w.i32(1 /* IFLA_XDP_FD */, -1); w.u32(3 /* IFLA_XDP_FLAGS */, 2 /* XDP_FLAGS_SKB_MODE */); });
+      });
+    })));
+  } finally {
+    await m.close();
   }
-  // cls_bpf without options: the kernel refuses with EINVAL when cls_bpf exists, ENOENT when it does not.
-  out.push(await probe('cls_bpf', '', () => tcKernel.request(route, 'add bpf filter', (w, seq) => encodeNewFilter(w, seq, { ifindex: LO, parent: PARENT_INGRESS, prio: 4, protocol: ETH_P_ALL, handle: 0, kind: 'bpf' })),
-    (e) => (e instanceof PktmarkError && e.errno === EINVAL ? 'yes' : undefined)));
-  const bpf = out.at(-1)!;
-  if (bpf.status === 'yes') bpf.detail = 'bpf classifier known (refused an empty filter with EINVAL, as expected)';
-  // XDP: detach (fd -1) in generic mode on lo — accepted wherever the kernel has XDP, changes nothing.
-  out.push(await probe('XDP', 'IFLA_XDP accepted (generic mode detach on lo)', () => tcKernel.request(route, 'set XDP on lo', (w, seq) => {
-    writeMessage(w, 19 /* RTM_SETLINK */, NLM_F_REQUEST | NLM_F_ACK, seq, () => {
-      w.struct(ifinfomsg, { family: 0, type: 0, index: LO, flags: 0, change: 0 });
-      w.nested(43 /* IFLA_XDP */, () => { w.i32(1 /* IFLA_XDP_FD */, -1); w.u32(3 /* IFLA_XDP_FLAGS */, 2 /* XDP_FLAGS_SKB_MODE */); });
-    });
-  })));
-  await m.close();
   return out;
 }
 
 export async function doctorCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
   const p = parseOptions('doctor', argv, base, {}, g);
   if (p.help) { io.out(helpText('doctor')); return EXIT_OK; }
+  noDryRun('doctor', g);
   const report = await runDoctor();
   if (g.json) { io.out(JSON.stringify(report)); return EXIT_OK; }
   for (const l of table(['CHECK', 'RESULT', 'DETAIL'], report.checks.map((c) => [c.name, c.status, c.detail]))) io.out(l);

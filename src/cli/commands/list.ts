@@ -2,7 +2,7 @@
 import type { Via } from '../../rule.js';
 import { withMarker } from '../apply.js';
 import { EXIT_OK, UsageError } from '../errors.js';
-import type { GlobalOptions } from '../global.js';
+import { noDryRun, type GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
 import type { Io } from '../io.js';
 import { parseOptions, str, type Parsed } from '../options.js';
@@ -14,12 +14,6 @@ function via(p: Parsed): Via | undefined {
   const v = str(p, '--via');
   if (v === undefined || v === 'nft' || v === 'tc') return v;
   throw new UsageError('INVALID_OPTION', `--via ${JSON.stringify(v)} is not nft or tc`, { field: '--via' });
-}
-
-function noDryRun(cmd: string, g: GlobalOptions): void {
-  if (g.dryRun) {
-    throw new UsageError('UNSUPPORTED', `--dry-run applies to commands that add rules (add, explain, iptables -A/-I, tc filter add); ${cmd} reads or changes the kernel's current state`, { field: '--dry-run' });
-  }
 }
 
 export async function listCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {

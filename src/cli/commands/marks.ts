@@ -1,7 +1,8 @@
 /** `pktmark marks V[/M]`: which other software uses the bits this mark changes (fwmark registry). */
 import { parseMarkSpec } from '../../rule.js';
 import { markConflicts, REGISTRY_ATTRIBUTION } from '../../registry/index.js';
-import { UsageError, EXIT_OK } from '../errors.js';
+import { EXIT_OK } from '../errors.js';
+import { parseOptions } from '../options.js';
 import type { GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
 import type { Io } from '../io.js';
@@ -9,9 +10,9 @@ import type { Io } from '../io.js';
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
 export async function marksCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
-  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) { io.out(helpText('marks')); return EXIT_OK; }
-  if (argv.length > 1) throw new UsageError('UNSUPPORTED', `unsupported word '${argv[1]}' at position ${base + 1}: marks takes one V[/M]`, { field: argv[1] });
-  const { mark, mask } = parseMarkSpec(argv[0], undefined, true);
+  const p = parseOptions('marks', argv, base, {}, g, { max: 1, what: 'V[/M]' });
+  if (p.help || p.positional.length === 0) { io.out(helpText('marks')); return EXIT_OK; }
+  const { mark, mask } = parseMarkSpec(p.positional[0], undefined, true);
   const conflicts = markConflicts(mark, mask);
   if (g.json) {
     io.out(JSON.stringify({ mark: hex(mark), mask: hex(mask), conflicts: conflicts.map((c) => ({ ...c, bits: hex(c.bits) })), attribution: REGISTRY_ATTRIBUTION }));

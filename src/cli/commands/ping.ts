@@ -11,16 +11,10 @@ import { type PingEvent, type PingResult, ping } from '../../ping/engine.js';
 import { formatEvent, formatHeader, formatStatistics } from '../../ping/format.js';
 import type { IpVersion } from '../../ping/packet.js';
 import { parseMark } from '../../socket/mark.js';
+import { processIo, type Io } from '../io.js';
 
-export interface PingIo {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-const processIo: PingIo = {
-  out: (l) => { process.stdout.write(`${l}\n`); },
-  err: (l) => { process.stderr.write(`${l}\n`); },
-};
+/** ping writes through the CLI's Io (injectable for in-process tests) */
+export type PingIo = Io;
 
 export const PING_USAGE = 'usage: pktmark ping [-m MARK] [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-4|-6] [--netns NS] ADDR';
 

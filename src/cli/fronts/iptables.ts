@@ -105,7 +105,10 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
       case '-d': addressOpt('dst'); continue;
       case '-p': {
         if (r.proto !== undefined) throw new UsageError('INVALID_OPTION', `-p at position ${w.lastPos}: protocol is already given`, { field: 'proto' });
-        r.proto = w.value(raw, 'a protocol');
+        const proto = w.value(raw, 'a protocol');
+        // -p all (or 0) is iptables' "any protocol": no match
+        if (proto.toLowerCase() === 'all' || proto === '0') continue;
+        r.proto = proto;
         protoPos = w.lastPos;
         const implicit = PORT_PROTOCOLS[r.proto.toLowerCase()];
         // iptables loads the protocol's match implicitly, so --sport/--dport may follow -p tcp

@@ -38,6 +38,13 @@ const once = (r: XtRule, key: keyof XtRule, w: Words): void => {
   if (r[key] !== undefined) throw new UsageError('INVALID_OPTION', `'${w.last}' at position ${w.lastPos}: ${key} is already given`, { field: w.last });
 };
 
+/** libxt_limit takes any leading part of second, minute, hour or day (`/s`, `/mi`, `/hou`, `/da`). */
+function limitUnit(u: string): string | undefined {
+  const k = u.toLowerCase();
+  if (k === '') return undefined;
+  return ['second', 'minute', 'hour', 'day'].find((full) => full.startsWith(k));
+}
+
 /** libxt_limit: --limit N[/second|minute|hour|day] (s, sec, m, min, h, d …), --limit-burst N */
 export const limitMatch: XtExtension = {
   name: 'limit',
@@ -45,7 +52,8 @@ export const limitMatch: XtExtension = {
     '--limit': (w, r) => {
       once(r, 'rate', w);
       const v = w.value('--limit', 'a rate like 1/s');
-      r.rate = v.includes('/') ? v : `${v}/second`;
+      const [n, unit] = v.split('/', 2);
+      r.rate = unit === undefined ? `${v}/second` : `${n}/${limitUnit(unit) ?? unit}`;
     },
     '--limit-burst': (w, r) => { once(r, 'burst', w); r.burst = w.value('--limit-burst', 'a number'); },
   },
