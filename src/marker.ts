@@ -158,7 +158,8 @@ export class Marker {
     const by = new Map<Via, string[]>();
     for (const id of flat) {
       const via = idVia(id);
-      by.set(via, [...(by.get(via) ?? []), id]);
+      const list = by.get(via);
+      if (list) list.push(id); else by.set(via, [id]);
     }
     for (const [via, list] of by) await BACKENDS[via].delete(list, this.ctx);
   }

@@ -163,11 +163,6 @@ export class AttributeWriter {
     if (this.err) throw this.err;
     return this.buf.subarray(0, this.pos);
   }
-  /** A view without copying; valid until the next write. */
-  current(): Uint8Array {
-    if (this.err) throw this.err;
-    return this.buf.subarray(0, this.pos);
-  }
 }
 
 /** One struct value ready to be written: see `structPart` and `AttributeWriter.structs`. */

@@ -1,5 +1,5 @@
 import { AttributeReader, AttributeWriter, attr, nestedReader } from '../netlink/attributes.js';
-import { writeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_HDRLEN, type NetlinkMessage } from '../netlink/message.js';
+import { writeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_HDRLEN, type NetlinkMessage } from '../netlink/message.js';
 import { decodeError } from '../errors.js';
 import { RTM_DELTFILTER, RTM_GETTFILTER, RTM_NEWTFILTER, TCA_CHAIN, TCA_KIND, TCA_OPTIONS } from './constants.js';
 import { classifierKind, decodeClassifier, encodeClassifier, type ClassifierOptions } from './classifiers/index.js';
@@ -40,7 +40,7 @@ function writeFilterBody(w: AttributeWriter, f: TcFilter, withOptions: boolean):
  * NLM_F_ECHO so the kernel sends the created filter back (its priority and u32 handle).
  */
 export function encodeNewFilter(w: AttributeWriter, seq: number, f: TcFilter, opts: { echo?: boolean } = {}): void {
-  const flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE | (opts.echo ? 0x08 : 0);
+  const flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE | (opts.echo ? NLM_F_ECHO : 0);
   writeMessage(w, RTM_NEWTFILTER, flags, seq, () => writeFilterBody(w, f, true));
 }
 

@@ -59,7 +59,7 @@ export class RuleEncoder {
     if (t === undefined) {
       const start = w.length;
       const written = this.full(w, rule, table, flags, seq, msgType);
-      t = makeTemplate(w.current().subarray(start), rule, written);
+      t = makeTemplate(w.finish().subarray(start), rule, written);
       if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
       this.shapes.set(shapeKey(rule, table), t);
       this.last = { rule, table, template: t };

@@ -258,4 +258,3 @@ export function explainRule(r: MarkRule, o: { qdisc?: IngressKind | 'existing'; 
   return lines.join('\n');
 }
 
-export const describeProto = protocolName;

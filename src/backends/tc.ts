@@ -156,7 +156,7 @@ function addError(e: unknown, r: MarkRule): unknown {
     });
   }
   if (e.errno === EEXIST) {
-    return new PktmarkError('BUSY', `a filter with prio ${r.prio} on ${r.dev} already exists: ${e.message}`, {
+    return new PktmarkError('BUSY', `a filter with ${r.prio === undefined ? 'that prio' : `prio ${r.prio}`} on ${r.dev} already exists: ${e.message}`, {
       field: 'prio', errno: EEXIST, ...(e.extack ? { extack: e.extack } : {}), ...(e.messageIndex !== undefined ? { messageIndex: e.messageIndex } : {}),
     });
   }
@@ -345,7 +345,8 @@ async function removeOwned(t: Transport, victims: readonly Owned[], qdiscs: Map<
   const byPrio = new Map<string, Owned[]>();
   for (const v of victims) {
     const k = `${v.ifindex}/${v.direction}/${v.filter.prio}/${v.filter.protocol}`;
-    byPrio.set(k, [...(byPrio.get(k) ?? []), v]);
+    const group = byPrio.get(k);
+    if (group) group.push(v); else byPrio.set(k, [v]);
     touched.set(v.ifindex, (touched.get(v.ifindex) ?? false) || v.qdiscOwned);
   }
   for (const group of byPrio.values()) {

@@ -88,11 +88,13 @@ export class NetlinkSocket implements Transport {
   ensureBuffers(send: number, recv: number): void {
     if (send > this.sndbuf) {
       if (setIntOption(this.fd, SOL_SOCKET, SO_SNDBUFFORCE, send) < 0) setIntOption(this.fd, SOL_SOCKET, SO_SNDBUF, send);
-      this.sndbuf = Math.max(send, getIntOption(this.fd, SOL_SOCKET, SO_SNDBUF)[1] >> 1);
+      // the kernel reports twice what it grants (bookkeeping overhead); keep what we really have,
+      // so that a capped buffer is asked again next time rather than assumed
+      this.sndbuf = getIntOption(this.fd, SOL_SOCKET, SO_SNDBUF)[1] >> 1;
     }
     if (recv > this.rcvbuf) {
       if (setIntOption(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, recv) < 0) setIntOption(this.fd, SOL_SOCKET, SO_RCVBUF, recv);
-      this.rcvbuf = Math.max(recv, getIntOption(this.fd, SOL_SOCKET, SO_RCVBUF)[1] >> 1);
+      this.rcvbuf = getIntOption(this.fd, SOL_SOCKET, SO_RCVBUF)[1] >> 1;
     }
   }
 

@@ -1,4 +1,4 @@
-import { attr, AttributeReader, nestedReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { attr, AttributeReader, nestedReader, NLA_F_NESTED, type AttributeWriter } from '../../netlink/attributes.js';
 import { HOST_LITTLE_ENDIAN } from '../../netlink/struct.js';
 import { decodeError } from '../../errors.js';
 import {
@@ -17,7 +17,6 @@ const CODECS: ReadonlyMap<string, ActionCodec<SkbeditOptions> | ActionCodec<Poli
   [skbedit.kind, skbedit],
   [police.kind, police],
 ]);
-export const knownActionKinds = (): string[] => [...CODECS.keys()];
 
 /** One element of a classifier's action list (TCA_U32_ACT, TCA_BPF_ACT …). */
 export interface TcAction {
@@ -47,7 +46,7 @@ export function encodeActions(w: AttributeWriter, actions: readonly TcAction[]):
       w.string(TCA_ACT_KIND, actionKind(a));
       const o = a.options;
       if (o.kind === 'raw') {
-        w.bytes(TCA_ACT_OPTIONS | 0x8000, o.data);
+        w.bytes(TCA_ACT_OPTIONS | NLA_F_NESTED, o.data);
       } else {
         const codec = CODECS.get(o.kind) as ActionCodec<typeof o>;
         w.nested(TCA_ACT_OPTIONS, () => codec.encode(o, w), true);

@@ -1,4 +1,4 @@
-import { attr, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { attr, structPart, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
 import { defineStruct } from '../../netlink/struct.js';
 import { decodeError } from '../../errors.js';
 import { rawOf, writeRaw, type RawAttr } from '../raw.js';
@@ -77,7 +77,7 @@ export function pktBurstPackets(rate: bigint, ticks: bigint): number {
 export const police: ActionCodec<PoliceOptions> = {
   kind: 'police',
   encode(o: PoliceOptions, w: AttributeWriter): void {
-    w.bytes(TCA_POLICE_TBF, tcPolice.encode(o.tbf));
+    w.structs(TCA_POLICE_TBF, [structPart(tcPolice, o.tbf)]);
     if (o.result !== undefined) w.i32(TCA_POLICE_RESULT, o.result);
     if (o.pktRate !== undefined) w.u64(TCA_POLICE_PKTRATE64, o.pktRate);
     if (o.pktBurst !== undefined) w.u64(TCA_POLICE_PKTBURST64, o.pktBurst);

@@ -1,4 +1,4 @@
-import { attr, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { attr, structPart, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
 import { defineStruct } from '../../netlink/struct.js';
 import { decodeError } from '../../errors.js';
 import { rawOf, writeRaw, type RawAttr } from '../raw.js';
@@ -40,7 +40,7 @@ export interface SkbeditOptions {
 export const skbedit: ActionCodec<SkbeditOptions> = {
   kind: 'skbedit',
   encode(o: SkbeditOptions, w: AttributeWriter): void {
-    w.bytes(TCA_SKBEDIT_PARMS, tcSkbedit.encode(o.parms));
+    w.structs(TCA_SKBEDIT_PARMS, [structPart(tcSkbedit, o.parms)]);
     if (o.mark !== undefined) w.u32(TCA_SKBEDIT_MARK, o.mark);
     if (o.mask !== undefined) w.u32(TCA_SKBEDIT_MASK, o.mask);
     for (const x of o.extra) writeRaw(w, x);
