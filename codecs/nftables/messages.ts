@@ -4,6 +4,7 @@
  * in any order. Kernel dumps leave NLA_F_NESTED off their nests; the reader accepts both.
  */
 import { decodeError } from '../errors.js';
+import { rawOf, writeRaw, type RawAttr } from '../netlink/raw.js';
 import { AttributeReader, attr, nestedReader, type Attribute, type AttributeWriter } from '../netlink/attributes.js';
 import { nfgenmsg, NFNETLINK_V0, NFNL_SUBSYS_NFTABLES } from '../netlink/batch.js';
 import { NLMSG_HDRLEN, writeMessage, type NetlinkMessage } from '../netlink/message.js';
@@ -83,7 +84,8 @@ export interface NftChain {
   readonly policy?: number;
 }
 
-export interface UnknownAttr { readonly type: number; readonly bytes: Uint8Array }
+/** An attribute pktmark does not model: kept with its NLA_F_NESTED bit, written back as it came. */
+export type UnknownAttr = RawAttr;
 
 export interface NftRule {
   readonly family: number;
@@ -167,7 +169,7 @@ export function writeRule(w: AttributeWriter, msg: number, flags: number, seq: n
     if (r.position !== undefined) w.u64(NFTA_RULE_POSITION, r.position, 'be');
     const u = userdataOf(r);
     if (u !== undefined) w.bytes(NFTA_RULE_USERDATA, u);
-    for (const x of r.extra ?? []) w.bytes(x.type, x.bytes);
+    for (const x of r.extra ?? []) writeRaw(w, x);
   });
 }
 
@@ -261,7 +263,7 @@ export function decodeRule(m: NetlinkMessage): NftRule {
       case NFTA_RULE_POSITION: r.position = attr.u64(a, 'be'); break;
       case NFTA_RULE_EXPRESSIONS: exprs = decodeExprList(a); break;
       case NFTA_RULE_USERDATA: ud = a; break;
-      default: extra.push({ type: a.type, bytes: a.data.slice() });
+      default: extra.push(rawOf(a));
     }
   }
   if (table === undefined || chain === undefined) throw decodeError('rule without table or chain', m.offset);

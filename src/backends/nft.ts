@@ -303,7 +303,7 @@ export function ruleRecord(r: NftRule, table: string): RuleRecord {
     for (const e of r.exprs) raw.push({ name: exprName(e), bytes: exprData(e) });
   }
   if (r.userdata) raw.push({ name: 'userdata', bytes: r.userdata });
-  for (const x of r.extra ?? []) raw.push({ name: `attr${x.type}`, bytes: x.bytes });
+  for (const x of r.extra ?? []) raw.push({ name: `attr${x.type}`, bytes: x.data });
   const text = rule
     ? explainNft(rule, table)
     : `# ${id}: not a pktmark rule (${r.exprs.map(exprName).join(', ') || 'no expressions'})`;
