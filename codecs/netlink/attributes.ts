@@ -219,7 +219,8 @@ export interface Attribute {
  * a zero-length step that would loop forever.
  */
 export class AttributeReader implements Iterable<Attribute> {
-  constructor(private readonly bytes: Uint8Array, private readonly base = 0) {}
+  /** `base`: where `bytes` starts in the outermost buffer, so errors carry absolute offsets */
+  constructor(private readonly bytes: Uint8Array, readonly base = 0) {}
 
   *[Symbol.iterator](): Iterator<Attribute> {
     const b = this.bytes;

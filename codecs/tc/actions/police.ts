@@ -95,7 +95,7 @@ export const police: ActionCodec<PoliceOptions> = {
       else if (a.type === TCA_POLICE_PKTBURST64) pktBurst = attr.u64(a);
       else extra.push(rawOf(a));
     }
-    if (!tbf) throw decodeError('police without TCA_POLICE_TBF', 0);
+    if (!tbf) throw decodeError('police without TCA_POLICE_TBF', r.base);
     return {
       kind: 'police', tbf,
       ...(result === undefined ? {} : { result }),

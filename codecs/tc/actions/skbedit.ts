@@ -55,7 +55,7 @@ export const skbedit: ActionCodec<SkbeditOptions> = {
       else if (a.type === TCA_SKBEDIT_MASK) mask = attr.u32(a);
       else extra.push(rawOf(a));
     }
-    if (!parms) throw decodeError('skbedit without TCA_SKBEDIT_PARMS', 0);
+    if (!parms) throw decodeError('skbedit without TCA_SKBEDIT_PARMS', r.base);
     return { kind: 'skbedit', parms, ...(mark === undefined ? {} : { mark }), ...(mask === undefined ? {} : { mask }), extra };
   },
 };

@@ -83,6 +83,7 @@ export function encodeSelector(s: U32Selector): Uint8Array {
 }
 
 export function decodeSelector(b: Uint8Array, at = 0): U32Selector {
+  if (b.length < tcU32SelHead.size) throw decodeError(`tc_u32_sel needs ${tcU32SelHead.size} bytes, has ${b.length}`, at);
   const head = tcU32SelHead.decode(b);
   const need = tcU32SelHead.size + head.nkeys * tcU32Key.size;
   if (b.length < need) throw decodeError(`tc_u32_sel says ${head.nkeys} keys (${need} bytes), has ${b.length}`, at);
