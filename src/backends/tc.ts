@@ -34,14 +34,17 @@ function build(t: Transport, fill: (w: AttributeWriter, seq: number) => void): S
   return { bytes: w.finish(), seq };
 }
 
-/** Send a request that is acknowledged; return the non-ack replies (echoes), or throw the kernel's error. */
-async function request(t: Transport, op: string, fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> {
+/**
+ * Send one request and read its answer: `ack` (the non-ack replies, i.e. echoes) or `done` (a
+ * dump's entries). A kernel error — in the ack, or in the DONE of a failed dump — is thrown.
+ */
+async function converse(t: Transport, op: string, until: 'ack' | 'done', fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> {
   const s = build(t, fill);
-  const replies = await t.exchange(s.bytes, { seq: s.seq, until: 'ack' });
+  const replies = await t.exchange(s.bytes, { seq: s.seq, until });
   const out: NetlinkMessage[] = [];
   for (const m of replies) {
     if (m.header.seq !== s.seq) continue;
-    if (m.header.type === NLMSG_ERROR) {
+    if (m.header.type === NLMSG_ERROR || (until === 'done' && m.header.type === NLMSG_DONE)) {
       const ack = decodeAck(m);
       if (ack.errno !== 0) throw kernelError(op, ack);
     } else out.push(m);
@@ -49,21 +52,8 @@ async function request(t: Transport, op: string, fill: (w: AttributeWriter, seq:
   return out;
 }
 
-async function dump(t: Transport, op: string, fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> {
-  const s = build(t, fill);
-  const replies = await t.exchange(s.bytes, { seq: s.seq, until: 'done' });
-  const out: NetlinkMessage[] = [];
-  for (const m of replies) {
-    if (m.header.seq !== s.seq) continue;
-    if (m.header.type === NLMSG_ERROR || m.header.type === NLMSG_DONE) {
-      const ack = decodeAck(m);
-      if (ack.errno !== 0) throw kernelError(op, ack);
-      continue;
-    }
-    out.push(m);
-  }
-  return out;
-}
+const request = (t: Transport, op: string, fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> => converse(t, op, 'ack', fill);
+const dump = (t: Transport, op: string, fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> => converse(t, op, 'done', fill);
 
 // ---- kernel state --------------------------------------------------------------------------------
 
