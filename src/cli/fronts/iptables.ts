@@ -174,7 +174,6 @@ const hookOf = (rec: RuleRecord): Hook | undefined =>
 const inChain = (hook: Hook | undefined, family: 'ip' | 'ip6') => (rec: RuleRecord): boolean =>
   rec.via === 'nft' && (hook === undefined || hookOf(rec) === hook) && (rec.rule?.family === undefined || rec.rule.family === family);
 
-const chainRules = (records: readonly RuleRecord[], hook: Hook): RuleRecord[] => records.filter((r) => r.via === 'nft' && hookOf(r) === hook);
 
 function xtLine(rec: RuleRecord, verbose: boolean): string[] {
   const r = rec.rule;
@@ -203,7 +202,7 @@ function printList(records: readonly RuleRecord[], hook: Hook | undefined, verbo
     if (i > 0) io.out('');
     io.out(`Chain ${CHAIN_OF[h]} (pktmark's table inet ${tableName}, hook ${h})`);
     const header = [...(verbose ? ['pkts', 'bytes'] : []), 'target', 'prot', 'opt', ...(verbose ? ['in', 'out'] : []), 'source', 'destination', ''];
-    for (const l of table(header, chainRules(records, h).map((rec) => xtLine(rec, verbose)))) io.out(l);
+    for (const l of table(header, records.filter((r) => hookOf(r) === h).map((rec) => xtLine(rec, verbose)))) io.out(l);
   });
 }
 
@@ -240,7 +239,7 @@ export async function runIptables(cmd: XtCommand, family: 'ip' | 'ip6', g: Globa
       const key = ruleKey(want);
       const { normalizeRule } = await import('../../rule.js');
       await withMarker(g, async (m) => {
-        const found = chainRules(await m.list({ via: 'nft' }), cmd.hook).find((rec) => {
+        const found = (await m.list({ via: 'nft' })).filter(inChain(cmd.hook, family)).find((rec) => {
           if (!rec.rule) return false;
           try { return ruleKey(normalizeRule(ruleToInput(rec.rule))) === key; } catch { return false; }
         });
