@@ -1,7 +1,7 @@
 /** The tc backend against a fake kernel (no root): rollback order and error mapping. */
 import test from 'ava';
 import { AttributeWriter } from '../../codecs/netlink/attributes.js';
-import { writeMessage } from '../../codecs/netlink/message.js';
+import { writeMessage, type NetlinkMessage } from '../../codecs/netlink/message.js';
 import { ifinfomsg, IFLA_IFNAME } from '../../codecs/tc/link.js';
 import { RTM_DELQDISC, RTM_DELTFILTER, RTM_GETLINK, RTM_GETQDISC, RTM_GETTFILTER, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER } from '../../codecs/tc/constants.js';
 import { FakeTransport, ackFor, doneFor } from '../../src/transport/fake.js';
@@ -16,20 +16,25 @@ function newLink(seq: number, index: number, name: string): Uint8Array {
   return w.finish();
 }
 
-test('qdisc created, filter refused (no act_skbedit) → qdisc removed, ACTION_UNAVAILABLE with ext-ack and hint', async (t) => {
-  const types: number[] = [];
-  const fake = new FakeTransport(0, (reqs) => {
+/** A scripted rtnetlink for one device eth0 (ifindex 4) with no qdisc; `filter` answers RTM_NEWTFILTER, `extra` anything else. */
+function fakeKernel(types: number[], filter: (r: NetlinkMessage) => Uint8Array[], extra: (r: NetlinkMessage) => Uint8Array[] | undefined = () => undefined): FakeTransport {
+  return new FakeTransport(0, (reqs) => {
     const r = reqs[0];
     types.push(r.header.type);
     switch (r.header.type) {
       case RTM_GETLINK: return [newLink(r.header.seq, 4, 'eth0'), ackFor(r)];
       case RTM_GETQDISC: return [doneFor(r.header.seq)];
       case RTM_NEWQDISC: return [ackFor(r)];
-      case RTM_NEWTFILTER: return [ackFor(r, 2, { message: 'Failed to load TC action module' })];
+      case RTM_NEWTFILTER: return filter(r);
       case RTM_DELQDISC: return [ackFor(r)];
-      default: return [ackFor(r, 95)];
+      default: return extra(r) ?? [ackFor(r, 95)];
     }
   });
+}
+
+test('qdisc created, filter refused (no act_skbedit) → qdisc removed, ACTION_UNAVAILABLE with ext-ack and hint', async (t) => {
+  const types: number[] = [];
+  const fake = fakeKernel(types, (r) => [ackFor(r, 2, { message: 'Failed to load TC action module' })]);
   const ctx: BackendContext = { table: 'pktmark', transport: async () => fake };
   const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'eth0', src: '10.0.0.1', mark: 0xdeadbeef })], ctx), { instanceOf: PktmarkError });
   t.is(e?.code, 'ACTION_UNAVAILABLE');
@@ -63,19 +68,10 @@ test('the filter exchange fails (timeout): filters the kernel did take are found
     writeMessage(w, RTM_NEWTFILTER, 2 /* NLM_F_MULTI */, seq, (w) => w.raw(taken!));
     return w.finish();
   };
-  const fake = new FakeTransport(0, (reqs) => {
-    const r = reqs[0];
-    types.push(r.header.type);
-    switch (r.header.type) {
-      case RTM_GETLINK: return [newLink(r.header.seq, 4, 'eth0'), ackFor(r)];
-      case RTM_GETQDISC: return [doneFor(r.header.seq)];
-      case RTM_NEWQDISC: return [ackFor(r)];
-      case RTM_NEWTFILTER: kernelHasFilter = true; taken = r.payload.slice(); throw new PktmarkError('TIMEOUT', 'no answer from the kernel');
-      case RTM_GETTFILTER: return kernelHasFilter ? [dumpEntry(r.header.seq), doneFor(r.header.seq)] : [doneFor(r.header.seq)];
-      case RTM_DELTFILTER: kernelHasFilter = false; return [ackFor(r)];
-      case RTM_DELQDISC: return [ackFor(r)];
-      default: return [ackFor(r, 95)];
-    }
+  const fake = fakeKernel(types, (r) => { kernelHasFilter = true; taken = r.payload.slice(); throw new PktmarkError('TIMEOUT', 'no answer from the kernel'); }, (r) => {
+    if (r.header.type === RTM_GETTFILTER) return kernelHasFilter ? [dumpEntry(r.header.seq), doneFor(r.header.seq)] : [doneFor(r.header.seq)];
+    if (r.header.type === RTM_DELTFILTER) { kernelHasFilter = false; return [ackFor(r)]; }
+    return undefined;
   });
   const ctx: BackendContext = { table: 'pktmark', transport: async () => fake };
   const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'eth0', src: '10.0.0.1', mark: 0xdeadbeef })], ctx), { instanceOf: PktmarkError });
