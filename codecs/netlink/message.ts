@@ -1,6 +1,7 @@
 import { decodeError, PktmarkError } from '../errors.js';
 import { AttributeReader, AttributeWriter, attr, align4 } from './attributes.js';
 import { defineStruct, HOST_LITTLE_ENDIAN } from './struct.js';
+import { EBUSY, ENOBUFS, EPERM, ERRNO_NAMES } from '../errno.js';
 
 /** linux/netlink.h */
 export const NLMSG_NOOP = 1;
@@ -127,28 +128,14 @@ function extackFrom(bytes: Uint8Array, base: number): { extack?: string; extackO
 /** Turn a kernel error into a PktmarkError with a stable code. */
 export function kernelError(op: string, ack: NetlinkAck, messageIndex?: number): PktmarkError {
   const name = ERRNO_NAMES[ack.errno] ?? `errno ${ack.errno}`;
-  const code = ack.errno === 1 ? 'EPERM' : ack.errno === 105 ? 'ENOBUFS' : ack.errno === 16 ? 'BUSY' : 'KERNEL';
+  const code = ack.errno === EPERM ? 'EPERM' : ack.errno === ENOBUFS ? 'ENOBUFS' : ack.errno === EBUSY ? 'BUSY' : 'KERNEL';
   const msg = `${op}: ${name}${ack.extack ? ` (${ack.extack})` : ''}`;
   const details: ConstructorParameters<typeof PktmarkError>[2] = {
     errno: ack.errno,
     ...(ack.extack !== undefined ? { extack: ack.extack } : {}),
     ...(ack.extackOffset !== undefined ? { extackOffset: ack.extackOffset } : {}),
     ...(messageIndex !== undefined ? { messageIndex } : {}),
-    ...(ack.errno === 1 ? { hint: 'needs root or CAP_NET_ADMIN (try --dry-run)' } : {}),
+    ...(ack.errno === EPERM ? { hint: 'needs root or CAP_NET_ADMIN (try --dry-run)' } : {}),
   };
   return new PktmarkError(code, msg, details);
 }
-
-/** The errnos netlink answers with, named as strerror/errno(1) do. */
-export const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM: Operation not permitted', 2: 'ENOENT: No such file or directory', 3: 'ESRCH: No such process',
-  4: 'EINTR', 9: 'EBADF', 11: 'EAGAIN: Resource temporarily unavailable', 12: 'ENOMEM: Out of memory',
-  13: 'EACCES: Permission denied', 16: 'EBUSY: Device or resource busy', 17: 'EEXIST: File exists',
-  19: 'ENODEV: No such device', 22: 'EINVAL: Invalid argument', 24: 'EMFILE: Too many open files',
-  28: 'ENOSPC: No space left on device', 34: 'ERANGE: Numerical result out of range',
-  61: 'ENODATA: No data available', 71: 'EPROTO: Protocol error', 75: 'EOVERFLOW: Value too large',
-  90: 'EMSGSIZE: Message too long', 93: 'EPROTONOSUPPORT: Protocol not supported',
-  95: 'EOPNOTSUPP: Operation not supported', 97: 'EAFNOSUPPORT: Address family not supported',
-  105: 'ENOBUFS: No buffer space available', 110: 'ETIMEDOUT', 512: 'ERESTARTSYS', 513: 'ERESTARTNOINTR',
-  524: 'ENOTSUPP: Operation not supported',
-};

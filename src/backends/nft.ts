@@ -5,7 +5,7 @@
  * so the kernel applies all of it or none.
  */
 import { AttributeWriter, WriterPool } from '../../codecs/netlink/attributes.js';
-import { writeBatchBegin, writeBatchEnd } from '../../codecs/netlink/batch.js';
+import { Batch as NftBatch, BatchWriter } from '../../codecs/nftables/batch.js';
 import {
   decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
   type NetlinkAck, type NetlinkMessage,
@@ -16,8 +16,10 @@ import {
   type ExprSpan, type NftRule,
 } from '../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../codecs/nftables/expr/index.js';
+import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../errors.js';
 import type { Hook, MarkRule } from '../rule.js';
+import { dump, errorsOf, execute, type Fill } from '../transport/execute.js';
 import { NETLINK_NETFILTER, type Transport } from '../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from './backend.js';
 import { explainNft } from './nft-explain.js';
@@ -36,92 +38,9 @@ const HOOK_ORDER: readonly Hook[] = ['prerouting', 'output'];
 
 /** Batches that lose a race with another writer (EBUSY, ERESTART on a generation change) are retried this often. */
 export const MAX_RETRIES = 3;
-const EBUSY = 16;
-const ENOENT = 2;
-const EEXIST = 17;
-const ERESTART = 85;
-const ERESTARTSYS = 512;
 const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
 
-/** What each message of a batch was, to map a kernel error back to the rule and field. */
-export interface Sent {
-  readonly seq: number;
-  readonly what: 'begin' | 'table' | 'chain' | 'rule' | 'end' | 'delete';
-  readonly item?: number;
-  readonly spans?: readonly ExprSpan[];
-  readonly fields?: readonly RuleField[];
-}
-
-/**
- * One encoded batch, with what each message was. Kept as flat arrays (numbers, shared constant
- * strings and shared template objects): a 10,000-rule batch then allocates no object per
- * message, and the `Sent` records errors need are made only when asked for.
- */
-export class Batch {
-  readonly bytes: Uint8Array;
-  constructor(
-    /** the writer that holds the bytes (WriterPool takes its buffer back after sending) */
-    readonly writer: AttributeWriter,
-    /** seq of the message that carries NLM_F_ACK */
-    readonly ackSeq: number,
-    private readonly seqs: readonly number[],
-    private readonly whats: readonly Sent['what'][],
-    private readonly items: readonly number[],
-    private readonly written: readonly (WrittenRule | undefined)[],
-    private readonly edges: readonly number[],
-  ) { this.bytes = writer.finish(); }
-
-  get length(): number { return this.seqs.length; }
-  /** message boundaries in `bytes` */
-  get bounds(): (readonly [number, number])[] { return this.seqs.map((_, i) => [this.edges[i], this.edges[i + 1]] as const); }
-  sentAt(i: number): Sent {
-    const w = this.written[i];
-    return {
-      seq: this.seqs[i], what: this.whats[i],
-      ...(this.items[i] >= 0 ? { item: this.items[i] } : {}),
-      ...(w ? { spans: w.spans, fields: w.fields } : {}),
-    };
-  }
-  get sent(): Sent[] { return this.seqs.map((_, i) => this.sentAt(i)); }
-  indexOfSeq(seq: number): number { return this.seqs.indexOf(seq); }
-  /** seqs of the NEWRULE messages, in send order */
-  ruleSeqs(): number[] { return this.seqs.filter((_, i) => this.whats[i] === 'rule'); }
-  /** which input rule each NEWRULE carried, in send order */
-  ruleItems(): number[] { return this.items.filter((_, i) => this.whats[i] === 'rule'); }
-  messages(): Uint8Array[] { return this.seqs.map((_, i) => this.bytes.subarray(this.edges[i], this.edges[i + 1])); }
-}
-
-class BatchWriter {
-  readonly w: AttributeWriter;
-  private readonly seqs: number[] = [];
-  private readonly whats: Sent['what'][] = [];
-  private readonly items: number[] = [];
-  private readonly written: (WrittenRule | undefined)[] = [];
-  private readonly edges: number[] = [0];
-  constructor(size: number, private readonly nextSeq: () => number, pool?: WriterPool) { this.w = pool ? pool.take(size) : new AttributeWriter(size); }
-  add(what: Sent['what'], item: number | undefined, write: (w: AttributeWriter, seq: number) => void): number {
-    const seq = this.nextSeq();
-    write(this.w, seq);
-    this.record(seq, what, item ?? -1, undefined);
-    return seq;
-  }
-  /** A NEWRULE; its spans and fields map an ext-ack offset back to the rule field. */
-  addRule(item: number, write: (w: AttributeWriter, seq: number) => WrittenRule): number {
-    const seq = this.nextSeq();
-    this.record(seq, 'rule', item, write(this.w, seq));
-    return seq;
-  }
-  private record(seq: number, what: Sent['what'], item: number, written: WrittenRule | undefined): void {
-    this.seqs.push(seq);
-    this.whats.push(what);
-    this.items.push(item);
-    this.written.push(written);
-    this.edges.push(this.w.length);
-  }
-  finish(ackSeq: number): Batch {
-    return new Batch(this.w, ackSeq, this.seqs, this.whats, this.items, this.written, this.edges);
-  }
-}
+type Batch = NftBatch<WrittenRule>;
 
 /**
  * Where the rules of an add go. Appending is NLM_F_APPEND with no position; inserting before a
@@ -155,8 +74,7 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
 export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false): Batch {
-  const b = new BatchWriter(1024 + rules.length * 384, nextSeq, pool);
-  b.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq));
+  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
   const hooks = new Set(rules.map((r) => r.hook ?? 'prerouting'));
@@ -177,10 +95,9 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
     let flags = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
     if (k === 0 || last) flags |= NLM_F_ECHO;
     if (last) flags |= NLM_F_ACK;
-    const seq = b.addRule(i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before));
+    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before));
     if (last) ackSeq = seq;
   });
-  b.add('end', undefined, (w, seq) => writeBatchEnd(w, seq));
   return b.finish(ackSeq);
 }
 
@@ -201,17 +118,6 @@ export function parseRuleId(id: string): { chain: Hook; handle: bigint } {
 // ---------------------------------------------------------------------------------------------
 // replies
 
-function errorsOf(replies: readonly NetlinkMessage[]): NetlinkAck[] {
-  const out: NetlinkAck[] = [];
-  for (const m of replies) {
-    if (m.header.type !== NLMSG_ERROR && m.header.type !== NLMSG_DONE) continue;
-    if (m.header.type === NLMSG_DONE && m.payload.length < 4) continue;
-    const a = decodeAck(m);
-    if (a.errno !== 0) out.push(m.header.type === NLMSG_DONE ? { ...a, request: { ...a.request, seq: m.header.seq } } : a);
-  }
-  return out;
-}
-
 /** The kernel's error for a batch message, as a PktmarkError naming the rule (messageIndex) and, where the ext-ack offset says, its field. */
 function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: (item: number) => string): PktmarkError {
   const at = batch.indexOfSeq(ack.request.seq);
@@ -221,9 +127,9 @@ function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: (item: 
   if (s?.what === 'table') field = 'table';
   else if (s?.what === 'chain') field = 'hook';
   else if (s?.what === 'delete') field = 'id';
-  else if (s?.spans && s.fields && ack.extackOffset !== undefined) {
-    const span = s.spans.find((x) => ack.extackOffset! >= x.start && ack.extackOffset! < x.end);
-    if (span) field = s.fields[span.index];
+  else if (s?.written && ack.extackOffset !== undefined) {
+    const span = s.written.spans.find((x) => ack.extackOffset! >= x.start && ack.extackOffset! < x.end);
+    if (span) field = s.written.fields[span.index];
   }
   const details: PktmarkErrorDetails = {
     ...(field !== undefined ? { field } : {}),
@@ -262,26 +168,22 @@ async function sendBatch(t: Transport, op: string, build: (pool: WriterPool) => 
 type TableState = 'absent' | 'ours';
 
 /** GETTABLE by name with NLM_F_ACK, as `nft list table` sends it. */
-export function encodeGetTable(table: string, seq: number): Uint8Array {
-  const w = new AttributeWriter(64);
-  writeTable(w, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table });
-  return w.finish();
-}
+const getTable = (table: string): Fill => (w, seq) => writeTable(w, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table });
+/** GETRULE dump of one table (NLM_F_DUMP, NFTA_RULE_TABLE). */
+const getRules = (table: string): Fill => (w, seq) => writeRuleDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table);
 
-/** GETRULE dump of one table. */
-export function encodeRuleDump(table: string, seq: number): Uint8Array {
-  const w = new AttributeWriter(64);
-  writeRuleDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table);
-  return w.finish();
-}
+const encodeOne = (fill: Fill, seq: number): Uint8Array => { const w = new AttributeWriter(64); fill(w, seq); return w.finish(); };
+export const encodeGetTable = (table: string, seq: number): Uint8Array => encodeOne(getTable(table), seq);
+export const encodeRuleDump = (table: string, seq: number): Uint8Array => encodeOne(getRules(table), seq);
 
 /** GETTABLE by name: absent, ours (comment "pktmark"), or NOT_OWNED. */
 async function tableState(t: Transport, table: string): Promise<TableState> {
-  const seq = t.nextSeq();
-  const replies = await t.exchange(encodeGetTable(table, seq), { seq, until: 'ack' });
-  for (const e of errorsOf(replies)) {
-    if (e.errno === ENOENT) return 'absent';
-    throw kernelError(`get table inet ${table}`, e);
+  let replies: NetlinkMessage[];
+  try {
+    replies = await execute(t, `get table inet ${table}`, getTable(table));
+  } catch (e) {
+    if (e instanceof PktmarkError && e.errno === ENOENT) return 'absent';
+    throw e;
   }
   const m = replies.find((r) => r.header.type === nftType(NFT_MSG_NEWTABLE));
   if (!m) return 'absent';
@@ -356,7 +258,7 @@ export const nftBackend: Backend = {
       }
     }
     const { batch, replies } = sent;
-    const ruleSeqs = batch.ruleSeqs();
+    const ruleSeqs = batch.seqsOf('rule');
     const echoed = new Map<number, bigint>();
     for (const m of replies) {
       if (m.header.type !== nftType(NFT_MSG_NEWRULE)) continue;
@@ -369,14 +271,14 @@ export const nftBackend: Backend = {
     if (first !== undefined && last !== undefined && last - first === BigInt(rules.length - 1)) {
       // handles follow send order; the k-th NEWRULE sent carried rule items[k]
       handles = new Array<bigint>(rules.length);
-      batch.ruleItems().forEach((item, k) => { handles[item] = first + BigInt(k); });
+      batch.itemsOf('rule').forEach((item, k) => { handles[item] = first + BigInt(k); });
     } else if (first !== undefined && last !== undefined) {
       // not consecutive (should not happen within one batch): take our range from a dump
       const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
       mine.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));
       if (mine.length !== rules.length) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${rules.length} found)`);
       handles = new Array<bigint>(rules.length);
-      batch.ruleItems().forEach((item, k) => { handles[item] = mine[k].handle!; });
+      batch.itemsOf('rule').forEach((item, k) => { handles[item] = mine[k].handle!; });
     } else {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
@@ -416,8 +318,7 @@ export const nftBackend: Backend = {
 
 /** BATCH_BEGIN, DELRULE by handle × N (NLM_F_ACK on the last), BATCH_END. `i` is the id's index, reported on error. */
 export function encodeDeleteBatch(table: string, rules: readonly { chain: string; handle: bigint; i: number }[], nextSeq: () => number): Batch {
-  const b = new BatchWriter(64 + rules.length * 64, nextSeq);
-  b.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq));
+  const b = new BatchWriter<WrittenRule>(64 + rules.length * 64, nextSeq);
   let ackSeq = 0;
   rules.forEach((u, k) => {
     const flags = NLM_F_REQUEST | (k === rules.length - 1 ? NLM_F_ACK : 0);
@@ -425,26 +326,24 @@ export function encodeDeleteBatch(table: string, rules: readonly { chain: string
       { family: NFPROTO_INET, table, chain: u.chain, handle: u.handle, exprs: [] }));
     if (k === rules.length - 1) ackSeq = seq;
   });
-  b.add('end', undefined, (w, seq) => writeBatchEnd(w, seq));
   return b.finish(ackSeq);
 }
 
 /** BATCH_BEGIN, DELTABLE (NLM_F_ACK), BATCH_END: the kernel deletes the table with its chains and rules. */
 export function encodeClearBatch(table: string, nextSeq: () => number): Batch {
-  const b = new BatchWriter(96, nextSeq);
-  b.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq));
+  const b = new BatchWriter<WrittenRule>(96, nextSeq);
   const seq = b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_DELTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table }));
-  b.add('end', undefined, (w, seq) => writeBatchEnd(w, seq));
   return b.finish(seq);
 }
 
 /** GETRULE dump of the table, as `nft list table` asks (NLM_F_DUMP, NFTA_RULE_TABLE). ENOENT → []. */
 async function dumpRules(t: Transport, table: string): Promise<NftRule[]> {
-  const seq = t.nextSeq();
-  const replies = await t.exchange(encodeRuleDump(table, seq), { seq, until: 'done' });
-  for (const e of errorsOf(replies)) {
-    if (e.errno === ENOENT) return [];
-    throw kernelError(`list rules of inet ${table}`, e);
+  let msgs: NetlinkMessage[];
+  try {
+    msgs = await dump(t, `list rules of inet ${table}`, getRules(table));
+  } catch (e) {
+    if (e instanceof PktmarkError && e.errno === ENOENT) return [];
+    throw e;
   }
-  return replies.filter((m) => m.header.type === nftType(NFT_MSG_NEWRULE)).map(decodeRule).filter((r) => r.table === table);
+  return msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWRULE)).map(decodeRule).filter((r) => r.table === table);
 }

@@ -5,7 +5,7 @@
  * a qdisc pktmark created removed) before the error is reported.
  */
 import { AttributeWriter } from '../../codecs/netlink/attributes.js';
-import { decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, type NetlinkAck, type NetlinkMessage } from '../../codecs/netlink/message.js';
+import { decodeAck, kernelError, NLMSG_ERROR, type NetlinkAck, type NetlinkMessage } from '../../codecs/netlink/message.js';
 import {
   PARENT_EGRESS, PARENT_INGRESS, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER, TC_H_INGRESS,
 } from '../../codecs/tc/constants.js';
@@ -13,53 +13,23 @@ import { decodeFilter, encodeDelFilter, encodeGetFilters, encodeNewFilter, type 
 import { decodeLink, encodeGetLinkByName, encodeGetLinks } from '../../codecs/tc/link.js';
 import { decodeQdisc, encodeDelIngressQdisc, encodeGetQdiscs, encodeNewIngressQdisc, type IngressKind } from '../../codecs/tc/qdisc.js';
 import { formatU32Handle, parseU32Handle } from '../../codecs/tc/classifiers/u32.js';
+import { EEXIST, ENODEV, ENOENT } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { parseIfName, type MarkRule } from '../rule.js';
+import { dump, execute } from '../transport/execute.js';
 import { NETLINK_ROUTE, type Transport } from '../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from './backend.js';
 import { explainRule, filterToRule, ownerCookie, parseOwnerCookie, ruleToFilter, checkTcRule } from './tc-rule.js';
 
 type Direction = 'ingress' | 'egress';
-const EEXIST = 17, ENOENT = 2, ENODEV = 19;
 
 export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' once it exists";
-
-// ---- one request, one answer -----------------------------------------------------------------
-
-interface Sent { readonly bytes: Uint8Array; readonly seq: number }
-function build(t: Transport, fill: (w: AttributeWriter, seq: number) => void): Sent {
-  const w = new AttributeWriter(256);
-  const seq = t.nextSeq();
-  fill(w, seq);
-  return { bytes: w.finish(), seq };
-}
-
-/**
- * Send one request and read its answer: `ack` (the non-ack replies, i.e. echoes) or `done` (a
- * dump's entries). A kernel error — in the ack, or in the DONE of a failed dump — is thrown.
- */
-async function converse(t: Transport, op: string, until: 'ack' | 'done', fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> {
-  const s = build(t, fill);
-  const replies = await t.exchange(s.bytes, { seq: s.seq, until });
-  const out: NetlinkMessage[] = [];
-  for (const m of replies) {
-    if (m.header.seq !== s.seq) continue;
-    if (m.header.type === NLMSG_ERROR || (until === 'done' && m.header.type === NLMSG_DONE)) {
-      const ack = decodeAck(m);
-      if (ack.errno !== 0) throw kernelError(op, ack);
-    } else out.push(m);
-  }
-  return out;
-}
-
-const request = (t: Transport, op: string, fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> => converse(t, op, 'ack', fill);
-const dump = (t: Transport, op: string, fill: (w: AttributeWriter, seq: number) => void): Promise<NetlinkMessage[]> => converse(t, op, 'done', fill);
 
 // ---- kernel state --------------------------------------------------------------------------------
 
 async function ifindexOf(t: Transport, dev: string): Promise<number> {
   try {
-    const r = await request(t, `look up device ${dev}`, (w, seq) => encodeGetLinkByName(w, seq, dev));
+    const r = await execute(t, `look up device ${dev}`, (w, seq) => encodeGetLinkByName(w, seq, dev));
     const link = r.find((m) => m.header.type === RTM_NEWLINK);
     if (!link) throw new PktmarkError('NOT_FOUND', `device ${dev} not found`, { field: 'dev' });
     return decodeLink(link).index;
@@ -163,10 +133,10 @@ async function prepareDevice(t: Transport, dev: string, direction: Direction, un
   let created = false;
   if (!qdisc) {
     try {
-      await request(t, `create clsact qdisc on ${dev}`, (w, seq) => encodeNewIngressQdisc(w, seq, ifindex, 'clsact'));
+      await execute(t, `create clsact qdisc on ${dev}`, (w, seq) => encodeNewIngressQdisc(w, seq, ifindex, 'clsact'));
       created = true;
       qdisc = 'clsact';
-      undo.push(async () => { await request(t, `remove clsact qdisc on ${dev}`, (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, 'clsact')); });
+      undo.push(async () => { await execute(t, `remove clsact qdisc on ${dev}`, (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, 'clsact')); });
     } catch (e) {
       // another writer made one between our dump and our create: reuse it
       if (!(e instanceof PktmarkError && e.errno === EEXIST)) throw e;
@@ -253,7 +223,7 @@ async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<
 }
 
 async function deleteFilter(t: Transport, f: Omit<TcFilter, 'options'> & { kind?: string }): Promise<void> {
-  await request(t, 'delete tc filter', (w, seq) => encodeDelFilter(w, seq, f));
+  await execute(t, 'delete tc filter', (w, seq) => encodeDelFilter(w, seq, f));
 }
 
 /** Delete one u32 node, and its whole priority when nothing else is left in it. */
@@ -356,7 +326,7 @@ async function removeOwned(t: Transport, victims: readonly Owned[], qdiscs: Map<
     if (!qdiscOwned || q !== 'clsact') continue;
     let left = 0;
     for (const d of directionsOf(q)) left += (await filtersOf(t, ifindex, d)).length;
-    if (left === 0) await request(t, 'remove clsact qdisc', (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, 'clsact'));
+    if (left === 0) await execute(t, 'remove clsact qdisc', (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, 'clsact'));
   }
 }
 
@@ -432,4 +402,4 @@ export const tcBackend: Backend = {
 };
 
 /** The kernel steps, exported for the live tests (qdisc create/reuse/remove without a working action). */
-export const tcKernel = { ifindexOf, linkNames, ingressQdiscs, filtersOf, prepareDevice, request, dump, deleteNode };
+export const tcKernel = { ifindexOf, linkNames, ingressQdiscs, filtersOf, prepareDevice, deleteNode };

@@ -3,6 +3,7 @@
  * on demand, so `pktmark --help` loads only this file and help.ts, and `--dry-run` never loads
  * koffi or opens a socket.
  */
+import { isPermissionErrno } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { EXIT_OK, EXIT_RULE, NEEDS_ROOT, UsageError, exitCodeOf } from './errors.js';
 import { newGlobalOptions, noDryRun, takeGlobal, type GlobalOptions } from './global.js';
@@ -51,7 +52,7 @@ function report(e: unknown, g: GlobalOptions, io: Io): number {
     return EXIT_RULE;
   }
   let err = e;
-  if ((e.code === 'EPERM' || e.errno === 1 || e.errno === 13) && !(e.hint ?? '').includes('CAP_NET_ADMIN')) {
+  if ((e.code === 'EPERM' || isPermissionErrno(e.errno)) && !(e.hint ?? '').includes('CAP_NET_ADMIN')) {
     err = new PktmarkError('EPERM', e.message, { ...e.toJSON(), hint: NEEDS_ROOT });
   }
   const code = exitCodeOf(e);

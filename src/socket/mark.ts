@@ -1,4 +1,5 @@
 /** SO_MARK on a file descriptor: read, write, and create a socket that is marked from birth. */
+import { isPermissionErrno } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { parseU32 } from '../rule.js';
 import {
@@ -18,7 +19,7 @@ export function setFdMark(fd: number, mark: number): void {
   // SO_MARK is a u32 in the kernel; setIntOption writes the same 32 bits as an int.
   if (setIntOption(fd, SOL_SOCKET, SO_MARK, mark | 0) < 0) {
     const errno = getLibc().errno();
-    throw syscallError('setsockopt SO_MARK', errno, { field: 'mark', ...(errno === 1 || errno === 13 ? { hint: MARK_HINT } : {}) });
+    throw syscallError('setsockopt SO_MARK', errno, { field: 'mark', ...(isPermissionErrno(errno) ? { hint: MARK_HINT } : {}) });
   }
 }
 

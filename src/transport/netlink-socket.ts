@@ -6,10 +6,11 @@ import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
 import type { NetlinkProtocol, Transport, WaitFor } from './transport.js';
 import { withNetns, type NetnsTarget } from './netns.js';
 import {
-  AF_NETLINK, EAGAIN, EINTR, ENOBUFS, MSG_DONTWAIT, MSG_TRUNC, NETLINK_CAP_ACK, NETLINK_EXT_ACK, POLLIN,
+  AF_NETLINK, MSG_DONTWAIT, MSG_TRUNC, NETLINK_CAP_ACK, NETLINK_EXT_ACK, POLLIN,
   SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF,
   SO_SNDBUFFORCE, getLibc, getIntOption, setIntOption, syscallError,
 } from './syscalls.js';
+import { EAGAIN, EINTR, EMSGSIZE, ENOBUFS } from '../../codecs/errno.js';
 
 export interface NetlinkSocketOptions {
   readonly protocol: NetlinkProtocol;
@@ -21,7 +22,6 @@ export interface NetlinkSocketOptions {
   readonly receiveBufferBytes?: number;
 }
 
-const EMSGSIZE = 90;
 const RECV_CHUNK = 256 * 1024;
 
 /**

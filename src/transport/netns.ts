@@ -4,6 +4,7 @@
  * namespace it was created in for its whole life), and switch back before returning — even
  * when `fn` throws. Everything in between is synchronous, so no other JS runs while switched.
  */
+import { ENOENT, isPermissionErrno } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { CLONE_NEWNET, O_CLOEXEC, O_RDONLY, getLibc, syscallError } from './syscalls.js';
 
@@ -31,9 +32,9 @@ export function withNetns<T>(target: NetnsTarget | undefined, fn: () => T): T {
   const nsFd = c.open(path, O_RDONLY | O_CLOEXEC);
   if (nsFd < 0) {
     const errno = c.errno();
-    const why = errno === 2 ? 'does not exist' : c.strerror(errno);
-    throw new PktmarkError(errno === 1 || errno === 13 ? 'EPERM' : 'INVALID_NETNS', `netns ${JSON.stringify(String(target))} (${path}) ${why}`, {
-      field: 'netns', errno, hint: errno === 2 ? 'list namespaces with `ip netns list`' : undefined,
+    const why = errno === ENOENT ? 'does not exist' : c.strerror(errno);
+    throw new PktmarkError(isPermissionErrno(errno) ? 'EPERM' : 'INVALID_NETNS', `netns ${JSON.stringify(String(target))} (${path}) ${why}`, {
+      field: 'netns', errno, hint: errno === ENOENT ? 'list namespaces with `ip netns list`' : undefined,
     });
   }
   const selfFd = c.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC);

@@ -6,6 +6,7 @@ import type { IKoffiLib, KoffiFunction } from 'koffi';
 import { createRequire } from 'node:module';
 import { PktmarkError } from '../errors.js';
 import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
+import { ENOBUFS, isPermissionErrno } from '../../codecs/errno.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -43,11 +44,7 @@ export const IP_TTL = 2;
 export const IPV6_RECVHOPLIMIT = 51;
 export const IPV6_HOPLIMIT = 52;
 
-export const EINTR = 4;
-export const EAGAIN = 11;
-export const ENOBUFS = 105;
-export const EPERM = 1;
-export const EACCES = 13;
+export { EACCES, EAGAIN, EINTR, ENOBUFS, EPERM } from '../../codecs/errno.js';
 
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
@@ -173,7 +170,7 @@ export function getLibc(): Libc {
 
 export function syscallError(op: string, errno: number, extra: { field?: string; hint?: string } = {}): PktmarkError {
   const c = getLibc();
-  const code = errno === EPERM || errno === 13 ? 'EPERM' : errno === ENOBUFS ? 'ENOBUFS' : 'SYSCALL';
+  const code = isPermissionErrno(errno) ? 'EPERM' : errno === ENOBUFS ? 'ENOBUFS' : 'SYSCALL';
   const hint = extra.hint ?? (code === 'EPERM' ? 'needs root or CAP_NET_ADMIN (try --dry-run)' : undefined);
   return new PktmarkError(code, `${op}: ${c.strerror(errno)} (errno ${errno})`, {
     errno, ...(extra.field ? { field: extra.field } : {}), ...(hint ? { hint } : {}),

@@ -10,6 +10,7 @@ import { liveTest, withNetns, run, IP, type Netns } from '../helpers/netns.js';
 import { NetlinkSocket } from '../../src/transport/netlink-socket.js';
 import { NETLINK_ROUTE } from '../../src/transport/transport.js';
 import { tcKernel } from '../../src/backends/tc.js';
+import { execute } from '../../src/transport/execute.js';
 import { ruleToFilter } from '../../src/backends/tc-rule.js';
 import { normalizeRule, type MarkRuleInput } from '../../src/rule.js';
 import { encodeNewFilter, type TcFilter } from '../../codecs/tc/filter.js';
@@ -75,7 +76,7 @@ async function applyPlain(t: ExecutionContext, ns: Netns, f: TcFilter): Promise<
     // the same u32 selector pktmark builds for a rule, without the action this kernel lacks
     const o = f.options!;
     const plain: TcFilter = { ...f, options: o.kind === 'u32' ? { ...o, actions: [], sel: { ...o.sel!, flags: 0 } } : o };
-    await tcKernel.request(s, 'add', (w, seq) => encodeNewFilter(w, seq, plain));
+    await execute(s, 'add', (w, seq) => encodeNewFilter(w, seq, plain));
   } finally { s.close(); }
   t.pass();
 }

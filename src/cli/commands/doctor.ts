@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Transport } from '../../transport/transport.js';
+import { EINVAL } from '../../../codecs/errno.js';
 import { PktmarkError } from '../../errors.js';
 import { EXIT_OK } from '../errors.js';
 import { noDryRun, type GlobalOptions } from '../global.js';
@@ -22,7 +23,6 @@ export interface DoctorReport { checks: Check[]; capNetAdmin: boolean; suggested
 const CAP_NET_ADMIN = 12;
 const CAP_SYS_ADMIN = 21;
 const LO = 1; // the loopback device is ifindex 1 in every new namespace
-const EINVAL = 22;
 
 function capabilities(): bigint {
   try {
@@ -77,7 +77,7 @@ export async function runDoctor(): Promise<DoctorReport> {
 async function kernelProbes(route: Transport, nf: Transport): Promise<Check[]> {
   const { Marker } = await import('../../marker.js');
   const { NETLINK_ROUTE } = await import('../../transport/transport.js');
-  const { tcKernel } = await import('../../backends/tc.js');
+  const { execute } = await import('../../transport/execute.js');
   const { ruleToFilter, ruleActions } = await import('../../backends/tc-rule.js');
   const { normalizeRule } = await import('../../rule.js');
   const { encodeNewFilter } = await import('../../../codecs/tc/filter.js');
@@ -100,23 +100,23 @@ async function kernelProbes(route: Transport, nf: Transport): Promise<Check[]> {
     const [police, skbedit] = ruleActions(tcRule);
     const filter = (prio: number, actions: typeof u32.actions) => (w: Parameters<typeof encodeNewFilter>[0], seq: number): void =>
       encodeNewFilter(w, seq, { ...base, prio, parent: PARENT_INGRESS, protocol: ETH_P_ALL, options: { ...u32, actions } });
-    const clsact = await probe('clsact', '', () => tcKernel.request(route, 'add clsact qdisc', (w, seq) => encodeNewIngressQdisc(w, seq, LO, 'clsact')));
+    const clsact = await probe('clsact', '', () => execute(route, 'add clsact qdisc', (w, seq) => encodeNewIngressQdisc(w, seq, LO, 'clsact')));
     const tcUnknown = (c: Check): Check => ({ ...c, status: 'unknown', detail: `not probed: the clsact qdisc was refused (${clsact.detail})` });
 
-    const u32Check = await probe('cls_u32', 'u32 filter accepted', () => tcKernel.request(route, 'add u32 filter', filter(1, [])));
+    const u32Check = await probe('cls_u32', 'u32 filter accepted', () => execute(route, 'add u32 filter', filter(1, [])));
     out.push(clsact.status === 'yes' ? u32Check : tcUnknown(u32Check));
     // Actions are loaded when a filter that uses them is added; a u32 filter carrying only that action says whether it exists.
     for (const [name, prio, action] of [['act_skbedit', 2, { ...skbedit, order: 1 }], ['act_police', 3, { ...police, order: 1 }]] as const) {
-      const c = await probe(name, `${name.slice(4)} action accepted`, () => tcKernel.request(route, `add u32 filter with ${name.slice(4)}`, filter(prio, [action])));
+      const c = await probe(name, `${name.slice(4)} action accepted`, () => execute(route, `add u32 filter with ${name.slice(4)}`, filter(prio, [action])));
       out.push(u32Check.status === 'yes' ? c : { ...c, status: 'unknown', detail: `not probed: needs cls_u32 (${c.detail})` });
     }
     // cls_bpf without options: the kernel refuses with EINVAL when cls_bpf exists, ENOENT when it does not.
-    out.push(await probe('cls_bpf', '', () => tcKernel.request(route, 'add bpf filter', (w, seq) => encodeNewFilter(w, seq, { ifindex: LO, parent: PARENT_INGRESS, prio: 4, protocol: ETH_P_ALL, handle: 0, kind: 'bpf' })),
+    out.push(await probe('cls_bpf', '', () => execute(route, 'add bpf filter', (w, seq) => encodeNewFilter(w, seq, { ifindex: LO, parent: PARENT_INGRESS, prio: 4, protocol: ETH_P_ALL, handle: 0, kind: 'bpf' })),
       (e) => (e instanceof PktmarkError && e.errno === EINVAL ? 'yes' : undefined)));
     const bpf = out.at(-1)!;
     if (bpf.status === 'yes') bpf.detail = 'bpf classifier known (refused an empty filter with EINVAL, as expected)';
     // XDP: detach (fd -1) in generic mode on lo — accepted wherever the kernel has XDP, changes nothing.
-    out.push(await probe('XDP', 'IFLA_XDP accepted (generic mode detach on lo)', () => tcKernel.request(route, 'set XDP on lo', (w, seq) => {
+    out.push(await probe('XDP', 'IFLA_XDP accepted (generic mode detach on lo)', () => execute(route, 'set XDP on lo', (w, seq) => {
       writeMessage(w, 19 /* RTM_SETLINK */, NLM_F_REQUEST | NLM_F_ACK, seq, () => {
         w.struct(ifinfomsg, { family: 0, type: 0, index: LO, flags: 0, change: 0 });
         w.nested(43 /* IFLA_XDP */, () => { w.i32(1 /* IFLA_XDP_FD */, -1); w.u32(3 /* IFLA_XDP_FLAGS */, 2 /* XDP_FLAGS_SKB_MODE */); });

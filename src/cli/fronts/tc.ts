@@ -221,10 +221,11 @@ async function qdisc(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>,
   const { NetlinkSocket } = await import('../../transport/netlink-socket.js');
   const { NETLINK_ROUTE } = await import('../../transport/transport.js');
   const { tcKernel } = await import('../../backends/tc.js');
+  const { execute } = await import('../../transport/execute.js');
   const t = await NetlinkSocket.open({ protocol: NETLINK_ROUTE, ...(g.netns !== undefined ? { netns: g.netns } : {}) });
   try {
     const ifindex = await tcKernel.ifindexOf(t, cmd.dev);
-    await tcKernel.request(t, `${cmd.op === 'qdisc-add' ? 'add' : 'delete'} ${cmd.kind} qdisc on ${cmd.dev}`, (w, seq) => encode(w, seq, ifindex, cmd.kind));
+    await execute(t, `${cmd.op === 'qdisc-add' ? 'add' : 'delete'} ${cmd.kind} qdisc on ${cmd.dev}`, (w, seq) => encode(w, seq, ifindex, cmd.kind));
   } finally {
     t.close();
   }

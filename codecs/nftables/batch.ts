@@ -1,0 +1,80 @@
+/**
+ * An nfnetlink batch under construction: BATCH_BEGIN, the messages, BATCH_END, written into one
+ * buffer, with what each message was so a kernel error (which names a sequence number) maps back
+ * to the caller's item and, through `R` (e.g. expression spans), to the field. Kept as flat
+ * arrays of numbers and shared values: a 10,000-rule batch then allocates no object per message,
+ * and the `Sent` records errors need are made only when asked for.
+ */
+import { AttributeWriter, WriterPool } from '../netlink/attributes.js';
+import { writeBatchBegin, writeBatchEnd } from '../netlink/batch.js';
+
+export type SentKind = 'begin' | 'table' | 'chain' | 'rule' | 'set' | 'element' | 'end' | 'delete';
+
+/** What one message of a batch was. */
+export interface Sent<R> {
+  readonly seq: number;
+  readonly what: SentKind;
+  /** the caller's item (e.g. rule index) the message carried */
+  readonly item?: number;
+  /** what the encoder reported about the message (e.g. where each expression starts) */
+  readonly written?: R;
+}
+
+export class Batch<R = unknown> {
+  readonly bytes: Uint8Array;
+  constructor(
+    /** the writer that holds the bytes (a WriterPool takes its buffer back after sending) */
+    readonly writer: AttributeWriter,
+    /** seq of the message that carries NLM_F_ACK */
+    readonly ackSeq: number,
+    private readonly seqs: readonly number[],
+    private readonly whats: readonly SentKind[],
+    private readonly items: readonly number[],
+    private readonly written: readonly (R | undefined)[],
+    private readonly edges: readonly number[],
+  ) { this.bytes = writer.finish(); }
+
+  get length(): number { return this.seqs.length; }
+  /** message boundaries in `bytes` */
+  get bounds(): (readonly [number, number])[] { return this.seqs.map((_, i) => [this.edges[i], this.edges[i + 1]] as const); }
+  sentAt(i: number): Sent<R> {
+    const w = this.written[i];
+    return { seq: this.seqs[i], what: this.whats[i], ...(this.items[i] >= 0 ? { item: this.items[i] } : {}), ...(w !== undefined ? { written: w } : {}) };
+  }
+  get sent(): Sent<R>[] { return this.seqs.map((_, i) => this.sentAt(i)); }
+  indexOfSeq(seq: number): number { return this.seqs.indexOf(seq); }
+  /** seqs of the messages of one kind, in send order */
+  seqsOf(what: SentKind): number[] { return this.seqs.filter((_, i) => this.whats[i] === what); }
+  /** which caller item each message of one kind carried, in send order */
+  itemsOf(what: SentKind): number[] { return this.items.filter((_, i) => this.whats[i] === what); }
+  messages(): Uint8Array[] { return this.seqs.map((_, i) => this.bytes.subarray(this.edges[i], this.edges[i + 1])); }
+}
+
+/** Writes BATCH_BEGIN on creation; `finish(ackSeq)` writes BATCH_END. */
+export class BatchWriter<R = unknown> {
+  readonly w: AttributeWriter;
+  private readonly seqs: number[] = [];
+  private readonly whats: SentKind[] = [];
+  private readonly items: number[] = [];
+  private readonly written: (R | undefined)[] = [];
+  private readonly edges: number[] = [0];
+  constructor(size: number, private readonly nextSeq: () => number, pool?: WriterPool) {
+    this.w = pool ? pool.take(size) : new AttributeWriter(size);
+    this.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq));
+  }
+  /** One message; `write` may return what the caller wants kept about it (see Sent.written). */
+  add(what: SentKind, item: number | undefined, write: (w: AttributeWriter, seq: number) => R | void): number {
+    const seq = this.nextSeq();
+    const r = write(this.w, seq);
+    this.seqs.push(seq);
+    this.whats.push(what);
+    this.items.push(item ?? -1);
+    this.written.push(r === undefined ? undefined : r as R);
+    this.edges.push(this.w.length);
+    return seq;
+  }
+  finish(ackSeq: number): Batch<R> {
+    this.add('end', undefined, (w, seq) => writeBatchEnd(w, seq));
+    return new Batch(this.w, ackSeq, this.seqs, this.whats, this.items, this.written, this.edges);
+  }
+}
