@@ -4,7 +4,7 @@
  * bytes through a bare netlink socket (the kernel's floor), all in this run.
  */
 import { Marker, encode, explain, normalizeRule } from '../src/index.js';
-import { encodeAddBatch, nftBackend } from '../src/backends/nft.js';
+import { encodeAddBatch, nftBackend } from '../src/backends/nft/index.js';
 import { WriterPool } from '../codecs/netlink/attributes.js';
 import { NetlinkSocket } from '../src/transport/netlink-socket.js';
 import { parseMessages } from '../codecs/netlink/message.js';

@@ -14,8 +14,8 @@ import { AttributeWriter } from '../codecs/netlink/attributes.js';
 import { decodeAck, NLMSG_ERROR } from '../codecs/netlink/message.js';
 import { encodeNewFilter, type TcFilter } from '../codecs/tc/filter.js';
 import { selector } from '../codecs/tc/classifiers/u32.js';
-import { ruleKeys } from '../src/backends/tc-rule.js';
-import { normalizeRule } from '../src/rule.js';
+import { ruleKeys } from '../src/backends/tc/rule.js';
+import { normalizeRule } from '../src/normalize.js';
 import { NetlinkSocket } from '../src/transport/netlink-socket.js';
 import { IP, TC, dropNetns, freshNetns, median, ms, saveResults, timeInNetns, verdict } from './common.js';
 

@@ -4,10 +4,10 @@
  * owns the netlink sockets, opened on first use inside the target namespace.
  */
 import { PktmarkError } from './errors.js';
-import { normalizeRule, type MarkRule, type MarkRuleInput, type Via } from './rule.js';
+import { type MarkRule, type MarkRuleInput, type Via } from './rule.js';
+import { normalizeRule } from './normalize.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from './backends/backend.js';
-import { nftBackend } from './backends/nft.js';
-import { tcBackend } from './backends/tc.js';
+import { BACKENDS, VIAS, isVia } from './backends/index.js';
 import type { NetlinkProtocol, Transport } from './transport/transport.js';
 import { resolveNetnsPath, withNetns, type NetnsTarget } from './transport/netns.js';
 
@@ -23,8 +23,6 @@ export interface MarkerOptions {
 }
 
 export const DEFAULT_TABLE = 'pktmark';
-
-const BACKENDS: Readonly<Record<Via, Backend>> = { nft: nftBackend, tc: tcBackend };
 
 /** nft object names: 1..255 bytes (NFT_NAME_MAXLEN 256 with the NUL), and printable. */
 export function validateTable(table: unknown): string {
@@ -52,17 +50,18 @@ export function normalizeRules(input: MarkRuleInput | readonly MarkRuleInput[]):
 function splitByVia(rules: readonly MarkRule[]): Backend {
   const vias = new Set(rules.map((r) => r.via));
   if (vias.size > 1) {
-    throw new PktmarkError('INVALID_ARGUMENT', 'one add cannot mix via "nft" and via "tc" rules: only one backend can apply a batch atomically', { field: 'via', hint: 'add them in two calls' });
+    throw new PktmarkError('INVALID_ARGUMENT', `one add cannot mix via ${[...vias].map((v) => JSON.stringify(v)).join(' and ')} rules: only one backend can apply a batch atomically`, { field: 'via', hint: 'add them in two calls' });
   }
   return BACKENDS[rules[0].via];
 }
 
+/** The backend an id belongs to: every id starts with its backend's via word. */
 function idVia(id: unknown, field = 'id'): Via {
   if (typeof id === 'string') {
     const via = id.split(':', 1)[0];
-    if (via === 'nft' || via === 'tc') return via;
+    if (isVia(via)) return via;
   }
-  throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not a pktmark id (nft:CHAIN:HANDLE or tc:DEV:DIRECTION:PRIO:HANDLE)`, { field });
+  throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not a pktmark id (${VIAS.map((v) => BACKENDS[v].idFormat).join(', ')})`, { field });
 }
 
 /** The messages `add` would send, without a kernel: the "unit-test rule encoding without root" entry. */
@@ -146,7 +145,7 @@ export class Marker {
   /** Every rule pktmark owns in this namespace, decoded from the kernel, with counters. */
   async list(opts: { via?: Via } = {}): Promise<RuleRecord[]> {
     const out: RuleRecord[] = [];
-    for (const b of Object.values(BACKENDS)) {
+    for (const b of Object.values<Backend>(BACKENDS)) {
       if (opts.via === undefined || opts.via === b.via) out.push(...(await b.list(this.ctx)));
     }
     return out;
@@ -166,7 +165,7 @@ export class Marker {
 
   /** Remove everything pktmark made in this namespace (its nft table, its tc filters). */
   async clear(opts: { via?: Via } = {}): Promise<void> {
-    for (const b of Object.values(BACKENDS)) {
+    for (const b of Object.values<Backend>(BACKENDS)) {
       if (opts.via === undefined || opts.via === b.via) await b.clear(this.ctx);
     }
   }

@@ -9,7 +9,8 @@ import { PktmarkError, type ErrorCode } from './errors.js';
 export type Mark = number & { readonly __brand: 'Mark' };
 export type Mask = number & { readonly __brand: 'Mask' };
 export type IfName = string & { readonly __brand: 'IfName' };
-export type Via = 'nft' | 'tc';
+export type { Via } from './backends/index.js';
+import type { Via } from './backends/index.js';
 export type Hook = 'prerouting' | 'output';
 export type Direction = 'ingress' | 'egress';
 export type RateUnit = 'second' | 'minute' | 'hour' | 'day';
@@ -61,7 +62,7 @@ export interface MarkRule {
 
 /** What callers may pass: numbers or strings, with defaults filled in by normalizeRule. */
 export interface MarkRuleInput {
-  readonly via?: Via | 'bpf';
+  readonly via?: Via;
   readonly family?: Family | 'ipv4' | 'ipv6' | 'inet' | '4' | '6' | 4 | 6;
   readonly src?: string;
   readonly dst?: string;
@@ -88,7 +89,7 @@ export const MAX_COMMENT_BYTES = 128;
 export const IFNAMSIZ = 16;
 export const FULL_MASK = 0xffffffff as Mask;
 
-function fail(code: ErrorCode, field: string, message: string, hint?: string): never {
+export function fail(code: ErrorCode, field: string, message: string, hint?: string): never {
   throw new PktmarkError(code, message, hint === undefined ? { field } : { field, hint });
 }
 
@@ -212,7 +213,7 @@ export function parseMarkSpec(mark: unknown, mask: unknown, xor = false): { mark
   return xor && (value & ~msk) >>> 0 ? { mark: value as Mark, mask: msk as Mask, xor: true } : { mark: value as Mark, mask: msk as Mask };
 }
 
-function parseHook(v: unknown): Hook {
+export function parseHook(v: unknown): Hook {
   if (v === undefined) return 'prerouting';
   if (typeof v === 'string') {
     const k = v.toLowerCase();
@@ -221,21 +222,38 @@ function parseHook(v: unknown): Hook {
   return fail('INVALID_HOOK', 'hook', `hook ${JSON.stringify(v)} is not prerouting or output`);
 }
 
-const KNOWN = new Set(['via', 'family', 'src', 'dst', 'proto', 'sport', 'dport', 'iif', 'oif', 'hook', 'dev', 'direction',
-  'prio', 'mark', 'mask', 'xor', 'rate', 'burst', 'comment']);
+/** Fields every backend understands; each backend adds its own (RuleFields.fields). */
+export const SHARED_FIELDS: readonly string[] = ['via', 'family', 'src', 'dst', 'proto', 'sport', 'dport', 'mark', 'mask', 'xor', 'rate', 'burst', 'comment'];
 
-/** Validate and normalize user input. Throws PktmarkError naming the field; never returns a half-checked rule. */
-export function normalizeRule(input: MarkRuleInput): MarkRule {
+/** A rule under construction: what normalize functions fill in. */
+export type RuleDraft = { -readonly [K in keyof MarkRule]?: MarkRule[K] };
+
+/**
+ * What a backend checks itself: the fields only it has (tc's dev, nft's hook, …). The backend
+ * registry (backends/index.ts) is built from these; `normalizeRule` (normalize.ts) picks one.
+ */
+export interface RuleFields {
+  readonly via: Via;
+  /** input fields beyond SHARED_FIELDS that this backend takes */
+  readonly fields: readonly (keyof MarkRuleInput)[];
+  /** true when a rule without `via` is this backend's (tc: when dev is given); the registry asks in order */
+  implied?(input: MarkRuleInput): boolean;
+  /** check and copy this backend's fields into the draft (shared fields are already in it) */
+  normalize(input: MarkRuleInput, out: RuleDraft): void;
+}
+
+/**
+ * Validate and normalize input for one backend. Throws PktmarkError naming the field; never
+ * returns a half-checked rule. Callers with user input use normalizeRule (which also chooses the
+ * backend); decoders use this with their own backend's fields.
+ */
+export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule {
   if (input === null || typeof input !== 'object') fail('INVALID_ARGUMENT', 'rule', 'a rule must be an object');
   for (const k of Object.keys(input)) {
-    if (!KNOWN.has(k)) fail('INVALID_OPTION', k, `unknown rule field ${JSON.stringify(k)}`);
+    if (!SHARED_FIELDS.includes(k) && !(spec.fields as readonly string[]).includes(k)) fail('INVALID_OPTION', k, `unknown rule field ${JSON.stringify(k)} for via ${JSON.stringify(spec.via)}`);
   }
-  const via = input.via ?? (input.dev !== undefined ? 'tc' : 'nft');
-  if (via === 'bpf') fail('UNSUPPORTED', 'via', `via "bpf" is not available yet`, 'use via "nft" (or "tc" where act_skbedit exists)');
-  if (via !== 'nft' && via !== 'tc') fail('INVALID_OPTION', 'via', `via ${JSON.stringify(via)} is not nft or tc`);
-
   let family = parseFamily(input.family);
-  const out: { -readonly [K in keyof MarkRule]?: MarkRule[K] } = { via };
+  const out: RuleDraft = { via: spec.via };
   for (const f of ['src', 'dst'] as const) {
     if (input[f] === undefined) continue;
     const a = parseAddressMatch(input[f], f);
@@ -260,35 +278,7 @@ export function normalizeRule(input: MarkRuleInput): MarkRule {
     out[f] = port;
   }
 
-  if (via === 'nft') {
-    for (const f of ['dev', 'direction', 'prio'] as const) {
-      if (input[f] !== undefined) fail('INVALID_OPTION', f, `${f} applies to via "tc" only`);
-    }
-    out.hook = parseHook(input.hook);
-    // a bare '+' is iptables' "any interface": no match at all
-    if (input.iif !== undefined && input.iif !== '+') {
-      if (out.hook === 'output') fail('INVALID_OPTION', 'iif', 'iif cannot be used in the output hook (packets there have no input interface)');
-      out.iif = parseIfName(input.iif, 'iif');
-    }
-    if (input.oif !== undefined && input.oif !== '+') {
-      if (out.hook === 'prerouting') fail('INVALID_OPTION', 'oif', 'oif cannot be used in the prerouting hook (the output interface is not chosen yet)', "use hook: 'output'");
-      out.oif = parseIfName(input.oif, 'oif');
-    }
-  } else {
-    for (const f of ['hook', 'iif', 'oif'] as const) {
-      if (input[f] !== undefined) fail('INVALID_OPTION', f, `${f} applies to via "nft" only (tc filters sit on one device: use dev)`);
-    }
-    if (input.dev === undefined) fail('INVALID_OPTION', 'dev', 'via "tc" needs dev (the interface the filter sits on)');
-    out.dev = parseIfName(input.dev, 'dev', false);
-    const d = input.direction ?? 'ingress';
-    if (d !== 'ingress' && d !== 'egress') fail('INVALID_OPTION', 'direction', `direction ${JSON.stringify(d)} is not ingress or egress`);
-    out.direction = d;
-    if (input.prio !== undefined) {
-      const p = typeof input.prio === 'string' && /^\d+$/.test(input.prio) ? Number(input.prio) : input.prio;
-      if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 0xffff) fail('INVALID_OPTION', 'prio', `prio ${JSON.stringify(input.prio)} is outside 1..65535`);
-      out.prio = p;
-    }
-  }
+  spec.normalize(input, out);
 
   Object.assign(out, parseMarkSpec(input.mark, input.mask, input.xor === true));
   if (input.rate !== undefined) out.rate = parseRate(input.rate, input.burst);
@@ -302,6 +292,19 @@ export function normalizeRule(input: MarkRuleInput): MarkRule {
     out.comment = input.comment;
   }
   return out as MarkRule;
+}
+
+/** Parse tc's and the bpf backends' `prio`: 1..65535. */
+export function parsePrio(v: unknown): number {
+  const p = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 0xffff) fail('INVALID_OPTION', 'prio', `prio ${JSON.stringify(v)} is outside 1..65535`);
+  return p;
+}
+
+export function parseDirection(v: unknown): Direction {
+  const d = v ?? 'ingress';
+  if (d !== 'ingress' && d !== 'egress') fail('INVALID_OPTION', 'direction', `direction ${JSON.stringify(d)} is not ingress or egress`);
+  return d;
 }
 
 /** Mark as users write it: 0xdeadbeef, or 0x10/0xf0. */

@@ -1,5 +1,6 @@
 import type { Transport, NetlinkProtocol } from '../transport/transport.js';
-import type { MarkRule, Via } from '../rule.js';
+import type { MarkRule, RuleFields, Via } from '../rule.js';
+import type { Marker } from '../marker.js';
 
 /** Something the kernel holds that pktmark could not map onto a MarkRule field; kept, never dropped. */
 export interface RawPart {
@@ -48,8 +49,35 @@ export interface AddOptions {
   readonly first?: boolean;
 }
 
-export interface Backend {
-  readonly via: Via;
+/** One line of `pktmark doctor`. */
+export interface Check { name: string; status: 'yes' | 'no' | 'unknown'; detail: string }
+
+/** What a backend's probe gets: sockets in doctor's throwaway namespace (its loopback is ifindex 1). */
+export interface ProbeContext {
+  readonly route: Transport;
+  readonly nf: Transport;
+  /** a Marker on those sockets (table pktmark_doctor); everything vanishes with the namespace */
+  readonly marker: Marker;
+}
+export interface ProbeResult {
+  readonly checks: readonly Check[];
+  /** whether this backend can mark packets here */
+  readonly usable: boolean;
+}
+
+/**
+ * A backend: a way to mark packets (nft rules, tc filters, …). Registered by its `via` word in
+ * backends/index.ts; the facade and the CLI know backends only through this interface.
+ */
+export interface Backend extends RuleFields {
+  /** one line for help and doctor */
+  readonly summary: string;
+  /** the shape of its ids, for messages: `nft:CHAIN:HANDLE` (every id starts with `via:`) */
+  readonly idFormat: string;
+  /** where a rule sits, for list's MATCH column: `prerouting`, `eth0 ingress prio 3` */
+  where(rule: MarkRule): string;
+  /** what this kernel offers this backend (doctor) */
+  probe(ctx: ProbeContext): Promise<ProbeResult>;
   /** Messages one `add` of these rules would send, in send order, each a whole netlink message. */
   encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext, opts?: AddOptions): Uint8Array[];
   /** Apply all rules or none. Records come back in input order. */

@@ -24,7 +24,7 @@ export async function withMarker<T>(g: GlobalOptions, fn: (m: Marker) => Promise
 
 /** Validate every rule before anything is opened or sent. */
 export async function normalizeAll(inputs: readonly MarkRuleInput[]): Promise<MarkRule[]> {
-  const { normalizeRule } = await import('../rule.js');
+  const { normalizeRule } = await import('../normalize.js');
   return inputs.map((r) => normalizeRule(r));
 }
 

@@ -44,7 +44,7 @@ Run pktmark COMMAND --help for a command's options. ${EXIT}`,
   add: `Usage: pktmark [GLOBAL] add [OPTIONS] --mark V[/M]
 
 Adds one rule (one atomic batch) and prints "ID<TAB>equivalent command".
-  --via nft|tc              backend (default nft; tc when --dev is given)
+  --via {vias}{vpad}backend (default nft; tc when --dev is given)
   --family ip|ip6           match only this family (implied by --src/--dst)
   --hook prerouting|output  nft chain (default prerouting, like -t raw -A PREROUTING)
   --dev IF                  tc: the device the filter sits on
@@ -81,7 +81,7 @@ Example:
   pktmark explain --src 10.0.0.1 --mark 0xdeadbeef --rate 1/s --burst 1
   → nft add rule inet pktmark prerouting ip saddr 10.0.0.1 limit rate 1/second burst 1 packets counter meta mark set 0xdeadbeef`,
 
-  list: `Usage: pktmark [GLOBAL] list [--via nft|tc]
+  list: `Usage: pktmark [GLOBAL] list [--via {vias}]
 
 A table of the rules pktmark owns in the namespace, decoded from the kernel:
 ID, VIA, MATCH, MARK, RATE, PACKETS, BYTES, COMMENT. With --json: {"rules": [RULE…]}.
@@ -98,7 +98,7 @@ go in one batch: if one does not exist, none is deleted (NOT_FOUND, exit 1).
 Example:
   pktmark del nft:prerouting:7 nft:prerouting:9`,
 
-  clear: `Usage: pktmark [GLOBAL] clear [--via nft|tc]
+  clear: `Usage: pktmark [GLOBAL] clear [--via {vias}]
 
 Deletes everything pktmark owns in the namespace: its nft table, its tc filters. Never touches
 tables or filters it did not make.
@@ -175,7 +175,12 @@ Examples:
 ${EXIT}`,
 };
 
-export function helpText(cmd: string): string {
-  if (cmd === 'ip6tables') return TEXTS.iptables;
-  return TEXTS[cmd] ?? TEXTS.main;
+/**
+ * `vias`: the backend registry's words, passed in by the commands that show them, so that help.ts
+ * itself loads no backend.
+ */
+export function helpText(cmd: string, vias: readonly string[] = []): string {
+  const text = cmd === 'ip6tables' ? TEXTS.iptables : TEXTS[cmd] ?? TEXTS.main;
+  const words = vias.join('|');
+  return text.replaceAll('{vias}', words).replaceAll('{vpad}', ' '.repeat(Math.max(1, 20 - words.length)));
 }

@@ -68,7 +68,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     const cmd = w.done ? '--help' : w.take();
     if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
       const { helpText } = await import('./help.js');
-      io.out(helpText(cmd === 'help' && !w.done ? w.take() : 'main'));
+      const topic = cmd === 'help' && !w.done ? w.take() : 'main';
+      // a command's help may list the backends; the main help loads none
+      io.out(helpText(topic, topic === 'main' ? [] : (await import('../backends/index.js')).VIAS));
       return EXIT_OK;
     }
     if (cmd === '--version' || cmd === '-V' || cmd === 'version') { io.out(`pktmark ${await version()}`); return EXIT_OK; }

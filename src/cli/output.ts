@@ -3,6 +3,7 @@
  * The JSON field names are part of pktmark's interface: change them only additively.
  */
 import type { RuleRecord } from '../backends/backend.js';
+import { BACKENDS, type Via } from '../backends/index.js';
 import { formatMark, protocolName, type AddressMatch, type MarkRule } from '../rule.js';
 
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -10,7 +11,7 @@ export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset
 /** One rule as JSON: every key always present (null when unused), so consumers see one shape. */
 export interface RuleJson {
   id: string;
-  via: 'nft' | 'tc';
+  via: Via;
   decoded: boolean;
   family: 'ip' | 'ip6' | null;
   hook: 'prerouting' | 'output' | null;
@@ -75,8 +76,7 @@ export function ruleJson(rec: RuleRecord): RuleJson {
 /** The MATCH column: what the rule selects, in pktmark's option words. */
 export function matchText(r: MarkRule): string {
   const parts: string[] = [];
-  if (r.via === 'tc') parts.push(`${r.dev} ${r.direction}${r.prio !== undefined ? ` prio ${r.prio}` : ''}`);
-  else parts.push(r.hook ?? 'prerouting');
+  parts.push(BACKENDS[r.via].where(r));
   if (r.family && !r.src && !r.dst) parts.push(r.family);
   if (r.src) parts.push(`src ${addressText(r.src)!.replace(/\/(32|128)$/, '')}`);
   if (r.dst) parts.push(`dst ${addressText(r.dst)!.replace(/\/(32|128)$/, '')}`);

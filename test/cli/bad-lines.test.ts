@@ -28,7 +28,7 @@ export const BAD: readonly Line[] = [
   [`add --comment ${'x'.repeat(129)} --mark 1`, 1, 'INVALID_COMMENT'],
   ['add --hook input --mark 1', 1, 'INVALID_HOOK'],
   ['add --family ip6 --src 10.0.0.1 --mark 1', 1, 'FAMILY_MISMATCH'],
-  ['add --via bpf --mark 1', 1, 'UNSUPPORTED'],
+  ['add --via ebpf --mark 1', 1, 'INVALID_OPTION'],
   ['add --hook output --iif eth0 --mark 1', 1, 'INVALID_OPTION'],
   ['add 10.0.0.1 --mark 1', 2, 'UNSUPPORTED', /unsupported word '10\.0\.0\.1' at position 4/],
   ['add --mark 1 --mark 2', 2, 'INVALID_OPTION', /given twice/],

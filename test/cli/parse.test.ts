@@ -7,7 +7,7 @@ import { parseIptables } from '../../src/cli/fronts/iptables.js';
 import { parseTc } from '../../src/cli/fronts/tc.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { PktmarkError } from '../../src/errors.js';
-import { normalizeRule } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 import { main } from '../../src/cli/main.js';
 
 const split = (s: string): string[] => s.split(' ');

@@ -9,8 +9,9 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { NLM_F_ACK, NLM_F_ECHO } from '../../codecs/netlink/message.js';
-import { nftBackend, encodeClearBatch, encodeDeleteBatch, encodeGetTable, encodeRuleDump } from '../../src/backends/nft.js';
-import { normalizeRule, type MarkRuleInput } from '../../src/rule.js';
+import { nftBackend, encodeClearBatch, encodeDeleteBatch, encodeGetTable, encodeRuleDump } from '../../src/backends/nft/index.js';
+import { type MarkRuleInput } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 
 const dir = new URL('../../fixtures/nft/', import.meta.url);
 interface Fixture { name: string; command: unknown[]; nftVersion: string; batch: string[]; buffers: { dir: string; messages: string[] }[] }

@@ -17,9 +17,10 @@ import { encodeNewIngressQdisc, encodeDelIngressQdisc, encodeGetQdiscs } from '.
 import { encodeGetLinks } from '../../codecs/tc/link.js';
 import { selector, TC_U32_TERMINAL } from '../../codecs/tc/classifiers/u32.js';
 import { ETH_P_IP, PARENT_INGRESS } from '../../codecs/tc/constants.js';
-import { ownerCookie, ruleToFilter } from '../../src/backends/tc-rule.js';
-import { tcBackend } from '../../src/backends/tc.js';
-import { normalizeRule, type MarkRuleInput } from '../../src/rule.js';
+import { ownerCookie, ruleToFilter } from '../../src/backends/tc/rule.js';
+import { tcBackend } from '../../src/backends/tc/index.js';
+import { type MarkRuleInput } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 import { parseMessages } from '../../codecs/netlink/message.js';
 
 interface Fixture { tcVersion: string; ifindex: number; runs: { command: string; messages: string[] }[] }

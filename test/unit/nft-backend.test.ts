@@ -11,11 +11,11 @@ import {
   NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../codecs/nftables/messages.js';
 import { PktmarkError } from '../../codecs/errors.js';
-import { nftBackend } from '../../src/backends/nft.js';
+import { nftBackend } from '../../src/backends/nft/index.js';
 import type { BackendContext } from '../../src/backends/backend.js';
 import { ackFor, doneFor, FakeTransport } from '../../src/transport/fake.js';
 import { NETLINK_NETFILTER } from '../../src/transport/transport.js';
-import { normalizeRule } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 
 /** A tiny nf_tables: one table, rules with handles, echo/ack like the kernel; hooks to inject errors. */
 class FakeKernel {

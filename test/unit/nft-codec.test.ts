@@ -10,9 +10,10 @@ import { parseMessages } from '../../codecs/netlink/message.js';
 import { decodeExpr, encodeExpr, type Expr } from '../../codecs/nftables/expr/index.js';
 import { decodeChain, decodeRule, decodeTable, NFT_MSG_NEWRULE, nftType, writeChain, writeRule, writeTable, NFT_MSG_NEWCHAIN, NFT_MSG_NEWTABLE } from '../../codecs/nftables/messages.js';
 import { AttributeReader } from '../../codecs/netlink/attributes.js';
-import { ruleRecord } from '../../src/backends/nft.js';
-import { exprsToRule } from '../../src/backends/nft-rule.js';
-import { normalizeRule, type MarkRuleInput } from '../../src/rule.js';
+import { ruleRecord } from '../../src/backends/nft/index.js';
+import { exprsToRule } from '../../src/backends/nft/rule.js';
+import { type MarkRuleInput } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 
 const dir = new URL('../../fixtures/nft/', import.meta.url);
 const cases = JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as { rules: { name: string; input: MarkRuleInput; nft: string }[] };

@@ -1,8 +1,9 @@
 /** explain(): the nft command for each rule shape (the golden test proves nft makes pktmark's bytes from it). */
 import test from 'ava';
-import { nftBackend } from '../../src/backends/nft.js';
-import { explainNftSetup } from '../../src/backends/nft-explain.js';
-import { normalizeRule, type MarkRuleInput } from '../../src/rule.js';
+import { nftBackend } from '../../src/backends/nft/index.js';
+import { explainNftSetup } from '../../src/backends/nft/explain.js';
+import { type MarkRuleInput } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 
 const ex = (i: MarkRuleInput, table = 'pktmark'): string => nftBackend.explain(normalizeRule(i), { table });
 

@@ -10,10 +10,11 @@ import { AttributeWriter, AttributeReader } from '../../codecs/netlink/attribute
 import { parseMessages } from '../../codecs/netlink/message.js';
 import { decodeExpr } from '../../codecs/nftables/expr/index.js';
 import { decodeChain, decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_NEWRULE, writeRule } from '../../codecs/nftables/messages.js';
-import { ruleRecord } from '../../src/backends/nft.js';
-import { explainNft } from '../../src/backends/nft-explain.js';
-import { exprsToRule, ruleToExprs } from '../../src/backends/nft-rule.js';
-import { normalizeRule, type MarkRule, type MarkRuleInput } from '../../src/rule.js';
+import { ruleRecord } from '../../src/backends/nft/index.js';
+import { explainNft } from '../../src/backends/nft/explain.js';
+import { exprsToRule, ruleToExprs } from '../../src/backends/nft/rule.js';
+import { type MarkRule, type MarkRuleInput } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 
 import { markRuleInput as input } from '../helpers/arbitraries.js';
 

@@ -6,8 +6,9 @@ import test from 'ava';
 import fc from 'fast-check';
 import { AttributeWriter } from '../../codecs/netlink/attributes.js';
 import { nftType, NFT_MSG_NEWRULE } from '../../codecs/nftables/messages.js';
-import { RuleEncoder } from '../../src/backends/nft-template.js';
-import { normalizeRule, type MarkRuleInput } from '../../src/rule.js';
+import { RuleEncoder } from '../../src/backends/nft/template.js';
+import { type MarkRuleInput } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 import { markRuleInput } from '../helpers/arbitraries.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

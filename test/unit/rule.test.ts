@@ -1,5 +1,6 @@
 import test from 'ava';
-import { normalizeRule, type MarkRuleInput } from '../../src/rule.js';
+import { type MarkRuleInput } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 import { PktmarkError, type ErrorCode } from '../../src/errors.js';
 
 test('cheat-sheet rules normalize', (t) => {

@@ -5,8 +5,8 @@ import { writeMessage, type NetlinkMessage } from '../../codecs/netlink/message.
 import { ifinfomsg, IFLA_IFNAME } from '../../codecs/tc/link.js';
 import { RTM_DELQDISC, RTM_DELTFILTER, RTM_GETLINK, RTM_GETQDISC, RTM_GETTFILTER, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER } from '../../codecs/tc/constants.js';
 import { FakeTransport, ackFor, doneFor } from '../../src/transport/fake.js';
-import { tcBackend } from '../../src/backends/tc.js';
-import { normalizeRule } from '../../src/rule.js';
+import { tcBackend } from '../../src/backends/tc/index.js';
+import { normalizeRule } from '../../src/normalize.js';
 import type { BackendContext } from '../../src/backends/backend.js';
 import { PktmarkError } from '../../src/errors.js';
 

@@ -8,9 +8,10 @@ import { decodeFilter, encodeNewFilter, type TcFilter } from '../../codecs/tc/fi
 import { decodeActions, encodeActions, type TcAction } from '../../codecs/tc/actions/index.js';
 import { decodeSelector, encodeSelector, formatU32Handle, parseU32Handle, type U32Selector } from '../../codecs/tc/classifiers/u32.js';
 import { pktBurstPackets, pktBurstTicks } from '../../codecs/tc/actions/police.js';
-import { filterToRule, ruleToFilter, ownerCookie, parseOwnerCookie, explainRule } from '../../src/backends/tc-rule.js';
-import { parseTcId, tcId } from '../../src/backends/tc.js';
-import { normalizeRule, type MarkRuleInput } from '../../src/rule.js';
+import { filterToRule, ruleToFilter, ownerCookie, parseOwnerCookie, explainRule } from '../../src/backends/tc/rule.js';
+import { parseTcId, tcId } from '../../src/backends/tc/index.js';
+import { type MarkRuleInput } from '../../src/rule.js';
+import { normalizeRule } from '../../src/normalize.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const i32 = fc.integer({ min: -0x80000000, max: 0x7fffffff });

@@ -1,5 +1,6 @@
 /** `pktmark add` and `pktmark explain`: one rule from options. */
 import type { MarkRuleInput } from '../../rule.js';
+import { VIAS, viaWords } from '../../backends/index.js';
 import { addRules } from '../apply.js';
 import { UsageError, EXIT_OK } from '../errors.js';
 import type { GlobalOptions } from '../global.js';
@@ -9,7 +10,7 @@ import { parseOptions, str, type OptionSpec } from '../options.js';
 
 /** option → MarkRuleInput field (the option names are the field names) */
 export const RULE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  '--via': { value: 'nft or tc' },
+  '--via': { value: viaWords() },
   '--family': { value: 'ip or ip6' },
   '--hook': { value: 'prerouting or output' },
   '--dev': { value: 'an interface' },
@@ -41,7 +42,7 @@ export function parseRule(cmd: string, argv: readonly string[], base: number, g:
 
 export async function addCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
   const { input, help } = parseRule('add', argv, base, g);
-  if (help || !input) { io.out(helpText('add')); return EXIT_OK; }
+  if (help || !input) { io.out(helpText('add', VIAS)); return EXIT_OK; }
   await addRules([input], g, io);
   return EXIT_OK;
 }
@@ -50,7 +51,7 @@ export async function addCommand(argv: readonly string[], base: number, g: Globa
 export async function explainCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
   const dg = { ...g, dryRun: true }; // before parsing, so that --hex (which needs --dry-run) is accepted
   const { input, help } = parseRule('explain', argv, base, dg);
-  if (help || !input) { io.out(helpText('explain')); return EXIT_OK; }
+  if (help || !input) { io.out(helpText('explain', VIAS)); return EXIT_OK; }
   await addRules([input], dg, io);
   return EXIT_OK;
 }

@@ -7,6 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Transport } from '../../transport/transport.js';
+import type { Check } from '../../backends/backend.js';
+import type { Via } from '../../backends/index.js';
 import { EINVAL } from '../../../codecs/errno.js';
 import { PktmarkError } from '../../errors.js';
 import { EXIT_OK } from '../errors.js';
@@ -16,13 +18,12 @@ import type { Io } from '../io.js';
 import { parseOptions } from '../options.js';
 import { table } from '../output.js';
 
-export type Status = 'yes' | 'no' | 'unknown';
-export interface Check { name: string; status: Status; detail: string }
-export interface DoctorReport { checks: Check[]; capNetAdmin: boolean; suggestedVia: 'nft' | 'tc' | null }
+export type { Check };
+export type Status = Check['status'];
+export interface DoctorReport { checks: Check[]; capNetAdmin: boolean; suggestedVia: Via | null }
 
 const CAP_NET_ADMIN = 12;
 const CAP_SYS_ADMIN = 21;
-const LO = 1; // the loopback device is ifindex 1 in every new namespace
 
 function capabilities(): bigint {
   try {
@@ -31,17 +32,6 @@ function capabilities(): bigint {
   } catch { return 0n; }
 }
 const has = (caps: bigint, bit: number): boolean => ((caps >> BigInt(bit)) & 1n) === 1n;
-
-const why = (e: unknown): string => (e instanceof PktmarkError ? e.toLine() : e instanceof Error ? e.message : String(e));
-
-async function probe(name: string, detailOk: string, fn: () => Promise<unknown>, classify?: (e: unknown) => Status | undefined): Promise<Check> {
-  try {
-    await fn();
-    return { name, status: 'yes', detail: detailOk };
-  } catch (e) {
-    return { name, status: classify?.(e) ?? 'no', detail: why(e) };
-  }
-}
 
 export async function runDoctor(): Promise<DoctorReport> {
   const caps = capabilities();
@@ -60,72 +50,61 @@ export async function runDoctor(): Promise<DoctorReport> {
     });
   } catch (e) {
     route?.close(); nf?.close();
-    const reason = `not probed: cannot make a throwaway namespace (${has(caps, CAP_SYS_ADMIN) ? why(e) : 'needs root (CAP_SYS_ADMIN)'})`;
+    const reason = `not probed: cannot make a throwaway namespace (${has(caps, CAP_SYS_ADMIN) ? (e instanceof PktmarkError ? e.toLine() : String(e)) : 'needs root (CAP_SYS_ADMIN)'})`;
     for (const n of names) checks.push({ name: n, status: 'unknown', detail: reason });
     return { checks, capNetAdmin, suggestedVia: capNetAdmin ? 'nft' : null };
   }
+  let usable: Via[];
   try {
-    checks.push(...await kernelProbes(route!, nf!));
+    const r = await kernelProbes(route!, nf!);
+    checks.push(...r.checks);
+    usable = r.usable;
   } finally {
     route!.close(); nf!.close();
   }
-  const ok = (n: string): boolean => checks.find((c) => c.name === n)?.status === 'yes';
-  const suggestedVia = ok('nf_tables') ? 'nft' : ok('cls_u32') && ok('act_skbedit') ? 'tc' : null;
-  return { checks, capNetAdmin, suggestedVia };
+  return { checks, capNetAdmin, suggestedVia: usable[0] ?? null };
 }
 
-async function kernelProbes(route: Transport, nf: Transport): Promise<Check[]> {
+/** Every registered backend's probe, in registry order, then the kernel features no backend uses yet. */
+async function kernelProbes(route: Transport, nf: Transport): Promise<{ checks: Check[]; usable: Via[] }> {
   const { Marker } = await import('../../marker.js');
+  const { BACKENDS, VIAS } = await import('../../backends/index.js');
   const { NETLINK_ROUTE } = await import('../../transport/transport.js');
   const { execute } = await import('../../transport/execute.js');
-  const { ruleToFilter, ruleActions } = await import('../../backends/tc-rule.js');
-  const { normalizeRule } = await import('../../rule.js');
+  const { probeCheck, LO } = await import('../../backends/probe.js');
   const { encodeNewFilter } = await import('../../../codecs/tc/filter.js');
-  const { encodeNewIngressQdisc } = await import('../../../codecs/tc/qdisc.js');
   const { PARENT_INGRESS, ETH_P_ALL } = await import('../../../codecs/tc/constants.js');
   const { writeMessage, NLM_F_REQUEST, NLM_F_ACK } = await import('../../../codecs/netlink/message.js');
   const { ifinfomsg } = await import('../../../codecs/tc/link.js');
 
   // the Marker must not close the probe sockets: runDoctor does, after every probe
   const keep = (t: Transport): Transport => ({ protocol: t.protocol, nextSeq: () => t.nextSeq(), exchange: (b, w) => t.exchange(b, w), close: () => undefined });
-  const m = await Marker.open({ table: 'pktmark_doctor', transport: (p) => keep(p === NETLINK_ROUTE ? route : nf) });
-  const out: Check[] = [];
+  const marker = await Marker.open({ table: 'pktmark_doctor', transport: (p) => keep(p === NETLINK_ROUTE ? route : nf) });
+  const checks: Check[] = [];
+  const usable: Via[] = [];
   try {
-    out.push(await probe('nf_tables', 'inet table, base chain and a meta mark rule accepted', () => m.add({ mark: 1 })));
-    out.push(await probe('limit', 'nft limit expression accepted', () => m.add({ mark: 1, rate: '1/second', burst: 1 })));
-
-    const tcRule = normalizeRule({ via: 'tc', dev: 'lo', mark: 1, rate: '1/second', burst: 1 });
-    const base = ruleToFilter(tcRule, { ifindex: LO, qdisc: 'clsact' });
-    const u32 = base.options as Extract<NonNullable<typeof base.options>, { kind: 'u32' }>;
-    const [police, skbedit] = ruleActions(tcRule);
-    const filter = (prio: number, actions: typeof u32.actions) => (w: Parameters<typeof encodeNewFilter>[0], seq: number): void =>
-      encodeNewFilter(w, seq, { ...base, prio, parent: PARENT_INGRESS, protocol: ETH_P_ALL, options: { ...u32, actions } });
-    const clsact = await probe('clsact', '', () => execute(route, 'add clsact qdisc', (w, seq) => encodeNewIngressQdisc(w, seq, LO, 'clsact')));
-    const tcUnknown = (c: Check): Check => ({ ...c, status: 'unknown', detail: `not probed: the clsact qdisc was refused (${clsact.detail})` });
-
-    const u32Check = await probe('cls_u32', 'u32 filter accepted', () => execute(route, 'add u32 filter', filter(1, [])));
-    out.push(clsact.status === 'yes' ? u32Check : tcUnknown(u32Check));
-    // Actions are loaded when a filter that uses them is added; a u32 filter carrying only that action says whether it exists.
-    for (const [name, prio, action] of [['act_skbedit', 2, { ...skbedit, order: 1 }], ['act_police', 3, { ...police, order: 1 }]] as const) {
-      const c = await probe(name, `${name.slice(4)} action accepted`, () => execute(route, `add u32 filter with ${name.slice(4)}`, filter(prio, [action])));
-      out.push(u32Check.status === 'yes' ? c : { ...c, status: 'unknown', detail: `not probed: needs cls_u32 (${c.detail})` });
+    for (const via of VIAS) {
+      const r = await BACKENDS[via].probe({ route, nf, marker });
+      checks.push(...r.checks);
+      if (r.usable) usable.push(via);
     }
     // cls_bpf without options: the kernel refuses with EINVAL when cls_bpf exists, ENOENT when it does not.
-    out.push(await probe('cls_bpf', '', () => execute(route, 'add bpf filter', (w, seq) => encodeNewFilter(w, seq, { ifindex: LO, parent: PARENT_INGRESS, prio: 4, protocol: ETH_P_ALL, handle: 0, kind: 'bpf' })),
-      (e) => (e instanceof PktmarkError && e.errno === EINVAL ? 'yes' : undefined)));
-    const bpf = out.at(-1)!;
+    const bpf = await probeCheck('cls_bpf', 'bpf classifier known (refused an empty filter with EINVAL, as expected)',
+      () => execute(route, 'add bpf filter', (w, seq) => encodeNewFilter(w, seq, { ifindex: LO, parent: PARENT_INGRESS, prio: 4, protocol: ETH_P_ALL, handle: 0, kind: 'bpf' })),
+      (e) => (e instanceof PktmarkError && e.errno === EINVAL ? 'yes' : undefined));
     if (bpf.status === 'yes') bpf.detail = 'bpf classifier known (refused an empty filter with EINVAL, as expected)';
+    checks.push(bpf);
     // XDP: detach (fd -1) in generic mode on lo — accepted wherever the kernel has XDP, changes nothing.
-    out.push(await probe('XDP', 'IFLA_XDP accepted (generic mode detach on lo)', () => execute(route, 'set XDP on lo', (w, seq) => {
+    checks.push(await probeCheck('XDP', 'IFLA_XDP accepted (generic mode detach on lo)', () => execute(route, 'set XDP on lo', (w, seq) => {
       writeMessage(w, 19 /* RTM_SETLINK */, NLM_F_REQUEST | NLM_F_ACK, seq, () => {
         w.struct(ifinfomsg, { family: 0, type: 0, index: LO, flags: 0, change: 0 });
         w.nested(43 /* IFLA_XDP */, () => { w.i32(1 /* IFLA_XDP_FD */, -1); w.u32(3 /* IFLA_XDP_FLAGS */, 2 /* XDP_FLAGS_SKB_MODE */); });
       });
     })));
   } finally {
-    await m.close();
+    await marker.close();
   }
-  return out;
+  return { checks, usable };
 }
 
 export async function doctorCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {

@@ -1,5 +1,5 @@
 /** `pktmark list`, `pktmark del ID…`, `pktmark clear`: rules pktmark owns in the namespace. */
-import type { Via } from '../../rule.js';
+import { VIAS, isVia, viaWords, type Via } from '../../backends/index.js';
 import { withMarker } from '../apply.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { noDryRun, type GlobalOptions } from '../global.js';
@@ -8,17 +8,17 @@ import type { Io } from '../io.js';
 import { parseOptions, str, type Parsed } from '../options.js';
 import { ruleJson, ruleTable } from '../output.js';
 
-const VIA = { '--via': { value: 'nft or tc' } } as const;
+const VIA = { '--via': { value: viaWords() } } as const;
 
 function via(p: Parsed): Via | undefined {
   const v = str(p, '--via');
-  if (v === undefined || v === 'nft' || v === 'tc') return v;
-  throw new UsageError('INVALID_OPTION', `--via ${JSON.stringify(v)} is not nft or tc`, { field: '--via' });
+  if (v === undefined || isVia(v)) return v;
+  throw new UsageError('INVALID_OPTION', `--via ${JSON.stringify(v)} is not ${viaWords()}`, { field: '--via' });
 }
 
 export async function listCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
   const p = parseOptions('list', argv, base, VIA, g);
-  if (p.help) { io.out(helpText('list')); return EXIT_OK; }
+  if (p.help) { io.out(helpText('list', VIAS)); return EXIT_OK; }
   noDryRun('list', g);
   const v = via(p);
   const records = await withMarker(g, (m) => m.list(v ? { via: v } : {}));
@@ -40,11 +40,11 @@ export async function delCommand(argv: readonly string[], base: number, g: Globa
 
 export async function clearCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
   const p = parseOptions('clear', argv, base, VIA, g);
-  if (p.help) { io.out(helpText('clear')); return EXIT_OK; }
+  if (p.help) { io.out(helpText('clear', VIAS)); return EXIT_OK; }
   noDryRun('clear', g);
   const v = via(p);
   await withMarker(g, (m) => m.clear(v ? { via: v } : {}));
-  if (g.json) io.out(JSON.stringify({ cleared: v ? [v] : ['nft', 'tc'] }));
+  if (g.json) io.out(JSON.stringify({ cleared: v ? [v] : VIAS }));
   else io.out(`cleared ${v ?? 'all'} rules pktmark owns`);
   return EXIT_OK;
 }

@@ -237,7 +237,7 @@ export async function runIptables(cmd: XtCommand, family: 'ip' | 'ip6', g: Globa
     case 'delete-spec': {
       const [want] = await normalizeAll([cmd.rule]);
       const key = ruleKey(want);
-      const { normalizeRule } = await import('../../rule.js');
+      const { normalizeRule } = await import('../../normalize.js');
       await withMarker(g, async (m) => {
         const found = (await m.list({ via: 'nft' })).filter(inChain(cmd.hook, family)).find((rec) => {
           if (!rec.rule) return false;

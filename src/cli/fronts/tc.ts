@@ -220,7 +220,7 @@ async function qdisc(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>,
   }
   const { NetlinkSocket } = await import('../../transport/netlink-socket.js');
   const { NETLINK_ROUTE } = await import('../../transport/transport.js');
-  const { tcKernel } = await import('../../backends/tc.js');
+  const { tcKernel } = await import('../../backends/tc/index.js');
   const { execute } = await import('../../transport/execute.js');
   const t = await NetlinkSocket.open({ protocol: NETLINK_ROUTE, ...(g.netns !== undefined ? { netns: g.netns } : {}) });
   try {

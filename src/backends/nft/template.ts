@@ -7,12 +7,12 @@
  * is marked unpatchable and every such rule is encoded in full. Output is byte-identical either way
  * (test/unit/nft-template.test.ts).
  */
-import { addressBytes } from '../../codecs/address.js';
-import type { AttributeWriter } from '../../codecs/netlink/attributes.js';
-import { writeRule, type ExprSpan } from '../../codecs/nftables/messages.js';
-import type { MarkRule } from '../rule.js';
-import { ruleToExprs, type RuleField } from './nft-rule.js';
-import { NFPROTO_INET } from '../../codecs/nftables/messages.js';
+import { addressBytes } from '../../../codecs/address.js';
+import type { AttributeWriter } from '../../../codecs/netlink/attributes.js';
+import { writeRule, type ExprSpan } from '../../../codecs/nftables/messages.js';
+import type { MarkRule } from '../../rule.js';
+import { ruleToExprs, type RuleField } from './rule.js';
+import { NFPROTO_INET } from '../../../codecs/nftables/messages.js';
 
 interface Patch { readonly field: 'src' | 'dst'; readonly at: number; readonly len: number }
 interface Template {

@@ -5,17 +5,18 @@
  * counter, mark set. The counter sits after the limit so that, like an iptables rule counter,
  * it counts the packets that were marked.
  */
-import { addressBytes, formatAddress, prefixMask } from '../../codecs/address.js';
-import { NFT_BITWISE_BOOL, type Bitwise } from '../../codecs/nftables/expr/bitwise.js';
-import { NFT_CMP_EQ, NFT_CMP_NEQ, type Cmp } from '../../codecs/nftables/expr/cmp.js';
-import type { Expr } from '../../codecs/nftables/expr/index.js';
-import { NFT_META_IIFNAME, NFT_META_L4PROTO, NFT_META_MARK, NFT_META_NFPROTO, NFT_META_OIFNAME, type Meta } from '../../codecs/nftables/expr/meta.js';
-import { NFT_PAYLOAD_NETWORK_HEADER, NFT_PAYLOAD_TRANSPORT_HEADER, type Payload } from '../../codecs/nftables/expr/payload.js';
-import { NFT_REG_1 } from '../../codecs/nftables/expr/types.js';
-import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
-import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../codecs/nftables/messages.js';
-import { PktmarkError } from '../errors.js';
-import { FULL_MASK, IFNAMSIZ, normalizeRule, type AddressMatch, type Family, type Hook, type MarkRule, type MarkRuleInput, type RateUnit } from '../rule.js';
+import { addressBytes, formatAddress, prefixMask } from '../../../codecs/address.js';
+import { NFT_BITWISE_BOOL, type Bitwise } from '../../../codecs/nftables/expr/bitwise.js';
+import { NFT_CMP_EQ, NFT_CMP_NEQ, type Cmp } from '../../../codecs/nftables/expr/cmp.js';
+import type { Expr } from '../../../codecs/nftables/expr/index.js';
+import { NFT_META_IIFNAME, NFT_META_L4PROTO, NFT_META_MARK, NFT_META_NFPROTO, NFT_META_OIFNAME, type Meta } from '../../../codecs/nftables/expr/meta.js';
+import { NFT_PAYLOAD_NETWORK_HEADER, NFT_PAYLOAD_TRANSPORT_HEADER, type Payload } from '../../../codecs/nftables/expr/payload.js';
+import { NFT_REG_1 } from '../../../codecs/nftables/expr/types.js';
+import { HOST_LITTLE_ENDIAN } from '../../../codecs/netlink/struct.js';
+import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../../codecs/nftables/messages.js';
+import { PktmarkError } from '../../errors.js';
+import { nftFields } from './fields.js';
+import { FULL_MASK, IFNAMSIZ, normalizeWith, type AddressMatch, type Family, type Hook, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
 
 /** Which MarkRule field produced an expression: lets an ext-ack offset name the field. */
 export type RuleField = 'family' | 'src' | 'dst' | 'iif' | 'oif' | 'proto' | 'sport' | 'dport' | 'rate' | 'counter' | 'mark';
@@ -265,7 +266,7 @@ export function exprsToRule(exprs: readonly Expr[], hook: string, comment?: stri
   if (!matchMark(c, d) || !c.done) return undefined;
   if (comment !== undefined) d.comment = comment;
   try {
-    return normalizeRule(d as MarkRuleInput);
+    return normalizeWith(nftFields, d as MarkRuleInput);
   } catch (e) {
     if (e instanceof PktmarkError) return undefined;
     throw e;

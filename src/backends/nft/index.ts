@@ -4,27 +4,29 @@
  * (route, priority mangle -150) made on first use. Every user operation is one nfnetlink batch,
  * so the kernel applies all of it or none.
  */
-import { AttributeWriter, WriterPool } from '../../codecs/netlink/attributes.js';
-import { Batch as NftBatch, BatchWriter } from '../../codecs/nftables/batch.js';
+import { AttributeWriter, WriterPool } from '../../../codecs/netlink/attributes.js';
+import { Batch as NftBatch, BatchWriter } from '../../../codecs/nftables/batch.js';
 import {
   decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
   type NetlinkAck, type NetlinkMessage,
-} from '../../codecs/netlink/message.js';
+} from '../../../codecs/netlink/message.js';
 import {
   decodeRule, decodeTable, NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE,
   NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeRuleDump, writeTable,
   type ExprSpan, type NftRule,
-} from '../../codecs/nftables/messages.js';
-import { exprData, exprName } from '../../codecs/nftables/expr/index.js';
-import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../codecs/errno.js';
-import { PktmarkError, type PktmarkErrorDetails } from '../errors.js';
-import type { Hook, MarkRule } from '../rule.js';
-import { dump, errorsOf, execute, type Fill } from '../transport/execute.js';
-import { NETLINK_NETFILTER, type Transport } from '../transport/transport.js';
-import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from './backend.js';
-import { explainNft } from './nft-explain.js';
-import { counterOf, exprsToRule, type RuleField } from './nft-rule.js';
-import { RuleEncoder, type WrittenRule } from './nft-template.js';
+} from '../../../codecs/nftables/messages.js';
+import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
+import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
+import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
+import type { Hook, MarkRule } from '../../rule.js';
+import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
+import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js';
+import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
+import { explainNft } from './explain.js';
+import { nftFields } from './fields.js';
+import { probeNft } from './probe.js';
+import { counterOf, exprsToRule, type RuleField } from './rule.js';
+import { RuleEncoder, type WrittenRule } from './template.js';
 
 /** The table comment that says "pktmark made this table". */
 export const OWNER_COMMENT = 'pktmark';
@@ -226,7 +228,11 @@ class AddedRule implements RuleRecord {
 }
 
 export const nftBackend: Backend = {
-  via: 'nft',
+  ...nftFields,
+  summary: 'nftables rules (meta mark set) in pktmark\'s own table',
+  idFormat: 'nft:CHAIN:HANDLE',
+  where: (r) => r.hook ?? 'prerouting',
+  probe: probeNft,
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];

@@ -2,19 +2,20 @@
  * MarkRule ⇄ tc filter (cls_u32 + act_police + act_skbedit), and the equivalent `tc` command
  * lines. Pure: no kernel here; tc.ts does the talking.
  */
-import { addressBytes, formatCidr, formatIPv4, formatIPv6, type Family } from '../../codecs/address.js';
+import { addressBytes, formatCidr, formatIPv4, formatIPv6, type Family } from '../../../codecs/address.js';
 import {
   ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, PARENT_EGRESS, PARENT_INGRESS, INGRESS_QDISC_HANDLE, TC_ACT_OK, TC_ACT_PIPE,
-} from '../../codecs/tc/constants.js';
-import type { TcFilter } from '../../codecs/tc/filter.js';
-import type { TcAction } from '../../codecs/tc/actions/index.js';
-import { emptyTcPolice, pktBurstPackets, pktBurstTicks } from '../../codecs/tc/actions/police.js';
-import { selector, TC_U32_TERMINAL, type U32Key, type U32Options } from '../../codecs/tc/classifiers/u32.js';
-import { addressKeys, IP4, IP6, portKey, prefixLength, protocolKey } from '../../codecs/tc/classifiers/u32-match.js';
-import type { IngressKind } from '../../codecs/tc/qdisc.js';
-import { PktmarkError } from '../errors.js';
-import { formatMark, normalizeRule, protocolName, type MarkRule, type MarkRuleInput, type RateUnit } from '../rule.js';
-import type { RawPart } from './backend.js';
+} from '../../../codecs/tc/constants.js';
+import type { TcFilter } from '../../../codecs/tc/filter.js';
+import type { TcAction } from '../../../codecs/tc/actions/index.js';
+import { emptyTcPolice, pktBurstPackets, pktBurstTicks } from '../../../codecs/tc/actions/police.js';
+import { selector, TC_U32_TERMINAL, type U32Key, type U32Options } from '../../../codecs/tc/classifiers/u32.js';
+import { addressKeys, IP4, IP6, portKey, prefixLength, protocolKey } from '../../../codecs/tc/classifiers/u32-match.js';
+import type { IngressKind } from '../../../codecs/tc/qdisc.js';
+import { PktmarkError } from '../../errors.js';
+import { tcFields } from './fields.js';
+import { formatMark, normalizeWith, protocolName, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
+import type { RawPart } from '../backend.js';
 
 /**
  * Ownership: every filter pktmark adds carries a TCA_ACT_COOKIE on its skbedit action:
@@ -215,7 +216,7 @@ export function filterToRule(f: TcFilter, dev: string, direction: 'ingress' | 'e
   if (!marked) raw.push({ name: 'no skbedit mark', bytes: new Uint8Array(0) });
   if (raw.length) return { raw };
   try {
-    return { rule: normalizeRule(input) };
+    return { rule: normalizeWith(tcFields, input) };
   } catch (e) {
     return { raw: [{ name: `undecodable: ${(e as Error).message}`, bytes: new Uint8Array(0) }] };
   }

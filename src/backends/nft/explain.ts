@@ -5,8 +5,8 @@
  * line survives a shell, but a comment or a wildcard name still wants shell quoting
  * (or `nft -f`).
  */
-import { formatCidr } from '../../codecs/address.js';
-import { FULL_MASK, type AddressMatch, type MarkRule } from '../rule.js';
+import { formatCidr } from '../../../codecs/address.js';
+import { FULL_MASK, type AddressMatch, type MarkRule } from '../../rule.js';
 
 /** Protocol words nft resolves (via /etc/protocols or its own table); others are printed as numbers. */
 const NFT_PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };

@@ -4,26 +4,28 @@
  * of requests, each acknowledged; if one fails, the ones before it are undone (filters deleted,
  * a qdisc pktmark created removed) before the error is reported.
  */
-import { AttributeWriter } from '../../codecs/netlink/attributes.js';
-import { decodeAck, kernelError, NLMSG_ERROR, type NetlinkAck, type NetlinkMessage } from '../../codecs/netlink/message.js';
+import { AttributeWriter } from '../../../codecs/netlink/attributes.js';
+import { decodeAck, kernelError, NLMSG_ERROR, type NetlinkAck, type NetlinkMessage } from '../../../codecs/netlink/message.js';
 import {
   PARENT_EGRESS, PARENT_INGRESS, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER, TC_H_INGRESS,
-} from '../../codecs/tc/constants.js';
-import { decodeFilter, encodeDelFilter, encodeGetFilters, encodeNewFilter, type DecodedFilter, type TcFilter } from '../../codecs/tc/filter.js';
-import { decodeLink, encodeGetLinkByName, encodeGetLinks } from '../../codecs/tc/link.js';
-import { decodeQdisc, encodeDelIngressQdisc, encodeGetQdiscs, encodeNewIngressQdisc, type IngressKind } from '../../codecs/tc/qdisc.js';
-import { formatU32Handle, parseU32Handle } from '../../codecs/tc/classifiers/u32.js';
-import { EEXIST, ENODEV, ENOENT } from '../../codecs/errno.js';
-import { PktmarkError } from '../errors.js';
-import { parseIfName, type MarkRule } from '../rule.js';
-import { dump, execute } from '../transport/execute.js';
-import { NETLINK_ROUTE, type Transport } from '../transport/transport.js';
-import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from './backend.js';
-import { explainRule, filterToRule, ownerCookie, parseOwnerCookie, ruleToFilter, checkTcRule } from './tc-rule.js';
+} from '../../../codecs/tc/constants.js';
+import { decodeFilter, encodeDelFilter, encodeGetFilters, encodeNewFilter, type DecodedFilter, type TcFilter } from '../../../codecs/tc/filter.js';
+import { decodeLink, encodeGetLinkByName, encodeGetLinks } from '../../../codecs/tc/link.js';
+import { decodeQdisc, encodeDelIngressQdisc, encodeGetQdiscs, encodeNewIngressQdisc, type IngressKind } from '../../../codecs/tc/qdisc.js';
+import { formatU32Handle, parseU32Handle } from '../../../codecs/tc/classifiers/u32.js';
+import { EEXIST, ENODEV, ENOENT } from '../../../codecs/errno.js';
+import { PktmarkError } from '../../errors.js';
+import { parseIfName, type MarkRule } from '../../rule.js';
+import { dump, execute } from '../../transport/execute.js';
+import { NETLINK_ROUTE, type Transport } from '../../transport/transport.js';
+import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from '../backend.js';
+import { tcFields } from './fields.js';
+import { probeTc } from './probe.js';
+import { explainRule, filterToRule, ownerCookie, parseOwnerCookie, ruleToFilter, checkTcRule } from './rule.js';
 
 type Direction = 'ingress' | 'egress';
 
-export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' once it exists";
+export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' (a cls_bpf program) once it exists";
 
 // ---- kernel state --------------------------------------------------------------------------------
 
@@ -338,7 +340,11 @@ function refuseBefore(opts: AddOptions): void {
 }
 
 export const tcBackend: Backend = {
-  via: 'tc',
+  ...tcFields,
+  summary: 'tc filters (cls_u32 + act_skbedit) on a device',
+  idFormat: 'tc:DEV:ingress|egress:PRIO:HANDLE',
+  where: (r) => `${r.dev} ${r.direction}${r.prio !== undefined ? ` prio ${r.prio}` : ''}`,
+  probe: probeTc,
 
   encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext, opts: AddOptions = {}): Uint8Array[] {
     refuseBefore(opts);

@@ -1,0 +1,19 @@
+/** The rule fields only the nft backend has: the chain (hook) and interface matches. */
+import { fail, parseHook, parseIfName, type RuleFields } from '../../rule.js';
+
+export const nftFields: RuleFields = {
+  via: 'nft',
+  fields: ['hook', 'iif', 'oif'],
+  normalize(input, out) {
+    out.hook = parseHook(input.hook);
+    // a bare '+' is iptables' "any interface": no match at all
+    if (input.iif !== undefined && input.iif !== '+') {
+      if (out.hook === 'output') fail('INVALID_OPTION', 'iif', 'iif cannot be used in the output hook (packets there have no input interface)');
+      out.iif = parseIfName(input.iif, 'iif');
+    }
+    if (input.oif !== undefined && input.oif !== '+') {
+      if (out.hook === 'prerouting') fail('INVALID_OPTION', 'oif', 'oif cannot be used in the prerouting hook (the output interface is not chosen yet)', "use hook: 'output'");
+      out.oif = parseIfName(input.oif, 'oif');
+    }
+  },
+};
