@@ -279,23 +279,28 @@ function writeElem(w: AttributeWriter, index: number, e: NftSetElem): void {
 
 /**
  * NEWSETELEM / DELSETELEM / GETSETELEM, split into as many messages as the element list needs
- * (splitSetElems), all with `seq` as nft does. Order as nft sends it: TABLE, SET, SET_ID,
- * ELEMENTS; in each element FLAGS, TIMEOUT, EXPIRATION, KEY, KEY_END, DATA, USERDATA.
- * Returns the number of messages written.
+ * (splitSetElems). Order as nft sends it: TABLE, SET, SET_ID, ELEMENTS; in each element FLAGS,
+ * TIMEOUT, EXPIRATION, KEY, KEY_END, DATA, USERDATA. `seq`: a number puts it on every part, as
+ * nft does; a function is called once per part (distinct numbers let a caller tell which part
+ * the kernel refused). `lastFlags` is ORed into the last part's flags only (e.g. NLM_F_ACK, so a
+ * batch gets one ack after all its parts). Returns the number of messages written.
  */
-export function writeSetElems(w: AttributeWriter, msg: number, flags: number, seq: number, l: NftSetElemList): number {
+export function writeSetElems(
+  w: AttributeWriter, msg: number, flags: number, seq: number | (() => number), l: NftSetElemList, lastFlags = 0,
+): number {
   const parts = splitSetElems(l.elements);
-  for (const part of parts) {
-    writeMessage(w, nftType(msg), flags, seq, (w) => {
+  parts.forEach((part, i) => {
+    const f = i === parts.length - 1 ? flags | lastFlags : flags;
+    writeMessage(w, nftType(msg), f, typeof seq === 'number' ? seq : seq(), (w) => {
       header(w, l.family);
       w.string(NFTA_SET_ELEM_LIST_TABLE, l.table);
       w.string(NFTA_SET_ELEM_LIST_SET, l.set);
       if (l.setId !== undefined) w.u32(NFTA_SET_ELEM_LIST_SET_ID, l.setId, 'be');
       w.nested(NFTA_SET_ELEM_LIST_ELEMENTS, (w) => {
-        part.elements.forEach((e, i) => writeElem(w, part.firstIndex + i, e));
+        part.elements.forEach((e, j) => writeElem(w, part.firstIndex + j, e));
       });
     });
-  }
+  });
   return parts.length;
 }
 
