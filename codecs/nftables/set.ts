@@ -212,13 +212,16 @@ export function setElemSize(e: NftSetElem): number {
   if (e.flags !== undefined) n += attrLen(4);
   if (e.timeout !== undefined) n += attrLen(8);
   if (e.expiration !== undefined) n += attrLen(8);
-  n += dataValueLen(e.key.length);
+  if (!isCatchall(e)) n += dataValueLen(e.key.length);
   if (e.keyEnd !== undefined) n += dataValueLen(e.keyEnd.length);
   if (e.data !== undefined) n += dataValueLen(e.data.length);
   if (e.userdata !== undefined) n += attrLen(e.userdata.length);
   for (const x of e.extra ?? []) n += attrLen(x.data.length);
   return n;
 }
+
+/** A catch-all element (`*`) has no NFTA_SET_ELEM_KEY; pktmark holds it as an empty key. */
+const isCatchall = (e: NftSetElem): boolean => e.key.length === 0 && ((e.flags ?? 0) & NFT_SET_ELEM_CATCHALL) !== 0;
 
 /** The largest NFTA_SET_ELEM_LIST_ELEMENTS nest: nla_len is 16 bits. */
 export const MAX_ELEMENTS_NEST = 0xffff;
@@ -269,7 +272,7 @@ function writeElem(w: AttributeWriter, index: number, e: NftSetElem): void {
     if (e.flags !== undefined) w.u32(NFTA_SET_ELEM_FLAGS, e.flags, 'be');
     if (e.timeout !== undefined) w.u64(NFTA_SET_ELEM_TIMEOUT, e.timeout, 'be');
     if (e.expiration !== undefined) w.u64(NFTA_SET_ELEM_EXPIRATION, e.expiration, 'be');
-    w.nested(NFTA_SET_ELEM_KEY, (w) => w.bytes(NFTA_DATA_VALUE, e.key));
+    if (!isCatchall(e)) w.nested(NFTA_SET_ELEM_KEY, (w) => w.bytes(NFTA_DATA_VALUE, e.key));
     if (e.keyEnd !== undefined) { const k = e.keyEnd; w.nested(NFTA_SET_ELEM_KEY_END, (w) => w.bytes(NFTA_DATA_VALUE, k)); }
     if (e.data !== undefined) { const d = e.data; w.nested(NFTA_SET_ELEM_DATA, (w) => w.bytes(NFTA_DATA_VALUE, d)); }
     if (e.userdata !== undefined) w.bytes(NFTA_SET_ELEM_USERDATA, e.userdata);

@@ -66,6 +66,9 @@ test('decode(encode(element list)) = element list; a split list decodes back to 
     for (const p of parts) t.deepEqual({ ...p, elements: [] }, { ...l, elements: [] });
     t.deepEqual(parts.flatMap((p) => p.elements), l.elements);
   }), { numRuns: 500 });
+  // a catch-all element has no key attribute and comes back as an empty key
+  const star: NftSetElemList = { family: 1, table: 't', set: 's', elements: [{ key: new Uint8Array(0), flags: 2 }] };
+  t.deepEqual(decodeSetElems(messages((w) => writeSetElems(w, NFT_MSG_NEWSETELEM, 1, 1, star))[0]), star);
   // big enough to split: 3 × the elements of one nest
   const l: NftSetElemList = { family: 1, table: 't', set: 's', elements: hashElements(Array.from({ length: 12_000 }, (_, i) => BigInt(i)), 4) };
   const ms = messages((w) => t.is(writeSetElems(w, NFT_MSG_DELSETELEM, 1, 1, l), 3));
