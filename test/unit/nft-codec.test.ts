@@ -70,14 +70,14 @@ test('the kernel dump of nft-made rules decodes to the cases\' MarkRules, in han
 test('an unknown expression decodes to raw and re-encodes byte-identically', (t) => {
   const w = new AttributeWriter();
   w.nested(1, (w) => {
-    w.string(1, 'lookup');
+    w.string(1, 'quota');
     w.nested(2, (w) => { w.string(1, 'myset'); w.u32(2, 1, 'be'); });
   });
   const elem = w.finish();
   const [a] = new AttributeReader(elem).list();
   const e = decodeExpr(a);
   t.is(e.kind, 'raw');
-  t.is((e as Extract<Expr, { kind: 'raw' }>).name, 'lookup');
+  t.is((e as Extract<Expr, { kind: 'raw' }>).name, 'quota');
   const w2 = new AttributeWriter();
   encodeExpr(w2, e);
   t.is(hex(w2.finish()), hex(elem));
