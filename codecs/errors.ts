@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'NOT_FOUND' | 'NOT_OWNED' | 'CLOSED'
   // kernel / system
   | 'EPERM' | 'ACTION_UNAVAILABLE' | 'KERNEL' | 'ENOBUFS' | 'TIMEOUT' | 'BUSY' | 'SYSCALL'
+  // a program the eBPF verifier rejected (its log is in the message)
+  | 'BPF_VERIFIER'
   // bytes
   | 'DECODE' | 'ENCODE';
 
