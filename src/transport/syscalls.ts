@@ -54,6 +54,7 @@ export const EBADF = 9;
 export const EFAULT = 14;
 export const EBUSY = 16;
 export const EEXIST = 17;
+export const ENOTDIR = 20;
 export const EINVAL = 22;
 export const ENOSPC = 28;
 export const ERANGE = 34;
