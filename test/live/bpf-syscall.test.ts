@@ -167,3 +167,20 @@ bpfTest('bpf: a CGROUP_SOCK program attached with BPF_F_ALLOW_MULTI to a fresh c
   t.true(gone(bpf, progId), 'the program is unloaded after detach and close');
   t.like(t.throws(() => resolveCgroupPath(name, mount)), { code: 'NOT_FOUND', field: 'cgroup' });
 });
+
+bpfTest('bpf: a verifier log larger than the first 64 KiB buffer is read whole (the buffer grows on ENOSPC)', (t, bpf) => {
+  // 6000 × `r1 = 0`, then `r0 = r2` (0xbf, src r2) with r2 unset, then exit: ~270 KB of log at level 1
+  const n = 6000;
+  const insns = new Uint8Array((n + 2) * 8);
+  for (let i = 0; i < n; i++) { insns[i * 8] = 0xb7; insns[i * 8 + 1] = 0x01; }
+  insns[n * 8] = 0xbf;
+  insns[n * 8 + 1] = 0x20;
+  insns[(n + 1) * 8] = 0x95;
+  const e = t.throws(() => bpf.progLoad({ type: BPF_PROG_TYPE_SOCKET_FILTER, insns, license: 'GPL', name: 'pm_live_biglog' })) as unknown as { code: string; log: string; truncated: boolean; message: string };
+  t.is(e.code, 'BPF_VERIFIER');
+  t.false(e.truncated);
+  t.true(e.log.length > 64 * 1024, `log is ${e.log.length} characters`);
+  t.regex(e.log, /^0: R1=ctx\(\) R10=fp0|^0: \(b7\) r1 = 0/m, 'starts at instruction 0');
+  t.regex(e.log, /R2 !read_ok/);
+  t.true(e.message.length < 9000, 'the message carries only the tail');
+});

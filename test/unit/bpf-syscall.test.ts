@@ -117,3 +117,11 @@ test('BpfVerifierError: code BPF_VERIFIER, the whole log on .log, the message ke
   t.regex(big.message, /\[log truncated\]/);
   t.regex(big.message, /R0 !read_ok$/);
 });
+
+test('importing the bpf transport, the fake and the cgroup helpers does not load koffi (dry-run stays native-free)', async (t) => {
+  await import('../../src/transport/bpf.js');
+  await import('../../src/testing/bpf.js');
+  await import('../../src/transport/cgroup.js');
+  const { readFileSync } = await import('node:fs');
+  t.false(readFileSync('/proc/self/maps', 'utf8').includes('koffi'));
+});
