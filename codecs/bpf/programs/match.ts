@@ -69,6 +69,8 @@ function matchPorts(p: BpfPortMatch, at: number, next: string, id: string): Item
   return out;
 }
 
+export const usesPorts = (r: { readonly spec: BpfRuleSpec }): boolean => r.spec.sport !== undefined || r.spec.dport !== undefined;
+
 /** The match part of rule `id`: falls through on a match, jumps to `next` otherwise. */
 export function matchRule(s: BpfRuleSpec, next: string, id: string): Item[] {
   const out: Item[] = [];

@@ -103,9 +103,10 @@ export function xdpPreamble(done: string): Item[] {
  * IPv4/IPv6 header → stack, then the L4 ports when the protocol has them; ends at label `rules`.
  * Expects R2 = L3 header, R3 = data_end. Limits: IPv4 options are skipped by IHL; IPv6 uses the
  * fixed header's next header only (extension headers are not walked, so a port rule does not
- * match behind one); a later IPv4 fragment has no ports.
+ * match behind one); a later IPv4 fragment has no ports. Without `withPorts` (no rule tests a
+ * port) the L4 part is left out.
  */
-export function parseL3L4(done: string): Item[] {
+export function parseL3L4(done: string, withPorts: boolean): Item[] {
   const out: Item[] = [
     label('v4'),
     Mov.reg(R5, R2),
@@ -122,12 +123,14 @@ export function parseL3L4(done: string): Item[] {
     storeMem(RFP, FP.src, R5, 'W'),
     loadMem(R5, R2, 16, 'W'),
     storeMem(RFP, FP.dst, R5, 'W'),
-    loadMem(R5, R2, 6, 'H'),
-    toBE(R5, 16),
-    And.imm(R5, 0x1fff), // fragment offset: a later fragment carries no L4 header
-    JNE.imm(R5, 0, 'rules'),
-    Add.reg(R2, R1),
-    ja('l4'),
+    ...(withPorts ? [
+      loadMem(R5, R2, 6, 'H'),
+      toBE(R5, 16),
+      And.imm(R5, 0x1fff), // fragment offset: a later fragment carries no L4 header
+      JNE.imm(R5, 0, 'rules'),
+      Add.reg(R2, R1),
+      ja('l4'),
+    ] : [ja('rules')]),
     label('v6'),
     Mov.reg(R5, R2),
     Add.imm(R5, 40),
@@ -138,6 +141,10 @@ export function parseL3L4(done: string): Item[] {
   ];
   for (let k = 0; k < 8; k++) {
     out.push(loadMem(R5, R2, 8 + 4 * k, 'W'), storeMem(RFP, (k < 4 ? FP.src : FP.dst) + 4 * (k % 4), R5, 'W'));
+  }
+  if (!withPorts) {
+    out.push(label('rules'));
+    return out;
   }
   out.push(Add.imm(R2, 40), label('l4'), loadMem(R5, RFP, FP.proto, 'W'));
   for (const p of PORT_PROTOS) out.push(JEq.imm32(R5, p, 'ports'));

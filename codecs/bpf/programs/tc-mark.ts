@@ -10,7 +10,7 @@ import { label, R0, R1, R5, R6, type Item } from '../insn.js';
 import { loadMem } from '../load-store.js';
 import { validateSpec } from './config.js';
 import { applyMark, count, lookupSlot, tokenBucket } from './actions.js';
-import { matchRule } from './match.js';
+import { matchRule, usesPorts } from './match.js';
 import { parseL3L4, skbPreamble, SKB, zeroFrame } from './parse.js';
 import {
   BPF_PROG_TYPE_SCHED_CLS, PKTMARK_TC_PROG, PROGRAM_LICENSE, TC_ACT_UNSPEC, sortedRules,
@@ -23,7 +23,7 @@ export interface TcMarkerOptions {
 }
 
 export function tcMarkerProgram(rules: readonly SlotRule[], maps: ProgramMaps, opts: TcMarkerOptions = {}): BpfProgram {
-  const items: Item[] = [Mov.reg(R6, R1), ...zeroFrame(), ...skbPreamble(opts.linkHeaderLen ?? 14, 'done'), ...parseL3L4('done')];
+  const items: Item[] = [Mov.reg(R6, R1), ...zeroFrame(), ...skbPreamble(opts.linkHeaderLen ?? 14, 'done'), ...parseL3L4('done', rules.some(usesPorts))];
   for (const { slot, spec } of sortedRules(rules)) {
     validateSpec(spec);
     const id = `s${slot}`, next = `${id}_next`;

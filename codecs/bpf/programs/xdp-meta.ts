@@ -14,7 +14,7 @@ import { loadMem, storeMem } from '../load-store.js';
 import { BPF_FUNC_xdp_adjust_meta } from '../helpers.js';
 import { validateSpec } from './config.js';
 import { composeMark, count, lookupSlot, tokenBucket } from './actions.js';
-import { matchRule } from './match.js';
+import { matchRule, usesPorts } from './match.js';
 import { FP, parseL3L4, SKB, XDP_MD, xdpPreamble, zeroFrame } from './parse.js';
 import {
   BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_XDP, PKTMARK_XDP_COPY_PROG, PKTMARK_XDP_PROG, PROGRAM_LICENSE, TC_ACT_UNSPEC, XDP_PASS,
@@ -27,7 +27,7 @@ export const XDP_META_MAGIC = 0x504b4d31;
 export const XDP_META_LEN = 12;
 
 export function xdpMetaProgram(rules: readonly SlotRule[], maps: ProgramMaps): BpfProgram {
-  const items: Item[] = [Mov.reg(R6, R1), ...zeroFrame(), ...xdpPreamble('pass'), ...parseL3L4('pass')];
+  const items: Item[] = [Mov.reg(R6, R1), ...zeroFrame(), ...xdpPreamble('pass'), ...parseL3L4('pass', rules.some(usesPorts))];
   for (const { slot, spec } of sortedRules(rules)) {
     validateSpec(spec);
     const id = `s${slot}`, next = `${id}_next`;
