@@ -13,6 +13,9 @@ export type ErrorCode =
   | 'NOT_FOUND' | 'NOT_OWNED' | 'CLOSED'
   // kernel / system
   | 'EPERM' | 'ACTION_UNAVAILABLE' | 'KERNEL' | 'ENOBUFS' | 'TIMEOUT' | 'BUSY' | 'SYSCALL'
+  // a program the eBPF verifier rejected (its log is in the message)
+  | 'BPF_VERIFIER'
+  | 'BPF_TOO_LARGE' // a program that does not fit: a jump beyond ±32767 slots, or over the instruction limit
   // bytes
   | 'DECODE' | 'ENCODE';
 

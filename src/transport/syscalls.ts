@@ -44,7 +44,7 @@ export const IP_TTL = 2;
 export const IPV6_RECVHOPLIMIT = 51;
 export const IPV6_HOPLIMIT = 52;
 
-export { EACCES, EAGAIN, EINTR, ENOBUFS, EPERM } from '../../codecs/errno.js';
+export { E2BIG, EACCES, EAGAIN, EBADF, EBUSY, EEXIST, EFAULT, EINTR, EINVAL, ENOBUFS, ENOENT, ENOSPC, ENOTDIR, ENOTSUPP, EPERM, ERANGE } from '../../codecs/errno.js';
 
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
@@ -66,6 +66,24 @@ export interface Libc {
   pollAsync(pollfd: Uint8Array, nfds: number, timeoutMs: number): Promise<number>;
   errno(): number;
   strerror(errno: number): string;
+  /**
+   * syscall(2) with three integer arguments, the third an address (bpf(cmd, attr, size) needs
+   * it: glibc has no bpf() wrapper). Declared variadic as in <unistd.h>.
+   */
+  syscall3(nr: number, a: number, b: bigint, c: number): number;
+  /** Zeroed native memory that the kernel reads and writes through an address held in a struct. */
+  alloc(size: number): NativeBuffer;
+}
+
+/**
+ * Memory outside the JS heap, so its address is stable while the kernel uses it (a pointer
+ * inside bpf_attr cannot point at a Uint8Array that the garbage collector may move).
+ * `bytes` views it until `free()`; never touch `bytes` after that.
+ */
+export interface NativeBuffer {
+  readonly address: bigint;
+  readonly bytes: Uint8Array;
+  free(): void;
 }
 
 /** One recvmsg(2) call's buffers: payload, source address (sockaddr) and control messages. */
@@ -121,6 +139,7 @@ export function getLibc(): Libc {
     control: 'void *', controllen: 'size_t', flags: 'int',
   });
   const recvmsg = lib.func('recvmsg', 'long', ['int', koffi.inout(koffi.pointer(msghdr)), 'int']);
+  const syscall = f('long syscall(long number, ...)');
   const l = {
     socket: f('int socket(int, int, int)'),
     bind: f('int bind(int, const uint8_t *addr, uint32_t len)'),
@@ -164,6 +183,16 @@ export function getLibc(): Libc {
     }),
     errno: () => koffi.errno(),
     strerror: (n) => strerror(n) as string,
+    syscall3: (nr, a, b, c) => Number(syscall(nr, 'long', a, 'uint64_t', b, 'unsigned long', c)),
+    alloc: (size) => {
+      // koffi.alloc does not promise zeroed memory, and bpf_attr's unused tail must be zero
+      const n = Math.max(1, size);
+      const ptr: unknown = koffi.alloc('uint8_t', n);
+      const bytes = new Uint8Array(koffi.view(ptr, n), 0, size);
+      bytes.fill(0);
+      let freed = false;
+      return { address: koffi.address(ptr), bytes, free: () => { if (!freed) { freed = true; koffi.free(ptr); } } };
+    },
   };
   return libc;
 }
