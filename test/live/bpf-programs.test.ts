@@ -5,12 +5,13 @@
  * Then packets: the tc marker, pinned into a private bpffs and attached with
  * `tc … bpf da pinned`, marks 3/3 UDP packets from 10.0.0.1 and 0/4 from 10.0.0.3, counted by
  * an nft observer in the namespace where the mark was set and by the rule's own map counters;
- * and the rate-limited shape marks exactly 1 of a burst of 20.
+ * the rate-limited shape marks exactly 1 of a burst of 20; and the XDP metadata pair (generic and
+ * native veth XDP + the tc copy program) marks 3/3 from 10.0.0.1 and 0/4 from 10.0.0.3.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
-import { liveTest, withVethPair, run, TC, type Netns } from '../helpers/netns.js';
+import { liveTest, withVethPair, run, IP, TC, type Netns } from '../helpers/netns.js';
 import { addObserver, observerCount, sendUdp } from '../helpers/packets.js';
 import { openBpf, type BpfSys } from '../../src/transport/bpf.js';
 import { assemble } from '../../codecs/bpf/asm.js';
@@ -129,3 +130,39 @@ liveTest('rate 1/second burst 1: a quick burst of 20 packets gets exactly one ma
     t.is(c.packets, 1n, 'packets over the rate are not counted');
   });
 });
+
+for (const mode of ['xdpgeneric', 'xdpdrv'] as const) {
+  liveTest(`XDP metadata pair (${mode}): 3/3 packets from 10.0.0.1 marked through the tc copy, 0/4 from 10.0.0.3`, async (t) => {
+    await withVethPair(async (a, b) => {
+      addObserver(a, 0xdeadbeef);
+      const bpf = openBpf();
+      const shape = SHAPES.find((s) => s.name === 'xdp-one')!;
+      const dir = mkdtempSync('/run/pktmark-bpffs-');
+      run('/usr/bin/mount', ['-t', 'bpf', 'bpf', dir]);
+      try {
+        withConfigMap(bpf, shape, (map) => {
+          const xdp = load(bpf, buildShape('xdp', shape.rules), map);
+          const copy = load(bpf, buildShape('xdpcp', []), map);
+          try {
+            bpf.objPin(xdp, `${dir}/xdp`);
+            bpf.objPin(copy, `${dir}/copy`);
+            a.ip('link', 'set', 'dev', 'va', mode, 'pinned', `${dir}/xdp`);
+            a.tc('qdisc', 'add', 'dev', 'va', 'clsact');
+            a.tc('filter', 'add', 'dev', 'va', 'ingress', 'bpf', 'da', 'pinned', `${dir}/copy`);
+            sendUdp(b, '10.0.0.1', '10.0.0.2', 3);
+            sendUdp(b, '10.0.0.3', '10.0.0.2', 4);
+            t.is(observerCount(a), 3);
+            t.is(decodeConfigValue(bpf.mapLookup(map, key(0))!).packets, 3n);
+          } finally {
+            spawnSync(IP, ['-n', a.name, 'link', 'set', 'dev', 'va', mode, 'off']);
+            bpf.close(xdp);
+            bpf.close(copy);
+          }
+        });
+      } finally {
+        spawnSync('/usr/bin/umount', [dir]);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
