@@ -9,6 +9,7 @@ import { normalizeRule } from './normalize.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from './backends/backend.js';
 import { BACKENDS, VIAS, isVia } from './backends/index.js';
 import type { NetlinkProtocol, Transport } from './transport/transport.js';
+import type { BpfSys } from './transport/bpf.js';
 import { resolveNetnsPath, withNetns, type NetnsTarget } from './transport/netns.js';
 
 export interface MarkerOptions {
@@ -20,6 +21,8 @@ export interface MarkerOptions {
   readonly timeoutMs?: number;
   /** inject transports (tests without root, recording); default: real netlink sockets */
   readonly transport?: (protocol: NetlinkProtocol) => Transport | Promise<Transport>;
+  /** inject the bpf() syscall (pktmark/testing's FakeBpf); default: the kernel's, through koffi */
+  readonly bpf?: BpfSys;
 }
 
 export const DEFAULT_TABLE = 'pktmark';
@@ -92,7 +95,15 @@ export class Marker {
   private constructor(private readonly opts: MarkerOptions) {
     this.table = validateTable(opts.table ?? DEFAULT_TABLE);
     this.netns = opts.netns;
-    this.ctx = { table: this.table, transport: (p) => this.transport(p) };
+    this.ctx = {
+      table: this.table,
+      transport: (p) => this.transport(p),
+      bpf: async () => {
+        if (this.closed) throw new PktmarkError('CLOSED', 'this Marker is closed');
+        return this.opts.bpf ?? (await import('./transport/bpf.js')).openBpf();
+      },
+      ...(this.netns !== undefined ? { netns: this.netns } : {}),
+    };
   }
 
   /** Validates the options (and that the namespace exists) before anything is sent. */

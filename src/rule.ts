@@ -44,10 +44,12 @@ export interface MarkRule {
   readonly oif?: IfName;
   /** nft only: the chain/hook the rule lives in */
   readonly hook?: Hook;
-  /** tc only */
+  /** tc, bpf and xdp: the device the program or filter sits on */
   readonly dev?: IfName;
   readonly direction?: Direction;
   readonly prio?: number;
+  /** cgroup only: the cgroup v2 directory whose new sockets get the mark (a path below the cgroup2 mount) */
+  readonly cgroup?: string;
   /**
    * new mark = (old & ~mask) ^ mark. With mark ⊆ mask (always, unless `xor`), that is the
    * iptables --set-mark V/M meaning `(old & ~M) | V`; mask 0xffffffff sets the whole mark.
@@ -75,6 +77,8 @@ export interface MarkRuleInput {
   readonly dev?: string;
   readonly direction?: string;
   readonly prio?: number | string;
+  /** via cgroup: a cgroup v2 directory, absolute or relative to the cgroup2 mount */
+  readonly cgroup?: string;
   /** `V` or `V/M`, decimal or 0x-hex */
   readonly mark: number | string;
   readonly mask?: number | string;

@@ -1,6 +1,8 @@
 import type { Transport, NetlinkProtocol } from '../transport/transport.js';
 import type { MarkRule, RuleFields, Via } from '../rule.js';
 import type { Marker } from '../marker.js';
+import type { BpfSys } from '../transport/bpf.js';
+import type { NetnsTarget } from '../transport/netns.js';
 
 /** Something the kernel holds that pktmark could not map onto a MarkRule field; kept, never dropped. */
 export interface RawPart {
@@ -30,6 +32,10 @@ export interface BackendContext {
   readonly table: string;
   /** a transport for `protocol`, opened on first use inside the Marker's netns */
   transport(protocol: NetlinkProtocol): Promise<Transport>;
+  /** the bpf() syscall (the real one, or MarkerOptions.bpf's fake); bpf objects belong to no netns */
+  bpf(): Promise<BpfSys>;
+  /** the Marker's network namespace target, absent for the caller's own (cgroup attachments are host-wide) */
+  readonly netns?: NetnsTarget;
 }
 
 /** What an encoder needs besides the rule, available without root (dry-run). */
