@@ -129,6 +129,24 @@ export class Marker {
         return NetlinkSocket.open({ protocol, ...(this.netns !== undefined ? { netns: this.netns } : {}), ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) });
       })();
       t.catch(() => this.transports.delete(protocol));
+      // a transport that reports itself closed (its socket died) is dropped, so the next call
+      // opens a new one instead of failing forever; the failed call reports CLOSED
+      const cached = t.then((tr): Transport => ({
+        protocol: tr.protocol,
+        nextSeq: () => tr.nextSeq(),
+        close: () => tr.close(),
+        exchange: async (bytes, wait) => {
+          try { return await tr.exchange(bytes, wait); } catch (e) {
+            if (e instanceof PktmarkError && e.code === 'CLOSED' && !this.closed && this.transports.get(protocol) === cached) {
+              this.transports.delete(protocol);
+              try { await tr.close(); } catch { /* already dead */ }
+            }
+            throw e;
+          }
+        },
+      }));
+      cached.catch(() => undefined);
+      t = cached;
       this.transports.set(protocol, t);
     }
     return t;
