@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Marker } from '../marker.js';
+import type { NetlinkProtocol, Transport } from '../transport/transport.js';
 import type { MarkRule, MarkRuleInput } from '../rule.js';
 import type { AddOptions, RuleRecord } from '../backends/backend.js';
 import { PktmarkError } from '../errors.js';
@@ -14,7 +15,17 @@ import { hex, ruleJson } from './output.js';
 
 export async function openMarker(g: GlobalOptions): Promise<Marker> {
   const { Marker } = await import('../marker.js');
-  return Marker.open({ ...(g.netns !== undefined ? { netns: g.netns } : {}), ...(g.table !== undefined ? { table: g.table } : {}) });
+  return Marker.open({
+    ...(g.netns !== undefined ? { netns: g.netns } : {}), ...(g.table !== undefined ? { table: g.table } : {}),
+    ...(g.inject?.transport ? { transport: g.inject.transport } : {}), ...(g.inject?.bpf ? { bpf: g.inject.bpf } : {}),
+  });
+}
+
+/** A bare netlink transport for the CLI's few direct requests (tc qdisc add/del), injected in tests. */
+export async function openTransport(g: GlobalOptions, protocol: NetlinkProtocol): Promise<Transport> {
+  if (g.inject?.transport) return g.inject.transport(protocol);
+  const { NetlinkSocket } = await import('../transport/netlink-socket.js');
+  return NetlinkSocket.open({ protocol, ...(g.netns !== undefined ? { netns: g.netns } : {}) });
 }
 
 export async function withMarker<T>(g: GlobalOptions, fn: (m: Marker) => Promise<T>): Promise<T> {

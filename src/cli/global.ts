@@ -3,6 +3,7 @@
  * (`pktmark add --src 10.0.0.1 --mark 1 --dry-run`). The drop-in fronts take them only before
  * the front's name, since their own words follow the real tool's grammar.
  */
+import type { MarkerOptions } from '../marker.js';
 import { UsageError } from './errors.js';
 import type { Words } from './words.js';
 
@@ -15,6 +16,14 @@ export interface GlobalOptions {
   /** --ifindex N (any device) or --ifindex DEV=N (repeatable) */
   ifindex: Map<string, number>;
   ifindexAny?: number;
+  /** fake kernels for tests (main's third argument); never set from the command line */
+  inject?: CliInjection;
+}
+
+/** What `main(argv, io, inject)` passes to every Marker and socket the CLI opens (pktmark/testing). */
+export interface CliInjection {
+  readonly transport?: MarkerOptions['transport'];
+  readonly bpf?: MarkerOptions['bpf'];
 }
 
 export const newGlobalOptions = (): GlobalOptions => ({ json: false, dryRun: false, hex: false, ifindex: new Map() });

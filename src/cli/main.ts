@@ -6,7 +6,7 @@
 import { isPermissionErrno } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { EXIT_OK, EXIT_RULE, NEEDS_ROOT, UsageError, exitCodeOf } from './errors.js';
-import { newGlobalOptions, noDryRun, takeGlobal, type GlobalOptions } from './global.js';
+import { newGlobalOptions, noDryRun, takeGlobal, type CliInjection, type GlobalOptions } from './global.js';
 import { processIo, type Io } from './io.js';
 import { Words } from './words.js';
 
@@ -60,8 +60,9 @@ function report(e: unknown, g: GlobalOptions, io: Io): number {
   return code;
 }
 
-export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
-  const g = newGlobalOptions();
+/** `inject`: fake kernels (pktmark/testing), so the fronts' logic is tested without root. */
+export async function main(argv: readonly string[], io: Io = processIo, inject?: CliInjection): Promise<number> {
+  const g: GlobalOptions = { ...newGlobalOptions(), ...(inject ? { inject } : {}) };
   try {
     const w = new Words(argv);
     while (takeGlobal(w, g)) { /* consumed */ }

@@ -25,8 +25,10 @@ export class FakeTransport implements Transport {
 
   async exchange(bytes: Uint8Array, wait: WaitFor): Promise<NetlinkMessage[]> {
     if (this.closed) throw new PktmarkError('CLOSED', 'transport is closed');
-    this.sent.push(bytes.slice());
-    const replies = await this.handler(parseMessages(bytes), wait);
+    // the caller may reuse `bytes` once this settles (Transport.exchange): handlers see a copy they may keep
+    const copy = bytes.slice();
+    this.sent.push(copy);
+    const replies = await this.handler(parseMessages(copy), wait);
     return replies.flatMap((r) => parseMessages(r));
   }
 

@@ -7,7 +7,7 @@
 import type { MarkRuleInput } from '../../rule.js';
 import type { RuleRecord } from '../../backends/backend.js';
 import { PktmarkError } from '../../errors.js';
-import { addRules, ifindexResolver, withMarker } from '../apply.js';
+import { addRules, ifindexResolver, openTransport, withMarker } from '../apply.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { checkGlobal, type GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
@@ -218,11 +218,10 @@ async function qdisc(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>,
     io.out(hex(w.finish()));
     return;
   }
-  const { NetlinkSocket } = await import('../../transport/netlink-socket.js');
   const { NETLINK_ROUTE } = await import('../../transport/transport.js');
   const { tcKernel } = await import('../../backends/tc/index.js');
   const { execute } = await import('../../transport/execute.js');
-  const t = await NetlinkSocket.open({ protocol: NETLINK_ROUTE, ...(g.netns !== undefined ? { netns: g.netns } : {}) });
+  const t = await openTransport(g, NETLINK_ROUTE);
   try {
     const ifindex = await tcKernel.ifindexOf(t, cmd.dev);
     await execute(t, `${cmd.op === 'qdisc-add' ? 'add' : 'delete'} ${cmd.kind} qdisc on ${cmd.dev}`, (w, seq) => encode(w, seq, ifindex, cmd.kind));

@@ -1,0 +1,128 @@
+/**
+ * A small nf_tables in memory (the shape of mdlayher/netlink's nltest): tables, chains and
+ * rules, answered as the kernel answers — GETTABLE/GETRULE (dump), and batches applied all or
+ * nothing with echoes (NLM_F_ECHO), acks, handles, insert-before (NFTA_RULE_POSITION) and
+ * NLM_F_APPEND. Tests inject refusals and races. Give `transport` to `Marker.open({ transport })`
+ * or to the CLI's `main(argv, io, { transport })`.
+ */
+import { AttributeReader, AttributeWriter, attr } from '../../codecs/netlink/attributes.js';
+import { NLM_F_ACK, NLM_F_APPEND, NLM_F_ECHO, NLM_F_EXCL, NLM_F_MULTI, type NetlinkMessage } from '../../codecs/netlink/message.js';
+import {
+  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETRULE, NFT_MSG_GETTABLE, NFT_MSG_NEWCHAIN,
+  NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
+} from '../../codecs/nftables/messages.js';
+import { EEXIST, ENOENT } from '../../codecs/errno.js';
+import { ackFor, doneFor, FakeTransport } from '../transport/fake.js';
+import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport } from '../transport/transport.js';
+
+export interface FakeTable { readonly name: string; readonly comment?: string }
+
+/** Refuse the `index`-th NEWRULE of the next batches (counted from 0 within a batch), `times` times. */
+export interface RuleFault { readonly index: number; readonly errno: number; readonly offsetIn?: (m: NetlinkMessage) => number; times?: number; readonly message?: string }
+
+export class FakeNftKernel {
+  tables: FakeTable[] = [];
+  rules: NftRule[] = [];
+  /** the table's handle counter: chains and rules take the next handle, as in the kernel */
+  handle = 0n;
+  /** exchanges answered so far */
+  exchanges = 0;
+  failRule?: RuleFault;
+  /** another program creates this table (with this comment) just before our next batch arrives */
+  raceTable?: { name: string; comment?: string };
+  /** every request message received, in order */
+  readonly requests: NetlinkMessage[] = [];
+
+  /** A transport speaking to this kernel; `rtnetlink` (protocol 0) answers every request EOPNOTSUPP-free with an empty dump or an ack. */
+  transport(protocol: NetlinkProtocol = NETLINK_NETFILTER): Transport {
+    return new FakeTransport(protocol, (reqs) => (protocol === NETLINK_NETFILTER ? this.answer(reqs) : reqs.map((r) => (r.header.flags & 0x300 ? doneFor(r.header.seq) : ackFor(r)))));
+  }
+
+  /** A transport factory for MarkerOptions.transport. */
+  get factory(): (protocol: NetlinkProtocol) => Transport { return (p) => this.transport(p); }
+
+  private table(name: string): FakeTable | undefined { return this.tables.find((t) => t.name === name); }
+
+  private answer(reqs: NetlinkMessage[]): Uint8Array[] {
+    this.exchanges++;
+    this.requests.push(...reqs);
+    const r = reqs[0];
+    if (r.header.type === nftType(NFT_MSG_GETTABLE)) {
+      const tb = this.table(decodeTable(r).name);
+      if (!tb) return [ackFor(r, ENOENT)];
+      const w = new AttributeWriter();
+      writeTable(w, NFT_MSG_NEWTABLE, 0, r.header.seq, { family: NFPROTO_INET, name: tb.name, flags: 0, ...(tb.comment !== undefined ? { comment: tb.comment } : {}) });
+      return [w.finish(), ackFor(r)];
+    }
+    if (r.header.type === nftType(NFT_MSG_GETRULE)) {
+      // a dump request names only the table (NFTA_RULE_TABLE = 1), so it is no whole rule to decode
+      let name: string | undefined;
+      for (const a of new AttributeReader(r.payload.subarray(4))) if (a.type === 1) name = attr.string(a);
+      if (name && !this.table(name)) return [ackFor(r, ENOENT)];
+      const out = this.rules.filter((x) => !name || x.table === name).map((rule) => {
+        const w = new AttributeWriter();
+        writeRule(w, NFT_MSG_NEWRULE, NLM_F_MULTI, r.header.seq, rule);
+        return w.finish();
+      });
+      return [...out, doneFor(r.header.seq)];
+    }
+    return this.batch(reqs);
+  }
+
+  /** A batch: applied to copies, committed only if every message succeeded (nf_tables' transaction). */
+  private batch(reqs: NetlinkMessage[]): Uint8Array[] {
+    const errs: Uint8Array[] = [];
+    const echoes: Uint8Array[] = [];
+    let tables = [...this.tables];
+    let rules = [...this.rules];
+    let handle = this.handle;
+    let ruleIndex = 0;
+    let failed = false;
+    for (const m of reqs.slice(1, -1)) {
+      const type = m.header.type;
+      let errno = 0;
+      let offset: number | undefined;
+      let message: string | undefined;
+      if (type === nftType(NFT_MSG_NEWTABLE)) {
+        const t = decodeTable(m);
+        if (this.raceTable?.name === t.name) {
+          this.tables = [...this.tables.filter((x) => x.name !== t.name), { ...this.raceTable }];
+          tables = [...tables.filter((x) => x.name !== t.name), { ...this.raceTable }];
+          this.raceTable = undefined;
+        }
+        if (tables.some((x) => x.name === t.name)) { if (m.header.flags & NLM_F_EXCL) errno = EEXIST; }
+        else tables.push({ name: t.name, ...(t.comment !== undefined ? { comment: t.comment } : {}) });
+      } else if (type === nftType(NFT_MSG_NEWCHAIN)) handle++;
+      else if (type === nftType(NFT_MSG_NEWRULE)) {
+        const f = this.failRule;
+        if (f && f.index === ruleIndex && (f.times ?? 1) > 0) {
+          errno = f.errno; offset = f.offsetIn?.(m); message = f.message ?? 'injected'; f.times = (f.times ?? 1) - 1;
+        } else {
+          const d = decodeRule(m);
+          const rule: NftRule = { ...d, handle: ++handle, position: undefined };
+          if (d.position !== undefined) {
+            const at = rules.findIndex((x) => x.handle === d.position && x.chain === d.chain);
+            if (at < 0) errno = ENOENT; else rules.splice(at, 0, rule);
+          } else if (m.header.flags & NLM_F_APPEND) rules.push(rule);
+          else { const at = rules.findIndex((x) => x.chain === d.chain && x.table === d.table); rules.splice(at < 0 ? rules.length : at, 0, rule); }
+          if (!errno && m.header.flags & NLM_F_ECHO) { const w = new AttributeWriter(); writeRule(w, NFT_MSG_NEWRULE, 0, m.header.seq, rule); echoes.push(w.finish()); }
+        }
+        ruleIndex++;
+      } else if (type === nftType(NFT_MSG_DELRULE)) {
+        const d = decodeRule(m);
+        const i = rules.findIndex((x) => x.handle === d.handle && x.chain === d.chain && x.table === d.table);
+        if (i < 0) errno = ENOENT; else rules.splice(i, 1);
+      } else if (type === nftType(NFT_MSG_DELTABLE)) {
+        const name = decodeTable(m).name;
+        if (!tables.some((x) => x.name === name)) errno = ENOENT;
+        tables = tables.filter((x) => x.name !== name);
+        rules = rules.filter((x) => x.table !== name);
+      }
+      if (errno) { failed = true; errs.push(ackFor(m, errno, offset === undefined && message === undefined ? undefined : { ...(message !== undefined ? { message } : {}), ...(offset !== undefined ? { offset } : {}) })); }
+      else if (m.header.flags & NLM_F_ACK) errs.push(ackFor(m));
+    }
+    if (failed) return errs;
+    this.tables = tables; this.rules = rules; this.handle = handle;
+    return [...echoes, ...errs];
+  }
+}
