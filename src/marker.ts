@@ -10,6 +10,7 @@ import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } f
 import { BACKENDS, VIAS, isVia } from './backends/index.js';
 import type { NetlinkProtocol, Transport } from './transport/transport.js';
 import type { BpfSys } from './transport/bpf.js';
+import type { CgroupFs } from './transport/cgroup-fs.js';
 import { resolveNetnsPath, withNetns, type NetnsTarget } from './transport/netns.js';
 
 export interface MarkerOptions {
@@ -23,6 +24,8 @@ export interface MarkerOptions {
   readonly transport?: (protocol: NetlinkProtocol) => Transport | Promise<Transport>;
   /** inject the bpf() syscall (pktmark/testing's FakeBpf); default: the kernel's, through koffi */
   readonly bpf?: BpfSys;
+  /** inject the cgroup v2 tree: pktmark/testing's FakeCgroupFs, with FakeBpf; default: the real mount */
+  readonly cgroupFs?: CgroupFs;
 }
 
 export const DEFAULT_TABLE = 'pktmark';
@@ -103,6 +106,7 @@ export class Marker {
         return this.opts.bpf ?? (await import('./transport/bpf.js')).openBpf();
       },
       ...(this.netns !== undefined ? { netns: this.netns } : {}),
+      ...(opts.cgroupFs ? { cgroupFs: opts.cgroupFs } : {}),
     };
   }
 

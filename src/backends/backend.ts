@@ -3,6 +3,7 @@ import type { MarkRule, RuleFields, Via } from '../rule.js';
 import type { Marker } from '../marker.js';
 import type { BpfSys } from '../transport/bpf.js';
 import type { NetnsTarget } from '../transport/netns.js';
+import type { CgroupFs } from '../transport/cgroup-fs.js';
 
 /** Something the kernel holds that pktmark could not map onto a MarkRule field; kept, never dropped. */
 export interface RawPart {
@@ -36,6 +37,8 @@ export interface BackendContext {
   bpf(): Promise<BpfSys>;
   /** the Marker's network namespace target, absent for the caller's own (cgroup attachments are host-wide) */
   readonly netns?: NetnsTarget;
+  /** the cgroup v2 tree: MarkerOptions.cgroupFs injects a fake; absent, the real mount */
+  readonly cgroupFs?: CgroupFs;
 }
 
 /** What an encoder needs besides the rule, available without root (dry-run). */

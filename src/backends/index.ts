@@ -8,10 +8,12 @@
 import type { Backend } from './backend.js';
 import { nftBackend } from './nft/index.js';
 import { tcBackend } from './tc/index.js';
+import { cgroupBackend } from './cgroup/index.js';
 
 export const BACKENDS = {
   nft: nftBackend,
   tc: tcBackend,
+  cgroup: cgroupBackend,
 } as const satisfies Readonly<Record<string, Backend>>;
 
 export type Via = keyof typeof BACKENDS;

@@ -44,12 +44,13 @@ Run pktmark COMMAND --help for a command's options. ${EXIT}`,
   add: `Usage: pktmark [GLOBAL] add [OPTIONS] --mark V[/M]
 
 Adds one rule (one atomic batch) and prints "ID<TAB>equivalent command".
-  --via {vias}{vpad}backend (default nft; tc when --dev is given)
+  --via {vias}{vpad}backend (default nft; tc when --dev is given, cgroup when --cgroup is)
   --family ip|ip6           match only this family (implied by --src/--dst)
   --hook prerouting|output  nft chain (default prerouting, like -t raw -A PREROUTING)
   --dev IF                  tc: the device the filter sits on
   --direction ingress|egress tc: which side (default ingress)
   --prio N                  tc: filter priority 1-65535
+  --cgroup PATH             cgroup: mark every new socket of this cgroup v2 directory (host-wide; mark only)
   --src ADDR[/LEN]          source address or prefix; '!ADDR' negates
   --dst ADDR[/LEN]          destination address or prefix; '!ADDR' negates
   --proto P                 tcp, udp, sctp, icmp, icmpv6, … or a number
@@ -66,6 +67,7 @@ Examples:
   pktmark add --proto tcp --dport 443 --mark 0x10/0xf0 --comment https
   pktmark add --hook output --dst 10.0.0.1 --oif eth0 --mark 42
   pktmark add --via tc --dev eth0 --src 10.0.0.1 --mark 0xdeadbeef
+  pktmark add --cgroup system.slice/web.service --mark 0x10/0xf0
   pktmark --dry-run --hex add --src 10.0.0.1 --mark 0xdeadbeef
 
 ${GLOBAL}

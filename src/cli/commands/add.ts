@@ -16,6 +16,7 @@ export const RULE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--dev': { value: 'an interface' },
   '--direction': { value: 'ingress or egress' },
   '--prio': { value: 'a number 1-65535' },
+  '--cgroup': { value: 'a cgroup v2 path' },
   '--src': { value: 'ADDR[/LEN]' },
   '--dst': { value: 'ADDR[/LEN]' },
   '--proto': { value: 'a protocol' },

@@ -37,7 +37,7 @@ export async function runDoctor(): Promise<DoctorReport> {
   const caps = capabilities();
   const capNetAdmin = has(caps, CAP_NET_ADMIN);
   const checks: Check[] = [{ name: 'CAP_NET_ADMIN', status: capNetAdmin ? 'yes' : 'no', detail: capNetAdmin ? 'effective capability of this process' : 'not held: pktmark can only --dry-run here (run as root or with CAP_NET_ADMIN)' }];
-  const names = ['nf_tables', 'limit', 'cls_u32', 'act_skbedit', 'act_police', 'cls_bpf', 'XDP'];
+  const names = ['nf_tables', 'limit', 'cls_u32', 'act_skbedit', 'act_police', 'cgroup2', 'CGROUP_SOCK', 'cls_bpf', 'XDP'];
 
   const { NetlinkSocket } = await import('../../transport/netlink-socket.js');
   const { withThrowawayNetns } = await import('../../transport/netns.js');
