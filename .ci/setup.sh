@@ -24,7 +24,11 @@ if [ -n "$missing" ]; then
   apt-get update -qq
   apt-get install -y -qq $pkgs >/dev/null
 fi
-if [ ! -d node_modules/koffi ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # a worktree sharing another checkout's node_modules: npm ci would empty the shared directory
+  # (it removes node_modules through the link) under every checkout using it. Leave it alone.
+  [ -d node_modules/koffi ] || { echo "setup: node_modules is a link to a directory without koffi; run npm ci where it points" >&2; exit 1; }
+elif [ ! -d node_modules/koffi ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -39,10 +39,34 @@ export function timeCommand(cmd: string, args: string[], input?: string): number
 const here = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = here.endsWith('/dist/bench') ? join(here, '../../bench') : here;
 const TIMER = join(BENCH_DIR, 'time-cmd.mjs');
+const MEASURER = join(BENCH_DIR, 'measure-cmd.mjs');
+/** The compiled benches (dist/bench), for running one in a fresh process. */
+export const COMPILED_DIR = here;
+export const ROOT_DIR = join(BENCH_DIR, '..');
 /** Times `cmd` run `runs` times inside namespace `ns`, measured from inside it (see time-cmd.mjs). */
 export function timeInNetns(ns: string, runs: number, cmd: string, args: string[], stdinFile = '-'): number[] {
   const out = execFileSync(IP, ['netns', 'exec', ns, process.execPath, TIMER, String(runs), stdinFile, '--', cmd, ...args], { encoding: 'utf8' });
   return (JSON.parse(out) as { times: number[] }).times;
+}
+
+/** Times one run of `cmd` inside namespace `ns` and reads its peak RSS (see measure-cmd.mjs). */
+export function measureInNetns(ns: string, cmd: string, args: string[], stdinFile = '-'): { ms: number; maxRssKB: number } {
+  const out = execFileSync(IP, ['netns', 'exec', ns, process.execPath, MEASURER, stdinFile, '--', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  return JSON.parse(out) as { ms: number; maxRssKB: number };
+}
+
+/** Runs a compiled bench script (dist/bench/NAME.js) in a fresh node process; returns its JSON line. */
+export function runChild<T>(name: string, args: string[], wrapNetns?: string): T {
+  const node = [join(COMPILED_DIR, `${name}.js`), ...args];
+  const out = wrapNetns === undefined
+    ? execFileSync(process.execPath, node, { encoding: 'utf8', maxBuffer: 1 << 26 })
+    : execFileSync(IP, ['netns', 'exec', wrapNetns, process.execPath, ...node], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return JSON.parse(out) as T;
+}
+
+export interface Spread { readonly median: number; readonly min: number; readonly max: number; readonly n: number }
+export function spread(xs: readonly number[]): Spread {
+  return { median: median([...xs]), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
 }
 
 const RESULTS = join(BENCH_DIR, 'results.json');

@@ -175,12 +175,23 @@ export class Marker {
     return Array.isArray(input) ? records : records[0];
   }
 
-  /** Every rule pktmark owns in this namespace, decoded from the kernel, with counters. */
+  /**
+   * Every rule pktmark owns in this namespace, decoded from the kernel with counters, yielded
+   * while the kernel's dump is read: memory stays bounded however many rules there are. A dump
+   * that the kernel interrupts (another writer) restarts without yielding a rule twice.
+   */
+  async *rules(opts: { via?: Via } = {}): AsyncGenerator<RuleRecord> {
+    for (const b of Object.values<Backend>(BACKENDS)) {
+      if (opts.via !== undefined && opts.via !== b.via) continue;
+      if (b.rules) yield* b.rules(this.ctx);
+      else yield* await b.list(this.ctx);
+    }
+  }
+
+  /** `rules()` collected into an array. */
   async list(opts: { via?: Via } = {}): Promise<RuleRecord[]> {
     const out: RuleRecord[] = [];
-    for (const b of Object.values<Backend>(BACKENDS)) {
-      if (opts.via === undefined || opts.via === b.via) out.push(...(await b.list(this.ctx)));
-    }
+    for await (const r of this.rules(opts)) out.push(r);
     return out;
   }
 

@@ -3,7 +3,7 @@
  * backends, and `list` decoding). `normalizeRule` is the single place where user input is
  * checked; everything after it may trust a MarkRule.
  */
-import { parseCidr, type Cidr, type Family } from '../codecs/address.js';
+import { canonicalIPv4, parseCidr, type Cidr, type Family } from '../codecs/address.js';
 import { PktmarkError, type ErrorCode } from './errors.js';
 
 export type Mark = number & { readonly __brand: 'Mark' };
@@ -191,6 +191,8 @@ function parseFamily(v: MarkRuleInput['family']): Family | undefined {
 
 function parseAddressMatch(v: unknown, field: string): AddressMatch {
   if (typeof v !== 'string') return fail('INVALID_CIDR', field, `${field} must be an address string`);
+  // bulk input is mostly plain dotted quads: parseCidr would return exactly this for them
+  if (canonicalIPv4(v) >= 0) return { family: 'ip', address: v, prefix: 32, negate: false };
   const t = v.trimStart();
   const negate = t.charCodeAt(0) === 33; // '!'
   const c = parseCidr(negate ? t.slice(1) : t, field);
@@ -228,6 +230,8 @@ export function parseHook(v: unknown): Hook {
 
 /** Fields every backend understands; each backend adds its own (RuleFields.fields). */
 export const SHARED_FIELDS: readonly string[] = ['via', 'family', 'src', 'dst', 'proto', 'sport', 'dport', 'mark', 'mask', 'xor', 'rate', 'burst', 'comment'];
+/** SHARED_FIELDS for per-key lookups (every key of every rule of a bulk add is checked). */
+export const SHARED_FIELD_SET: ReadonlySet<string> = new Set(SHARED_FIELDS);
 
 /** A rule under construction: what normalize functions fill in. */
 export type RuleDraft = { -readonly [K in keyof MarkRule]?: MarkRule[K] };
@@ -254,7 +258,7 @@ export interface RuleFields {
 export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule {
   if (input === null || typeof input !== 'object') fail('INVALID_ARGUMENT', 'rule', 'a rule must be an object');
   for (const k of Object.keys(input)) {
-    if (!SHARED_FIELDS.includes(k) && !(spec.fields as readonly string[]).includes(k)) fail('INVALID_OPTION', k, `unknown rule field ${JSON.stringify(k)} for via ${JSON.stringify(spec.via)}`);
+    if (!SHARED_FIELD_SET.has(k) && !(spec.fields as readonly string[]).includes(k)) fail('INVALID_OPTION', k, `unknown rule field ${JSON.stringify(k)} for via ${JSON.stringify(spec.via)}`);
   }
   let family = parseFamily(input.family);
   const out: RuleDraft = { via: spec.via };

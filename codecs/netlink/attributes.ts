@@ -72,7 +72,7 @@ export class AttributeWriter {
     this.pos += padded;
     return at;
   }
-  patchU32(at: number, v: number): void { this.view.setUint32(at, v >>> 0, HOST_LITTLE_ENDIAN); }
+  patchU32(at: number, v: number, order: ByteOrder = 'host'): void { this.view.setUint32(at, v >>> 0, order === 'host' ? HOST_LITTLE_ENDIAN : false); }
   patchU16(at: number, v: number): void { this.view.setUint16(at, v, HOST_LITTLE_ENDIAN); }
   patchBytes(at: number, bytes: Uint8Array): void { this.buf.set(bytes, at); }
 

@@ -92,6 +92,11 @@ export interface Backend extends RuleFields {
   /** Apply all rules or none. Records come back in input order. */
   add(rules: readonly MarkRule[], ctx: BackendContext, opts?: AddOptions): Promise<RuleRecord[]>;
   list(ctx: BackendContext): Promise<RuleRecord[]>;
+  /**
+   * The same rules as `list`, yielded while the kernel's dump is read, so memory stays bounded
+   * (a 100,000-rule table). Optional: the facade falls back to `list` for a backend without it.
+   */
+  rules?(ctx: BackendContext): AsyncIterable<RuleRecord>;
   /** Delete by id; NOT_FOUND if one does not exist (then nothing is deleted). */
   delete(ids: readonly string[], ctx: BackendContext): Promise<void>;
   /** Remove everything this backend made. */

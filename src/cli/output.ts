@@ -99,17 +99,49 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), ...rows.map(line)];
 }
 
+const RULE_HEADER = ['ID', 'VIA', 'MATCH', 'MARK', 'RATE', 'PACKETS', 'BYTES', 'COMMENT'] as const;
+
+function ruleRow(rec: RuleRecord): string[] {
+  const r = rec.rule;
+  return [
+    rec.id, rec.via,
+    r ? matchText(r) : `(not decoded) ${rec.text}`,
+    r ? markText(r) : '-',
+    r?.rate ? `${r.rate.rate}/${r.rate.unit} burst ${r.rate.burst}` : '-',
+    String(rec.packets), String(rec.bytes),
+    r?.comment ?? '',
+  ];
+}
+
 export function ruleTable(records: readonly RuleRecord[]): string[] {
-  const rows = records.map((rec) => {
-    const r = rec.rule;
-    return [
-      rec.id, rec.via,
-      r ? matchText(r) : `(not decoded) ${rec.text}`,
-      r ? markText(r) : '-',
-      r?.rate ? `${r.rate.rate}/${r.rate.unit} burst ${r.rate.burst}` : '-',
-      String(rec.packets), String(rec.bytes),
-      r?.comment ?? '',
-    ];
-  });
-  return table(['ID', 'VIA', 'MATCH', 'MARK', 'RATE', 'PACKETS', 'BYTES', 'COMMENT'], rows);
+  return table(RULE_HEADER, records.map(ruleRow));
+}
+
+/** Rows held back to size the columns before the first line is printed. */
+const TABLE_LOOKAHEAD = 256;
+
+/**
+ * `ruleTable` for a stream: columns are sized from the first TABLE_LOOKAHEAD rows and only
+ * widen later (a longer cell pushes its line, never the ones already printed), so a
+ * 100,000-rule list prints as it is read. Returns how many rules were printed.
+ */
+export async function streamRuleTable(records: AsyncIterable<RuleRecord>, out: (line: string) => void): Promise<number> {
+  const held: string[][] = [];
+  let widths: number[] | undefined;
+  let n = 0;
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths![i]))).join('  ').trimEnd();
+  const flush = (): void => {
+    widths = RULE_HEADER.map((h, i) => Math.max(h.length, ...held.map((r) => r[i].length)));
+    out(line(RULE_HEADER));
+    for (const r of held) out(line(r));
+    held.length = 0;
+  };
+  for await (const rec of records) {
+    n++;
+    const row = ruleRow(rec);
+    if (widths) out(line(row));
+    else { held.push(row); if (held.length === TABLE_LOOKAHEAD) flush(); }
+  }
+  if (!widths) flush();
+  return n;
 }

@@ -11,7 +11,12 @@ import {
 } from '../../codecs/netlink/message.js';
 import type { NetlinkProtocol, Transport, WaitFor } from './transport.js';
 
-export type FakeHandler = (requests: NetlinkMessage[], wait: WaitFor) => Uint8Array[] | Promise<Uint8Array[]>;
+/**
+ * The replies to one exchange, each entry one datagram (what one recvmsg returns). A PktmarkError
+ * entry is thrown when the reader reaches it: `ENOBUFS` in the middle of a dump, say.
+ */
+export type FakeReply = Uint8Array | PktmarkError;
+export type FakeHandler = (requests: NetlinkMessage[], wait: WaitFor) => FakeReply[] | Promise<FakeReply[]>;
 
 export class FakeTransport implements Transport {
   /** every buffer passed to exchange, in order */
@@ -25,11 +30,24 @@ export class FakeTransport implements Transport {
 
   async exchange(bytes: Uint8Array, wait: WaitFor): Promise<NetlinkMessage[]> {
     if (this.closed) throw new PktmarkError('CLOSED', 'transport is closed');
-    // the caller may reuse `bytes` once this settles (Transport.exchange): handlers see a copy they may keep
+    const replies = await this.handler(this.received(bytes), wait);
+    return replies.flatMap((r) => { if (r instanceof PktmarkError) throw r; return parseMessages(r); });
+  }
+
+  /** Yields each datagram the handler returned as one part. */
+  async *stream(bytes: Uint8Array, wait: WaitFor): AsyncGenerator<NetlinkMessage[]> {
+    if (this.closed) throw new PktmarkError('CLOSED', 'transport is closed');
+    for (const r of await this.handler(this.received(bytes), wait)) {
+      if (r instanceof PktmarkError) throw r;
+      yield parseMessages(r);
+    }
+  }
+
+  /** The caller may reuse `bytes` once an exchange settles (Transport.exchange): handlers get a copy they may keep. */
+  private received(bytes: Uint8Array): NetlinkMessage[] {
     const copy = bytes.slice();
     this.sent.push(copy);
-    const replies = await this.handler(parseMessages(copy), wait);
-    return replies.flatMap((r) => parseMessages(r));
+    return parseMessages(copy);
   }
 
   close(): void { this.closed = true; }

@@ -3,7 +3,7 @@ import {
   NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, NLM_F_DUMP_INTR, parseMessages, decodeAck, nlmsghdr, type NetlinkMessage,
 } from '../../codecs/netlink/message.js';
 import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
-import type { NetlinkProtocol, Transport, WaitFor } from './transport.js';
+import { DUMP_RETRIES, type NetlinkProtocol, type Transport, type WaitFor } from './transport.js';
 import { withNetns, type NetnsTarget } from './netns.js';
 import {
   AF_NETLINK, MSG_DONTWAIT, MSG_TRUNC, NETLINK_CAP_ACK, NETLINK_EXT_ACK, POLLIN,
@@ -108,6 +108,68 @@ export class NetlinkSocket implements Transport {
   }
 
   private async exchangeNow(bytes: Uint8Array, wait: WaitFor): Promise<NetlinkMessage[]> {
+    const firstSeq = this.sendRequest(bytes, wait);
+    const out: NetlinkMessage[] = [];
+    const deadline = Date.now() + this.timeoutMs;
+    let sawError = false;
+    for (;;) {
+      // Everything a non-dump request provokes is queued before sendmsg returns; an empty
+      // queue after an error means the kernel stopped early (e.g. a refused BATCH_BEGIN).
+      const msgs = await this.receive(deadline, () => wait.until === 'ack' && sawError);
+      if (!msgs) return out;
+      for (const m of msgs) {
+        if (!this.ours(m, firstSeq)) continue;
+        out.push(m);
+        if (m.header.type === NLMSG_ERROR && decodeAck(m).errno !== 0) sawError = true;
+        if (ends(m, wait)) return out;
+      }
+    }
+  }
+
+  stream(bytes: Uint8Array, wait: WaitFor): AsyncIterable<NetlinkMessage[]> {
+    return this.streamNow(bytes, wait);
+  }
+
+  private async *streamNow(bytes: Uint8Array, wait: WaitFor): AsyncGenerator<NetlinkMessage[]> {
+    if (this.closing) throw new PktmarkError('CLOSED', 'netlink socket is closed');
+    // Hold the one-conversation turn (see exchange) for the whole dump, however slowly it is read.
+    const turn = this.queue;
+    let release!: () => void;
+    this.queue = new Promise<void>((r) => { release = r; });
+    let done = false;
+    let firstSeq = wait.seq;
+    try {
+      await turn;
+      firstSeq = this.sendRequest(bytes, wait);
+      while (!done) {
+        // the deadline is the kernel's answer time, not the reader's: it restarts per datagram
+        const msgs = (await this.receive(Date.now() + this.timeoutMs, () => false))!;
+        const part: NetlinkMessage[] = [];
+        for (const m of msgs) {
+          if (!this.ours(m, firstSeq)) continue;
+          part.push(m);
+          if (ends(m, wait)) { done = true; break; }
+        }
+        if (part.length) yield part;
+      }
+    } finally {
+      // A reader that stopped early (or an error) leaves the dump's tail queued: read it away so
+      // the next conversation starts on an empty queue. The kernel builds dump parts on demand.
+      if (!done && this.fd >= 0) await this.drain(firstSeq, wait).catch(() => undefined);
+      release();
+    }
+  }
+
+  private async drain(firstSeq: number, wait: WaitFor): Promise<void> {
+    for (;;) {
+      const msgs = await this.receive(Date.now() + this.timeoutMs, () => true);
+      if (!msgs) return;
+      if (msgs.some((m) => m.header.seq === wait.seq && ends(m, wait))) return;
+    }
+  }
+
+  /** Send one request or batch whole; returns its first sequence number (older replies are stale). */
+  private sendRequest(bytes: Uint8Array, wait: WaitFor): number {
     if (this.fd < 0) throw new PktmarkError('CLOSED', 'netlink socket is closed');
     const c = getLibc();
     const firstSeq = bytes.length >= 16 ? nlmsghdr.decode(bytes).seq : wait.seq;
@@ -118,52 +180,51 @@ export class NetlinkSocket implements Transport {
     this.ensureBuffers(bytes.length + 65536, Math.min(countMessages(bytes) * 4096 + bytes.length + (1 << 20), 256 << 20));
     for (;;) {
       const n = c.send(this.fd, bytes, bytes.length, 0);
-      if (n >= 0) break;
+      if (n >= 0) return firstSeq;
       const errno = c.errno();
       if (errno === EINTR) continue;
       if (errno === EMSGSIZE) throw syscallError(`sendmsg of ${bytes.length} bytes`, errno, { hint: 'the batch is larger than the socket send buffer allows (net.core.wmem_max)' });
       throw syscallError('sendmsg(netlink)', errno);
     }
-    const out: NetlinkMessage[] = [];
-    const deadline = Date.now() + this.timeoutMs;
-    let sawError = false;
+  }
+
+  /**
+   * The messages of the next datagram, waiting for one until `deadline`; undefined when the queue
+   * is empty and `stopWhenEmpty()` says not to wait.
+   */
+  private async receive(deadline: number, stopWhenEmpty: () => boolean): Promise<NetlinkMessage[] | undefined> {
+    const c = getLibc();
     for (;;) {
+      if (this.fd < 0) throw new PktmarkError('CLOSED', 'netlink socket is closed');
       const n = c.recv(this.fd, this.buf, this.buf.length, MSG_DONTWAIT | MSG_TRUNC);
-      if (n < 0) {
-        const errno = c.errno();
-        if (errno === EINTR) continue;
-        if (errno === EAGAIN) {
-          // Everything a non-dump request provokes is queued before sendmsg returns; an empty
-          // queue after an error means the kernel stopped early (e.g. a refused BATCH_BEGIN).
-          if (wait.until === 'ack' && sawError) return out;
-          const left = deadline - Date.now();
-          if (left <= 0 || (await this.waitReadable(left)) === 0) {
-            throw new PktmarkError('TIMEOUT', `no answer from the kernel within ${this.timeoutMs} ms`, { hint: 'raise timeoutMs' });
-          }
-          continue;
-        }
-        if (errno === ENOBUFS) {
-          throw new PktmarkError('ENOBUFS', 'the kernel dropped replies: the socket receive queue overflowed', {
-            errno, hint: 'the request may have been applied; list to see the state, or use a larger receive buffer',
-          });
-        }
-        throw syscallError('recvmsg(netlink)', errno);
+      if (n >= 0) {
+        if (n > this.buf.length) throw new PktmarkError('DECODE', `netlink datagram of ${n} bytes exceeds the ${this.buf.length}-byte receive buffer`);
+        return parseMessages(this.buf.slice(0, n));
       }
-      if (n > this.buf.length) throw new PktmarkError('DECODE', `netlink datagram of ${n} bytes exceeds the ${this.buf.length}-byte receive buffer`);
-      for (const m of parseMessages(this.buf.slice(0, n))) {
-        // Replies to requests we gave up on earlier carry older sequence numbers: drop them.
-        if (m.header.seq !== 0 && seqBefore(m.header.seq, firstSeq)) continue;
-        if (m.header.type === NLMSG_OVERRUN) throw new PktmarkError('ENOBUFS', 'kernel reported NLMSG_OVERRUN');
-        out.push(m);
-        if (m.header.type === NLMSG_ERROR) {
-          const ack = decodeAck(m);
-          if (ack.errno !== 0) sawError = true;
-          if (m.header.seq === wait.seq) return out;
-        } else if (m.header.type === NLMSG_DONE && wait.until === 'done' && m.header.seq === wait.seq) {
-          return out;
+      const errno = c.errno();
+      if (errno === EINTR) continue;
+      if (errno === EAGAIN) {
+        if (stopWhenEmpty()) return undefined;
+        const left = deadline - Date.now();
+        if (left <= 0 || (await this.waitReadable(left)) === 0) {
+          throw new PktmarkError('TIMEOUT', `no answer from the kernel within ${this.timeoutMs} ms`, { hint: 'raise timeoutMs' });
         }
+        continue;
       }
+      if (errno === ENOBUFS) {
+        throw new PktmarkError('ENOBUFS', 'the kernel dropped replies: the socket receive queue overflowed', {
+          errno, hint: 'the request may have been applied; list to see the state, or use a larger receive buffer',
+        });
+      }
+      throw syscallError('recvmsg(netlink)', errno);
     }
+  }
+
+  /** Replies to requests we gave up on earlier carry older sequence numbers: not ours. */
+  private ours(m: NetlinkMessage, firstSeq: number): boolean {
+    if (m.header.seq !== 0 && seqBefore(m.header.seq, firstSeq)) return false;
+    if (m.header.type === NLMSG_OVERRUN) throw new PktmarkError('ENOBUFS', 'kernel reported NLMSG_OVERRUN');
+    return true;
   }
 
   private async waitReadable(timeoutMs: number): Promise<number> {
@@ -189,6 +250,12 @@ export class NetlinkSocket implements Transport {
   }
 }
 
+/** Whether `m` is the last reply `wait` asks for: the ack of `seq`, or the NLMSG_DONE of its dump. */
+function ends(m: NetlinkMessage, wait: WaitFor): boolean {
+  if (m.header.seq !== wait.seq) return false;
+  return m.header.type === NLMSG_ERROR || (m.header.type === NLMSG_DONE && wait.until === 'done');
+}
+
 /** How many netlink messages a buffer holds (header walk only). */
 function countMessages(b: Uint8Array): number {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -201,7 +268,7 @@ function countMessages(b: Uint8Array): number {
   return n;
 }
 
-export const DUMP_RETRIES = 5;
+export { DUMP_RETRIES };
 
 /**
  * A dump that raced with a change is flagged NLM_F_DUMP_INTR on some message: its pieces may

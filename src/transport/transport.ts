@@ -30,6 +30,24 @@ export interface Transport {
    * `bytes` is borrowed: the caller may reuse the buffer once the promise settles (copy to keep it).
    */
   exchange(bytes: Uint8Array, wait: WaitFor): Promise<NetlinkMessage[]>;
+  /**
+   * A dump read as it arrives: send `bytes` (one dump request, `wait.until` = 'done') and yield
+   * the messages of each datagram the kernel queues (a multi-part reply's parts, ~100 rules each),
+   * the NLMSG_DONE included, so a 100,000-rule dump never sits in memory whole. Ending the
+   * iteration early drains the rest of the dump. Messages flagged NLM_F_DUMP_INTR are yielded as
+   * they came (the caller restarts, see execute.ts's dumpStream); ENOBUFS is thrown.
+   * Optional: transports without it are read through `exchange` (streamOf below).
+   */
+  stream?(bytes: Uint8Array, wait: WaitFor): AsyncIterable<NetlinkMessage[]>;
   /** Close after the exchanges already started have finished. */
   close(): void | Promise<void>;
+}
+
+/** How often a dump that raced with a change (NLM_F_DUMP_INTR) or lost replies (ENOBUFS) is asked again. */
+export const DUMP_RETRIES = 5;
+
+/** `t.stream` when it has one, else the whole `exchange` as one piece. */
+export function streamOf(t: Transport, bytes: Uint8Array, wait: WaitFor): AsyncIterable<NetlinkMessage[]> {
+  if (t.stream) return t.stream(bytes, wait);
+  return (async function* () { yield await t.exchange(bytes, wait); })();
 }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { parseCidr, formatIPv6, parseIPv6, formatCidr } from '../../codecs/address.js';
+import { canonicalIPv4, parseCidr, parseIPv4, formatIPv6, parseIPv6, formatCidr } from '../../codecs/address.js';
 import { PktmarkError } from '../../codecs/errors.js';
 
 test('IPv4 and prefixes normalize host bits', (t) => {
@@ -29,5 +29,21 @@ test('property: IPv6 format/parse round trip', (t) => {
   fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => {
     return Buffer.compare(Buffer.from(parseIPv6(formatIPv6(b))), Buffer.from(b)) === 0;
   }));
+  t.pass();
+});
+
+test('canonicalIPv4 (the bulk fast path) agrees with parseCidr: a u32 exactly when parseCidr keeps the text as a /32', (t) => {
+  const quad = fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 999 }), fc.boolean())
+    .map(([a, b, c, d, pad]) => `${pad ? '0' : ''}${a}.${b}.${c}.${d}`);
+  const noise = fc.stringMatching(/^[0-9.:/ !x]{0,18}$/);
+  fc.assert(fc.property(fc.oneof(quad, noise), (s) => {
+    const v = canonicalIPv4(s);
+    let c: ReturnType<typeof parseCidr> | undefined;
+    try { c = parseCidr(s); } catch { c = undefined; }
+    const plain = c !== undefined && c.family === 'ip' && c.prefix === 32 && c.address === s;
+    if (v < 0) return !plain;
+    const bytes = parseIPv4(s);
+    return plain && v === ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+  }), { numRuns: 5000 });
   t.pass();
 });

@@ -7,19 +7,20 @@
 import { AttributeWriter, WriterPool } from '../../../codecs/netlink/attributes.js';
 import { Batch as NftBatch, BatchWriter } from '../../../codecs/nftables/batch.js';
 import {
-  decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
+  decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
   type NetlinkAck, type NetlinkMessage,
 } from '../../../codecs/netlink/message.js';
 import {
   decodeRule, decodeTable, NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE,
-  NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeRuleDump, writeTable,
+  NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeTable,
   type ExprSpan, type NftRule,
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
 import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
 import type { Hook, MarkRule } from '../../rule.js';
-import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
+import { errorsOf, execute, type Fill } from '../../transport/execute.js';
+import { dumpRules, getRules, streamRules } from './list.js';
 import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
 import { explainNft } from './explain.js';
@@ -171,8 +172,6 @@ type TableState = 'absent' | 'ours';
 
 /** GETTABLE by name with NLM_F_ACK, as `nft list table` sends it. */
 const getTable = (table: string): Fill => (w, seq) => writeTable(w, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table });
-/** GETRULE dump of one table (NLM_F_DUMP, NFTA_RULE_TABLE). */
-const getRules = (table: string): Fill => (w, seq) => writeRuleDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table);
 
 const encodeOne = (fill: Fill, seq: number): Uint8Array => { const w = new AttributeWriter(64); fill(w, seq); return w.finish(); };
 export const encodeGetTable = (table: string, seq: number): Uint8Array => encodeOne(getTable(table), seq);
@@ -291,10 +290,16 @@ export const nftBackend: Backend = {
     return rules.map((rule, i) => new AddedRule(ruleId(rule.hook ?? 'prerouting', handles[i]), rule, ctx.table));
   },
 
-  async list(ctx) {
+  async *rules(ctx) {
     const t = await ctx.transport(NETLINK_NETFILTER);
-    if (await tableState(t, ctx.table) === 'absent') return [];
-    return (await dumpRules(t, ctx.table)).map((r) => ruleRecord(r, ctx.table));
+    if (await tableState(t, ctx.table) === 'absent') return;
+    for await (const r of streamRules(t, ctx.table)) yield ruleRecord(r, ctx.table);
+  },
+
+  async list(ctx) {
+    const out: RuleRecord[] = [];
+    for await (const r of nftBackend.rules!(ctx)) out.push(r);
+    return out;
   },
 
   async delete(ids, ctx) {
@@ -340,16 +345,4 @@ export function encodeClearBatch(table: string, nextSeq: () => number): Batch {
   const b = new BatchWriter<WrittenRule>(96, nextSeq);
   const seq = b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_DELTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table }));
   return b.finish(seq);
-}
-
-/** GETRULE dump of the table, as `nft list table` asks (NLM_F_DUMP, NFTA_RULE_TABLE). ENOENT → []. */
-async function dumpRules(t: Transport, table: string): Promise<NftRule[]> {
-  let msgs: NetlinkMessage[];
-  try {
-    msgs = await dump(t, `list rules of inet ${table}`, getRules(table));
-  } catch (e) {
-    if (e instanceof PktmarkError && e.errno === ENOENT) return [];
-    throw e;
-  }
-  return msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWRULE)).map(decodeRule).filter((r) => r.table === table);
 }

@@ -7,7 +7,7 @@
  * is marked unpatchable and every such rule is encoded in full. Output is byte-identical either way
  * (test/unit/nft-template.test.ts).
  */
-import { addressBytes } from '../../../codecs/address.js';
+import { addressBytes, canonicalIPv4 } from '../../../codecs/address.js';
 import type { AttributeWriter } from '../../../codecs/netlink/attributes.js';
 import { writeRule, type ExprSpan } from '../../../codecs/nftables/messages.js';
 import type { MarkRule } from '../../rule.js';
@@ -71,7 +71,11 @@ export class RuleEncoder {
     w.patchU16(at + 6, flags);
     w.patchU32(at + 8, seq);
     for (const p of t.patches) {
-      const b = addressBytes(rule[p.field]!);
+      const a = rule[p.field]!;
+      // a whole IPv4 address is one big-endian u32: no parse into a fresh array, no copy
+      const v4 = p.len === 4 && a.family === 'ip' ? canonicalIPv4(a.address) : -1;
+      if (v4 >= 0) { w.patchU32(at + p.at, v4, 'be'); continue; }
+      const b = addressBytes(a);
       w.patchBytes(at + p.at, p.len === b.length ? b : b.subarray(0, p.len));
     }
     return t;

@@ -6,7 +6,7 @@ import { noDryRun, type GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
 import type { Io } from '../io.js';
 import { parseOptions, str, type Parsed } from '../options.js';
-import { ruleJson, ruleTable } from '../output.js';
+import { ruleJson, streamRuleTable } from '../output.js';
 
 const VIA = { '--via': { value: viaWords() } } as const;
 
@@ -21,9 +21,18 @@ export async function listCommand(argv: readonly string[], base: number, g: Glob
   if (p.help) { io.out(helpText('list', VIAS)); return EXIT_OK; }
   noDryRun('list', g);
   const v = via(p);
-  const records = await withMarker(g, (m) => m.list(v ? { via: v } : {}));
-  if (g.json) io.out(JSON.stringify({ rules: records.map(ruleJson) }));
-  else for (const l of ruleTable(records)) io.out(l);
+  // Rows are printed as the kernel's dump is read: a 100,000-rule table never sits in memory.
+  await withMarker(g, async (m) => {
+    const records = m.rules(v ? { via: v } : {});
+    if (!g.json) { await streamRuleTable(records, (l) => io.out(l)); return; }
+    // the same document as JSON.stringify({ rules: [...] }), one rule per line
+    let first = true;
+    for await (const rec of records) {
+      io.out(`${first ? '{"rules":[' : ','}${JSON.stringify(ruleJson(rec))}`);
+      first = false;
+    }
+    io.out(first ? '{"rules":[]}' : ']}');
+  });
   return EXIT_OK;
 }
 
