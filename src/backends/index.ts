@@ -8,10 +8,12 @@
 import type { Backend } from './backend.js';
 import { nftBackend } from './nft/index.js';
 import { tcBackend } from './tc/index.js';
+import { bpfBackend } from './bpf/index.js';
 
 export const BACKENDS = {
   nft: nftBackend,
   tc: tcBackend,
+  bpf: bpfBackend,
 } as const satisfies Readonly<Record<string, Backend>>;
 
 export type Via = keyof typeof BACKENDS;
