@@ -9,11 +9,13 @@ import type { Backend } from './backend.js';
 import { nftBackend } from './nft/index.js';
 import { tcBackend } from './tc/index.js';
 import { bpfBackend } from './bpf/index.js';
+import { xdpBackend } from './xdp/index.js';
 
 export const BACKENDS = {
   nft: nftBackend,
   tc: tcBackend,
   bpf: bpfBackend,
+  xdp: xdpBackend,
 } as const satisfies Readonly<Record<string, Backend>>;
 
 export type Via = keyof typeof BACKENDS;
