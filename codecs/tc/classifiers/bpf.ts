@@ -53,6 +53,9 @@ export const bpf = {
     if (o.actions?.length) w.nested(TCA_BPF_ACT, () => encodeActions(w, o.actions!), false);
     if (o.flags !== undefined) w.u32(TCA_BPF_FLAGS, o.flags);
     if (o.flagsGen !== undefined) w.u32(TCA_BPF_FLAGS_GEN, o.flagsGen);
+    // dump-only attributes, written so that a decoded dump entry encodes back (tests' fake kernel)
+    if (o.tag !== undefined) w.bytes(TCA_BPF_TAG, o.tag);
+    if (o.id !== undefined) w.u32(TCA_BPF_ID, o.id);
     for (const x of o.extra) writeRaw(w, x);
   },
   decode(r: AttributeReader): BpfClsOptions {
