@@ -185,6 +185,7 @@ export const bpfBackend: Backend = {
     }
     return out;
   },
+  encodePrograms: (rules) => bpfPrograms(rules),
   add: (rules, ctx, opts: AddOptions = {}) => { refuseBefore(opts); return addAll(rules, ctx); },
 
   async list(ctx: BackendContext): Promise<RuleRecord[]> {

@@ -187,6 +187,7 @@ export const xdpBackend: Backend = {
     }
     return out;
   },
+  encodePrograms: (rules) => xdpPrograms(rules),
   add: (rules, ctx, opts: AddOptions = {}) => { refuseBefore(opts); return addAll(rules, ctx); },
 
   async list(ctx: BackendContext): Promise<RuleRecord[]> {
