@@ -5,6 +5,7 @@
 import test from 'ava';
 import { liveTest, withNetns } from '../helpers/netns.js';
 import { cli } from './cli.js';
+import { VIAS } from '../../src/backends/index.js';
 
 type Shape = Record<string, (v: unknown) => boolean>;
 const str = (v: unknown): boolean => typeof v === 'string';
@@ -36,7 +37,7 @@ const ERROR = obj({ error: (v) => {
 const DRY = obj({ dryRun: (v) => v === true, commands: arrayOf(str), messages: arrayOf((v) => typeof v === 'string' && /^[0-9a-f]+$/.test(v)) });
 const DRY_TEXT = obj({ dryRun: (v) => v === true, commands: arrayOf(str) });
 const DOCTOR = obj({
-  checks: arrayOf(obj({ name: str, status: oneOf('yes', 'no', 'unknown'), detail: str })), capNetAdmin: bool, suggestedVia: or(nul, oneOf('nft', 'tc')),
+  checks: arrayOf(obj({ name: str, status: oneOf('yes', 'no', 'unknown'), detail: str })), capNetAdmin: bool, suggestedVia: or(nul, oneOf(...VIAS)), recommendations: arrayOf(str),
 });
 
 const json = (s: string): unknown => JSON.parse(s);
@@ -73,10 +74,10 @@ liveTest('--json add, list, del, clear, iptables -L and doctor have their docume
     const del = await cli([...g, 'del', rule.id as string]);
     t.deepEqual(json(del.stdout), { deleted: [rule.id] });
     const c = await cli([...g, 'clear']);
-    t.deepEqual(json(c.stdout), { cleared: ['nft', 'tc'] });
+    t.deepEqual(json(c.stdout), { cleared: [...VIAS] }, 'every registered backend');
   });
   const d = await cli(['--json', 'doctor']);
   t.is(d.code, 0, d.stderr);
   t.true(DOCTOR(json(d.stdout)), d.stdout);
-  t.deepEqual((json(d.stdout) as { checks: { name: string }[] }).checks.map((c) => c.name), ['CAP_NET_ADMIN', 'nf_tables', 'limit', 'cls_u32', 'act_skbedit', 'act_police', 'cls_bpf', 'XDP']);
+  t.deepEqual((json(d.stdout) as { checks: { name: string }[] }).checks.map((c) => c.name), ['CAP_NET_ADMIN', 'nf_tables', 'limit', 'cls_u32', 'act_skbedit', 'act_police', 'bpf program load', 'cls_bpf', 'XDP', 'XDP native']);
 });
