@@ -83,6 +83,13 @@ export function encode(input: MarkRuleInput | readonly MarkRuleInput[], opts: { 
 }
 
 /** The equivalent `nft` or `tc` command line. */
+/** The eBPF programs `add` would load for these rules (none for nft/tc): name, place, instruction bytes (map fds 0). */
+export function encodePrograms(input: MarkRuleInput | readonly MarkRuleInput[]): { name: string; where: string; insns: Uint8Array }[] {
+  const rules = normalizeRules(input);
+  if (rules.length === 0) return [];
+  return splitByVia(rules).encodePrograms?.(rules) ?? [];
+}
+
 export function explain(input: MarkRuleInput, opts: { table?: string; first?: boolean } = {}): string {
   const rule = normalizeRule(input);
   return BACKENDS[rule.via].explain(rule, { table: validateTable(opts.table ?? DEFAULT_TABLE), ...(opts.first ? { first: true } : {}) });

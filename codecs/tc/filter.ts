@@ -38,9 +38,14 @@ function writeFilterBody(w: AttributeWriter, f: TcFilter, withOptions: boolean):
 /**
  * RTM_NEWTFILTER with tc's flags for `tc filter add`: REQUEST|ACK|EXCL|CREATE. `echo` adds
  * NLM_F_ECHO so the kernel sends the created filter back (its priority and u32 handle).
+ * `replace` gives `tc filter replace`'s REQUEST|ACK|CREATE (fixtures/tc/bpf-da.json): without
+ * EXCL, tc_new_tfilter (net/sched/cls_api.c) hands the existing filter of that prio and handle
+ * to the classifier's change(), which for cls_bpf swaps the program in one RCU update
+ * (cls_bpf_change: list_replace_rcu) — no moment without a filter. (tc sends no NLM_F_REPLACE;
+ * the filter path does not look at it.)
  */
-export function encodeNewFilter(w: AttributeWriter, seq: number, f: TcFilter, opts: { echo?: boolean } = {}): void {
-  const flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE | (opts.echo ? NLM_F_ECHO : 0);
+export function encodeNewFilter(w: AttributeWriter, seq: number, f: TcFilter, opts: { echo?: boolean; replace?: boolean } = {}): void {
+  const flags = NLM_F_REQUEST | NLM_F_ACK | (opts.replace ? 0 : NLM_F_EXCL) | NLM_F_CREATE | (opts.echo ? NLM_F_ECHO : 0);
   writeMessage(w, RTM_NEWTFILTER, flags, seq, () => writeFilterBody(w, f, true));
 }
 

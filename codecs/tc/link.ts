@@ -1,4 +1,5 @@
-import { AttributeReader, AttributeWriter, attr } from '../netlink/attributes.js';
+import { AttributeReader, AttributeWriter, attr, nestedReader } from '../netlink/attributes.js';
+import { decodeXdp, IFLA_XDP, type XdpState } from './xdp.js';
 import { defineStruct } from '../netlink/struct.js';
 import { writeMessage, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_HDRLEN, type NetlinkMessage } from '../netlink/message.js';
 import { decodeError } from '../errors.js';
@@ -16,6 +17,9 @@ export const ifinfomsg = defineStruct<IfInfoMsg>('ifinfomsg', [
 ]);
 
 export const IFLA_IFNAME = 3;
+export const IFLA_LINKINFO = 18;
+/** inside IFLA_LINKINFO: the driver kind of a virtual device ("veth", "dummy"); absent for hardware */
+export const IFLA_INFO_KIND = 1;
 export const IFLA_EXT_MASK = 29;
 /** RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS — what iproute2 asks for (no per-VF info, no stats) */
 export const RTEXT_FILTER_VF = 1;
@@ -42,14 +46,27 @@ export function encodeGetLinks(w: AttributeWriter, seq: number): void {
   });
 }
 
-export interface Link { readonly index: number; readonly name: string }
+export interface Link {
+  readonly index: number;
+  readonly name: string;
+  /** ARPHRD_* (linux/if_arp.h): 1 Ethernet, 772 loopback, 65534 none (tun, wireguard) */
+  readonly type: number;
+  /** IFLA_INFO_KIND of a virtual device */
+  readonly kind?: string;
+  /** IFLA_XDP as the kernel reports it */
+  readonly xdp?: XdpState;
+}
 
 export function decodeLink(m: NetlinkMessage): Link {
   if (m.payload.length < ifinfomsg.size) throw decodeError(`link message shorter than ifinfomsg (${m.payload.length} bytes)`, m.offset + NLMSG_HDRLEN);
   const h = ifinfomsg.decode(m.payload);
-  let name = '';
+  let name = '', kind: string | undefined, xdp: XdpState | undefined;
   for (const a of new AttributeReader(m.payload.subarray(ifinfomsg.size), m.offset + NLMSG_HDRLEN + ifinfomsg.size)) {
     if (a.type === IFLA_IFNAME) name = attr.string(a);
+    else if (a.type === IFLA_XDP) xdp = decodeXdp(a);
+    else if (a.type === IFLA_LINKINFO) {
+      for (const i of nestedReader(a)) if (i.type === IFLA_INFO_KIND) kind = attr.string(i);
+    }
   }
-  return { index: h.index, name };
+  return { index: h.index, name, type: h.type, ...(kind === undefined ? {} : { kind }), ...(xdp === undefined ? {} : { xdp }) };
 }

@@ -87,6 +87,11 @@ export interface Backend extends RuleFields {
   where(rule: MarkRule): string;
   /** what this kernel offers this backend (doctor) */
   probe(ctx: ProbeContext): Promise<ProbeResult>;
+  /**
+   * eBPF backends: the programs one `add` of these rules would load (instruction bytes, map fds
+   * as the placeholder 0), for `--dry-run --hex`; encodeAdd's messages carry program fd 0 likewise.
+   */
+  encodePrograms?(rules: readonly MarkRule[]): { readonly name: string; readonly where: string; readonly insns: Uint8Array }[];
   /** Messages one `add` of these rules would send, in send order, each a whole netlink message. */
   encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext, opts?: AddOptions): Uint8Array[];
   /** Apply all rules or none. Records come back in input order. */

@@ -8,11 +8,15 @@
 import type { Backend } from './backend.js';
 import { nftBackend } from './nft/index.js';
 import { tcBackend } from './tc/index.js';
+import { bpfBackend } from './bpf/index.js';
+import { xdpBackend } from './xdp/index.js';
 import { cgroupBackend } from './cgroup/index.js';
 
 export const BACKENDS = {
   nft: nftBackend,
   tc: tcBackend,
+  bpf: bpfBackend,
+  xdp: xdpBackend,
   cgroup: cgroupBackend,
 } as const satisfies Readonly<Record<string, Backend>>;
 

@@ -58,14 +58,17 @@ export function ifindexResolver(g: GlobalOptions): (dev: string) => number {
 
 /** Print the equivalent command lines, or with --hex every message `add` would send. */
 export async function dryRunAdd(inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io, place: AddOptions = {}): Promise<void> {
-  const { encode, explain } = await import('../marker.js');
+  const { encode, encodePrograms, explain } = await import('../marker.js');
   const table = g.table === undefined ? {} : { table: g.table };
   const commands = inputs.map((r) => explain(r, { ...table, ...(place.first ? { first: true } : {}) }));
   const messages = g.hex ? encode(inputs, { ...table, ...place, ifindex: ifindexResolver(g) }).map(hex) : undefined;
+  // bpf/xdp: the instruction bytes too (program and map fds in them and in the messages are the placeholder 0)
+  const programs = g.hex ? encodePrograms(inputs).map((p) => ({ name: p.name, where: p.where, insns: hex(p.insns) })) : [];
   if (g.json) {
-    io.out(JSON.stringify({ dryRun: true, commands, ...(messages ? { messages } : {}) }));
+    io.out(JSON.stringify({ dryRun: true, commands, ...(messages ? { messages } : {}), ...(programs.length ? { programs } : {}) }));
     return;
   }
+  for (const p of programs) io.out(`# program ${p.name} (${p.where}, ${p.insns.length / 16} instructions; fds are the placeholder 0)\n${p.insns}`);
   for (const line of messages ?? commands) io.out(line);
 }
 

@@ -47,9 +47,9 @@ Adds one rule (one atomic batch) and prints "ID<TAB>equivalent command".
   --via {vias}{vpad}backend (default nft; tc when --dev is given, cgroup when --cgroup is)
   --family ip|ip6           match only this family (implied by --src/--dst)
   --hook prerouting|output  nft chain (default prerouting, like -t raw -A PREROUTING)
-  --dev IF                  tc: the device the filter sits on
-  --direction ingress|egress tc: which side (default ingress)
-  --prio N                  tc: filter priority 1-65535
+  --dev IF                  tc, bpf, xdp: the device the filter or program sits on
+  --direction ingress|egress tc, bpf: which side (default ingress; xdp is ingress only)
+  --prio N                  tc: filter priority 1-65535; bpf: the prio of the device's one program filter
   --cgroup PATH             cgroup: mark every new socket of this cgroup v2 directory (host-wide; mark only)
   --src ADDR[/LEN]          source address or prefix; '!ADDR' negates
   --dst ADDR[/LEN]          destination address or prefix; '!ADDR' negates
@@ -68,7 +68,15 @@ Examples:
   pktmark add --hook output --dst 10.0.0.1 --oif eth0 --mark 42
   pktmark add --via tc --dev eth0 --src 10.0.0.1 --mark 0xdeadbeef
   pktmark add --cgroup system.slice/web.service --mark 0x10/0xf0
+  pktmark add --via bpf --dev eth0 --src 10.0.0.1 --mark 0xdeadbeef    (cls_bpf: no tc action needed)
+  pktmark add --via xdp --dev eth0 --src 10.0.0.1 --mark 0xdeadbeef    (XDP + tc copy: earliest on the way in)
   pktmark --dry-run --hex add --src 10.0.0.1 --mark 0xdeadbeef
+
+bpf and xdp rules print "ID<TAB># via: where: match → mark" (no real tool writes these programs);
+their ids are bpf:DEV:ingress|egress:SLOT and xdp:DEV:SLOT, stable while the rule lives.
+--dry-run prints the disassembly; --dry-run --hex the instruction bytes, then the messages
+(program and map fds are the placeholder 0). Privileges: loading needs CAP_BPF+CAP_NET_ADMIN or
+CAP_SYS_ADMIN; adding to a device that has rules, list and delete need CAP_SYS_ADMIN (programs by id).
 
 ${GLOBAL}
 

@@ -37,7 +37,7 @@ const ERROR = obj({ error: (v) => {
 const DRY = obj({ dryRun: (v) => v === true, commands: arrayOf(str), messages: arrayOf((v) => typeof v === 'string' && /^[0-9a-f]+$/.test(v)) });
 const DRY_TEXT = obj({ dryRun: (v) => v === true, commands: arrayOf(str) });
 const DOCTOR = obj({
-  checks: arrayOf(obj({ name: str, status: oneOf('yes', 'no', 'unknown'), detail: str })), capNetAdmin: bool, suggestedVia: or(nul, oneOf('nft', 'tc')),
+  checks: arrayOf(obj({ name: str, status: oneOf('yes', 'no', 'unknown'), detail: str })), capNetAdmin: bool, suggestedVia: or(nul, oneOf(...VIAS)), recommendations: arrayOf(str),
 });
 
 const json = (s: string): unknown => JSON.parse(s);
@@ -80,5 +80,5 @@ liveTest('--json add, list, del, clear, iptables -L and doctor have their docume
   const d = await cli(['--json', 'doctor']);
   t.is(d.code, 0, d.stderr);
   t.true(DOCTOR(json(d.stdout)), d.stdout);
-  t.deepEqual((json(d.stdout) as { checks: { name: string }[] }).checks.map((c) => c.name), ['CAP_NET_ADMIN', 'nf_tables', 'limit', 'cls_u32', 'act_skbedit', 'act_police', 'cgroup2', 'CGROUP_SOCK', 'cls_bpf', 'XDP']);
+  t.deepEqual((json(d.stdout) as { checks: { name: string }[] }).checks.map((c) => c.name), ['CAP_NET_ADMIN', 'nf_tables', 'limit', 'cls_u32', 'act_skbedit', 'act_police', 'bpf program load', 'cls_bpf', 'XDP', 'XDP native', 'cgroup2', 'CGROUP_SOCK']);
 });

@@ -6,79 +6,32 @@
  */
 import { AttributeWriter } from '../../../codecs/netlink/attributes.js';
 import { decodeAck, kernelError, NLMSG_ERROR, type NetlinkAck, type NetlinkMessage } from '../../../codecs/netlink/message.js';
-import {
-  PARENT_EGRESS, PARENT_INGRESS, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER, TC_H_INGRESS,
-} from '../../../codecs/tc/constants.js';
-import { decodeFilter, encodeDelFilter, encodeGetFilters, encodeNewFilter, type DecodedFilter, type TcFilter } from '../../../codecs/tc/filter.js';
-import { decodeLink, encodeGetLinkByName, encodeGetLinks } from '../../../codecs/tc/link.js';
-import { decodeQdisc, encodeDelIngressQdisc, encodeGetQdiscs, encodeNewIngressQdisc, type IngressKind } from '../../../codecs/tc/qdisc.js';
+import { RTM_NEWTFILTER } from '../../../codecs/tc/constants.js';
+import { decodeFilter, encodeDelFilter, encodeNewFilter, type DecodedFilter, type TcFilter } from '../../../codecs/tc/filter.js';
+import { encodeNewIngressQdisc, type IngressKind } from '../../../codecs/tc/qdisc.js';
 import { formatU32Handle, parseU32Handle } from '../../../codecs/tc/classifiers/u32.js';
-import { EEXIST, ENODEV, ENOENT } from '../../../codecs/errno.js';
+import { EEXIST } from '../../../codecs/errno.js';
 import { PktmarkError } from '../../errors.js';
 import { parseIfName, type MarkRule } from '../../rule.js';
-import { dump, execute } from '../../transport/execute.js';
+import { execute } from '../../transport/execute.js';
 import { NETLINK_ROUTE, type Transport } from '../../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from '../backend.js';
+import {
+  directionsOf, filtersOf, ifindexOf, ingressQdiscs, linkNames, ownerOfFilter, prepareClsact, removeClsactIfUnused,
+  type DevState, type Direction, type Undo,
+} from '../clsact.js';
 import { tcFields } from './fields.js';
 import { probeTc } from './probe.js';
-import { explainRule, filterToRule, ownerCookie, parseOwnerCookie, ruleToFilter, checkTcRule } from './rule.js';
+import { explainRule, filterToRule, ownerCookie, ruleToFilter, checkTcRule } from './rule.js';
 
-type Direction = 'ingress' | 'egress';
 
-export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' (a cls_bpf program) once it exists";
+/** the hint of ACTION_UNAVAILABLE: nft always; bpf too, since cls_bpf marks without any tc action (probed by doctor) */
+export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' (a cls_bpf program that sets the mark itself, no tc action needed; `pktmark doctor` says whether cls_bpf works here)";
 
-// ---- kernel state --------------------------------------------------------------------------------
-
-async function ifindexOf(t: Transport, dev: string): Promise<number> {
-  try {
-    const r = await execute(t, `look up device ${dev}`, (w, seq) => encodeGetLinkByName(w, seq, dev));
-    const link = r.find((m) => m.header.type === RTM_NEWLINK);
-    if (!link) throw new PktmarkError('NOT_FOUND', `device ${dev} not found`, { field: 'dev' });
-    return decodeLink(link).index;
-  } catch (e) {
-    if (e instanceof PktmarkError && (e.errno === ENODEV || e.errno === ENOENT)) {
-      throw new PktmarkError('NOT_FOUND', `device ${JSON.stringify(dev)} does not exist in this network namespace`, { field: 'dev', errno: e.errno });
-    }
-    throw e;
-  }
-}
-
-async function linkNames(t: Transport): Promise<Map<number, string>> {
-  const m = new Map<number, string>();
-  for (const msg of await dump(t, 'list devices', (w, seq) => encodeGetLinks(w, seq))) {
-    if (msg.header.type === RTM_NEWLINK) { const l = decodeLink(msg); m.set(l.index, l.name); }
-  }
-  return m;
-}
-
-/** The ingress-side qdisc (ingress or clsact at ffff:fff1) of each device that has one. */
-async function ingressQdiscs(t: Transport): Promise<Map<number, IngressKind>> {
-  const out = new Map<number, IngressKind>();
-  for (const msg of await dump(t, 'list qdiscs', (w, seq) => encodeGetQdiscs(w, seq))) {
-    if (msg.header.type !== RTM_NEWQDISC) continue;
-    const q = decodeQdisc(msg);
-    if (q.parent === TC_H_INGRESS && (q.kind === 'ingress' || q.kind === 'clsact')) out.set(q.ifindex, q.kind);
-  }
-  return out;
-}
-
-async function filtersOf(t: Transport, ifindex: number, direction: Direction): Promise<DecodedFilter[]> {
-  const parent = direction === 'egress' ? PARENT_EGRESS : PARENT_INGRESS;
-  const msgs = await dump(t, `list ${direction} filters`, (w, seq) => encodeGetFilters(w, seq, { ifindex, parent }));
-  return msgs.filter((m) => m.header.type === RTM_NEWTFILTER).map(decodeFilter);
-}
-
-const directionsOf = (q: IngressKind): Direction[] => (q === 'clsact' ? ['ingress', 'egress'] : ['ingress']);
-
-/** The owner cookie of a filter (on any of its actions), if it is pktmark's. */
+/** The owner cookie of a u32 filter (on any of its actions), if it is pktmark's (clsact.ts has the rule for every kind). */
 function ownerOf(f: TcFilter): { qdiscOwned: boolean; direction: Direction } | undefined {
-  const o = f.options;
-  if (!o || o.kind !== 'u32') return undefined;
-  for (const a of o.actions ?? []) {
-    const c = parseOwnerCookie(a.cookie);
-    if (c) return c;
-  }
-  return undefined;
+  const o = ownerOfFilter(f);
+  return o?.kind === 'u32' ? o : undefined;
 }
 /** False for a pktmark node that a dump shows in the wrong block (same prio in the other direction; see tc-rule.ts). */
 const belongs = (f: TcFilter, d: Direction): boolean => { const o = ownerOf(f); return !o || o.direction === d; };
@@ -127,39 +80,7 @@ function addError(e: unknown, r: MarkRule): unknown {
 
 // ---- the backend ---------------------------------------------------------------------------------
 
-interface DevState { ifindex: number; qdisc: IngressKind; created: boolean; qdiscOwned: boolean }
-
-async function prepareDevice(t: Transport, dev: string, direction: Direction, undo: (() => Promise<void>)[]): Promise<DevState> {
-  const ifindex = await ifindexOf(t, dev);
-  let qdisc = (await ingressQdiscs(t)).get(ifindex);
-  let created = false;
-  if (!qdisc) {
-    try {
-      await execute(t, `create clsact qdisc on ${dev}`, (w, seq) => encodeNewIngressQdisc(w, seq, ifindex, 'clsact'));
-      created = true;
-      qdisc = 'clsact';
-      undo.push(async () => { await execute(t, `remove clsact qdisc on ${dev}`, (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, 'clsact')); });
-    } catch (e) {
-      // another writer made one between our dump and our create: reuse it
-      if (!(e instanceof PktmarkError && e.errno === EEXIST)) throw e;
-      qdisc = (await ingressQdiscs(t)).get(ifindex);
-      if (!qdisc) throw e;
-    }
-  }
-  if (qdisc === 'ingress' && direction === 'egress') {
-    throw new PktmarkError('UNSUPPORTED', `${dev} has the classic ingress qdisc, which has no egress hook (clsact has both, but cannot replace it without removing its filters)`, {
-      field: 'direction', hint: `use direction: 'ingress' on ${dev}, or replace its ingress qdisc by clsact yourself`,
-    });
-  }
-  let qdiscOwned = created;
-  if (!created) {
-    // the qdisc is pktmark's if a pktmark filter on it says so (see tc-rule.ts, ownership)
-    for (const d of directionsOf(qdisc)) {
-      for (const f of await filtersOf(t, ifindex, d)) if (ownerOf(f)?.qdiscOwned) qdiscOwned = true;
-    }
-  }
-  return { ifindex, qdisc, created, qdiscOwned };
-}
+const prepareDevice = (t: Transport, dev: string, direction: Direction, undo: Undo): Promise<DevState> => prepareClsact(t, dev, direction, undo);
 
 async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<RuleRecord[]> {
   for (const r of rules) checkTcRule(r);
@@ -323,13 +244,8 @@ async function removeOwned(t: Transport, victims: readonly Owned[], qdiscs: Map<
       for (const g of group) await deleteFilter(t, { ifindex, parent: g.filter.parent, prio: filter.prio, protocol: filter.protocol, handle: g.filter.handle, kind: 'u32' });
     }
   }
-  for (const [ifindex, qdiscOwned] of touched) {
-    const q = qdiscs.get(ifindex);
-    if (!qdiscOwned || q !== 'clsact') continue;
-    let left = 0;
-    for (const d of directionsOf(q)) left += (await filtersOf(t, ifindex, d)).length;
-    if (left === 0) await execute(t, 'remove clsact qdisc', (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, 'clsact'));
-  }
+  // the shared clsact rule: the qdisc goes with the last filter of anyone, if pktmark made it
+  for (const [ifindex, qdiscOwned] of touched) await removeClsactIfUnused(t, ifindex, qdiscOwned, qdiscs);
 }
 
 /** tc orders filters by priority, not by position: `prio` is the way to go first. */

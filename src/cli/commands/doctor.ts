@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import type { Transport } from '../../transport/transport.js';
 import type { Check } from '../../backends/backend.js';
 import type { Via } from '../../backends/index.js';
-import { EINVAL } from '../../../codecs/errno.js';
 import { PktmarkError } from '../../errors.js';
 import { EXIT_OK } from '../errors.js';
 import { noDryRun, type GlobalOptions } from '../global.js';
@@ -20,7 +19,13 @@ import { table } from '../output.js';
 
 export type { Check };
 export type Status = Check['status'];
-export interface DoctorReport { checks: Check[]; capNetAdmin: boolean; suggestedVia: Via | null }
+export interface DoctorReport {
+  checks: Check[];
+  capNetAdmin: boolean;
+  suggestedVia: Via | null;
+  /** what to use for marking at tc level and for the earliest marking, when the probes say so */
+  recommendations: string[];
+}
 
 const CAP_NET_ADMIN = 12;
 const CAP_SYS_ADMIN = 21;
@@ -37,7 +42,7 @@ export async function runDoctor(): Promise<DoctorReport> {
   const caps = capabilities();
   const capNetAdmin = has(caps, CAP_NET_ADMIN);
   const checks: Check[] = [{ name: 'CAP_NET_ADMIN', status: capNetAdmin ? 'yes' : 'no', detail: capNetAdmin ? 'effective capability of this process' : 'not held: pktmark can only --dry-run here (run as root or with CAP_NET_ADMIN)' }];
-  const names = ['nf_tables', 'limit', 'cls_u32', 'act_skbedit', 'act_police', 'cgroup2', 'CGROUP_SOCK', 'cls_bpf', 'XDP'];
+  const names = ['nf_tables', 'limit', 'cls_u32', 'act_skbedit', 'act_police', 'bpf program load', 'cls_bpf', 'XDP', 'XDP native', 'cgroup2', 'CGROUP_SOCK'];
 
   const { NetlinkSocket } = await import('../../transport/netlink-socket.js');
   const { withThrowawayNetns } = await import('../../transport/netns.js');
@@ -52,7 +57,7 @@ export async function runDoctor(): Promise<DoctorReport> {
     route?.close(); nf?.close();
     const reason = `not probed: cannot make a throwaway namespace (${has(caps, CAP_SYS_ADMIN) ? (e instanceof PktmarkError ? e.toLine() : String(e)) : 'needs root (CAP_SYS_ADMIN)'})`;
     for (const n of names) checks.push({ name: n, status: 'unknown', detail: reason });
-    return { checks, capNetAdmin, suggestedVia: capNetAdmin ? 'nft' : null };
+    return { checks, capNetAdmin, suggestedVia: capNetAdmin ? 'nft' : null, recommendations: [] };
   }
   let usable: Via[];
   try {
@@ -62,20 +67,14 @@ export async function runDoctor(): Promise<DoctorReport> {
   } finally {
     route!.close(); nf!.close();
   }
-  return { checks, capNetAdmin, suggestedVia: usable[0] ?? null };
+  return { checks, capNetAdmin, suggestedVia: usable[0] ?? null, recommendations: recommend(checks, usable) };
 }
 
-/** Every registered backend's probe, in registry order, then the kernel features no backend uses yet. */
+/** Every registered backend's probe, in registry order (cls_bpf and XDP are the bpf and xdp backends' probes). */
 async function kernelProbes(route: Transport, nf: Transport): Promise<{ checks: Check[]; usable: Via[] }> {
   const { Marker } = await import('../../marker.js');
   const { BACKENDS, VIAS } = await import('../../backends/index.js');
   const { NETLINK_ROUTE } = await import('../../transport/transport.js');
-  const { execute } = await import('../../transport/execute.js');
-  const { probeCheck, LO } = await import('../../backends/probe.js');
-  const { encodeNewFilter } = await import('../../../codecs/tc/filter.js');
-  const { PARENT_INGRESS, ETH_P_ALL } = await import('../../../codecs/tc/constants.js');
-  const { writeMessage, NLM_F_REQUEST, NLM_F_ACK } = await import('../../../codecs/netlink/message.js');
-  const { ifinfomsg } = await import('../../../codecs/tc/link.js');
 
   // the Marker must not close the probe sockets: runDoctor does, after every probe
   const keep = (t: Transport): Transport => ({ protocol: t.protocol, nextSeq: () => t.nextSeq(), exchange: (b, w) => t.exchange(b, w), close: () => undefined });
@@ -88,23 +87,21 @@ async function kernelProbes(route: Transport, nf: Transport): Promise<{ checks: 
       checks.push(...r.checks);
       if (r.usable) usable.push(via);
     }
-    // cls_bpf without options: the kernel refuses with EINVAL when cls_bpf exists, ENOENT when it does not.
-    const bpf = await probeCheck('cls_bpf', 'bpf classifier known (refused an empty filter with EINVAL, as expected)',
-      () => execute(route, 'add bpf filter', (w, seq) => encodeNewFilter(w, seq, { ifindex: LO, parent: PARENT_INGRESS, prio: 4, protocol: ETH_P_ALL, handle: 0, kind: 'bpf' })),
-      (e) => (e instanceof PktmarkError && e.errno === EINVAL ? 'yes' : undefined));
-    if (bpf.status === 'yes') bpf.detail = 'bpf classifier known (refused an empty filter with EINVAL, as expected)';
-    checks.push(bpf);
-    // XDP: detach (fd -1) in generic mode on lo — accepted wherever the kernel has XDP, changes nothing.
-    checks.push(await probeCheck('XDP', 'IFLA_XDP accepted (generic mode detach on lo)', () => execute(route, 'set XDP on lo', (w, seq) => {
-      writeMessage(w, 19 /* RTM_SETLINK */, NLM_F_REQUEST | NLM_F_ACK, seq, () => {
-        w.struct(ifinfomsg, { family: 0, type: 0, index: LO, flags: 0, change: 0 });
-        w.nested(43 /* IFLA_XDP */, () => { w.i32(1 /* IFLA_XDP_FD */, -1); w.u32(3 /* IFLA_XDP_FLAGS */, 2 /* XDP_FLAGS_SKB_MODE */); });
-      });
-    })));
   } finally {
     await marker.close();
   }
   return { checks, usable };
+}
+
+/** tc-level marking without act_skbedit → bpf; the earliest marking (before the skb exists) → xdp. */
+function recommend(checks: readonly Check[], usable: readonly Via[]): string[] {
+  const out: string[] = [];
+  const skbedit = checks.find((c) => c.name === 'act_skbedit')?.status === 'yes';
+  if (usable.includes('bpf')) {
+    out.push(skbedit ? 'tc-level marking: --via tc (act_skbedit works), or --via bpf' : 'tc-level marking: --via bpf (act_skbedit is missing; cls_bpf sets the mark itself)');
+  }
+  if (usable.includes('xdp')) out.push('earliest marking on the way in: --via xdp (XDP metadata + tc copy)');
+  return out;
 }
 
 export async function doctorCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
@@ -116,5 +113,6 @@ export async function doctorCommand(argv: readonly string[], base: number, g: Gl
   for (const l of table(['CHECK', 'RESULT', 'DETAIL'], report.checks.map((c) => [c.name, c.status, c.detail]))) io.out(l);
   io.out('');
   io.out(report.suggestedVia ? `suggested: --via ${report.suggestedVia}` : 'suggested: none of the backends works here');
+  for (const r of report.recommendations) io.out(r);
   return EXIT_OK;
 }
