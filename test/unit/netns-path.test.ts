@@ -17,7 +17,7 @@ import { NSFS_MAGIC, O_CLOEXEC, O_NOCTTY, O_NONBLOCK, getLibc, type Libc } from 
 const dir = mkdtempSync(join(tmpdir(), 'pktmark-netns-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
-function refused(t: import('ava').ExecutionContext, target: string, code = 'INVALID_NETNS'): PktmarkError {
+function refused(t: import('ava').ExecutionContext, target: string, code: PktmarkError['code'] = 'INVALID_NETNS'): PktmarkError {
   const t0 = Date.now();
   const e = t.throws(() => withNetns(target, () => t.fail('fn ran inside a namespace it should have refused')), { instanceOf: PktmarkError });
   t.is(e?.code, code, `${target}: ${e?.message}`);
