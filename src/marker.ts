@@ -62,6 +62,14 @@ function splitByVia(rules: readonly MarkRule[]): Backend {
 }
 
 /** The backend an id belongs to: every id starts with its backend's via word. */
+/** list/clear options: an unknown via must not quietly match no backend (and do nothing). */
+function checkVia(opts: { via?: unknown }): void {
+  if (opts === null || typeof opts !== 'object') throw new PktmarkError('INVALID_OPTION', 'options must be an object', { field: 'options' });
+  if (opts.via !== undefined && !isVia(opts.via)) {
+    throw new PktmarkError('INVALID_OPTION', `via ${JSON.stringify(opts.via)} is not one of ${VIAS.join(', ')}`, { field: 'via' });
+  }
+}
+
 function idVia(id: unknown, field = 'id'): Via {
   if (typeof id === 'string') {
     const via = id.split(':', 1)[0];
@@ -197,6 +205,7 @@ export class Marker {
 
   /** `rules()` collected into an array. */
   async list(opts: { via?: Via } = {}): Promise<RuleRecord[]> {
+    checkVia(opts);
     const out: RuleRecord[] = [];
     for await (const r of this.rules(opts)) out.push(r);
     return out;
@@ -216,6 +225,7 @@ export class Marker {
 
   /** Remove everything pktmark made in this namespace (its nft table, its tc filters). */
   async clear(opts: { via?: Via } = {}): Promise<void> {
+    checkVia(opts);
     for (const b of Object.values<Backend>(BACKENDS)) {
       if (opts.via === undefined || opts.via === b.via) await b.clear(this.ctx);
     }

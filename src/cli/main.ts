@@ -7,7 +7,8 @@ import { isPermissionErrno } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { EXIT_OK, EXIT_RULE, NEEDS_ROOT, UsageError, exitCodeOf } from './errors.js';
 import { newGlobalOptions, noDryRun, takeGlobal, type CliInjection, type GlobalOptions } from './global.js';
-import { processIo, type Io } from './io.js';
+import { processIo, terminalIo, type Io } from './io.js';
+import { safeField } from '../terminal-text.js';
 import { Words } from './words.js';
 
 type Command = (argv: readonly string[], base: number, g: GlobalOptions, io: Io) => Promise<number>;
@@ -47,7 +48,7 @@ export async function version(): Promise<string> {
 function report(e: unknown, g: GlobalOptions, io: Io): number {
   if (!(e instanceof PktmarkError)) {
     const msg = e instanceof Error ? e.message : String(e);
-    io.err(g.json ? JSON.stringify({ error: { code: 'INTERNAL', message: msg, exitCode: EXIT_RULE } }) : `pktmark: INTERNAL: ${msg.split('\n')[0]}`);
+    io.err(g.json ? JSON.stringify({ error: { code: 'INTERNAL', message: msg, exitCode: EXIT_RULE } }) : `pktmark: INTERNAL: ${safeField(msg.split('\n')[0]!)}`);
     if (process.env.PKTMARK_DEBUG && e instanceof Error) io.err(e.stack ?? '');
     return EXIT_RULE;
   }
@@ -56,13 +57,15 @@ function report(e: unknown, g: GlobalOptions, io: Io): number {
     err = new PktmarkError('EPERM', e.message, { ...e.toJSON(), hint: NEEDS_ROOT });
   }
   const code = exitCodeOf(e);
-  io.err(g.json ? JSON.stringify({ error: { ...err.toJSON(), exitCode: code } }) : `pktmark: ${err.toLine()}`);
+  // an error is one line, whatever the user's words or the kernel's ext-ack text held
+  io.err(g.json ? JSON.stringify({ error: { ...err.toJSON(), exitCode: code } }) : `pktmark: ${safeField(err.toLine())}`);
   return code;
 }
 
 /** `inject`: fake kernels (pktmark/testing), so the fronts' logic is tested without root. */
-export async function main(argv: readonly string[], io: Io = processIo, inject?: CliInjection): Promise<number> {
+export async function main(argv: readonly string[], rawIo: Io = processIo, inject?: CliInjection): Promise<number> {
   const g: GlobalOptions = { ...newGlobalOptions(), ...(inject ? { inject } : {}) };
+  const io = terminalIo(rawIo, () => (g.json ? 'json' : 'text'));
   try {
     const w = new Words(argv);
     while (takeGlobal(w, g)) { /* consumed */ }

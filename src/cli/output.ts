@@ -5,6 +5,7 @@
 import type { RuleRecord } from '../backends/backend.js';
 import { BACKENDS, type Via } from '../backends/index.js';
 import { formatMark, protocolName, type AddressMatch, type MarkRule } from '../rule.js';
+import { safeField } from '../terminal-text.js';
 
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
@@ -92,8 +93,13 @@ export function markText(r: MarkRule): string {
   return r.xor ? `xor ${formatMark(r)}` : formatMark(r);
 }
 
-/** Columns padded to their widest cell; the last column is not padded. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+/**
+ * Columns padded to their widest cell; the last column is not padded. Cells are escaped first
+ * (a tab or newline in a comment or a kernel name would otherwise break the columns), and
+ * widths are measured on what is printed.
+ */
+export function table(header: readonly string[], cells: readonly (readonly string[])[]): string[] {
+  const rows = cells.map((r) => r.map(safeField));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)];

@@ -117,6 +117,8 @@ export function encodeSockaddr(version: IpVersion, address: string): Uint8Array 
 }
 
 export function decodeSockaddr(b: Uint8Array, len: number): string | undefined {
+  // `len` is the kernel's msg_namelen; never read past the buffer even if it claims more
+  len = Math.min(len, b.length);
   if (len < 2) return undefined;
   const family = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint16(0, HOST_LITTLE_ENDIAN);
   if (family === 2 && len >= 8) return formatIPv4(b.subarray(4, 8));
@@ -128,13 +130,17 @@ export function decodeSockaddr(b: Uint8Array, len: number): string | undefined {
 export function findCmsgInt(control: Uint8Array, len: number, level: number, type: number): number | undefined {
   // struct cmsghdr on 64-bit Linux: size_t len, int level, int type, then data aligned to 8.
   const v = new DataView(control.buffer, control.byteOffset, control.byteLength);
-  for (let off = 0; off + 16 <= len;) {
-    const cmsgLen = Number(v.getBigUint64(off, HOST_LITTLE_ENDIAN));
-    if (cmsgLen < 16) return undefined;
-    if (v.getInt32(off + 8, HOST_LITTLE_ENDIAN) === level && v.getInt32(off + 12, HOST_LITTLE_ENDIAN) === type && cmsgLen >= 20) {
+  // msg_controllen never exceeds the buffer, but trust neither it nor cmsg_len: a cmsg_len past
+  // the end (or a u64 that `& ~7` would wrap to 0 or below) would read out of bounds or loop forever.
+  const end = Math.min(len, control.length);
+  for (let off = 0; off + 16 <= end;) {
+    const cmsgLen = v.getBigUint64(off, HOST_LITTLE_ENDIAN);
+    if (cmsgLen < 16n || cmsgLen > BigInt(end - off)) return undefined;
+    const n = Number(cmsgLen);
+    if (v.getInt32(off + 8, HOST_LITTLE_ENDIAN) === level && v.getInt32(off + 12, HOST_LITTLE_ENDIAN) === type && n >= 20) {
       return v.getInt32(off + 16, HOST_LITTLE_ENDIAN);
     }
-    off += (cmsgLen + 7) & ~7;
+    off += Math.ceil(n / 8) * 8;
   }
   return undefined;
 }

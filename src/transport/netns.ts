@@ -4,9 +4,10 @@
  * namespace it was created in for its whole life), and switch back before returning — even
  * when `fn` throws. Everything in between is synchronous, so no other JS runs while switched.
  */
-import { ENOENT, isPermissionErrno } from '../../codecs/errno.js';
+import { EINVAL } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { CLONE_NEWNET, O_CLOEXEC, O_RDONLY, getLibc, syscallError } from './syscalls.js';
+import { openNetnsFile } from './nsfs.js';
 
 /** A namespace name (`/run/netns/NAME`, as `ip netns add` makes), a path, or a pid. */
 export type NetnsTarget = string | number;
@@ -18,7 +19,15 @@ export function resolveNetnsPath(target: NetnsTarget): string {
     return `/proc/${pid}/ns/net`;
   }
   if (typeof target !== 'string' || target === '') throw new PktmarkError('INVALID_NETNS', 'netns must be a name, a path or a pid', { field: 'netns' });
-  if (target.includes('/')) return target;
+  // a NUL would cut the C string short: "a\0/../x" must not open /run/netns/a
+  if (target.includes('\0')) throw new PktmarkError('INVALID_NETNS', 'netns must not contain a NUL byte', { field: 'netns' });
+  if (target.includes('/')) {
+    // a path is taken as given only when absolute; "a/b" or "../x" would be relative to the cwd
+    if (!target.startsWith('/')) {
+      throw new PktmarkError('INVALID_NETNS', `netns ${JSON.stringify(target)}: a name has no '/', and a path must be absolute`, { field: 'netns' });
+    }
+    return target;
+  }
   if (target === '.' || target === '..' || target.length > 255) {
     throw new PktmarkError('INVALID_NETNS', `netns name ${JSON.stringify(target)} is not valid`, { field: 'netns' });
   }
@@ -29,14 +38,7 @@ export function withNetns<T>(target: NetnsTarget | undefined, fn: () => T): T {
   if (target === undefined) return fn();
   const path = resolveNetnsPath(target);
   const c = getLibc();
-  const nsFd = c.open(path, O_RDONLY | O_CLOEXEC);
-  if (nsFd < 0) {
-    const errno = c.errno();
-    const why = errno === ENOENT ? 'does not exist' : c.strerror(errno);
-    throw new PktmarkError(isPermissionErrno(errno) ? 'EPERM' : 'INVALID_NETNS', `netns ${JSON.stringify(String(target))} (${path}) ${why}`, {
-      field: 'netns', errno, hint: errno === ENOENT ? 'list namespaces with `ip netns list`' : undefined,
-    });
-  }
+  const nsFd = openNetnsFile(String(target), path, c);
   const selfFd = c.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC);
   if (selfFd < 0) {
     const errno = c.errno();
@@ -44,7 +46,12 @@ export function withNetns<T>(target: NetnsTarget | undefined, fn: () => T): T {
     throw syscallError('open /proc/thread-self/ns/net', errno, { field: 'netns' });
   }
   try {
-    if (c.setns(nsFd, CLONE_NEWNET) < 0) throw syscallError(`setns ${path}`, c.errno(), { field: 'netns' });
+    if (c.setns(nsFd, CLONE_NEWNET) < 0) {
+      const errno = c.errno();
+      // EINVAL: an nsfs file of another namespace type (/proc/PID/ns/mnt, …)
+      if (errno === EINVAL) throw new PktmarkError('INVALID_NETNS', `netns ${JSON.stringify(String(target))} (${path}) is not a network namespace`, { field: 'netns', errno });
+      throw syscallError(`setns ${path}`, errno, { field: 'netns' });
+    }
     try {
       return fn();
     } finally {

@@ -31,6 +31,16 @@ export const MSG_TRUNC = 0x20;
 export const MSG_PEEK = 0x02;
 export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
+/** <asm-generic/fcntl.h>: never wait in open() (a FIFO without a writer), never adopt a tty */
+export const O_NONBLOCK = 0o4000;
+export const O_NOCTTY = 0o400;
+/** <linux/magic.h>: statfs.f_type of the namespace filesystem (/proc/PID/ns/*, /run/netns/* bind mounts) */
+export const NSFS_MAGIC = 0x6e736673;
+/**
+ * struct statfs is 120 bytes on x86_64 and arm64 (f_type first, a 64-bit __fsword_t on both);
+ * the buffer is larger so a libc with a longer struct cannot write past it.
+ */
+export const STATFS_SIZE = 256;
 export const CLONE_NEWNET = 0x40000000;
 export const POLLIN = 0x1;
 export const IPPROTO_IP = 0;
@@ -56,6 +66,9 @@ export interface Libc {
   getsockopt(fd: number, level: number, name: number, val: Uint8Array, len: Uint32Array): number;
   getsockname(fd: number, addr: Uint8Array, len: Uint32Array): number;
   open(path: string, flags: number): number;
+  /** statfs(2) / fstatfs(2) into a STATFS_SIZE buffer; see `fsType` */
+  statfs(path: string, buf: Uint8Array): number;
+  fstatfs(fd: number, buf: Uint8Array): number;
   setns(fd: number, nstype: number): number;
   /** unshare(2): move the calling thread into new namespaces (pktmark doctor's throwaway netns) */
   unshare(flags: number): number;
@@ -150,6 +163,8 @@ export function getLibc(): Libc {
     getsockopt: f('int getsockopt(int, int, int, _Out_ uint8_t *val, _Inout_ uint32_t *len)'),
     getsockname: f('int getsockname(int, _Out_ uint8_t *addr, _Inout_ uint32_t *len)'),
     open: f('int open(const char *path, int flags)'),
+    statfs: f('int statfs(const char *path, _Out_ uint8_t *buf)'),
+    fstatfs: f('int fstatfs(int fd, _Out_ uint8_t *buf)'),
     setns: f('int setns(int fd, int nstype)'),
     unshare: f('int unshare(int flags)'),
     sendto: f('long sendto(int, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t alen)'),
@@ -164,6 +179,8 @@ export function getLibc(): Libc {
     getsockopt: (fd, level, name, val, len) => l.getsockopt(fd, level, name, val, len) as number,
     getsockname: (fd, addr, len) => l.getsockname(fd, addr, len) as number,
     open: (path, flags) => l.open(path, flags) as number,
+    statfs: (path, buf) => l.statfs(path, buf) as number,
+    fstatfs: (fd, buf) => l.fstatfs(fd, buf) as number,
     setns: (fd, nstype) => l.setns(fd, nstype) as number,
     unshare: (flags) => l.unshare(flags) as number,
     sendto: (fd, buf, len, flags, addr, alen) => Number(l.sendto(fd, buf, len, flags, addr, alen)),
@@ -219,4 +236,9 @@ export function getIntOption(fd: number, level: number, name: number): [number, 
   const len = new Uint32Array([4]);
   const rc = getLibc().getsockopt(fd, level, name, b, len);
   return [rc, new DataView(b.buffer).getInt32(0, HOST_LITTLE_ENDIAN)];
+}
+
+/** statfs.f_type from a buffer `statfs`/`fstatfs` filled (the first field, host order). */
+export function fsType(buf: Uint8Array): number {
+  return Number(new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getBigInt64(0, HOST_LITTLE_ENDIAN) & 0xffffffffn);
 }

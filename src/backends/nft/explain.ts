@@ -7,6 +7,7 @@
  */
 import { formatCidr } from '../../../codecs/address.js';
 import { FULL_MASK, type AddressMatch, type MarkRule } from '../../rule.js';
+import { safeField } from '../../terminal-text.js';
 
 /** Protocol words nft resolves (via /etc/protocols or its own table); others are printed as numbers. */
 const NFT_PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
@@ -18,7 +19,8 @@ function address(family: string, dir: 'saddr' | 'daddr', a: AddressMatch): strin
 }
 
 function ifname(word: string, name: string): string {
-  return `${word} "${name.endsWith('+') ? `${name.slice(0, -1)}*` : name}"`;
+  // a name read back from the kernel may hold any byte but NUL: escape it so the line stays one line
+  return `${word} "${safeField(name.endsWith('+') ? `${name.slice(0, -1)}*` : name)}"`;
 }
 
 /** The statements of the rule, without `nft add rule <table> <chain>`. */
@@ -41,7 +43,7 @@ export function nftStatements(rule: MarkRule): string {
   s.push('counter');
   if (rule.mask === FULL_MASK && !rule.xor) s.push(`meta mark set ${hex(rule.mark)}`);
   else s.push(`meta mark set meta mark and ${hex(~rule.mask)} ${rule.xor ? 'xor' : 'or'} ${hex(rule.mark)}`);
-  if (rule.comment !== undefined) s.push(`comment "${rule.comment}"`);
+  if (rule.comment !== undefined) s.push(`comment "${safeField(rule.comment)}"`);
   return s.join(' ');
 }
 
