@@ -3,7 +3,7 @@
  * backends, and `list` decoding). `normalizeRule` is the single place where user input is
  * checked; everything after it may trust a MarkRule.
  */
-import { parseCidr, type Cidr, type Family } from '../codecs/address.js';
+import type { Cidr, Family } from '../codecs/address.js';
 import { PktmarkError, type ErrorCode } from './errors.js';
 
 export type Mark = number & { readonly __brand: 'Mark' };
@@ -16,10 +16,11 @@ export type Direction = 'ingress' | 'egress';
 export type RateUnit = 'second' | 'minute' | 'hour' | 'day';
 export type { Family, Cidr };
 
-export interface AddressMatch extends Cidr {
-  /** `! -s ADDR` in iptables, `ip saddr != ADDR` in nft */
-  readonly negate: boolean;
-}
+import type { AddressMatch } from './addresses.js';
+import { parseAddressMatch } from './addresses.js';
+import { parsePortField, type PortInput, type PortMatch } from './ports.js';
+export type { AddressMatch, PortMatch, PortInput };
+export type { PortRange } from './ports.js';
 
 export interface Rate {
   /** packets per unit */
@@ -38,8 +39,11 @@ export interface MarkRule {
   readonly dst?: AddressMatch;
   /** IP protocol / IPv6 next header number */
   readonly proto?: number;
+  /** one port; ranges, lists and negation are in sports/dports (never both) */
   readonly sport?: number;
   readonly dport?: number;
+  readonly sports?: PortMatch;
+  readonly dports?: PortMatch;
   readonly iif?: IfName;
   readonly oif?: IfName;
   /** nft only: the chain/hook the rule lives in */
@@ -69,8 +73,9 @@ export interface MarkRuleInput {
   readonly src?: string;
   readonly dst?: string;
   readonly proto?: string | number;
-  readonly sport?: string | number;
-  readonly dport?: string | number;
+  /** `53`, `1024-65535` (iptables `1024:`), `!53`, `80,443`, or `{ from, to, negate? }` */
+  readonly sport?: PortInput;
+  readonly dport?: PortInput;
   readonly iif?: string;
   readonly oif?: string;
   readonly hook?: string;
@@ -189,14 +194,6 @@ function parseFamily(v: MarkRuleInput['family']): Family | undefined {
   }
 }
 
-function parseAddressMatch(v: unknown, field: string): AddressMatch {
-  if (typeof v !== 'string') return fail('INVALID_CIDR', field, `${field} must be an address string`);
-  const t = v.trimStart();
-  const negate = t.charCodeAt(0) === 33; // '!'
-  const c = parseCidr(negate ? t.slice(1) : t, field);
-  return { family: c.family, address: c.address, prefix: c.prefix, negate };
-}
-
 /** `V`, `V/M`, with an optional separate mask. */
 export function parseMarkSpec(mark: unknown, mask: unknown, xor = false): { mark: Mark; mask: Mask; xor?: true } {
   let m: unknown = mark;
@@ -275,11 +272,12 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
   }
   for (const f of ['sport', 'dport'] as const) {
     if (input[f] === undefined) continue;
-    const port = parsePort(input[f]!, f);
+    const port = parsePortField(input[f]!, f);
     if (out.proto === undefined || !PORT_PROTOCOLS.has(out.proto)) {
       fail('PORT_WITHOUT_PROTO', f, `${f} needs proto tcp, udp, sctp or udplite`, `add proto: 'tcp' (iptables: -p tcp)`);
     }
-    out[f] = port;
+    if (typeof port === 'number') out[f] = port;
+    else out[f === 'sport' ? 'sports' : 'dports'] = port;
   }
 
   spec.normalize(input, out);

@@ -5,6 +5,10 @@
 import type { RuleRecord } from '../backends/backend.js';
 import { BACKENDS, type Via } from '../backends/index.js';
 import { formatMark, protocolName, type AddressMatch, type MarkRule } from '../rule.js';
+import { formatPortMatch } from '../ports.js';
+
+/** The version of the --json shapes (README-json.md says what changed in each). */
+export const JSON_VERSION = 2;
 
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
@@ -21,8 +25,9 @@ export interface RuleJson {
   src: string | null;
   dst: string | null;
   proto: string | null;
-  sport: number | null;
-  dport: number | null;
+  /** one port as a number; ranges, lists and negation as text (`1024-65535`, `80,443`, `!53`) */
+  sport: number | string | null;
+  dport: number | string | null;
   iif: string | null;
   oif: string | null;
   mark: string | null;
@@ -38,7 +43,7 @@ export interface RuleJson {
 }
 
 export const addressText = (a: AddressMatch | undefined): string | null =>
-  a === undefined ? null : `${a.negate ? '!' : ''}${a.address}/${a.prefix}`;
+  a === undefined ? null : `${a.negate ? '!' : ''}${a.address}/${a.netmask ?? a.prefix}`;
 
 const hex32 = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 
@@ -56,8 +61,8 @@ export function ruleJson(rec: RuleRecord): RuleJson {
     src: addressText(r.src),
     dst: addressText(r.dst),
     proto: r.proto === undefined ? null : protocolName(r.proto),
-    sport: r.sport ?? null,
-    dport: r.dport ?? null,
+    sport: r.sport ?? (r.sports ? formatPortMatch(r.sports) : null),
+    dport: r.dport ?? (r.dports ? formatPortMatch(r.dports) : null),
     iif: r.iif ?? null,
     oif: r.oif ?? null,
     mark: r.mark === undefined ? null : hex32(r.mark),
@@ -82,7 +87,9 @@ export function matchText(r: MarkRule): string {
   if (r.dst) parts.push(`dst ${addressText(r.dst)!.replace(/\/(32|128)$/, '')}`);
   if (r.proto !== undefined) parts.push(protocolName(r.proto));
   if (r.sport !== undefined) parts.push(`sport ${r.sport}`);
+  if (r.sports) parts.push(`sport ${formatPortMatch(r.sports)}`);
   if (r.dport !== undefined) parts.push(`dport ${r.dport}`);
+  if (r.dports) parts.push(`dport ${formatPortMatch(r.dports)}`);
   if (r.iif) parts.push(`iif ${r.iif}`);
   if (r.oif) parts.push(`oif ${r.oif}`);
   return parts.join(' ');

@@ -6,6 +6,7 @@
  * (or `nft -f`).
  */
 import { formatCidr } from '../../../codecs/address.js';
+import { formatPortMatch, type PortMatch } from '../../ports.js';
 import { FULL_MASK, type AddressMatch, type MarkRule } from '../../rule.js';
 
 /** Protocol words nft resolves (via /etc/protocols or its own table); others are printed as numbers. */
@@ -14,6 +15,7 @@ const NFT_PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp',
 const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 
 function address(family: string, dir: 'saddr' | 'daddr', a: AddressMatch): string {
+  if (a.netmask !== undefined) return `${family} ${dir} & ${a.netmask} ${a.negate ? '!=' : '=='} ${a.address}`;
   return `${family} ${dir} ${a.negate ? '!= ' : ''}${formatCidr(a)}`;
 }
 
@@ -32,10 +34,13 @@ export function nftStatements(rule: MarkRule): string {
   if (rule.oif) s.push(ifname('oifname', rule.oif));
   if (rule.proto !== undefined) {
     const name = NFT_PROTO_NAMES[rule.proto];
-    if (rule.sport === undefined && rule.dport === undefined) s.push(`meta l4proto ${name ?? rule.proto}`);
+    const ports = (p: PortMatch): string => (p.negate ? '!= ' : '') + (p.ranges.length === 1 ? formatPortMatch({ ...p, negate: false }) : `{ ${formatPortMatch({ ...p, negate: false }).split(',').join(', ')} }`);
+    if (rule.sport === undefined && rule.dport === undefined && !rule.sports && !rule.dports) s.push(`meta l4proto ${name ?? rule.proto}`);
     // `tcp dport N` brings nft's implicit `meta l4proto tcp`, the same bytes as pktmark's match
     if (rule.sport !== undefined) s.push(`${name} sport ${rule.sport}`);
+    if (rule.sports) s.push(`${name} sport ${ports(rule.sports)}`);
     if (rule.dport !== undefined) s.push(`${name} dport ${rule.dport}`);
+    if (rule.dports) s.push(`${name} dport ${ports(rule.dports)}`);
   }
   if (rule.rate) s.push(`limit rate ${rule.rate.rate}/${rule.rate.unit} burst ${rule.rate.burst} packets`);
   s.push('counter');

@@ -7,7 +7,10 @@
  */
 import { addressBytes, formatAddress, prefixMask } from '../../../codecs/address.js';
 import { NFT_BITWISE_BOOL, type Bitwise } from '../../../codecs/nftables/expr/bitwise.js';
-import { NFT_CMP_EQ, NFT_CMP_NEQ, type Cmp } from '../../../codecs/nftables/expr/cmp.js';
+import { NFT_CMP_EQ, NFT_CMP_GTE, NFT_CMP_LTE, NFT_CMP_NEQ, type Cmp } from '../../../codecs/nftables/expr/cmp.js';
+import { NFT_RANGE_NEQ } from '../../../codecs/nftables/expr/range.js';
+import { maskBytes } from '../../addresses.js';
+import { formatPortMatch, type PortMatch } from '../../ports.js';
 import type { Expr } from '../../../codecs/nftables/expr/index.js';
 import { NFT_META_IIFNAME, NFT_META_L4PROTO, NFT_META_MARK, NFT_META_NFPROTO, NFT_META_OIFNAME, type Meta } from '../../../codecs/nftables/expr/meta.js';
 import { NFT_PAYLOAD_NETWORK_HEADER, NFT_PAYLOAD_TRANSPORT_HEADER, type Payload } from '../../../codecs/nftables/expr/payload.js';
@@ -55,9 +58,10 @@ function addressExprs(family: Family, which: 'src' | 'dst', a: AddressMatch): Ex
   const bytes = addressBytes(a);
   const op = a.negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
   const load = (len: number): Payload => ({ kind: 'payload', dreg: r1, base: NFT_PAYLOAD_NETWORK_HEADER, offset: f[which], len });
-  if (a.prefix === f.len * 8) return [load(f.len), cmpEq(bytes, op)];
-  if (a.prefix > 0 && a.prefix % 8 === 0) return [load(a.prefix / 8), cmpEq(bytes.slice(0, a.prefix / 8), op)];
-  const mask: Bitwise = { kind: 'bitwise', sreg: r1, dreg: r1, len: f.len, mask: prefixMask(a.prefix, f.len), xor: new Uint8Array(f.len) };
+  if (a.netmask === undefined && a.prefix === f.len * 8) return [load(f.len), cmpEq(bytes, op)];
+  if (a.netmask === undefined && a.prefix > 0 && a.prefix % 8 === 0) return [load(a.prefix / 8), cmpEq(bytes.slice(0, a.prefix / 8), op)];
+  // other prefixes, /0 and non-contiguous masks: `ip saddr & MASK == ADDR`
+  const mask: Bitwise = { kind: 'bitwise', sreg: r1, dreg: r1, len: f.len, mask: maskBytes(a, prefixMask), xor: new Uint8Array(f.len) };
   return [load(f.len), mask, cmpEq(bytes, op)];
 }
 
@@ -68,6 +72,20 @@ function ifnameExprs(key: number, name: string): Expr[] {
   const b = new Uint8Array(IFNAMSIZ);
   b.set(enc.encode(name));
   return [metaLoad(key), cmpEq(b)];
+}
+
+/**
+ * A port match after its payload load, as nft 1.0.6 sends it: `!= N` is cmp neq, `A-B` is
+ * cmp gte + cmp lte, `!= A-B` is one range neq (netlink_linearize.c, netlink_gen_range).
+ */
+function portMatchExprs(p: PortMatch, field: 'sport' | 'dport'): Expr[] {
+  if (p.ranges.length !== 1) {
+    throw new PktmarkError('UNSUPPORTED', `${field} ${formatPortMatch(p)}: port lists are not encoded yet (one range or port)`, { field });
+  }
+  const { from, to } = p.ranges[0];
+  if (from === to) return [cmpEq(be16(from), NFT_CMP_NEQ)];
+  if (p.negate) return [{ kind: 'range', sreg: r1, op: NFT_RANGE_NEQ, from: be16(from), to: be16(to) }];
+  return [cmpEq(be16(from), NFT_CMP_GTE), cmpEq(be16(to), NFT_CMP_LTE)];
 }
 
 export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
@@ -84,10 +102,11 @@ export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
     // nft merges adjacent payload matches: `udp sport 53 udp dport 5353` is one 4-byte load at offset 0
     if (rule.sport !== undefined && rule.dport !== undefined) {
       add('sport', th(0, 4), cmpEq(Uint8Array.of(...be16(rule.sport), ...be16(rule.dport))));
-    } else if (rule.sport !== undefined) {
-      add('sport', th(0, 2), cmpEq(be16(rule.sport)));
-    } else if (rule.dport !== undefined) {
-      add('dport', th(2, 2), cmpEq(be16(rule.dport)));
+    } else {
+      if (rule.sport !== undefined) add('sport', th(0, 2), cmpEq(be16(rule.sport)));
+      if (rule.sports) add('sport', th(0, 2), ...portMatchExprs(rule.sports, 'sport'));
+      if (rule.dport !== undefined) add('dport', th(2, 2), cmpEq(be16(rule.dport)));
+      if (rule.dports) add('dport', th(2, 2), ...portMatchExprs(rule.dports, 'dport'));
     }
   }
   if (rule.rate) {
@@ -146,22 +165,24 @@ function matchAddress(c: Cursor, d: Draft, fam: Family | undefined): boolean {
   const which = p.offset === f.src ? 'src' : p.offset === f.dst ? 'dst' : undefined;
   if (!which || d[which] !== undefined) return false;
   let prefix: number | undefined;
+  let netmask: string | undefined;
   let k = 1;
   const b = c.peek(1);
   if (b?.kind === 'bitwise') {
     if (p.len !== f.len || b.sreg !== r1 || b.dreg !== r1 || b.len !== f.len || !allZero(b.xor) || b.mask.length !== f.len) return false;
     prefix = prefixOfMask(b.mask);
+    if (prefix === undefined) netmask = formatAddress(b.mask);
     k = 2;
   } else if (p.len >= 1 && p.len <= f.len) {
     prefix = p.len * 8;
   }
   const cm = c.peek(k);
-  if (prefix === undefined || !isCmp(cm, [NFT_CMP_EQ, NFT_CMP_NEQ]) || cm.data.length !== (k === 2 ? f.len : p.len)) return false;
+  if ((prefix === undefined && netmask === undefined) || !isCmp(cm, [NFT_CMP_EQ, NFT_CMP_NEQ]) || cm.data.length !== (k === 2 ? f.len : p.len)) return false;
   const full = new Uint8Array(f.len);
   full.set(cm.data);
-  const mask = prefixMask(prefix, f.len);
+  const mask = netmask !== undefined ? (b as Bitwise).mask : prefixMask(prefix!, f.len);
   if (full.some((x, i) => (x & ~mask[i] & 0xff) !== 0)) return false; // a compare that can never match
-  const text = formatAddress(full) + (prefix === f.len * 8 ? '' : `/${prefix}`);
+  const text = formatAddress(full) + (netmask !== undefined ? `/${netmask}` : prefix === f.len * 8 ? '' : `/${prefix}`);
   d[which] = (cm.op === NFT_CMP_NEQ ? '!' : '') + text;
   c.i += k + 1;
   return true;
@@ -194,13 +215,40 @@ function matchProto(c: Cursor, d: Draft): boolean {
   c.i += 2;
   const p = c.peek();
   const pc = c.peek(1);
-  if (p?.kind !== 'payload' || p.base !== NFT_PAYLOAD_TRANSPORT_HEADER || p.dreg !== r1 || !isCmp(pc) || pc.data.length !== p.len) return true;
-  const v = pc.data;
-  if (p.offset === 0 && p.len === 4) { d.sport = (v[0] << 8) | v[1]; d.dport = (v[2] << 8) | v[3]; }
-  else if (p.offset === 0 && p.len === 2) d.sport = (v[0] << 8) | v[1];
-  else if (p.offset === 2 && p.len === 2) d.dport = (v[0] << 8) | v[1];
-  else return true;
-  c.i += 2;
+  if (p?.kind === 'payload' && p.base === NFT_PAYLOAD_TRANSPORT_HEADER && p.dreg === r1 && p.offset === 0 && p.len === 4 && isCmp(pc) && pc.data.length === 4) {
+    const v = pc.data;
+    d.sport = (v[0] << 8) | v[1];
+    d.dport = (v[2] << 8) | v[3];
+    c.i += 2;
+    return true;
+  }
+  while (matchPort(c, d)) { /* sport, then dport */ }
+  return true;
+}
+
+const readBe16 = (b: Uint8Array): number => (b[0] << 8) | b[1];
+
+/** One port match after l4proto: a 2-byte transport load then cmp eq/neq, cmp gte+lte, or range neq. */
+function matchPort(c: Cursor, d: Draft): boolean {
+  const p = c.peek();
+  if (p?.kind !== 'payload' || p.base !== NFT_PAYLOAD_TRANSPORT_HEADER || p.dreg !== r1 || p.len !== 2 || (p.offset !== 0 && p.offset !== 2)) return false;
+  const field = p.offset === 0 ? 'sport' : 'dport';
+  if (d[field] !== undefined) return false;
+  const a = c.peek(1);
+  const b = c.peek(2);
+  const is2 = (e: Expr | undefined): e is Cmp => isCmp(e, [NFT_CMP_EQ, NFT_CMP_NEQ, NFT_CMP_GTE, NFT_CMP_LTE]) && e.data.length === 2;
+  if (is2(a) && a.op === NFT_CMP_GTE && is2(b) && b.op === NFT_CMP_LTE) {
+    d[field] = `${readBe16(a.data)}-${readBe16(b.data)}`;
+    c.i += 3;
+  } else if (is2(a) && (a.op === NFT_CMP_EQ || a.op === NFT_CMP_NEQ)) {
+    d[field] = `${a.op === NFT_CMP_NEQ ? '!' : ''}${readBe16(a.data)}`;
+    c.i += 2;
+  } else if (a?.kind === 'range' && a.sreg === r1 && a.op === NFT_RANGE_NEQ && a.from.length === 2 && a.to.length === 2) {
+    d[field] = `!${readBe16(a.from)}-${readBe16(a.to)}`;
+    c.i += 2;
+  } else {
+    return false;
+  }
   return true;
 }
 

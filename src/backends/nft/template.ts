@@ -27,13 +27,16 @@ const MAX_SHAPES = 256;
 
 /** Everything that decides a rule's bytes except the address values. */
 function shapeKey(r: MarkRule, table: string): string {
-  const a = (m: MarkRule['src']): string => (m ? `${m.family}/${m.prefix}${m.negate ? '!' : ''}` : '');
+  const a = (m: MarkRule['src']): string => (m ? `${m.family}/${m.prefix}${m.netmask ?? ''}${m.negate ? '!' : ''}` : '');
+  const p = (m: MarkRule['sports']): string => (m ? JSON.stringify(m) : '');
   const rate = r.rate ? `${r.rate.rate}/${r.rate.unit}/${r.rate.burst}` : '';
-  return `${table}|${r.hook ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${r.comment ?? ''}`;
+  return `${table}|${r.hook ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${p(r.sports)}|${p(r.dports)}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${r.comment ?? ''}`;
 }
 
 const sameAddressShape = (a: MarkRule['src'], b: MarkRule['src']): boolean =>
-  a === b || (a !== undefined && b !== undefined && a.family === b.family && a.prefix === b.prefix && a.negate === b.negate);
+  a === b || (a !== undefined && b !== undefined && a.family === b.family && a.prefix === b.prefix && a.negate === b.negate && a.netmask === b.netmask);
+const samePorts = (a: MarkRule['sports'], b: MarkRule['sports']): boolean =>
+  a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 const sameRate = (a: MarkRule['rate'], b: MarkRule['rate']): boolean =>
   a === b || (a !== undefined && b !== undefined && a.rate === b.rate && a.unit === b.unit && a.burst === b.burst);
 
@@ -41,6 +44,7 @@ const sameRate = (a: MarkRule['rate'], b: MarkRule['rate']): boolean =>
 function sameShape(a: MarkRule, b: MarkRule): boolean {
   return a.hook === b.hook && a.family === b.family && sameAddressShape(a.src, b.src) && sameAddressShape(a.dst, b.dst)
     && a.iif === b.iif && a.oif === b.oif && a.proto === b.proto && a.sport === b.sport && a.dport === b.dport
+    && samePorts(a.sports, b.sports) && samePorts(a.dports, b.dports)
     && a.mark === b.mark && a.mask === b.mask && a.xor === b.xor && sameRate(a.rate, b.rate) && a.comment === b.comment;
 }
 
@@ -102,7 +106,7 @@ function makeTemplate(bytes: Uint8Array, rule: MarkRule, written: WrittenRule): 
     const span = written.spans.find((s) => s.index === idx);
     if (!span) return null;
     const value = addressBytes(m);
-    const len = m.prefix % 8 === 0 && m.prefix > 0 ? m.prefix / 8 : value.length;
+    const len = m.netmask === undefined && m.prefix % 8 === 0 && m.prefix > 0 ? m.prefix / 8 : value.length;
     const at = span.end - ((len + 3) & ~3);
     for (let i = 0; i < len; i++) if (bytes[at + i] !== value[i]) return null;
     patches.push({ field, at, len });

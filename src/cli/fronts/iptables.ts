@@ -7,6 +7,7 @@
  * other rule, and applied in one batch.
  */
 import { formatCidr } from '../../../codecs/address.js';
+import { formatPortMatch } from '../../ports.js';
 import { protocolName, type AddressMatch, type Hook, type MarkRuleInput } from '../../rule.js';
 import type { RuleRecord } from '../../backends/backend.js';
 import { PktmarkError } from '../../errors.js';
@@ -183,7 +184,9 @@ function xtLine(rec: RuleRecord, verbose: boolean): string[] {
   let extra = '';
   if (r) {
     if (r.sport !== undefined) extra += `spt:${r.sport} `;
+    if (r.sports) extra += `spt:${formatPortMatch(r.sports, ":")} `;
     if (r.dport !== undefined) extra += `dpt:${r.dport} `;
+    if (r.dports) extra += `dpt:${formatPortMatch(r.dports, ":")} `;
     if (r.rate) extra += `limit: avg ${r.rate.rate}/${r.rate.unit.slice(0, r.rate.unit === 'minute' ? 3 : r.rate.unit === 'second' ? 3 : 4)} burst ${r.rate.burst} `;
     if (r.comment) extra += `/* ${r.comment} */ `;
     const hexm = `0x${r.mark.toString(16)}`;
