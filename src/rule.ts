@@ -12,6 +12,8 @@ export type IfName = string & { readonly __brand: 'IfName' };
 export type { Via } from './backends/index.js';
 import type { Via } from './backends/index.js';
 export type Hook = 'prerouting' | 'output';
+/** The iptables table a rule belongs to: it picks the chain's priority (raw -300, mangle -150). */
+export type XtTable = 'raw' | 'mangle';
 export type Direction = 'ingress' | 'egress';
 export type RateUnit = 'second' | 'minute' | 'hour' | 'day';
 export type { Family, Cidr };
@@ -48,6 +50,8 @@ export interface MarkRule {
   readonly oif?: IfName;
   /** nft only: the chain/hook the rule lives in */
   readonly hook?: Hook;
+  /** nft only: absent means the hook's default (prerouting: raw, output: mangle) */
+  readonly table?: XtTable;
   /** tc, bpf and xdp: the device the program or filter sits on */
   readonly dev?: IfName;
   readonly direction?: Direction;
@@ -63,8 +67,15 @@ export interface MarkRule {
   /** iptables --set-xmark / --xor-mark: mark bits outside the mask toggle */
   readonly xor?: boolean;
   readonly rate?: Rate;
+  /** match on the packet's current mark (`-m mark [!] --mark V/M`, nft `meta mark & M == V`) */
+  readonly markMatch?: MarkValueMatch;
+  /** match on the connection's mark (`-m connmark [!] --mark V/M`, nft `ct mark & M == V`) */
+  readonly ctmarkMatch?: MarkValueMatch;
   readonly comment?: string;
 }
+
+/** `(x & mask) == value`, or `!=` when negated. */
+export interface MarkValueMatch { readonly value: number; readonly mask: number; readonly negate: boolean }
 
 /** What callers may pass: numbers or strings, with defaults filled in by normalizeRule. */
 export interface MarkRuleInput {
@@ -79,6 +90,8 @@ export interface MarkRuleInput {
   readonly iif?: string;
   readonly oif?: string;
   readonly hook?: string;
+  /** nft: `raw` or `mangle` (iptables -t) */
+  readonly table?: string;
   readonly dev?: string;
   readonly direction?: string;
   readonly prio?: number | string;
@@ -91,6 +104,10 @@ export interface MarkRuleInput {
   /** `N/second|minute|hour|day` (also s, m, h, d, sec, min) */
   readonly rate?: string;
   readonly burst?: number | string;
+  /** `V`, `V/M`, `!V/M`: match on the packet's mark */
+  readonly markMatch?: string | number;
+  /** `V`, `V/M`, `!V/M`: match on the connection's mark */
+  readonly ctmarkMatch?: string | number;
   readonly comment?: string;
 }
 
@@ -224,7 +241,7 @@ export function parseHook(v: unknown): Hook {
 }
 
 /** Fields every backend understands; each backend adds its own (RuleFields.fields). */
-export const SHARED_FIELDS: readonly string[] = ['via', 'family', 'src', 'dst', 'proto', 'sport', 'dport', 'mark', 'mask', 'xor', 'rate', 'burst', 'comment'];
+export const SHARED_FIELDS: readonly string[] = ['via', 'family', 'src', 'dst', 'proto', 'sport', 'dport', 'mark', 'mask', 'xor', 'rate', 'burst', 'markMatch', 'ctmarkMatch', 'comment'];
 
 /** A rule under construction: what normalize functions fill in. */
 export type RuleDraft = { -readonly [K in keyof MarkRule]?: MarkRule[K] };
@@ -286,6 +303,10 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
   if (input.rate !== undefined) out.rate = parseRate(input.rate, input.burst);
   else if (input.burst !== undefined) fail('INVALID_OPTION', 'burst', 'burst needs rate', "add rate: '1/second'");
 
+  for (const f of ['markMatch', 'ctmarkMatch'] as const) {
+    if (input[f] !== undefined) out[f] = parseMarkValueMatch(input[f], f);
+  }
+
   if (input.comment !== undefined) {
     if (typeof input.comment !== 'string') fail('INVALID_COMMENT', 'comment', 'comment must be a string');
     if (input.comment.includes('\0')) fail('INVALID_COMMENT', 'comment', 'comment must not contain a NUL byte');
@@ -294,6 +315,19 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
     out.comment = input.comment;
   }
   return out as MarkRule;
+}
+
+/** `V`, `V/M`, `!V/M` (iptables `-m mark ! --mark V/M`); like xt_mark, a V outside M is taken (it never matches). */
+export function parseMarkValueMatch(v: unknown, field: string): MarkValueMatch {
+  if (typeof v !== 'string' && typeof v !== 'number') return fail('INVALID_MARK', field, `${field} must be V, V/M or !V/M`);
+  let t = String(v).trim();
+  const negate = t.startsWith('!');
+  if (negate) t = t.slice(1).trim();
+  const [a, b, extra] = t.split('/');
+  if (extra !== undefined) fail('INVALID_MARK', field, `${field} ${JSON.stringify(v)} is not V[/M]`);
+  const value = parseU32(a, field);
+  const mask = b === undefined ? 0xffffffff : parseU32(b, field, 'INVALID_MASK');
+  return { value, mask, negate };
 }
 
 /** Parse tc's and the bpf backends' `prio`: 1..65535. */

@@ -23,6 +23,9 @@ function portRange(p: PortMatch, field: 'sport' | 'dport'): BpfPortMatch {
 const port = (p: number | undefined): BpfPortMatch | undefined => (p === undefined ? undefined : { from: p, to: p, negate: false });
 
 export function ruleToSpec(r: MarkRule): BpfRuleSpec {
+  for (const f of ['markMatch', 'ctmarkMatch'] as const) {
+    if (r[f]) throw new PktmarkError('UNSUPPORTED', `${f}: the eBPF programs do not match on marks`, { field: f, hint: "use via: 'nft'" });
+  }
   const s: { -readonly [K in keyof BpfRuleSpec]?: BpfRuleSpec[K] } = { mark: r.mark, mask: r.mask, xor: r.xor === true };
   if (r.family) s.family = r.family;
   if (r.src) s.src = addr(r.src, 'src');

@@ -7,7 +7,8 @@
  */
 import { formatCidr } from '../../../codecs/address.js';
 import { formatPortMatch, type PortMatch } from '../../ports.js';
-import { FULL_MASK, type AddressMatch, type MarkRule } from '../../rule.js';
+import { BASE_CHAINS, chainOf } from './chains.js';
+import { FULL_MASK, type AddressMatch, type MarkRule, type MarkValueMatch } from '../../rule.js';
 
 /** Protocol words nft resolves (via /etc/protocols or its own table); others are printed as numbers. */
 const NFT_PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
@@ -42,6 +43,10 @@ export function nftStatements(rule: MarkRule): string {
     if (rule.dport !== undefined) s.push(`${name} dport ${rule.dport}`);
     if (rule.dports) s.push(`${name} dport ${ports(rule.dports)}`);
   }
+  const markMatch = (word: string, m: MarkValueMatch): string =>
+    `${word}${m.mask === FULL_MASK ? '' : ` and ${hex(m.mask)}`} ${m.negate ? '!=' : '=='} ${hex(m.value)}`;
+  if (rule.markMatch) s.push(markMatch('meta mark', rule.markMatch));
+  if (rule.ctmarkMatch) s.push(markMatch('ct mark', rule.ctmarkMatch));
   if (rule.rate) s.push(`limit rate ${rule.rate.rate}/${rule.rate.unit} burst ${rule.rate.burst} packets`);
   s.push('counter');
   if (rule.mask === FULL_MASK && !rule.xor) s.push(`meta mark set ${hex(rule.mark)}`);
@@ -51,13 +56,16 @@ export function nftStatements(rule: MarkRule): string {
 }
 
 export function explainNft(rule: MarkRule, table: string, first = false): string {
-  return `nft ${first ? 'insert' : 'add'} rule inet ${table} ${rule.hook ?? 'prerouting'} ${nftStatements(rule)}`;
+  return `nft ${first ? 'insert' : 'add'} rule inet ${table} ${chainOf(rule)} ${nftStatements(rule)}`;
 }
 
 /** `nft add table/chain` lines that create what pktmark creates on first use. */
 export function explainNftSetup(table: string, hooks: readonly string[]): string[] {
   const out = [`nft add table inet ${table} { comment "pktmark" ; }`];
-  if (hooks.includes('prerouting')) out.push(`nft add chain inet ${table} prerouting { type filter hook prerouting priority raw ; }`);
+  for (const c of BASE_CHAINS) {
+    if (c.name === 'output' || !hooks.includes(c.name)) continue;
+    out.push(`nft add chain inet ${table} ${c.name} { type ${c.type} hook ${c.hook} priority ${c.table} ; }`);
+  }
   if (hooks.includes('output')) out.push(`nft add chain inet ${table} output { type route hook output priority mangle ; }`);
   return out;
 }

@@ -27,16 +27,12 @@ import { nftFields } from './fields.js';
 import { probeNft } from './probe.js';
 import { counterOf, exprsToRule, type RuleField } from './rule.js';
 import { RuleEncoder, type WrittenRule } from './template.js';
+import { BASE_CHAINS, chainByName, chainOf, type BaseChain } from './chains.js';
 
 /** The table comment that says "pktmark made this table". */
 export const OWNER_COMMENT = 'pktmark';
 
-/** Base chains pktmark creates: the cheat sheet's `-t raw -A PREROUTING`, and mangle OUTPUT (type route: a new mark re-routes). */
-export const CHAINS: Readonly<Record<Hook, { readonly type: string; readonly num: number; readonly priority: number }>> = {
-  prerouting: { type: 'filter', num: NF_INET_PRE_ROUTING, priority: -300 },
-  output: { type: 'route', num: NF_INET_LOCAL_OUT, priority: -150 },
-};
-const HOOK_ORDER: readonly Hook[] = ['prerouting', 'output'];
+export { BASE_CHAINS, chainOf } from './chains.js';
 
 /** Batches that lose a race with another writer (EBUSY, ERESTART on a generation change) are retried this often. */
 export const MAX_RETRIES = 3;
@@ -56,15 +52,15 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
   if (first && before !== undefined) throw new PktmarkError('INVALID_OPTION', 'give either first or before, not both', { field: 'before' });
   if (first) return { first: true };
   if (before === undefined) return {};
-  let p: { chain: Hook; handle: bigint };
+  let p: { chain: string; handle: bigint };
   try {
     p = parseRuleId(before);
   } catch (e) {
     throw e instanceof PktmarkError ? new PktmarkError('INVALID_ID', e.message, { field: 'before' }) : e;
   }
   rules.forEach((r, i) => {
-    if ((r.hook ?? 'prerouting') !== p.chain) {
-      throw new PktmarkError('INVALID_OPTION', `rule ${i} goes to the ${r.hook ?? 'prerouting'} chain but before ${before} is in ${p.chain}`, { field: 'before', messageIndex: i });
+    if (chainOf(r) !== p.chain) {
+      throw new PktmarkError('INVALID_OPTION', `rule ${i} goes to the ${chainOf(r)} chain but before ${before} is in ${p.chain}`, { field: 'before', messageIndex: i });
     }
   });
   return { before: p.handle };
@@ -79,12 +75,9 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
-  const hooks = new Set(rules.map((r) => r.hook ?? 'prerouting'));
-  for (const h of HOOK_ORDER) {
-    if (!hooks.has(h)) continue;
-    const c = CHAINS[h];
-    b.add('chain', undefined, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
-      { family: NFPROTO_INET, table, name: h, type: c.type, hook: { num: c.num, priority: c.priority } }));
+  const used = new Set(rules.map(chainOf));
+  for (const c of BASE_CHAINS) {
+    if (used.has(c.name)) writeBaseChain(b, table, c);
   }
   let ackSeq = 0;
   const encoder = new RuleEncoder();
@@ -109,12 +102,19 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
 
 export function ruleId(chain: string, handle: bigint): string { return `nft:${chain}:${handle}`; }
 
-export function parseRuleId(id: string): { chain: Hook; handle: bigint } {
-  const m = typeof id === 'string' ? /^nft:(prerouting|output):([1-9]\d{0,19})$/.exec(id) : null;
-  if (!m || BigInt(m[2]) > 0xffffffffffffffffn) {
-    throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not an nft rule id (nft:prerouting:HANDLE or nft:output:HANDLE)`, { field: 'id' });
+/** `nft:CHAIN:HANDLE`, CHAIN one of the base chains (chains.ts). */
+export function parseRuleId(id: string): { chain: string; handle: bigint } {
+  const m = typeof id === 'string' ? /^nft:([a-z_]+):([1-9]\d{0,19})$/.exec(id) : null;
+  if (!m || !chainByName(m[1]) || BigInt(m[2]) > 0xffffffffffffffffn) {
+    throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not an nft rule id (nft:CHAIN:HANDLE, CHAIN one of ${BASE_CHAINS.map((c) => c.name).join(', ')})`, { field: 'id' });
   }
-  return { chain: m[1] as Hook, handle: BigInt(m[2]) };
+  return { chain: m[1], handle: BigInt(m[2]) };
+}
+
+/** NEWCHAIN for a base chain, NLM_F_CREATE without EXCL: idempotent, as nft sends `add chain`. */
+export function writeBaseChain(b: BatchWriter<WrittenRule>, table: string, c: BaseChain): void {
+  b.add('chain', undefined, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
+    { family: NFPROTO_INET, table, name: c.name, type: c.type, hook: { num: c.num, priority: c.priority } }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ export const nftBackend: Backend = {
   ...nftFields,
   summary: 'nftables rules (meta mark set) in pktmark\'s own table',
   idFormat: 'nft:CHAIN:HANDLE',
-  where: (r) => r.hook ?? 'prerouting',
+  where: (r) => (r.table ? `${r.table} ${r.hook ?? 'prerouting'}` : r.hook ?? 'prerouting'),
   probe: probeNft,
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
@@ -288,7 +288,7 @@ export const nftBackend: Backend = {
     } else {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
-    return rules.map((rule, i) => new AddedRule(ruleId(rule.hook ?? 'prerouting', handles[i]), rule, ctx.table));
+    return rules.map((rule, i) => new AddedRule(ruleId(chainOf(rule), handles[i]), rule, ctx.table));
   },
 
   async list(ctx) {

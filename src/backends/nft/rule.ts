@@ -19,10 +19,12 @@ import { HOST_LITTLE_ENDIAN } from '../../../codecs/netlink/struct.js';
 import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../../codecs/nftables/messages.js';
 import { PktmarkError } from '../../errors.js';
 import { nftFields } from './fields.js';
-import { FULL_MASK, IFNAMSIZ, normalizeWith, type AddressMatch, type Family, type Hook, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
+import { chainByName } from './chains.js';
+import { NFT_CT_MARK } from '../../../codecs/nftables/expr/ct.js';
+import { FULL_MASK, IFNAMSIZ, normalizeWith, type MarkValueMatch, type AddressMatch, type Family, type Hook, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
 
 /** Which MarkRule field produced an expression: lets an ext-ack offset name the field. */
-export type RuleField = 'family' | 'src' | 'dst' | 'iif' | 'oif' | 'proto' | 'sport' | 'dport' | 'rate' | 'counter' | 'mark';
+export type RuleField = 'family' | 'src' | 'dst' | 'iif' | 'oif' | 'proto' | 'sport' | 'dport' | 'markMatch' | 'ctmarkMatch' | 'rate' | 'counter' | 'mark';
 export interface TaggedExpr { readonly expr: Expr; readonly field: RuleField }
 
 export const UNIT_SECONDS: Readonly<Record<RateUnit, bigint>> = { second: 1n, minute: 60n, hour: 3600n, day: 86400n };
@@ -88,6 +90,14 @@ function portMatchExprs(p: PortMatch, field: 'sport' | 'dport'): Expr[] {
   return [cmpEq(be16(from), NFT_CMP_GTE), cmpEq(be16(to), NFT_CMP_LTE)];
 }
 
+/** `mark and M == V` after the load; a full mask has no bitwise (nft drops `& 0xffffffff`). */
+function markMatchExprs(m: MarkValueMatch): Expr[] {
+  const op = m.negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
+  if (m.mask === FULL_MASK) return [cmpEq(hostU32(m.value), op)];
+  // nft sends NFTA_BITWISE_OP (bool) for `mark and M` (strace of nft 1.0.6), unlike for address prefixes
+  return [{ kind: 'bitwise', sreg: r1, dreg: r1, op: NFT_BITWISE_BOOL, len: 4, mask: hostU32(m.mask), xor: hostU32(0) }, cmpEq(hostU32(m.value), op)];
+}
+
 export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
   const out: TaggedExpr[] = [];
   const add = (field: RuleField, ...exprs: Expr[]): void => { for (const expr of exprs) out.push({ expr, field }); };
@@ -109,6 +119,8 @@ export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
       if (rule.dports) add('dport', th(2, 2), ...portMatchExprs(rule.dports, 'dport'));
     }
   }
+  if (rule.markMatch) add('markMatch', metaLoad(NFT_META_MARK), ...markMatchExprs(rule.markMatch));
+  if (rule.ctmarkMatch) add('ctmarkMatch', { kind: 'ct', key: NFT_CT_MARK, dreg: r1 }, ...markMatchExprs(rule.ctmarkMatch));
   if (rule.rate) {
     add('rate', { kind: 'limit', rate: BigInt(rule.rate.rate), unit: UNIT_SECONDS[rule.rate.unit], burst: rule.rate.burst, type: 'packets', inverted: false });
   }
@@ -275,6 +287,27 @@ function matchMark(c: Cursor, d: Draft): boolean {
   return false;
 }
 
+/** `meta mark [& M] ==|!= V` or `ct mark [& M] ==|!= V`. */
+function matchMarkValue(c: Cursor, d: Draft): boolean {
+  const a = c.peek();
+  const field = isMetaLoad(a, NFT_META_MARK) ? 'markMatch' : a?.kind === 'ct' && a.key === NFT_CT_MARK && a.dreg === r1 ? 'ctmarkMatch' : undefined;
+  if (!field || d[field] !== undefined) return false;
+  let k = 1;
+  let mask = FULL_MASK as number;
+  const b = c.peek(1);
+  if (b?.kind === 'bitwise') {
+    if (b.sreg !== r1 || b.dreg !== r1 || b.len !== 4 || b.mask.length !== 4 || !allZero(b.xor) || b.op !== undefined && b.op !== NFT_BITWISE_BOOL) return false;
+    mask = readHostU32(b.mask);
+    k = 2;
+  }
+  const cm = c.peek(k);
+  if (!isCmp(cm, [NFT_CMP_EQ, NFT_CMP_NEQ]) || cm.data.length !== 4) return false;
+  // a mark load followed by a bitwise and a meta set is the mark statement, not a match
+  d[field] = `${cm.op === NFT_CMP_NEQ ? '!' : ''}0x${readHostU32(cm.data).toString(16)}/0x${mask.toString(16)}`;
+  c.i += k + 1;
+  return true;
+}
+
 const UNIT_NAMES = new Map<bigint, RateUnit>(Object.entries(UNIT_SECONDS).map(([k, v]) => [v, k as RateUnit]));
 
 /**
@@ -283,10 +316,11 @@ const UNIT_NAMES = new Map<bigint, RateUnit>(Object.entries(UNIT_SECONDS).map(([
  * is exactly what the same input would give — and inconsistent rules (oif in prerouting,
  * ports without a port protocol) do not map.
  */
-export function exprsToRule(exprs: readonly Expr[], hook: string, comment?: string): MarkRule | undefined {
-  if (hook !== 'prerouting' && hook !== 'output') return undefined;
+export function exprsToRule(exprs: readonly Expr[], chain: string, comment?: string): MarkRule | undefined {
+  const base = chainByName(chain);
+  if (!base) return undefined;
   const c = new Cursor(exprs);
-  const d: Draft = { via: 'nft', hook: hook as Hook };
+  const d: Draft = { via: 'nft', hook: base.hook, table: base.table };
   let fam: Family | undefined;
   if (isMetaLoad(c.peek(), NFT_META_NFPROTO)) {
     const cm = c.peek(1);
@@ -299,6 +333,10 @@ export function exprsToRule(exprs: readonly Expr[], hook: string, comment?: stri
   // matches in any order (nft keeps the order of the text; other writers may differ)
   for (;;) {
     if (matchAddress(c, d, fam) || matchIfname(c, d) || matchProto(c, d)) continue;
+    break;
+  }
+  for (;;) {
+    if (matchMarkValue(c, d)) continue;
     break;
   }
   const l = c.peek();

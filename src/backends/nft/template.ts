@@ -12,6 +12,7 @@ import type { AttributeWriter } from '../../../codecs/netlink/attributes.js';
 import { writeRule, type ExprSpan } from '../../../codecs/nftables/messages.js';
 import type { MarkRule } from '../../rule.js';
 import { ruleToExprs, type RuleField } from './rule.js';
+import { chainOf } from './chains.js';
 import { NFPROTO_INET } from '../../../codecs/nftables/messages.js';
 
 interface Patch { readonly field: 'src' | 'dst'; readonly at: number; readonly len: number }
@@ -28,9 +29,9 @@ const MAX_SHAPES = 256;
 /** Everything that decides a rule's bytes except the address values. */
 function shapeKey(r: MarkRule, table: string): string {
   const a = (m: MarkRule['src']): string => (m ? `${m.family}/${m.prefix}${m.netmask ?? ''}${m.negate ? '!' : ''}` : '');
-  const p = (m: MarkRule['sports']): string => (m ? JSON.stringify(m) : '');
+  const p = (m: object | undefined): string => (m ? JSON.stringify(m) : '');
   const rate = r.rate ? `${r.rate.rate}/${r.rate.unit}/${r.rate.burst}` : '';
-  return `${table}|${r.hook ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${p(r.sports)}|${p(r.dports)}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${r.comment ?? ''}`;
+  return `${table}|${r.hook ?? ''}|${r.table ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${p(r.sports)}|${p(r.dports)}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${p(r.markMatch)}|${p(r.ctmarkMatch)}|${r.comment ?? ''}`;
 }
 
 const sameAddressShape = (a: MarkRule['src'], b: MarkRule['src']): boolean =>
@@ -42,9 +43,10 @@ const sameRate = (a: MarkRule['rate'], b: MarkRule['rate']): boolean =>
 
 /** shapeKey(a) === shapeKey(b), without building strings: bulk input is usually runs of one shape. */
 function sameShape(a: MarkRule, b: MarkRule): boolean {
-  return a.hook === b.hook && a.family === b.family && sameAddressShape(a.src, b.src) && sameAddressShape(a.dst, b.dst)
+  return a.hook === b.hook && a.table === b.table && a.family === b.family && sameAddressShape(a.src, b.src) && sameAddressShape(a.dst, b.dst)
     && a.iif === b.iif && a.oif === b.oif && a.proto === b.proto && a.sport === b.sport && a.dport === b.dport
     && samePorts(a.sports, b.sports) && samePorts(a.dports, b.dports)
+    && JSON.stringify(a.markMatch) === JSON.stringify(b.markMatch) && JSON.stringify(a.ctmarkMatch) === JSON.stringify(b.ctmarkMatch)
     && a.mark === b.mark && a.mask === b.mask && a.xor === b.xor && sameRate(a.rate, b.rate) && a.comment === b.comment;
 }
 
@@ -85,7 +87,7 @@ export class RuleEncoder {
     const tagged = ruleToExprs(rule);
     const spans: ExprSpan[] = [];
     writeRule(w, msgType, flags, seq, {
-      family: NFPROTO_INET, table, chain: rule.hook ?? 'prerouting', exprs: tagged.map((x) => x.expr),
+      family: NFPROTO_INET, table, chain: chainOf(rule), exprs: tagged.map((x) => x.expr),
       ...(position !== undefined ? { position } : {}),
       ...(rule.comment !== undefined ? { comment: rule.comment } : {}),
     }, spans);

@@ -69,6 +69,8 @@ export function packetsPerSecond(r: MarkRule): number | undefined {
 export function checkTcRule(r: MarkRule): void {
   if (r.xor) throw unsupported('xor', 'act_skbedit sets (old & ~mask) | mark; it cannot toggle bits (--set-xmark)');
   if (r.comment !== undefined) throw unsupported('comment', 'a u32 filter has no place for a comment');
+  if (r.markMatch) throw unsupported('markMatch', 'pktmark\'s u32 filters do not match on the mark', "use via: 'nft'");
+  if (r.ctmarkMatch) throw unsupported('ctmarkMatch', 'tc has no conntrack mark match here', "use via: 'nft'");
   for (const f of ['sports', 'dports'] as const) {
     const field = f === 'sports' ? 'sport' : 'dport';
     if (r[f]) throw unsupported(field, `u32 matches a port under a mask; it cannot say a range, a list or a negation (${field} ${formatPortMatch(r[f]!)})`, "use via: 'nft'");
