@@ -71,7 +71,7 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * if another program creates a table of that name first, the batch fails (EEXIST) instead of
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false): Batch {
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = []): Batch {
   const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
@@ -79,6 +79,9 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   for (const c of BASE_CHAINS) {
     if (used.has(c.name)) writeBaseChain(b, table, c);
   }
+  // the flush of a restore: DELRULEs in the same batch, before the NEWRULEs
+  replace.forEach((u, k) => b.add('delete', k, (w, seq) => writeRule(w, NFT_MSG_DELRULE, NLM_F_REQUEST, seq,
+    { family: NFPROTO_INET, table, chain: u.chain, handle: u.handle, exprs: [] })));
   let ackSeq = 0;
   const encoder = new RuleEncoder();
   const msgType = nftType(NFT_MSG_NEWRULE);
@@ -236,12 +239,13 @@ export const nftBackend: Backend = {
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
-    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first)).messages();
+    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId)).messages();
   },
 
   async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
     const place = placementOf(rules, opts.before, opts.first);
+    const replace = (opts.replace ?? []).map(parseRuleId);
     const t = await ctx.transport(NETLINK_NETFILTER);
     const describe = (i: number): string => `rule ${i} (${explainNft(rules[i], ctx.table)})`;
     let sent: { batch: Batch; replies: NetlinkMessage[] } | undefined;
@@ -251,7 +255,7 @@ export const nftBackend: Backend = {
         throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist (table inet ${ctx.table} does not exist)`, { field: 'before' });
       }
       try {
-        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent'), describe);
+        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent', state === 'absent' ? [] : replace), describe);
       } catch (e) {
         if (!(e instanceof PktmarkError)) throw e;
         // someone made the table between our look and our batch: look again (NOT_OWNED if it is not ours)
