@@ -12,7 +12,7 @@ export interface PortMatch {
   readonly ranges: readonly PortRange[];
   readonly negate: boolean;
 }
-export type PortInput = string | number | { readonly from: number | string; readonly to: number | string; readonly negate?: boolean };
+export type PortInput = string | number | readonly (number | string)[] | { readonly from: number | string; readonly to: number | string; readonly negate?: boolean };
 
 function port(v: unknown, field: string): number {
   const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
@@ -33,10 +33,17 @@ function parseRangeText(t: string, field: string): PortRange {
   return { from, to };
 }
 
+const isList = (v: PortInput): v is readonly (number | string)[] => Array.isArray(v);
+
 /** A port field as the model holds it: a number (one port) or a PortMatch. */
 export function parsePortField(v: PortInput, field: string): number | PortMatch {
   if (typeof v === 'number') return port(v, field);
-  if (typeof v === 'object' && v !== null) {
+  // a list, as the library writes it: `[80, 443, '1000-2000']` (each item a port or a range)
+  if (isList(v)) {
+    if (v.length === 0) fail('INVALID_PORT', field, `${field} is an empty list`);
+    return canonical(v.map((x: unknown) => (typeof x === 'number' ? { from: port(x, field), to: port(x, field) } : typeof x === 'string' ? parseRangeText(x, field) : port(x, field) as never)), false);
+  }
+  if (typeof v === 'object' && v !== null && !isList(v)) {
     const r = { from: port(v.from, field), to: port(v.to, field) };
     if (r.from > r.to) fail('INVALID_PORT', field, `${field} range ${r.from}-${r.to} has its start above its end`);
     return canonical([r], v.negate === true);

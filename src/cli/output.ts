@@ -10,6 +10,10 @@ import { formatPortMatch } from '../ports.js';
 /** The version of the --json shapes (README-json.md says what changed in each). */
 export const JSON_VERSION = 2;
 
+/** The `--json` document for a list of rules: always versioned, so a reader can tell the shapes apart. */
+export const rulesJson = (records: readonly RuleRecord[]): { version: number; rules: RuleJson[] } =>
+  ({ version: JSON_VERSION, rules: records.map(ruleJson) });
+
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** One rule as JSON: every key always present (null when unused), so consumers see one shape. */

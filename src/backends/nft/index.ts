@@ -7,27 +7,29 @@
 import { AttributeWriter, WriterPool } from '../../../codecs/netlink/attributes.js';
 import { Batch as NftBatch, BatchWriter } from '../../../codecs/nftables/batch.js';
 import {
-  decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
+  kernelError, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
   type NetlinkAck, type NetlinkMessage,
 } from '../../../codecs/netlink/message.js';
 import {
-  decodeRule, decodeTable, NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE,
+  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE,
   NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeRuleDump, writeTable,
-  type ExprSpan, type NftRule,
+  type NftRule,
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
 import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
-import type { Hook, MarkRule } from '../../rule.js';
+import type { MarkRule } from '../../rule.js';
 import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
 import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
 import { explainNft } from './explain.js';
 import { nftFields } from './fields.js';
 import { probeNft } from './probe.js';
-import { counterOf, exprsToRule, type RuleField } from './rule.js';
+import { counterOf, exprsToRule } from './rule.js';
 import { RuleEncoder, type WrittenRule } from './template.js';
 import { BASE_CHAINS, chainByName, chainOf, type BaseChain } from './chains.js';
+import { ANON_SET_NAME, anonPortSets, needsSet, portListText, type PortSetIds } from './port-sets.js';
+import { decodeSetElems, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, writeSet, writeSetElemDump, writeSetElems } from '../../../codecs/nftables/set.js';
 
 /** The table comment that says "pktmark made this table". */
 export const OWNER_COMMENT = 'pktmark';
@@ -83,6 +85,7 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   replace.forEach((u, k) => b.add('delete', k, (w, seq) => writeRule(w, NFT_MSG_DELRULE, NLM_F_REQUEST, seq,
     { family: NFPROTO_INET, table, chain: u.chain, handle: u.handle, exprs: [] })));
   let ackSeq = 0;
+  let setId = 0;
   const encoder = new RuleEncoder();
   const msgType = nftType(NFT_MSG_NEWRULE);
   const append = place.before === undefined && !place.first;
@@ -93,7 +96,20 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
     let flags = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
     if (k === 0 || last) flags |= NLM_F_ECHO;
     if (last) flags |= NLM_F_ACK;
-    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before));
+    // a port list is an anonymous set made just before its rule, in the same batch (port-sets.ts)
+    let setIds: PortSetIds | undefined;
+    if (needsSet(rules[i].sports) || needsSet(rules[i].dports)) {
+      setIds = {};
+      if (needsSet(rules[i].sports)) setIds.sport = ++setId;
+      if (needsSet(rules[i].dports)) setIds.dport = ++setId;
+      for (const s of anonPortSets(rules[i], table, setIds)) {
+        b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE, seq, s.set));
+        b.add('element', i, (w, seq) => {
+          writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: ANON_SET_NAME, setId: s.set.id!, elements: s.elements });
+        });
+      }
+    }
+    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before, setIds));
     if (last) ackSeq = seq;
   });
   return b.finish(ackSeq);
@@ -201,9 +217,9 @@ async function tableState(t: Transport, table: string): Promise<TableState> {
 }
 
 /** A kernel rule as a RuleRecord: decoded to a MarkRule when it has pktmark's shape, else kept raw. */
-export function ruleRecord(r: NftRule, table: string): RuleRecord {
+export function ruleRecord(r: NftRule, table: string, sets?: ReadonlyMap<string, string>): RuleRecord {
   const id = ruleId(r.chain, r.handle ?? 0n);
-  const rule = exprsToRule(r.exprs, r.chain, r.comment);
+  const rule = exprsToRule(r.exprs, r.chain, r.comment, sets);
   const { packets, bytes } = counterOf(r.exprs);
   const raw: RawPart[] = [];
   if (!rule) {
@@ -298,7 +314,9 @@ export const nftBackend: Backend = {
   async list(ctx) {
     const t = await ctx.transport(NETLINK_NETFILTER);
     if (await tableState(t, ctx.table) === 'absent') return [];
-    return (await dumpRules(t, ctx.table)).map((r) => ruleRecord(r, ctx.table));
+    const rules = await dumpRules(t, ctx.table);
+    const sets = await anonSetLists(t, ctx.table, rules);
+    return rules.map((r) => ruleRecord(r, ctx.table, sets));
   },
 
   async delete(ids, ctx) {
@@ -344,6 +362,30 @@ export function encodeClearBatch(table: string, nextSeq: () => number): Batch {
   const b = new BatchWriter<WrittenRule>(96, nextSeq);
   const seq = b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_DELTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table }));
   return b.finish(seq);
+}
+
+/**
+ * The port lists of the anonymous sets the rules look up (the kernel names them __set0, …):
+ * one GETSETELEM dump per set, as `nft list ruleset` reads them. A set gone meanwhile, or
+ * holding anything but ports, is left out, and its rule then stays raw.
+ */
+async function anonSetLists(t: Transport, table: string, rules: readonly NftRule[]): Promise<Map<string, string>> {
+  const names = new Set<string>();
+  for (const r of rules) for (const e of r.exprs) if (e.kind === 'lookup' && e.set.startsWith('__set')) names.add(e.set);
+  const out = new Map<string, string>();
+  for (const name of names) {
+    let msgs: NetlinkMessage[];
+    try {
+      msgs = await dump(t, `list elements of set ${name}`, (w, seq) => writeSetElemDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table, name));
+    } catch (e) {
+      if (e instanceof PktmarkError && e.errno === ENOENT) continue;
+      throw e;
+    }
+    const elements = msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWSETELEM)).flatMap((m) => decodeSetElems(m).elements);
+    const text = portListText(elements);
+    if (text !== undefined) out.set(name, text);
+  }
+  return out;
 }
 
 /** GETRULE dump of the table, as `nft list table` asks (NLM_F_DUMP, NFTA_RULE_TABLE). ENOENT → []. */

@@ -21,7 +21,9 @@ import { PktmarkError } from '../../errors.js';
 import { nftFields } from './fields.js';
 import { chainByName } from './chains.js';
 import { NFT_CT_MARK } from '../../../codecs/nftables/expr/ct.js';
-import { FULL_MASK, IFNAMSIZ, normalizeWith, type MarkValueMatch, type AddressMatch, type Family, type Hook, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
+import { NFT_LOOKUP_F_INV } from '../../../codecs/nftables/expr/lookup.js';
+import { ANON_SET_NAME, defaultSetIds, type PortSetIds } from './port-sets.js';
+import { FULL_MASK, IFNAMSIZ, normalizeWith, type MarkValueMatch, type AddressMatch, type Family, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
 
 /** Which MarkRule field produced an expression: lets an ext-ack offset name the field. */
 export type RuleField = 'family' | 'src' | 'dst' | 'iif' | 'oif' | 'proto' | 'sport' | 'dport' | 'markMatch' | 'ctmarkMatch' | 'rate' | 'counter' | 'mark';
@@ -78,11 +80,13 @@ function ifnameExprs(key: number, name: string): Expr[] {
 
 /**
  * A port match after its payload load, as nft 1.0.6 sends it: `!= N` is cmp neq, `A-B` is
- * cmp gte + cmp lte, `!= A-B` is one range neq (netlink_linearize.c, netlink_gen_range).
+ * cmp gte + cmp lte, `!= A-B` is one range neq (netlink_linearize.c, netlink_gen_range), and a
+ * list is a lookup in the rule's anonymous set (port-sets.ts), inverted for `!= { … }`.
  */
-function portMatchExprs(p: PortMatch, field: 'sport' | 'dport'): Expr[] {
+function portMatchExprs(p: PortMatch, field: 'sport' | 'dport', setId: number | undefined): Expr[] {
   if (p.ranges.length !== 1) {
-    throw new PktmarkError('UNSUPPORTED', `${field} ${formatPortMatch(p)}: port lists are not encoded yet (one range or port)`, { field });
+    if (setId === undefined) throw new PktmarkError('ENCODE', `${field} ${formatPortMatch(p)}: no set id for the port list`, { field });
+    return [{ kind: 'lookup', sreg: r1, set: ANON_SET_NAME, setId, ...(p.negate ? { flags: NFT_LOOKUP_F_INV } : {}) }];
   }
   const { from, to } = p.ranges[0];
   if (from === to) return [cmpEq(be16(from), NFT_CMP_NEQ)];
@@ -98,7 +102,8 @@ function markMatchExprs(m: MarkValueMatch): Expr[] {
   return [{ kind: 'bitwise', sreg: r1, dreg: r1, op: NFT_BITWISE_BOOL, len: 4, mask: hostU32(m.mask), xor: hostU32(0) }, cmpEq(hostU32(m.value), op)];
 }
 
-export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
+/** `setIds`: the batch-local ids of the rule's anonymous port sets (port-sets.ts). */
+export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(rule)): TaggedExpr[] {
   const out: TaggedExpr[] = [];
   const add = (field: RuleField, ...exprs: Expr[]): void => { for (const expr of exprs) out.push({ expr, field }); };
   if (rule.family) add('family', metaLoad(NFT_META_NFPROTO), cmpEq(u8(ADDR[rule.family].nfproto)));
@@ -114,9 +119,9 @@ export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
       add('sport', th(0, 4), cmpEq(Uint8Array.of(...be16(rule.sport), ...be16(rule.dport))));
     } else {
       if (rule.sport !== undefined) add('sport', th(0, 2), cmpEq(be16(rule.sport)));
-      if (rule.sports) add('sport', th(0, 2), ...portMatchExprs(rule.sports, 'sport'));
+      if (rule.sports) add('sport', th(0, 2), ...portMatchExprs(rule.sports, 'sport', setIds.sport));
       if (rule.dport !== undefined) add('dport', th(2, 2), cmpEq(be16(rule.dport)));
-      if (rule.dports) add('dport', th(2, 2), ...portMatchExprs(rule.dports, 'dport'));
+      if (rule.dports) add('dport', th(2, 2), ...portMatchExprs(rule.dports, 'dport', setIds.dport));
     }
   }
   if (rule.markMatch) add('markMatch', metaLoad(NFT_META_MARK), ...markMatchExprs(rule.markMatch));
@@ -144,7 +149,8 @@ export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
 /** A cursor over the expressions; each matcher consumes a run or leaves the cursor unchanged. */
 class Cursor {
   i = 0;
-  constructor(readonly xs: readonly Expr[]) {}
+  /** anonymous port sets by name → their list text (port-sets.ts portListText) */
+  constructor(readonly xs: readonly Expr[], readonly sets: ReadonlyMap<string, string> = new Map()) {}
   peek(k = 0): Expr | undefined { return this.xs[this.i + k]; }
   get done(): boolean { return this.i >= this.xs.length; }
 }
@@ -258,6 +264,9 @@ function matchPort(c: Cursor, d: Draft): boolean {
   } else if (a?.kind === 'range' && a.sreg === r1 && a.op === NFT_RANGE_NEQ && a.from.length === 2 && a.to.length === 2) {
     d[field] = `!${readBe16(a.from)}-${readBe16(a.to)}`;
     c.i += 2;
+  } else if (a?.kind === 'lookup' && a.sreg === r1 && a.dreg === undefined && c.sets.has(a.set) && ((a.flags ?? 0) & ~NFT_LOOKUP_F_INV) === 0) {
+    d[field] = `${(a.flags ?? 0) & NFT_LOOKUP_F_INV ? '!' : ''}${c.sets.get(a.set)!}`;
+    c.i += 2;
   } else {
     return false;
   }
@@ -316,10 +325,10 @@ const UNIT_NAMES = new Map<bigint, RateUnit>(Object.entries(UNIT_SECONDS).map(([
  * is exactly what the same input would give — and inconsistent rules (oif in prerouting,
  * ports without a port protocol) do not map.
  */
-export function exprsToRule(exprs: readonly Expr[], chain: string, comment?: string): MarkRule | undefined {
+export function exprsToRule(exprs: readonly Expr[], chain: string, comment?: string, sets?: ReadonlyMap<string, string>): MarkRule | undefined {
   const base = chainByName(chain);
   if (!base) return undefined;
-  const c = new Cursor(exprs);
+  const c = new Cursor(exprs, sets);
   const d: Draft = { via: 'nft', hook: base.hook, table: base.table };
   let fam: Family | undefined;
   if (isMetaLoad(c.peek(), NFT_META_NFPROTO)) {

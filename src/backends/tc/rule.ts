@@ -15,7 +15,7 @@ import type { IngressKind } from '../../../codecs/tc/qdisc.js';
 import { PktmarkError } from '../../errors.js';
 import { tcFields } from './fields.js';
 import { formatPortMatch } from '../../ports.js';
-import { formatMark, normalizeWith, protocolName, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
+import { formatMark, normalizeWith, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
 import type { RawPart } from '../backend.js';
 
 /**

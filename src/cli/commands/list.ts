@@ -6,7 +6,7 @@ import { noDryRun, type GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
 import type { Io } from '../io.js';
 import { parseOptions, str, type Parsed } from '../options.js';
-import { ruleJson, ruleTable } from '../output.js';
+import { rulesJson, ruleTable } from '../output.js';
 
 const VIA = { '--via': { value: viaWords() } } as const;
 
@@ -22,7 +22,7 @@ export async function listCommand(argv: readonly string[], base: number, g: Glob
   noDryRun('list', g);
   const v = via(p);
   const records = await withMarker(g, (m) => m.list(v ? { via: v } : {}));
-  if (g.json) io.out(JSON.stringify({ rules: records.map(ruleJson) }));
+  if (g.json) io.out(JSON.stringify(rulesJson(records)));
   else for (const l of ruleTable(records)) io.out(l);
   return EXIT_OK;
 }

@@ -16,7 +16,7 @@ import { EXIT_OK, UsageError } from '../errors.js';
 import { checkGlobal, type GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
 import type { Io } from '../io.js';
-import { JSON_VERSION, ruleJson, table } from '../output.js';
+import { rulesJson, table } from '../output.js';
 import { BASE_CHAINS, chainByName, type BaseChain } from '../../backends/nft/chains.js';
 import { parseIptables, type XtCommand } from './iptables-parse.js';
 
@@ -58,7 +58,7 @@ function xtLine(rec: RuleRecord, verbose: boolean): string[] {
 }
 
 function printList(records: readonly RuleRecord[], hook: Hook | undefined, xtTable: XtTable | undefined, verbose: boolean, g: GlobalOptions, io: Io): void {
-  if (g.json) { io.out(JSON.stringify({ version: JSON_VERSION, rules: records.map(ruleJson) })); return; }
+  if (g.json) { io.out(JSON.stringify(rulesJson(records))); return; }
   const tableName = g.table ?? 'pktmark';
   const chains = BASE_CHAINS.filter((c) => (hook === undefined || c.hook === hook) && (xtTable === undefined || c.table === xtTable));
   chains.forEach((c, i) => {
@@ -93,7 +93,7 @@ export async function runIptables(cmd: XtCommand, family: 'ip' | 'ip6', g: Globa
         }
         const at = rules[cmd.index - 1];
         const added = await m.add(cmd.rule, at ? { before: at.id } : {});
-        if (g.json) io.out(JSON.stringify({ rules: [ruleJson(added)] }));
+        if (g.json) io.out(JSON.stringify(rulesJson([added])));
       });
       return EXIT_OK;
     }

@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import type { RuleRecord } from '../../backends/backend.js';
 import { chainByName } from '../../backends/nft/chains.js';
-import { normalizeRule } from '../../normalize.js';
 import { dryRunAdd, withMarker } from '../apply.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { checkGlobal, type GlobalOptions } from '../global.js';
@@ -53,7 +52,6 @@ export function saveFront(family: 'ip' | 'ip6') {
     const counters = argv.includes('-c') || argv.includes('--counters');
     const { saveText } = await import('./save-format.js');
     const records = await withMarker(g, (m) => m.list({ via: 'nft' }));
-    void normalizeRule;
     for (const l of saveText(records, family, counters)) io.out(l);
     return EXIT_OK;
   };

@@ -22,13 +22,21 @@ export function ruleArgs(r: MarkRule): string {
   if (r.proto !== undefined) {
     const p = protocolName(r.proto);
     a.push('-p', p);
-    if (r.sport !== undefined || r.dport !== undefined || r.sports || r.dports) a.push('-m', p);
+    // lists are -m multiport (--sports/--dports), as iptables-save prints them; the rest -m tcp/udp
+    const list = (m: MarkRule['sports']): boolean => m !== undefined && m.ranges.length > 1;
+    const one = (m: MarkRule['sports']): boolean => m !== undefined && !list(m);
+    if (r.sport !== undefined || r.dport !== undefined || one(r.sports) || one(r.dports)) a.push('-m', p);
     const port = (opt: string, n: number | undefined, m: MarkRule['sports']): void => {
       if (n !== undefined) a.push(opt, String(n));
       if (m) a.push(...(m.negate ? ['!'] : []), opt, formatPortMatch({ ...m, negate: false }, ':'));
     };
-    port('--sport', r.sport, r.sports);
-    port('--dport', r.dport, r.dports);
+    port('--sport', r.sport, one(r.sports) ? r.sports : undefined);
+    port('--dport', r.dport, one(r.dports) ? r.dports : undefined);
+    if (list(r.sports) || list(r.dports)) {
+      a.push('-m', 'multiport');
+      port('--sports', undefined, list(r.sports) ? r.sports : undefined);
+      port('--dports', undefined, list(r.dports) ? r.dports : undefined);
+    }
   }
   const mm = (name: string, m: MarkValueMatch | undefined): void => {
     if (m) a.push('-m', name, ...(m.negate ? ['!'] : []), '--mark', m.mask === 0xffffffff ? hex(m.value) : `${hex(m.value)}/${hex(m.mask)}`);
