@@ -3,7 +3,7 @@
  * backends, and `list` decoding). `normalizeRule` is the single place where user input is
  * checked; everything after it may trust a MarkRule.
  */
-import { canonicalIPv4, parseCidr, type Cidr, type Family } from '../codecs/address.js';
+import type { Cidr, Family } from '../codecs/address.js';
 import { PktmarkError, type ErrorCode } from './errors.js';
 
 export type Mark = number & { readonly __brand: 'Mark' };
@@ -12,14 +12,17 @@ export type IfName = string & { readonly __brand: 'IfName' };
 export type { Via } from './backends/index.js';
 import type { Via } from './backends/index.js';
 export type Hook = 'prerouting' | 'output';
+/** The iptables table a rule belongs to: it picks the chain's priority (raw -300, mangle -150). */
+export type XtTable = 'raw' | 'mangle';
 export type Direction = 'ingress' | 'egress';
 export type RateUnit = 'second' | 'minute' | 'hour' | 'day';
 export type { Family, Cidr };
 
-export interface AddressMatch extends Cidr {
-  /** `! -s ADDR` in iptables, `ip saddr != ADDR` in nft */
-  readonly negate: boolean;
-}
+import type { AddressMatch } from './addresses.js';
+import { parseAddressMatch } from './addresses.js';
+import { parsePortField, type PortInput, type PortMatch } from './ports.js';
+export type { AddressMatch, PortMatch, PortInput };
+export type { PortRange } from './ports.js';
 
 export interface Rate {
   /** packets per unit */
@@ -38,12 +41,17 @@ export interface MarkRule {
   readonly dst?: AddressMatch;
   /** IP protocol / IPv6 next header number */
   readonly proto?: number;
+  /** one port; ranges, lists and negation are in sports/dports (never both) */
   readonly sport?: number;
   readonly dport?: number;
+  readonly sports?: PortMatch;
+  readonly dports?: PortMatch;
   readonly iif?: IfName;
   readonly oif?: IfName;
   /** nft only: the chain/hook the rule lives in */
   readonly hook?: Hook;
+  /** nft only: absent means the hook's default (prerouting: raw, output: mangle) */
+  readonly table?: XtTable;
   /** tc, bpf and xdp: the device the program or filter sits on */
   readonly dev?: IfName;
   readonly direction?: Direction;
@@ -59,8 +67,15 @@ export interface MarkRule {
   /** iptables --set-xmark / --xor-mark: mark bits outside the mask toggle */
   readonly xor?: boolean;
   readonly rate?: Rate;
+  /** match on the packet's current mark (`-m mark [!] --mark V/M`, nft `meta mark & M == V`) */
+  readonly markMatch?: MarkValueMatch;
+  /** match on the connection's mark (`-m connmark [!] --mark V/M`, nft `ct mark & M == V`) */
+  readonly ctmarkMatch?: MarkValueMatch;
   readonly comment?: string;
 }
+
+/** `(x & mask) == value`, or `!=` when negated. */
+export interface MarkValueMatch { readonly value: number; readonly mask: number; readonly negate: boolean }
 
 /** What callers may pass: numbers or strings, with defaults filled in by normalizeRule. */
 export interface MarkRuleInput {
@@ -69,11 +84,14 @@ export interface MarkRuleInput {
   readonly src?: string;
   readonly dst?: string;
   readonly proto?: string | number;
-  readonly sport?: string | number;
-  readonly dport?: string | number;
+  /** `53`, `1024-65535` (iptables `1024:`), `!53`, `80,443`, or `{ from, to, negate? }` */
+  readonly sport?: PortInput;
+  readonly dport?: PortInput;
   readonly iif?: string;
   readonly oif?: string;
   readonly hook?: string;
+  /** nft: `raw` or `mangle` (iptables -t) */
+  readonly table?: string;
   readonly dev?: string;
   readonly direction?: string;
   readonly prio?: number | string;
@@ -86,6 +104,10 @@ export interface MarkRuleInput {
   /** `N/second|minute|hour|day` (also s, m, h, d, sec, min) */
   readonly rate?: string;
   readonly burst?: number | string;
+  /** `V`, `V/M`, `!V/M`: match on the packet's mark */
+  readonly markMatch?: string | number;
+  /** `V`, `V/M`, `!V/M`: match on the connection's mark */
+  readonly ctmarkMatch?: string | number;
   readonly comment?: string;
 }
 
@@ -189,16 +211,6 @@ function parseFamily(v: MarkRuleInput['family']): Family | undefined {
   }
 }
 
-function parseAddressMatch(v: unknown, field: string): AddressMatch {
-  if (typeof v !== 'string') return fail('INVALID_CIDR', field, `${field} must be an address string`);
-  // bulk input is mostly plain dotted quads: parseCidr would return exactly this for them
-  if (canonicalIPv4(v) >= 0) return { family: 'ip', address: v, prefix: 32, negate: false };
-  const t = v.trimStart();
-  const negate = t.charCodeAt(0) === 33; // '!'
-  const c = parseCidr(negate ? t.slice(1) : t, field);
-  return { family: c.family, address: c.address, prefix: c.prefix, negate };
-}
-
 /** `V`, `V/M`, with an optional separate mask. */
 export function parseMarkSpec(mark: unknown, mask: unknown, xor = false): { mark: Mark; mask: Mask; xor?: true } {
   let m: unknown = mark;
@@ -229,7 +241,7 @@ export function parseHook(v: unknown): Hook {
 }
 
 /** Fields every backend understands; each backend adds its own (RuleFields.fields). */
-export const SHARED_FIELDS: readonly string[] = ['via', 'family', 'src', 'dst', 'proto', 'sport', 'dport', 'mark', 'mask', 'xor', 'rate', 'burst', 'comment'];
+export const SHARED_FIELDS: readonly string[] = ['via', 'family', 'src', 'dst', 'proto', 'sport', 'dport', 'mark', 'mask', 'xor', 'rate', 'burst', 'markMatch', 'ctmarkMatch', 'comment'];
 /** SHARED_FIELDS for per-key lookups (every key of every rule of a bulk add is checked). */
 export const SHARED_FIELD_SET: ReadonlySet<string> = new Set(SHARED_FIELDS);
 
@@ -279,11 +291,12 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
   }
   for (const f of ['sport', 'dport'] as const) {
     if (input[f] === undefined) continue;
-    const port = parsePort(input[f]!, f);
+    const port = parsePortField(input[f]!, f);
     if (out.proto === undefined || !PORT_PROTOCOLS.has(out.proto)) {
       fail('PORT_WITHOUT_PROTO', f, `${f} needs proto tcp, udp, sctp or udplite`, `add proto: 'tcp' (iptables: -p tcp)`);
     }
-    out[f] = port;
+    if (typeof port === 'number') out[f] = port;
+    else out[f === 'sport' ? 'sports' : 'dports'] = port;
   }
 
   spec.normalize(input, out);
@@ -291,6 +304,10 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
   Object.assign(out, parseMarkSpec(input.mark, input.mask, input.xor === true));
   if (input.rate !== undefined) out.rate = parseRate(input.rate, input.burst);
   else if (input.burst !== undefined) fail('INVALID_OPTION', 'burst', 'burst needs rate', "add rate: '1/second'");
+
+  for (const f of ['markMatch', 'ctmarkMatch'] as const) {
+    if (input[f] !== undefined) out[f] = parseMarkValueMatch(input[f], f);
+  }
 
   if (input.comment !== undefined) {
     if (typeof input.comment !== 'string') fail('INVALID_COMMENT', 'comment', 'comment must be a string');
@@ -300,6 +317,19 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
     out.comment = input.comment;
   }
   return out as MarkRule;
+}
+
+/** `V`, `V/M`, `!V/M` (iptables `-m mark ! --mark V/M`); like xt_mark, a V outside M is taken (it never matches). */
+export function parseMarkValueMatch(v: unknown, field: string): MarkValueMatch {
+  if (typeof v !== 'string' && typeof v !== 'number') return fail('INVALID_MARK', field, `${field} must be V, V/M or !V/M`);
+  let t = String(v).trim();
+  const negate = t.startsWith('!');
+  if (negate) t = t.slice(1).trim();
+  const [a, b, extra] = t.split('/');
+  if (extra !== undefined) fail('INVALID_MARK', field, `${field} ${JSON.stringify(v)} is not V[/M]`);
+  const value = parseU32(a, field);
+  const mask = b === undefined ? 0xffffffff : parseU32(b, field, 'INVALID_MASK');
+  return { value, mask, negate };
 }
 
 /** Parse tc's and the bpf backends' `prio`: 1..65535. */

@@ -56,6 +56,11 @@ export interface AddOptions {
   readonly before?: string;
   /** insert at the head of the chain (`nft insert rule`, `iptables -I CHAIN`), keeping the input order */
   readonly first?: boolean;
+  /**
+   * ids of rules (this backend's) to delete in the same atomic batch, before the new rules go
+   * in: iptables-restore's flush, so no other reader ever sees the chain empty or half-filled
+   */
+  readonly replace?: readonly string[];
 }
 
 /** One line of `pktmark doctor`. */

@@ -11,7 +11,7 @@ import type { AddOptions, RuleRecord } from '../backends/backend.js';
 import { PktmarkError } from '../errors.js';
 import type { GlobalOptions } from './global.js';
 import type { Io } from './io.js';
-import { hex, ruleJson } from './output.js';
+import { hex, rulesJson } from './output.js';
 
 export async function openMarker(g: GlobalOptions): Promise<Marker> {
   const { Marker } = await import('../marker.js');
@@ -73,7 +73,7 @@ export async function dryRunAdd(inputs: readonly MarkRuleInput[], g: GlobalOptio
 }
 
 export function printRecords(records: readonly RuleRecord[], g: GlobalOptions, io: Io): void {
-  if (g.json) { io.out(JSON.stringify({ rules: records.map(ruleJson) })); return; }
+  if (g.json) { io.out(JSON.stringify(rulesJson(records))); return; }
   for (const r of records) io.out(`${r.id}\t${r.text}`);
 }
 

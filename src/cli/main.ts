@@ -24,6 +24,10 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   marks: async () => (await import('./commands/marks.js')).marksCommand,
   iptables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip'),
   ip6tables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip6'),
+  'iptables-restore': async () => (await import('./fronts/restore.js')).restoreFront('ip'),
+  'ip6tables-restore': async () => (await import('./fronts/restore.js')).restoreFront('ip6'),
+  'iptables-save': async () => (await import('./fronts/restore.js')).saveFront('ip'),
+  'ip6tables-save': async () => (await import('./fronts/restore.js')).saveFront('ip6'),
   tc: async () => (await import('./fronts/tc.js')).tcFront,
   ping: async () => async (argv, _base, g, io) => {
     noDryRun('ping', g);

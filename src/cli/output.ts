@@ -6,6 +6,14 @@ import type { RuleRecord } from '../backends/backend.js';
 import { BACKENDS, type Via } from '../backends/index.js';
 import { formatMark, protocolName, type AddressMatch, type MarkRule } from '../rule.js';
 import { safeField } from '../terminal-text.js';
+import { formatPortMatch } from '../ports.js';
+
+/** The version of the --json shapes (README-json.md says what changed in each). */
+export const JSON_VERSION = 2;
+
+/** The `--json` document for a list of rules: always versioned, so a reader can tell the shapes apart. */
+export const rulesJson = (records: readonly RuleRecord[]): { version: number; rules: RuleJson[] } =>
+  ({ version: JSON_VERSION, rules: records.map(ruleJson) });
 
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
@@ -22,8 +30,9 @@ export interface RuleJson {
   src: string | null;
   dst: string | null;
   proto: string | null;
-  sport: number | null;
-  dport: number | null;
+  /** one port as a number; ranges, lists and negation as text (`1024-65535`, `80,443`, `!53`) */
+  sport: number | string | null;
+  dport: number | string | null;
   iif: string | null;
   oif: string | null;
   mark: string | null;
@@ -39,7 +48,7 @@ export interface RuleJson {
 }
 
 export const addressText = (a: AddressMatch | undefined): string | null =>
-  a === undefined ? null : `${a.negate ? '!' : ''}${a.address}/${a.prefix}`;
+  a === undefined ? null : `${a.negate ? '!' : ''}${a.address}/${a.netmask ?? a.prefix}`;
 
 const hex32 = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 
@@ -57,8 +66,8 @@ export function ruleJson(rec: RuleRecord): RuleJson {
     src: addressText(r.src),
     dst: addressText(r.dst),
     proto: r.proto === undefined ? null : protocolName(r.proto),
-    sport: r.sport ?? null,
-    dport: r.dport ?? null,
+    sport: r.sport ?? (r.sports ? formatPortMatch(r.sports) : null),
+    dport: r.dport ?? (r.dports ? formatPortMatch(r.dports) : null),
     iif: r.iif ?? null,
     oif: r.oif ?? null,
     mark: r.mark === undefined ? null : hex32(r.mark),
@@ -83,7 +92,9 @@ export function matchText(r: MarkRule): string {
   if (r.dst) parts.push(`dst ${addressText(r.dst)!.replace(/\/(32|128)$/, '')}`);
   if (r.proto !== undefined) parts.push(protocolName(r.proto));
   if (r.sport !== undefined) parts.push(`sport ${r.sport}`);
+  if (r.sports) parts.push(`sport ${formatPortMatch(r.sports)}`);
   if (r.dport !== undefined) parts.push(`dport ${r.dport}`);
+  if (r.dports) parts.push(`dport ${formatPortMatch(r.dports)}`);
   if (r.iif) parts.push(`iif ${r.iif}`);
   if (r.oif) parts.push(`oif ${r.oif}`);
   return parts.join(' ');

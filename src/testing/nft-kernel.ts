@@ -12,6 +12,7 @@ import {
   NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../codecs/nftables/messages.js';
 import { EEXIST, ENOENT } from '../../codecs/errno.js';
+import { NFT_MSG_GETSET, NFT_MSG_GETSETELEM } from '../../codecs/nftables/set.js';
 import { ackFor, doneFor, FakeTransport } from '../transport/fake.js';
 import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport } from '../transport/transport.js';
 
@@ -66,6 +67,8 @@ export class FakeNftKernel {
       });
       return [...out, doneFor(r.header.seq)];
     }
+    // no sets are modelled: a set or element dump is empty
+    if (r.header.type === nftType(NFT_MSG_GETSET) || r.header.type === nftType(NFT_MSG_GETSETELEM)) return [doneFor(r.header.seq)];
     return this.batch(reqs);
   }
 

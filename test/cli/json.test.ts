@@ -25,11 +25,11 @@ const obj = (shape: Shape) => (v: unknown): boolean => {
 export const RULE: Shape = {
   id: str, via: oneOf('nft', 'tc'), decoded: bool, family: or(nul, oneOf('ip', 'ip6')), hook: or(nul, oneOf('prerouting', 'output')),
   dev: or(nul, str), direction: or(nul, oneOf('ingress', 'egress')), prio: or(nul, num), src: or(nul, str), dst: or(nul, str),
-  proto: or(nul, str), sport: or(nul, num), dport: or(nul, num), iif: or(nul, str), oif: or(nul, str), mark: or(nul, hexStr),
+  proto: or(nul, str), sport: or(nul, num, str), dport: or(nul, num, str), iif: or(nul, str), oif: or(nul, str), mark: or(nul, hexStr),
   mask: or(nul, hexStr), xor: bool, rate: or(nul, str), burst: or(nul, num), comment: or(nul, str), packets: num, bytes: num,
   text: str, raw: arrayOf(obj({ name: str, hex: str })),
 };
-const RULES = obj({ rules: arrayOf(obj(RULE)) });
+const RULES = obj({ version: (v) => v === 2, rules: arrayOf(obj(RULE)) });
 const ERROR = obj({ error: (v) => {
   const e = v as Record<string, unknown>;
   return str(e.code) && str(e.message) && num(e.exitCode) && Object.keys(e).every((k) => ['code', 'message', 'field', 'errno', 'extack', 'extackOffset', 'messageIndex', 'offset', 'hint', 'exitCode'].includes(k));

@@ -54,8 +54,10 @@ test('-I, -D spec, -D N, -F, -L', (t) => {
   t.like(parseIptables(split('-I PREROUTING 3 -s 10.0.0.1 -j MARK --set-mark 1'), 'ip'), { op: 'insert', index: 3 });
   t.like(parseIptables(split('-t raw -D PREROUTING -s 10.0.0.1 -j MARK --set-mark 1'), 'ip'), { op: 'delete-spec', hook: 'prerouting' });
   t.like(parseIptables(split('-t raw -D OUTPUT 2'), 'ip'), { op: 'delete-index', hook: 'output', index: 2 });
-  t.deepEqual(parseIptables(split('-t raw -F'), 'ip'), { op: 'flush' });
-  t.deepEqual(parseIptables(split('-t raw -L PREROUTING -n -v'), 'ip'), { op: 'list', hook: 'prerouting', verbose: true });
+  // -t names the iptables table: -F and -L act on that table's chains only (each has its own now)
+  t.deepEqual(parseIptables(split('-t raw -F'), 'ip'), { op: 'flush', table: 'raw' });
+  t.deepEqual(parseIptables(split('-F'), 'ip'), { op: 'flush' });
+  t.deepEqual(parseIptables(split('-t raw -L PREROUTING -n -v'), 'ip'), { op: 'list', table: 'raw', hook: 'prerouting', verbose: true });
 });
 
 test('errors name the word and its position, with exit 2 for usage', (t) => {

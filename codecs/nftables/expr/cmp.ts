@@ -10,6 +10,10 @@ const NFTA_CMP_DATA = 3;
 /** enum nft_cmp_ops */
 export const NFT_CMP_EQ = 0;
 export const NFT_CMP_NEQ = 1;
+export const NFT_CMP_LT = 2;
+export const NFT_CMP_LTE = 3;
+export const NFT_CMP_GT = 4;
+export const NFT_CMP_GTE = 5;
 
 /** Compare `data.length` bytes of register `sreg` with `data` (bytes as the register holds them). */
 export interface Cmp {

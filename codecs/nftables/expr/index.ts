@@ -3,18 +3,20 @@ import { AttributeReader, AttributeWriter, attr, nestedReader, NLA_HDRLEN, type 
 import { bitwise, type Bitwise } from './bitwise.js';
 import { cmp, type Cmp } from './cmp.js';
 import { counter, type Counter } from './counter.js';
+import { ct, type Ct } from './ct.js';
 import { immediate, type Immediate } from './immediate.js';
 import { limit, type Limit } from './limit.js';
 import { lookup, type Lookup } from './lookup.js';
 import { meta, type Meta } from './meta.js';
 import { payload, type Payload } from './payload.js';
+import { range, type Range } from './range.js';
 import { Unmodeled, type ExprCodec, type RawExpr } from './types.js';
 
-export type { Bitwise, Cmp, Counter, Immediate, Limit, Lookup, Meta, Payload, RawExpr, ExprCodec };
+export type { Bitwise, Cmp, Counter, Ct, Immediate, Limit, Lookup, Meta, Payload, Range, RawExpr, ExprCodec };
 export { Unmodeled };
 
 /** Every expression pktmark models, plus `raw` for the rest. */
-export type Expr = Payload | Meta | Cmp | Bitwise | Immediate | Limit | Counter | Lookup | RawExpr;
+export type Expr = Payload | Meta | Cmp | Bitwise | Immediate | Limit | Counter | Lookup | Range | Ct | RawExpr;
 type Known = Exclude<Expr, RawExpr>;
 
 /** enum nft_list_attributes / nft_expr_attributes */
@@ -24,7 +26,7 @@ const NFTA_EXPR_DATA = 2;
 
 /** The registry, by the kernel's expression name. Adding an expression = one file + one line here. */
 export const EXPRESSIONS: ReadonlyMap<string, ExprCodec<Known>> = new Map<string, ExprCodec<Known>>(
-  ([payload, meta, cmp, bitwise, immediate, limit, counter, lookup] as unknown as ExprCodec<Known>[]).map((c) => [c.name, c]),
+  ([payload, meta, cmp, bitwise, immediate, limit, counter, lookup, range, ct] as unknown as ExprCodec<Known>[]).map((c) => [c.name, c]),
 );
 
 /** Kernel name of an expression: `kind` for modeled ones, `name` for raw ones. */

@@ -5,21 +5,36 @@
  */
 import { addressBytes, formatAddress } from '../../../codecs/address.js';
 import type { BpfAddrMatch, BpfPortMatch, BpfRuleSpec } from '../../../codecs/bpf/programs/index.js';
+import { PktmarkError } from '../../errors.js';
+import { formatPortMatch, type PortMatch } from '../../ports.js';
 import type { AddressMatch, MarkRule, MarkRuleInput } from '../../rule.js';
 
-const addr = (a: AddressMatch | undefined): BpfAddrMatch | undefined =>
-  a && { family: a.family, address: addressBytes(a), prefix: a.prefix, negate: a.negate };
+function addr(a: AddressMatch | undefined, field: 'src' | 'dst'): BpfAddrMatch | undefined {
+  if (a?.netmask !== undefined) throw new PktmarkError('UNSUPPORTED', `${field}: the eBPF programs match prefixes, not the mask ${a.netmask}`, { field, hint: "use via: 'nft'" });
+  return a && { family: a.family, address: addressBytes(a), prefix: a.prefix, negate: a.negate };
+}
+
+/** A range or negated port maps onto BpfPortMatch directly; a list of several does not. */
+function portRange(p: PortMatch, field: 'sport' | 'dport'): BpfPortMatch {
+  if (p.ranges.length !== 1) throw new PktmarkError('UNSUPPORTED', `${field} ${formatPortMatch(p)}: the eBPF programs match one port range`, { field, hint: "use via: 'nft'" });
+  return { from: p.ranges[0].from, to: p.ranges[0].to, negate: p.negate };
+}
 
 const port = (p: number | undefined): BpfPortMatch | undefined => (p === undefined ? undefined : { from: p, to: p, negate: false });
 
 export function ruleToSpec(r: MarkRule): BpfRuleSpec {
+  for (const f of ['markMatch', 'ctmarkMatch'] as const) {
+    if (r[f]) throw new PktmarkError('UNSUPPORTED', `${f}: the eBPF programs do not match on marks`, { field: f, hint: "use via: 'nft'" });
+  }
   const s: { -readonly [K in keyof BpfRuleSpec]?: BpfRuleSpec[K] } = { mark: r.mark, mask: r.mask, xor: r.xor === true };
   if (r.family) s.family = r.family;
-  if (r.src) s.src = addr(r.src);
-  if (r.dst) s.dst = addr(r.dst);
+  if (r.src) s.src = addr(r.src, 'src');
+  if (r.dst) s.dst = addr(r.dst, 'dst');
   if (r.proto !== undefined) s.proto = r.proto;
   if (r.sport !== undefined) s.sport = port(r.sport);
   if (r.dport !== undefined) s.dport = port(r.dport);
+  if (r.sports) s.sport = portRange(r.sports, 'sport');
+  if (r.dports) s.dport = portRange(r.dports, 'dport');
   if (r.rate) s.rate = { rate: r.rate.rate, unit: r.rate.unit, burst: r.rate.burst };
   if (r.comment !== undefined) s.comment = r.comment;
   return s as BpfRuleSpec;
@@ -29,13 +44,13 @@ const addrText = (a: BpfAddrMatch): string => `${a.negate ? '!' : ''}${formatAdd
 
 /**
  * A stored spec as rule input (for the backend's normalizeWith): the shared fields only, the
- * backend adds where the rule sits (dev, direction, cgroup). A port range or negated port — which
- * MarkRule cannot hold yet — returns undefined, and the caller keeps the rule raw.
+ * backend adds where the rule sits (dev, direction, cgroup). Port ranges and negated ports come
+ * back as text (`!1024-2048`), which normalizeWith turns into the model's sports/dports.
  */
 export function specToInput(s: BpfRuleSpec): Omit<MarkRuleInput, 'via'> | undefined {
-  const single = (p: BpfPortMatch | undefined): number | undefined | null => (p === undefined ? undefined : p.from === p.to && !p.negate ? p.from : null);
-  const sport = single(s.sport), dport = single(s.dport);
-  if (sport === null || dport === null) return undefined;
+  // a port range or negated port as rule input text (`!1024-2048`); normalizeWith makes one plain port a number again
+  const text = (p: BpfPortMatch | undefined): string | undefined => (p === undefined ? undefined : `${p.negate ? '!' : ''}${p.from}-${p.to}`);
+  const sport = text(s.sport), dport = text(s.dport);
   return {
     ...(s.family ? { family: s.family } : {}),
     ...(s.src ? { src: addrText(s.src) } : {}),

@@ -6,7 +6,9 @@
  * (or `nft -f`).
  */
 import { formatCidr } from '../../../codecs/address.js';
-import { FULL_MASK, type AddressMatch, type MarkRule } from '../../rule.js';
+import { formatPortMatch, type PortMatch } from '../../ports.js';
+import { BASE_CHAINS, chainOf } from './chains.js';
+import { FULL_MASK, type AddressMatch, type MarkRule, type MarkValueMatch } from '../../rule.js';
 import { safeField } from '../../terminal-text.js';
 
 /** Protocol words nft resolves (via /etc/protocols or its own table); others are printed as numbers. */
@@ -15,6 +17,7 @@ const NFT_PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'icmp', 6: 'tcp',
 const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 
 function address(family: string, dir: 'saddr' | 'daddr', a: AddressMatch): string {
+  if (a.netmask !== undefined) return `${family} ${dir} & ${a.netmask} ${a.negate ? '!=' : '=='} ${a.address}`;
   return `${family} ${dir} ${a.negate ? '!= ' : ''}${formatCidr(a)}`;
 }
 
@@ -34,11 +37,18 @@ export function nftStatements(rule: MarkRule): string {
   if (rule.oif) s.push(ifname('oifname', rule.oif));
   if (rule.proto !== undefined) {
     const name = NFT_PROTO_NAMES[rule.proto];
-    if (rule.sport === undefined && rule.dport === undefined) s.push(`meta l4proto ${name ?? rule.proto}`);
+    const ports = (p: PortMatch): string => (p.negate ? '!= ' : '') + (p.ranges.length === 1 ? formatPortMatch({ ...p, negate: false }) : `{ ${formatPortMatch({ ...p, negate: false }).split(',').join(', ')} }`);
+    if (rule.sport === undefined && rule.dport === undefined && !rule.sports && !rule.dports) s.push(`meta l4proto ${name ?? rule.proto}`);
     // `tcp dport N` brings nft's implicit `meta l4proto tcp`, the same bytes as pktmark's match
     if (rule.sport !== undefined) s.push(`${name} sport ${rule.sport}`);
+    if (rule.sports) s.push(`${name} sport ${ports(rule.sports)}`);
     if (rule.dport !== undefined) s.push(`${name} dport ${rule.dport}`);
+    if (rule.dports) s.push(`${name} dport ${ports(rule.dports)}`);
   }
+  const markMatch = (word: string, m: MarkValueMatch): string =>
+    `${word}${m.mask === FULL_MASK ? '' : ` and ${hex(m.mask)}`} ${m.negate ? '!=' : '=='} ${hex(m.value)}`;
+  if (rule.markMatch) s.push(markMatch('meta mark', rule.markMatch));
+  if (rule.ctmarkMatch) s.push(markMatch('ct mark', rule.ctmarkMatch));
   if (rule.rate) s.push(`limit rate ${rule.rate.rate}/${rule.rate.unit} burst ${rule.rate.burst} packets`);
   s.push('counter');
   if (rule.mask === FULL_MASK && !rule.xor) s.push(`meta mark set ${hex(rule.mark)}`);
@@ -48,13 +58,16 @@ export function nftStatements(rule: MarkRule): string {
 }
 
 export function explainNft(rule: MarkRule, table: string, first = false): string {
-  return `nft ${first ? 'insert' : 'add'} rule inet ${table} ${rule.hook ?? 'prerouting'} ${nftStatements(rule)}`;
+  return `nft ${first ? 'insert' : 'add'} rule inet ${table} ${chainOf(rule)} ${nftStatements(rule)}`;
 }
 
 /** `nft add table/chain` lines that create what pktmark creates on first use. */
 export function explainNftSetup(table: string, hooks: readonly string[]): string[] {
   const out = [`nft add table inet ${table} { comment "pktmark" ; }`];
-  if (hooks.includes('prerouting')) out.push(`nft add chain inet ${table} prerouting { type filter hook prerouting priority raw ; }`);
+  for (const c of BASE_CHAINS) {
+    if (c.name === 'output' || !hooks.includes(c.name)) continue;
+    out.push(`nft add chain inet ${table} ${c.name} { type ${c.type} hook ${c.hook} priority ${c.table} ; }`);
+  }
   if (hooks.includes('output')) out.push(`nft add chain inet ${table} output { type route hook output priority mangle ; }`);
   return out;
 }

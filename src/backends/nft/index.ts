@@ -7,37 +7,35 @@
 import { AttributeWriter, WriterPool } from '../../../codecs/netlink/attributes.js';
 import { Batch as NftBatch, BatchWriter } from '../../../codecs/nftables/batch.js';
 import {
-  decodeAck, kernelError, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
+  kernelError, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
   type NetlinkAck, type NetlinkMessage,
 } from '../../../codecs/netlink/message.js';
 import {
-  decodeRule, decodeTable, NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE,
-  NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeTable,
-  type ExprSpan, type NftRule,
+  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE,
+  NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeRuleDump, writeTable,
+  type NftRule,
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
 import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
-import type { Hook, MarkRule } from '../../rule.js';
-import { errorsOf, execute, type Fill } from '../../transport/execute.js';
+import type { MarkRule } from '../../rule.js';
+import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
 import { dumpRules, getRules, streamRules } from './list.js';
 import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
 import { explainNft } from './explain.js';
 import { nftFields } from './fields.js';
 import { probeNft } from './probe.js';
-import { counterOf, exprsToRule, type RuleField } from './rule.js';
+import { counterOf, exprsToRule } from './rule.js';
 import { RuleEncoder, type WrittenRule } from './template.js';
+import { BASE_CHAINS, chainByName, chainOf, type BaseChain } from './chains.js';
+import { ANON_SET_NAME, anonPortSets, needsSet, portListText, type PortSetIds } from './port-sets.js';
+import { decodeSet, decodeSetElems, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFT_SET_ANONYMOUS, writeSet, writeSetDump, writeSetElemDump, writeSetElems } from '../../../codecs/nftables/set.js';
 
 /** The table comment that says "pktmark made this table". */
 export const OWNER_COMMENT = 'pktmark';
 
-/** Base chains pktmark creates: the cheat sheet's `-t raw -A PREROUTING`, and mangle OUTPUT (type route: a new mark re-routes). */
-export const CHAINS: Readonly<Record<Hook, { readonly type: string; readonly num: number; readonly priority: number }>> = {
-  prerouting: { type: 'filter', num: NF_INET_PRE_ROUTING, priority: -300 },
-  output: { type: 'route', num: NF_INET_LOCAL_OUT, priority: -150 },
-};
-const HOOK_ORDER: readonly Hook[] = ['prerouting', 'output'];
+export { BASE_CHAINS, chainOf } from './chains.js';
 
 /** Batches that lose a race with another writer (EBUSY, ERESTART on a generation change) are retried this often. */
 export const MAX_RETRIES = 3;
@@ -57,15 +55,15 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
   if (first && before !== undefined) throw new PktmarkError('INVALID_OPTION', 'give either first or before, not both', { field: 'before' });
   if (first) return { first: true };
   if (before === undefined) return {};
-  let p: { chain: Hook; handle: bigint };
+  let p: { chain: string; handle: bigint };
   try {
     p = parseRuleId(before);
   } catch (e) {
     throw e instanceof PktmarkError ? new PktmarkError('INVALID_ID', e.message, { field: 'before' }) : e;
   }
   rules.forEach((r, i) => {
-    if ((r.hook ?? 'prerouting') !== p.chain) {
-      throw new PktmarkError('INVALID_OPTION', `rule ${i} goes to the ${r.hook ?? 'prerouting'} chain but before ${before} is in ${p.chain}`, { field: 'before', messageIndex: i });
+    if (chainOf(r) !== p.chain) {
+      throw new PktmarkError('INVALID_OPTION', `rule ${i} goes to the ${chainOf(r)} chain but before ${before} is in ${p.chain}`, { field: 'before', messageIndex: i });
     }
   });
   return { before: p.handle };
@@ -76,18 +74,19 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * if another program creates a table of that name first, the batch fails (EEXIST) instead of
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false): Batch {
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = []): Batch {
   const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
-  const hooks = new Set(rules.map((r) => r.hook ?? 'prerouting'));
-  for (const h of HOOK_ORDER) {
-    if (!hooks.has(h)) continue;
-    const c = CHAINS[h];
-    b.add('chain', undefined, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
-      { family: NFPROTO_INET, table, name: h, type: c.type, hook: { num: c.num, priority: c.priority } }));
+  const used = new Set(rules.map(chainOf));
+  for (const c of BASE_CHAINS) {
+    if (used.has(c.name)) writeBaseChain(b, table, c);
   }
+  // the flush of a restore: DELRULEs in the same batch, before the NEWRULEs
+  replace.forEach((u, k) => b.add('delete', k, (w, seq) => writeRule(w, NFT_MSG_DELRULE, NLM_F_REQUEST, seq,
+    { family: NFPROTO_INET, table, chain: u.chain, handle: u.handle, exprs: [] })));
   let ackSeq = 0;
+  let setId = 0;
   const encoder = new RuleEncoder();
   const msgType = nftType(NFT_MSG_NEWRULE);
   const append = place.before === undefined && !place.first;
@@ -98,7 +97,20 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
     let flags = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
     if (k === 0 || last) flags |= NLM_F_ECHO;
     if (last) flags |= NLM_F_ACK;
-    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before));
+    // a port list is an anonymous set made just before its rule, in the same batch (port-sets.ts)
+    let setIds: PortSetIds | undefined;
+    if (needsSet(rules[i].sports) || needsSet(rules[i].dports)) {
+      setIds = {};
+      if (needsSet(rules[i].sports)) setIds.sport = ++setId;
+      if (needsSet(rules[i].dports)) setIds.dport = ++setId;
+      for (const s of anonPortSets(rules[i], table, setIds)) {
+        b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE, seq, s.set));
+        b.add('element', i, (w, seq) => {
+          writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: ANON_SET_NAME, setId: s.set.id!, elements: s.elements });
+        });
+      }
+    }
+    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before, setIds));
     if (last) ackSeq = seq;
   });
   return b.finish(ackSeq);
@@ -110,12 +122,19 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
 
 export function ruleId(chain: string, handle: bigint): string { return `nft:${chain}:${handle}`; }
 
-export function parseRuleId(id: string): { chain: Hook; handle: bigint } {
-  const m = typeof id === 'string' ? /^nft:(prerouting|output):([1-9]\d{0,19})$/.exec(id) : null;
-  if (!m || BigInt(m[2]) > 0xffffffffffffffffn) {
-    throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not an nft rule id (nft:prerouting:HANDLE or nft:output:HANDLE)`, { field: 'id' });
+/** `nft:CHAIN:HANDLE`, CHAIN one of the base chains (chains.ts). */
+export function parseRuleId(id: string): { chain: string; handle: bigint } {
+  const m = typeof id === 'string' ? /^nft:([a-z_]+):([1-9]\d{0,19})$/.exec(id) : null;
+  if (!m || !chainByName(m[1]) || BigInt(m[2]) > 0xffffffffffffffffn) {
+    throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not an nft rule id (nft:CHAIN:HANDLE, CHAIN one of ${BASE_CHAINS.map((c) => c.name).join(', ')})`, { field: 'id' });
   }
-  return { chain: m[1] as Hook, handle: BigInt(m[2]) };
+  return { chain: m[1], handle: BigInt(m[2]) };
+}
+
+/** NEWCHAIN for a base chain, NLM_F_CREATE without EXCL: idempotent, as nft sends `add chain`. */
+export function writeBaseChain(b: BatchWriter<WrittenRule>, table: string, c: BaseChain): void {
+  b.add('chain', undefined, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
+    { family: NFPROTO_INET, table, name: c.name, type: c.type, hook: { num: c.num, priority: c.priority } }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,9 +216,9 @@ async function tableState(t: Transport, table: string): Promise<TableState> {
 }
 
 /** A kernel rule as a RuleRecord: decoded to a MarkRule when it has pktmark's shape, else kept raw. */
-export function ruleRecord(r: NftRule, table: string): RuleRecord {
+export function ruleRecord(r: NftRule, table: string, sets?: ReadonlyMap<string, string>): RuleRecord {
   const id = ruleId(r.chain, r.handle ?? 0n);
-  const rule = exprsToRule(r.exprs, r.chain, r.comment);
+  const rule = exprsToRule(r.exprs, r.chain, r.comment, sets);
   const { packets, bytes } = counterOf(r.exprs);
   const raw: RawPart[] = [];
   if (!rule) {
@@ -230,17 +249,18 @@ export const nftBackend: Backend = {
   ...nftFields,
   summary: 'nftables rules (meta mark set) in pktmark\'s own table',
   idFormat: 'nft:CHAIN:HANDLE',
-  where: (r) => r.hook ?? 'prerouting',
+  where: (r) => (r.table ? `${r.table} ${r.hook ?? 'prerouting'}` : r.hook ?? 'prerouting'),
   probe: probeNft,
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
-    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first)).messages();
+    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId)).messages();
   },
 
   async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
     const place = placementOf(rules, opts.before, opts.first);
+    const replace = (opts.replace ?? []).map(parseRuleId);
     const t = await ctx.transport(NETLINK_NETFILTER);
     const describe = (i: number): string => `rule ${i} (${explainNft(rules[i], ctx.table)})`;
     let sent: { batch: Batch; replies: NetlinkMessage[] } | undefined;
@@ -250,7 +270,7 @@ export const nftBackend: Backend = {
         throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist (table inet ${ctx.table} does not exist)`, { field: 'before' });
       }
       try {
-        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent'), describe);
+        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent', state === 'absent' ? [] : replace), describe);
       } catch (e) {
         if (!(e instanceof PktmarkError)) throw e;
         // someone made the table between our look and our batch: look again (NOT_OWNED if it is not ours)
@@ -287,13 +307,15 @@ export const nftBackend: Backend = {
     } else {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
-    return rules.map((rule, i) => new AddedRule(ruleId(rule.hook ?? 'prerouting', handles[i]), rule, ctx.table));
+    return rules.map((rule, i) => new AddedRule(ruleId(chainOf(rule), handles[i]), rule, ctx.table));
   },
 
   async *rules(ctx) {
     const t = await ctx.transport(NETLINK_NETFILTER);
     if (await tableState(t, ctx.table) === 'absent') return;
-    for await (const r of streamRules(t, ctx.table)) yield ruleRecord(r, ctx.table);
+    // port lists live in anonymous sets: their elements are read first, so each rule streams decoded
+    const sets = await anonSetLists(t, ctx.table);
+    for await (const r of streamRules(t, ctx.table)) yield ruleRecord(r, ctx.table, sets);
   },
 
   async list(ctx) {
@@ -345,4 +367,39 @@ export function encodeClearBatch(table: string, nextSeq: () => number): Batch {
   const b = new BatchWriter<WrittenRule>(96, nextSeq);
   const seq = b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_DELTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table }));
   return b.finish(seq);
+}
+
+/**
+ * The port lists of the table's anonymous sets (the kernel names them __set0, …): a GETSET dump
+ * for their names, then one GETSETELEM dump per set, as `nft list ruleset` reads them. A set gone
+ * meanwhile, or holding anything but ports, is left out, and a rule looking it up stays raw.
+ */
+async function anonSetLists(t: Transport, table: string): Promise<Map<string, string>> {
+  const names = new Set<string>();
+  let setMsgs: NetlinkMessage[];
+  try {
+    setMsgs = await dump(t, `list sets of inet ${table}`, (w, seq) => writeSetDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table));
+  } catch (e) {
+    if (e instanceof PktmarkError && e.errno === ENOENT) return new Map();
+    throw e;
+  }
+  for (const m of setMsgs) {
+    if (m.header.type !== nftType(NFT_MSG_NEWSET)) continue;
+    const set = decodeSet(m);
+    if (set.table === table && ((set.flags ?? 0) & NFT_SET_ANONYMOUS) !== 0) names.add(set.name);
+  }
+  const out = new Map<string, string>();
+  for (const name of names) {
+    let msgs: NetlinkMessage[];
+    try {
+      msgs = await dump(t, `list elements of set ${name}`, (w, seq) => writeSetElemDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table, name));
+    } catch (e) {
+      if (e instanceof PktmarkError && e.errno === ENOENT) continue;
+      throw e;
+    }
+    const elements = msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWSETELEM)).flatMap((m) => decodeSetElems(m).elements);
+    const text = portListText(elements);
+    if (text !== undefined) out.set(name, text);
+  }
+  return out;
 }

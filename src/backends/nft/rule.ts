@@ -7,7 +7,10 @@
  */
 import { addressBytes, formatAddress, prefixMask } from '../../../codecs/address.js';
 import { NFT_BITWISE_BOOL, type Bitwise } from '../../../codecs/nftables/expr/bitwise.js';
-import { NFT_CMP_EQ, NFT_CMP_NEQ, type Cmp } from '../../../codecs/nftables/expr/cmp.js';
+import { NFT_CMP_EQ, NFT_CMP_GTE, NFT_CMP_LTE, NFT_CMP_NEQ, type Cmp } from '../../../codecs/nftables/expr/cmp.js';
+import { NFT_RANGE_NEQ } from '../../../codecs/nftables/expr/range.js';
+import { maskBytes } from '../../addresses.js';
+import { formatPortMatch, type PortMatch } from '../../ports.js';
 import type { Expr } from '../../../codecs/nftables/expr/index.js';
 import { NFT_META_IIFNAME, NFT_META_L4PROTO, NFT_META_MARK, NFT_META_NFPROTO, NFT_META_OIFNAME, type Meta } from '../../../codecs/nftables/expr/meta.js';
 import { NFT_PAYLOAD_NETWORK_HEADER, NFT_PAYLOAD_TRANSPORT_HEADER, type Payload } from '../../../codecs/nftables/expr/payload.js';
@@ -16,10 +19,14 @@ import { HOST_LITTLE_ENDIAN } from '../../../codecs/netlink/struct.js';
 import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../../codecs/nftables/messages.js';
 import { PktmarkError } from '../../errors.js';
 import { nftFields } from './fields.js';
-import { FULL_MASK, IFNAMSIZ, normalizeWith, type AddressMatch, type Family, type Hook, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
+import { chainByName } from './chains.js';
+import { NFT_CT_MARK } from '../../../codecs/nftables/expr/ct.js';
+import { NFT_LOOKUP_F_INV } from '../../../codecs/nftables/expr/lookup.js';
+import { ANON_SET_NAME, defaultSetIds, type PortSetIds } from './port-sets.js';
+import { FULL_MASK, IFNAMSIZ, normalizeWith, type MarkValueMatch, type AddressMatch, type Family, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
 
 /** Which MarkRule field produced an expression: lets an ext-ack offset name the field. */
-export type RuleField = 'family' | 'src' | 'dst' | 'iif' | 'oif' | 'proto' | 'sport' | 'dport' | 'rate' | 'counter' | 'mark';
+export type RuleField = 'family' | 'src' | 'dst' | 'iif' | 'oif' | 'proto' | 'sport' | 'dport' | 'markMatch' | 'ctmarkMatch' | 'rate' | 'counter' | 'mark';
 export interface TaggedExpr { readonly expr: Expr; readonly field: RuleField }
 
 export const UNIT_SECONDS: Readonly<Record<RateUnit, bigint>> = { second: 1n, minute: 60n, hour: 3600n, day: 86400n };
@@ -55,9 +62,10 @@ function addressExprs(family: Family, which: 'src' | 'dst', a: AddressMatch): Ex
   const bytes = addressBytes(a);
   const op = a.negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
   const load = (len: number): Payload => ({ kind: 'payload', dreg: r1, base: NFT_PAYLOAD_NETWORK_HEADER, offset: f[which], len });
-  if (a.prefix === f.len * 8) return [load(f.len), cmpEq(bytes, op)];
-  if (a.prefix > 0 && a.prefix % 8 === 0) return [load(a.prefix / 8), cmpEq(bytes.slice(0, a.prefix / 8), op)];
-  const mask: Bitwise = { kind: 'bitwise', sreg: r1, dreg: r1, len: f.len, mask: prefixMask(a.prefix, f.len), xor: new Uint8Array(f.len) };
+  if (a.netmask === undefined && a.prefix === f.len * 8) return [load(f.len), cmpEq(bytes, op)];
+  if (a.netmask === undefined && a.prefix > 0 && a.prefix % 8 === 0) return [load(a.prefix / 8), cmpEq(bytes.slice(0, a.prefix / 8), op)];
+  // other prefixes, /0 and non-contiguous masks: `ip saddr & MASK == ADDR`
+  const mask: Bitwise = { kind: 'bitwise', sreg: r1, dreg: r1, len: f.len, mask: maskBytes(a, prefixMask), xor: new Uint8Array(f.len) };
   return [load(f.len), mask, cmpEq(bytes, op)];
 }
 
@@ -70,7 +78,32 @@ function ifnameExprs(key: number, name: string): Expr[] {
   return [metaLoad(key), cmpEq(b)];
 }
 
-export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
+/**
+ * A port match after its payload load, as nft 1.0.6 sends it: `!= N` is cmp neq, `A-B` is
+ * cmp gte + cmp lte, `!= A-B` is one range neq (netlink_linearize.c, netlink_gen_range), and a
+ * list is a lookup in the rule's anonymous set (port-sets.ts), inverted for `!= { … }`.
+ */
+function portMatchExprs(p: PortMatch, field: 'sport' | 'dport', setId: number | undefined): Expr[] {
+  if (p.ranges.length !== 1) {
+    if (setId === undefined) throw new PktmarkError('ENCODE', `${field} ${formatPortMatch(p)}: no set id for the port list`, { field });
+    return [{ kind: 'lookup', sreg: r1, set: ANON_SET_NAME, setId, ...(p.negate ? { flags: NFT_LOOKUP_F_INV } : {}) }];
+  }
+  const { from, to } = p.ranges[0];
+  if (from === to) return [cmpEq(be16(from), NFT_CMP_NEQ)];
+  if (p.negate) return [{ kind: 'range', sreg: r1, op: NFT_RANGE_NEQ, from: be16(from), to: be16(to) }];
+  return [cmpEq(be16(from), NFT_CMP_GTE), cmpEq(be16(to), NFT_CMP_LTE)];
+}
+
+/** `mark and M == V` after the load; a full mask has no bitwise (nft drops `& 0xffffffff`). */
+function markMatchExprs(m: MarkValueMatch): Expr[] {
+  const op = m.negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
+  if (m.mask === FULL_MASK) return [cmpEq(hostU32(m.value), op)];
+  // nft sends NFTA_BITWISE_OP (bool) for `mark and M` (strace of nft 1.0.6), unlike for address prefixes
+  return [{ kind: 'bitwise', sreg: r1, dreg: r1, op: NFT_BITWISE_BOOL, len: 4, mask: hostU32(m.mask), xor: hostU32(0) }, cmpEq(hostU32(m.value), op)];
+}
+
+/** `setIds`: the batch-local ids of the rule's anonymous port sets (port-sets.ts). */
+export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(rule)): TaggedExpr[] {
   const out: TaggedExpr[] = [];
   const add = (field: RuleField, ...exprs: Expr[]): void => { for (const expr of exprs) out.push({ expr, field }); };
   if (rule.family) add('family', metaLoad(NFT_META_NFPROTO), cmpEq(u8(ADDR[rule.family].nfproto)));
@@ -84,12 +117,15 @@ export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
     // nft merges adjacent payload matches: `udp sport 53 udp dport 5353` is one 4-byte load at offset 0
     if (rule.sport !== undefined && rule.dport !== undefined) {
       add('sport', th(0, 4), cmpEq(Uint8Array.of(...be16(rule.sport), ...be16(rule.dport))));
-    } else if (rule.sport !== undefined) {
-      add('sport', th(0, 2), cmpEq(be16(rule.sport)));
-    } else if (rule.dport !== undefined) {
-      add('dport', th(2, 2), cmpEq(be16(rule.dport)));
+    } else {
+      if (rule.sport !== undefined) add('sport', th(0, 2), cmpEq(be16(rule.sport)));
+      if (rule.sports) add('sport', th(0, 2), ...portMatchExprs(rule.sports, 'sport', setIds.sport));
+      if (rule.dport !== undefined) add('dport', th(2, 2), cmpEq(be16(rule.dport)));
+      if (rule.dports) add('dport', th(2, 2), ...portMatchExprs(rule.dports, 'dport', setIds.dport));
     }
   }
+  if (rule.markMatch) add('markMatch', metaLoad(NFT_META_MARK), ...markMatchExprs(rule.markMatch));
+  if (rule.ctmarkMatch) add('ctmarkMatch', { kind: 'ct', key: NFT_CT_MARK, dreg: r1 }, ...markMatchExprs(rule.ctmarkMatch));
   if (rule.rate) {
     add('rate', { kind: 'limit', rate: BigInt(rule.rate.rate), unit: UNIT_SECONDS[rule.rate.unit], burst: rule.rate.burst, type: 'packets', inverted: false });
   }
@@ -113,7 +149,8 @@ export function ruleToExprs(rule: MarkRule): TaggedExpr[] {
 /** A cursor over the expressions; each matcher consumes a run or leaves the cursor unchanged. */
 class Cursor {
   i = 0;
-  constructor(readonly xs: readonly Expr[]) {}
+  /** anonymous port sets by name → their list text (port-sets.ts portListText) */
+  constructor(readonly xs: readonly Expr[], readonly sets: ReadonlyMap<string, string> = new Map()) {}
   peek(k = 0): Expr | undefined { return this.xs[this.i + k]; }
   get done(): boolean { return this.i >= this.xs.length; }
 }
@@ -146,22 +183,24 @@ function matchAddress(c: Cursor, d: Draft, fam: Family | undefined): boolean {
   const which = p.offset === f.src ? 'src' : p.offset === f.dst ? 'dst' : undefined;
   if (!which || d[which] !== undefined) return false;
   let prefix: number | undefined;
+  let netmask: string | undefined;
   let k = 1;
   const b = c.peek(1);
   if (b?.kind === 'bitwise') {
     if (p.len !== f.len || b.sreg !== r1 || b.dreg !== r1 || b.len !== f.len || !allZero(b.xor) || b.mask.length !== f.len) return false;
     prefix = prefixOfMask(b.mask);
+    if (prefix === undefined) netmask = formatAddress(b.mask);
     k = 2;
   } else if (p.len >= 1 && p.len <= f.len) {
     prefix = p.len * 8;
   }
   const cm = c.peek(k);
-  if (prefix === undefined || !isCmp(cm, [NFT_CMP_EQ, NFT_CMP_NEQ]) || cm.data.length !== (k === 2 ? f.len : p.len)) return false;
+  if ((prefix === undefined && netmask === undefined) || !isCmp(cm, [NFT_CMP_EQ, NFT_CMP_NEQ]) || cm.data.length !== (k === 2 ? f.len : p.len)) return false;
   const full = new Uint8Array(f.len);
   full.set(cm.data);
-  const mask = prefixMask(prefix, f.len);
+  const mask = netmask !== undefined ? (b as Bitwise).mask : prefixMask(prefix!, f.len);
   if (full.some((x, i) => (x & ~mask[i] & 0xff) !== 0)) return false; // a compare that can never match
-  const text = formatAddress(full) + (prefix === f.len * 8 ? '' : `/${prefix}`);
+  const text = formatAddress(full) + (netmask !== undefined ? `/${netmask}` : prefix === f.len * 8 ? '' : `/${prefix}`);
   d[which] = (cm.op === NFT_CMP_NEQ ? '!' : '') + text;
   c.i += k + 1;
   return true;
@@ -194,13 +233,43 @@ function matchProto(c: Cursor, d: Draft): boolean {
   c.i += 2;
   const p = c.peek();
   const pc = c.peek(1);
-  if (p?.kind !== 'payload' || p.base !== NFT_PAYLOAD_TRANSPORT_HEADER || p.dreg !== r1 || !isCmp(pc) || pc.data.length !== p.len) return true;
-  const v = pc.data;
-  if (p.offset === 0 && p.len === 4) { d.sport = (v[0] << 8) | v[1]; d.dport = (v[2] << 8) | v[3]; }
-  else if (p.offset === 0 && p.len === 2) d.sport = (v[0] << 8) | v[1];
-  else if (p.offset === 2 && p.len === 2) d.dport = (v[0] << 8) | v[1];
-  else return true;
-  c.i += 2;
+  if (p?.kind === 'payload' && p.base === NFT_PAYLOAD_TRANSPORT_HEADER && p.dreg === r1 && p.offset === 0 && p.len === 4 && isCmp(pc) && pc.data.length === 4) {
+    const v = pc.data;
+    d.sport = (v[0] << 8) | v[1];
+    d.dport = (v[2] << 8) | v[3];
+    c.i += 2;
+    return true;
+  }
+  while (matchPort(c, d)) { /* sport, then dport */ }
+  return true;
+}
+
+const readBe16 = (b: Uint8Array): number => (b[0] << 8) | b[1];
+
+/** One port match after l4proto: a 2-byte transport load then cmp eq/neq, cmp gte+lte, or range neq. */
+function matchPort(c: Cursor, d: Draft): boolean {
+  const p = c.peek();
+  if (p?.kind !== 'payload' || p.base !== NFT_PAYLOAD_TRANSPORT_HEADER || p.dreg !== r1 || p.len !== 2 || (p.offset !== 0 && p.offset !== 2)) return false;
+  const field = p.offset === 0 ? 'sport' : 'dport';
+  if (d[field] !== undefined) return false;
+  const a = c.peek(1);
+  const b = c.peek(2);
+  const is2 = (e: Expr | undefined): e is Cmp => isCmp(e, [NFT_CMP_EQ, NFT_CMP_NEQ, NFT_CMP_GTE, NFT_CMP_LTE]) && e.data.length === 2;
+  if (is2(a) && a.op === NFT_CMP_GTE && is2(b) && b.op === NFT_CMP_LTE) {
+    d[field] = `${readBe16(a.data)}-${readBe16(b.data)}`;
+    c.i += 3;
+  } else if (is2(a) && (a.op === NFT_CMP_EQ || a.op === NFT_CMP_NEQ)) {
+    d[field] = `${a.op === NFT_CMP_NEQ ? '!' : ''}${readBe16(a.data)}`;
+    c.i += 2;
+  } else if (a?.kind === 'range' && a.sreg === r1 && a.op === NFT_RANGE_NEQ && a.from.length === 2 && a.to.length === 2) {
+    d[field] = `!${readBe16(a.from)}-${readBe16(a.to)}`;
+    c.i += 2;
+  } else if (a?.kind === 'lookup' && a.sreg === r1 && a.dreg === undefined && c.sets.has(a.set) && ((a.flags ?? 0) & ~NFT_LOOKUP_F_INV) === 0) {
+    d[field] = `${(a.flags ?? 0) & NFT_LOOKUP_F_INV ? '!' : ''}${c.sets.get(a.set)!}`;
+    c.i += 2;
+  } else {
+    return false;
+  }
   return true;
 }
 
@@ -227,6 +296,27 @@ function matchMark(c: Cursor, d: Draft): boolean {
   return false;
 }
 
+/** `meta mark [& M] ==|!= V` or `ct mark [& M] ==|!= V`. */
+function matchMarkValue(c: Cursor, d: Draft): boolean {
+  const a = c.peek();
+  const field = isMetaLoad(a, NFT_META_MARK) ? 'markMatch' : a?.kind === 'ct' && a.key === NFT_CT_MARK && a.dreg === r1 ? 'ctmarkMatch' : undefined;
+  if (!field || d[field] !== undefined) return false;
+  let k = 1;
+  let mask = FULL_MASK as number;
+  const b = c.peek(1);
+  if (b?.kind === 'bitwise') {
+    if (b.sreg !== r1 || b.dreg !== r1 || b.len !== 4 || b.mask.length !== 4 || !allZero(b.xor) || b.op !== undefined && b.op !== NFT_BITWISE_BOOL) return false;
+    mask = readHostU32(b.mask);
+    k = 2;
+  }
+  const cm = c.peek(k);
+  if (!isCmp(cm, [NFT_CMP_EQ, NFT_CMP_NEQ]) || cm.data.length !== 4) return false;
+  // a mark load followed by a bitwise and a meta set is the mark statement, not a match
+  d[field] = `${cm.op === NFT_CMP_NEQ ? '!' : ''}0x${readHostU32(cm.data).toString(16)}/0x${mask.toString(16)}`;
+  c.i += k + 1;
+  return true;
+}
+
 const UNIT_NAMES = new Map<bigint, RateUnit>(Object.entries(UNIT_SECONDS).map(([k, v]) => [v, k as RateUnit]));
 
 /**
@@ -235,10 +325,11 @@ const UNIT_NAMES = new Map<bigint, RateUnit>(Object.entries(UNIT_SECONDS).map(([
  * is exactly what the same input would give — and inconsistent rules (oif in prerouting,
  * ports without a port protocol) do not map.
  */
-export function exprsToRule(exprs: readonly Expr[], hook: string, comment?: string): MarkRule | undefined {
-  if (hook !== 'prerouting' && hook !== 'output') return undefined;
-  const c = new Cursor(exprs);
-  const d: Draft = { via: 'nft', hook: hook as Hook };
+export function exprsToRule(exprs: readonly Expr[], chain: string, comment?: string, sets?: ReadonlyMap<string, string>): MarkRule | undefined {
+  const base = chainByName(chain);
+  if (!base) return undefined;
+  const c = new Cursor(exprs, sets);
+  const d: Draft = { via: 'nft', hook: base.hook, table: base.table };
   let fam: Family | undefined;
   if (isMetaLoad(c.peek(), NFT_META_NFPROTO)) {
     const cm = c.peek(1);
@@ -251,6 +342,10 @@ export function exprsToRule(exprs: readonly Expr[], hook: string, comment?: stri
   // matches in any order (nft keeps the order of the text; other writers may differ)
   for (;;) {
     if (matchAddress(c, d, fam) || matchIfname(c, d) || matchProto(c, d)) continue;
+    break;
+  }
+  for (;;) {
+    if (matchMarkValue(c, d)) continue;
     break;
   }
   const l = c.peek();

@@ -12,6 +12,8 @@ import type { AttributeWriter } from '../../../codecs/netlink/attributes.js';
 import { writeRule, type ExprSpan } from '../../../codecs/nftables/messages.js';
 import type { MarkRule } from '../../rule.js';
 import { ruleToExprs, type RuleField } from './rule.js';
+import type { PortSetIds } from './port-sets.js';
+import { chainOf } from './chains.js';
 import { NFPROTO_INET } from '../../../codecs/nftables/messages.js';
 
 interface Patch { readonly field: 'src' | 'dst'; readonly at: number; readonly len: number }
@@ -27,20 +29,25 @@ const MAX_SHAPES = 256;
 
 /** Everything that decides a rule's bytes except the address values. */
 function shapeKey(r: MarkRule, table: string): string {
-  const a = (m: MarkRule['src']): string => (m ? `${m.family}/${m.prefix}${m.negate ? '!' : ''}` : '');
+  const a = (m: MarkRule['src']): string => (m ? `${m.family}/${m.prefix}${m.netmask ?? ''}${m.negate ? '!' : ''}` : '');
+  const p = (m: object | undefined): string => (m ? JSON.stringify(m) : '');
   const rate = r.rate ? `${r.rate.rate}/${r.rate.unit}/${r.rate.burst}` : '';
-  return `${table}|${r.hook ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${r.comment ?? ''}`;
+  return `${table}|${r.hook ?? ''}|${r.table ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${p(r.sports)}|${p(r.dports)}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${p(r.markMatch)}|${p(r.ctmarkMatch)}|${r.comment ?? ''}`;
 }
 
 const sameAddressShape = (a: MarkRule['src'], b: MarkRule['src']): boolean =>
-  a === b || (a !== undefined && b !== undefined && a.family === b.family && a.prefix === b.prefix && a.negate === b.negate);
+  a === b || (a !== undefined && b !== undefined && a.family === b.family && a.prefix === b.prefix && a.negate === b.negate && a.netmask === b.netmask);
+const samePorts = (a: MarkRule['sports'], b: MarkRule['sports']): boolean =>
+  a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 const sameRate = (a: MarkRule['rate'], b: MarkRule['rate']): boolean =>
   a === b || (a !== undefined && b !== undefined && a.rate === b.rate && a.unit === b.unit && a.burst === b.burst);
 
 /** shapeKey(a) === shapeKey(b), without building strings: bulk input is usually runs of one shape. */
 function sameShape(a: MarkRule, b: MarkRule): boolean {
-  return a.hook === b.hook && a.family === b.family && sameAddressShape(a.src, b.src) && sameAddressShape(a.dst, b.dst)
+  return a.hook === b.hook && a.table === b.table && a.family === b.family && sameAddressShape(a.src, b.src) && sameAddressShape(a.dst, b.dst)
     && a.iif === b.iif && a.oif === b.oif && a.proto === b.proto && a.sport === b.sport && a.dport === b.dport
+    && samePorts(a.sports, b.sports) && samePorts(a.dports, b.dports)
+    && JSON.stringify(a.markMatch) === JSON.stringify(b.markMatch) && JSON.stringify(a.ctmarkMatch) === JSON.stringify(b.ctmarkMatch)
     && a.mark === b.mark && a.mask === b.mask && a.xor === b.xor && sameRate(a.rate, b.rate) && a.comment === b.comment;
 }
 
@@ -49,9 +56,9 @@ export class RuleEncoder {
   private last: { rule: MarkRule; table: string; template: Template | null } | undefined;
 
   /** Append the NEWRULE message for `rule` to `w`. */
-  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint): WrittenRule {
-    // inserts are one-off placements: encoded in full, never templated
-    if (position !== undefined) return this.full(w, rule, table, flags, seq, msgType, position);
+  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds): WrittenRule {
+    // inserts are one-off placements, and a port list's set id differs per rule: encoded in full, never templated
+    if (position !== undefined || setIds !== undefined) return this.full(w, rule, table, flags, seq, msgType, position, setIds);
     let t: Template | null | undefined;
     if (this.last && this.last.table === table && sameShape(this.last.rule, rule)) t = this.last.template;
     else t = this.shapes.get(shapeKey(rule, table));
@@ -81,11 +88,11 @@ export class RuleEncoder {
     return t;
   }
 
-  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint): WrittenRule {
-    const tagged = ruleToExprs(rule);
+  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds): WrittenRule {
+    const tagged = ruleToExprs(rule, setIds);
     const spans: ExprSpan[] = [];
     writeRule(w, msgType, flags, seq, {
-      family: NFPROTO_INET, table, chain: rule.hook ?? 'prerouting', exprs: tagged.map((x) => x.expr),
+      family: NFPROTO_INET, table, chain: chainOf(rule), exprs: tagged.map((x) => x.expr),
       ...(position !== undefined ? { position } : {}),
       ...(rule.comment !== undefined ? { comment: rule.comment } : {}),
     }, spans);
@@ -106,7 +113,7 @@ function makeTemplate(bytes: Uint8Array, rule: MarkRule, written: WrittenRule): 
     const span = written.spans.find((s) => s.index === idx);
     if (!span) return null;
     const value = addressBytes(m);
-    const len = m.prefix % 8 === 0 && m.prefix > 0 ? m.prefix / 8 : value.length;
+    const len = m.netmask === undefined && m.prefix % 8 === 0 && m.prefix > 0 ? m.prefix / 8 : value.length;
     const at = span.end - ((len + 3) & ~3);
     for (let i = 0; i < len; i++) if (bytes[at + i] !== value[i]) return null;
     patches.push({ field, at, len });

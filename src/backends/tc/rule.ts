@@ -14,7 +14,8 @@ import { addressKeys, IP4, IP6, portKey, prefixLength, protocolKey } from '../..
 import type { IngressKind } from '../../../codecs/tc/qdisc.js';
 import { PktmarkError } from '../../errors.js';
 import { tcFields } from './fields.js';
-import { formatMark, normalizeWith, protocolName, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
+import { formatPortMatch } from '../../ports.js';
+import { formatMark, normalizeWith, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
 import type { RawPart } from '../backend.js';
 
 /**
@@ -68,7 +69,14 @@ export function packetsPerSecond(r: MarkRule): number | undefined {
 export function checkTcRule(r: MarkRule): void {
   if (r.xor) throw unsupported('xor', 'act_skbedit sets (old & ~mask) | mark; it cannot toggle bits (--set-xmark)');
   if (r.comment !== undefined) throw unsupported('comment', 'a u32 filter has no place for a comment');
+  if (r.markMatch) throw unsupported('markMatch', 'pktmark\'s u32 filters do not match on the mark', "use via: 'nft'");
+  if (r.ctmarkMatch) throw unsupported('ctmarkMatch', 'tc has no conntrack mark match here', "use via: 'nft'");
+  for (const f of ['sports', 'dports'] as const) {
+    const field = f === 'sports' ? 'sport' : 'dport';
+    if (r[f]) throw unsupported(field, `u32 matches a port under a mask; it cannot say a range, a list or a negation (${field} ${formatPortMatch(r[f]!)})`, "use via: 'nft'");
+  }
   for (const f of ['src', 'dst'] as const) {
+    if (r[f]?.netmask !== undefined) throw unsupported(f, `pktmark's u32 path takes prefixes only (${f} mask ${r[f]!.netmask})`, "use via: 'nft'");
     if (r[f]?.negate) throw unsupported(f, `u32 keys cannot be negated (${f} "!${formatCidr(r[f]!)}")`);
   }
   if (!r.family && (r.proto !== undefined || r.sport !== undefined || r.dport !== undefined)) {

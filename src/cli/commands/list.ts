@@ -6,7 +6,7 @@ import { noDryRun, type GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
 import type { Io } from '../io.js';
 import { parseOptions, str, type Parsed } from '../options.js';
-import { ruleJson, streamRuleTable } from '../output.js';
+import { JSON_VERSION, ruleJson, streamRuleTable } from '../output.js';
 
 const VIA = { '--via': { value: viaWords() } } as const;
 
@@ -25,13 +25,13 @@ export async function listCommand(argv: readonly string[], base: number, g: Glob
   await withMarker(g, async (m) => {
     const records = m.rules(v ? { via: v } : {});
     if (!g.json) { await streamRuleTable(records, (l) => io.out(l)); return; }
-    // the same document as JSON.stringify({ rules: [...] }), one rule per line
+    // the same document as JSON.stringify(rulesJson([...])), one rule per line
     let first = true;
     for await (const rec of records) {
-      io.out(`${first ? '{"rules":[' : ','}${JSON.stringify(ruleJson(rec))}`);
+      io.out(`${first ? `{"version":${JSON_VERSION},"rules":[` : ','}${JSON.stringify(ruleJson(rec))}`);
       first = false;
     }
-    io.out(first ? '{"rules":[]}' : ']}');
+    io.out(first ? `{"version":${JSON_VERSION},"rules":[]}` : ']}');
   });
   return EXIT_OK;
 }

@@ -12,7 +12,7 @@ import { EXIT_OK, UsageError } from '../errors.js';
 import { checkGlobal, type GlobalOptions } from '../global.js';
 import { helpText } from '../help.js';
 import type { Io } from '../io.js';
-import { hex, ruleJson } from '../output.js';
+import { hex, rulesJson } from '../output.js';
 import { Words } from '../words.js';
 
 type Direction = 'ingress' | 'egress';
@@ -253,7 +253,7 @@ export async function runTc(cmd: TcCommand, g: GlobalOptions, io: Io): Promise<n
     case 'filter-add': await addRules([cmd.rule], g, io, { print: g.json || g.dryRun }); return EXIT_OK;
     case 'filter-show': {
       const records = selected(await withMarker(g, (m) => m.list({ via: 'tc' })), cmd);
-      if (g.json) io.out(JSON.stringify({ rules: records.map(ruleJson) }));
+      if (g.json) io.out(JSON.stringify(rulesJson(records)));
       else for (const r of records) io.out(`${r.id}  packets ${r.packets} bytes ${r.bytes}\n  ${r.text.split('\n').at(-1)}`);
       return EXIT_OK;
     }

@@ -1,14 +1,15 @@
 /**
- * The iptables front's small parsers, one per match and one for the MARK target, in the shape
- * of iptables' extensions (libxt_limit.c, libxt_comment.c, libxt_tcp.c, libxt_MARK.c): each
- * owns its option words, consumes them from the cursor and writes a typed value into the
- * rule being built, or throws an error naming the word and its position.
+ * The iptables front's small parsers, one per match and target, in the shape of iptables'
+ * extensions (libxt_limit.c, libxt_comment.c, libxt_tcp.c, libxt_multiport.c, libxt_mark.c,
+ * libxt_MARK.c): each declares its long options, takes the value getopt found (and whether a
+ * `!` came before), and writes a typed value into the rule being built, or throws an error
+ * naming the word and its position. normalizeRule does the value checks after.
  */
 import { parseU32 } from '../../rule.js';
+import { parsePortField } from '../../ports.js';
 import { UsageError } from '../errors.js';
-import type { Words } from '../words.js';
 
-/** What the front builds before handing it to normalizeRule (which does every value check). */
+/** What the front builds before handing it to normalizeRule. */
 export interface XtRule {
   family: 'ip' | 'ip6';
   src?: string;
@@ -23,20 +24,33 @@ export interface XtRule {
   xor?: boolean;
   rate?: string;
   burst?: string;
+  markMatch?: string;
+  ctmarkMatch?: string;
   comment?: string;
+}
+
+/** Where an option stood: its word (the long name getopt resolved), position, and a `!` before it. */
+export interface OptAt { readonly word: string; readonly pos: number; readonly negate: boolean }
+
+export interface XtOption {
+  /** options without a value (none here take one optionally) */
+  readonly flag?: true;
+  /** whether iptables accepts `!` before it */
+  readonly negatable?: true;
+  parse(value: string, r: XtRule, at: OptAt): void;
 }
 
 export interface XtExtension {
   readonly name: string;
-  /** option word → parser; the option word itself was just consumed */
-  readonly options: Readonly<Record<string, (w: Words, r: XtRule) => void>>;
+  readonly options: Readonly<Record<string, XtOption>>;
   /** called after the whole line was read (defaults, required options) */
   finish?(r: XtRule, loadedAt: number): void;
 }
 
-const once = (r: XtRule, key: keyof XtRule, w: Words): void => {
-  if (r[key] !== undefined) throw new UsageError('INVALID_OPTION', `'${w.last}' at position ${w.lastPos}: ${key} is already given`, { field: w.last });
+const once = (r: XtRule, key: keyof XtRule, at: OptAt): void => {
+  if (r[key] !== undefined) throw new UsageError('INVALID_OPTION', `'${at.word}' at position ${at.pos}: ${key} is already given`, { field: at.word });
 };
+const opt = (parse: XtOption['parse'], negatable = false): XtOption => (negatable ? { parse, negatable: true } : { parse });
 
 /** libxt_limit takes any leading part of second, minute, hour or day (`/s`, `/mi`, `/hou`, `/da`). */
 function limitUnit(u: string): string | undefined {
@@ -45,17 +59,15 @@ function limitUnit(u: string): string | undefined {
   return ['second', 'minute', 'hour', 'day'].find((full) => full.startsWith(k));
 }
 
-/** libxt_limit: --limit N[/second|minute|hour|day] (s, sec, m, min, h, d …), --limit-burst N */
 export const limitMatch: XtExtension = {
   name: 'limit',
   options: {
-    '--limit': (w, r) => {
-      once(r, 'rate', w);
-      const v = w.value('--limit', 'a rate like 1/s');
+    '--limit': opt((v, r, at) => {
+      once(r, 'rate', at);
       const [n, unit] = v.split('/', 2);
       r.rate = unit === undefined ? `${v}/second` : `${n}/${limitUnit(unit) ?? unit}`;
-    },
-    '--limit-burst': (w, r) => { once(r, 'burst', w); r.burst = w.value('--limit-burst', 'a number'); },
+    }),
+    '--limit-burst': opt((v, r, at) => { once(r, 'burst', at); r.burst = v; }),
   },
   // iptables' default when -m limit has no --limit: 3/hour
   finish: (r) => { if (r.rate === undefined) r.rate = '3/hour'; },
@@ -63,27 +75,56 @@ export const limitMatch: XtExtension = {
 
 export const commentMatch: XtExtension = {
   name: 'comment',
-  options: { '--comment': (w, r) => { once(r, 'comment', w); r.comment = w.value('--comment', 'text'); } },
+  options: { '--comment': opt((v, r, at) => { once(r, 'comment', at); r.comment = v; }) },
   finish: (r, at) => {
     if (r.comment === undefined) throw new UsageError('INVALID_OPTION', `-m comment at position ${at} needs --comment TEXT`, { field: '--comment' });
   },
 };
 
-/** libxt_tcp / libxt_udp / libxt_sctp: single ports (ranges and lists are not modelled) */
-function portParser(field: 'sport' | 'dport'): (w: Words, r: XtRule) => void {
-  return (w, r) => {
-    const opt = w.last!;
-    once(r, field, w);
-    const v = w.value(opt, 'a port');
-    if (/[:,]/.test(v)) throw w.unsupported(v, w.lastPos, 'port ranges and lists are not supported: give one port');
-    r[field] = v;
-  };
+/** libxt_tcp / udp / sctp: `[!] --sport A[:B]` (xtables_parse_port: `A:`, `:B` allowed; no lists). */
+function portOption(field: 'sport' | 'dport'): XtOption {
+  return opt((v, r, at) => {
+    once(r, field, at);
+    if (v.includes(',')) throw new UsageError('UNSUPPORTED', `unsupported word '${v}' at position ${at.pos + 1}`, { field: at.word, hint: 'a list of ports needs -m multiport' });
+    r[field] = (at.negate ? '!' : '') + v;
+  }, true);
 }
 
 export function portMatch(name: string): XtExtension {
-  const sport = portParser('sport');
-  const dport = portParser('dport');
+  const sport = portOption('sport');
+  const dport = portOption('dport');
   return { name, options: { '--sport': sport, '--source-port': sport, '--dport': dport, '--destination-port': dport } };
+}
+
+/** libxt_multiport: `[!] --sports/--dports P[,P|A:B…]`, at most 15 slots (a range takes 2). */
+function multiportOption(field: 'sport' | 'dport'): XtOption {
+  return opt((v, r, at) => {
+    once(r, field, at);
+    parsePortField(v, at.word);
+    // counted as written, before ranges merge: a range takes two of XT_MULTI_PORTS (15) slots
+    if (v.replace(/^!/, '').split(',').reduce((n, x) => n + (x.includes(':') ? 2 : 1), 0) > 15) throw new UsageError('INVALID_PORT', `${at.word} at position ${at.pos}: too many ports specified (multiport takes 15)`, { field: at.word });
+    r[field] = (at.negate ? '!' : '') + v;
+  }, true);
+}
+
+export const multiportMatch: XtExtension = {
+  name: 'multiport',
+  options: {
+    '--sports': multiportOption('sport'), '--source-ports': multiportOption('sport'),
+    '--dports': multiportOption('dport'), '--destination-ports': multiportOption('dport'),
+  },
+  finish: (r, at) => {
+    if (r.sport === undefined && r.dport === undefined) throw new UsageError('INVALID_OPTION', `-m multiport at position ${at} needs --sports or --dports`, { field: '--dports' });
+  },
+};
+
+/** libxt_mark / libxt_connmark (the match): `[!] --mark V[/M]`. */
+function markMatch(name: string, field: 'markMatch' | 'ctmarkMatch'): XtExtension {
+  return {
+    name,
+    options: { '--mark': opt((v, r, at) => { once(r, field, at); r[field] = (at.negate ? '!' : '') + v; }, true) },
+    finish: (r, at) => { if (r[field] === undefined) throw new UsageError('INVALID_OPTION', `-m ${name} at position ${at} needs --mark V[/M]`, { field: '--mark' }); },
+  };
 }
 
 export const PORT_PROTOCOLS: Readonly<Record<string, string>> = { tcp: 'tcp', '6': 'tcp', udp: 'udp', '17': 'udp', sctp: 'sctp', '132': 'sctp', udplite: 'udplite', '136': 'udplite' };
@@ -96,13 +137,19 @@ export const MATCHES: Readonly<Record<string, () => XtExtension>> = {
   udp: () => portMatch('udp'),
   sctp: () => portMatch('sctp'),
   udplite: () => portMatch('udplite'),
+  multiport: () => multiportMatch,
+  mark: () => markMatch('mark', 'markMatch'),
+  connmark: () => markMatch('connmark', 'ctmarkMatch'),
 };
 
-function markValue(w: Words, opt: string): [number, number | undefined] {
-  const v = w.value(opt, 'a value V[/M]');
+function markValue(v: string, at: OptAt): [number, number | undefined] {
   const [a, b, extra] = v.split('/');
-  if (extra !== undefined) throw new UsageError('INVALID_MARK', `${opt} ${JSON.stringify(v)} at position ${w.lastPos} is not V[/M]`, { field: opt });
-  return [parseU32(a, opt), b === undefined ? undefined : parseU32(b, `${opt} mask`, 'INVALID_MASK')];
+  if (extra !== undefined) throw new UsageError('INVALID_MARK', `${at.word} ${JSON.stringify(v)} at position ${at.pos} is not V[/M]`, { field: at.word });
+  return [parseU32(a, at.word), b === undefined ? undefined : parseU32(b, `${at.word} mask`, 'INVALID_MASK')];
+}
+
+function noMask(at: OptAt, m: number | undefined): void {
+  if (m !== undefined) throw new UsageError('INVALID_MARK', `${at.word} at position ${at.pos} takes a value without /mask`, { field: at.word });
 }
 
 /**
@@ -116,11 +163,11 @@ function markValue(w: Words, opt: string): [number, number | undefined] {
 export const markTarget: XtExtension = {
   name: 'MARK',
   options: {
-    '--set-xmark': (w, r) => { once(r, 'mark', w); const [v, m] = markValue(w, '--set-xmark'); r.mark = v; r.mask = m ?? 0xffffffff; r.xor = true; },
-    '--set-mark': (w, r) => { once(r, 'mark', w); const [v, m] = markValue(w, '--set-mark'); r.mark = v; r.mask = m === undefined ? 0xffffffff : (m | v) >>> 0; },
-    '--and-mark': (w, r) => { once(r, 'mark', w); const [v, m] = markValue(w, '--and-mark'); noMask(w, m); r.mark = 0; r.mask = ~v >>> 0; },
-    '--or-mark': (w, r) => { once(r, 'mark', w); const [v, m] = markValue(w, '--or-mark'); noMask(w, m); r.mark = v; r.mask = v; },
-    '--xor-mark': (w, r) => { once(r, 'mark', w); const [v, m] = markValue(w, '--xor-mark'); noMask(w, m); r.mark = v; r.mask = 0; r.xor = true; },
+    '--set-xmark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); r.mark = x; r.mask = m ?? 0xffffffff; r.xor = true; }),
+    '--set-mark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); r.mark = x; r.mask = m === undefined ? 0xffffffff : (m | x) >>> 0; }),
+    '--and-mark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); noMask(at, m); r.mark = 0; r.mask = ~x >>> 0; }),
+    '--or-mark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); noMask(at, m); r.mark = x; r.mask = x; }),
+    '--xor-mark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); noMask(at, m); r.mark = x; r.mask = 0; r.xor = true; }),
   },
   finish: (r, at) => {
     if (r.mark === undefined) {
@@ -128,9 +175,5 @@ export const markTarget: XtExtension = {
     }
   },
 };
-
-function noMask(w: Words, m: number | undefined): void {
-  if (m !== undefined) throw new UsageError('INVALID_MARK', `${w.words[w.lastPos - 2] ?? 'option'} at position ${w.lastPos - 1} takes a value without /mask`, { field: w.words[w.lastPos - 2] });
-}
 
 export const TARGETS: Readonly<Record<string, XtExtension>> = { MARK: markTarget };

@@ -1,0 +1,193 @@
+/**
+ * The words of one iptables command line → one command, walked like iptables' do_command:
+ * getopt (getopt.ts) over the core options plus the options of every extension loaded so far
+ * (`-p tcp` loads tcp implicitly, `-m NAME` a match, `-j NAME` the target), in any order; `!`
+ * before the options iptables lets you negate. Which extension a protocol match needs is
+ * checked at the end, so `-m udp --dport 1 -p 17` works as in iptables.
+ */
+import type { Hook, MarkRuleInput, XtTable } from '../../rule.js';
+import { DEFAULT_TABLE } from '../../backends/nft/chains.js';
+import { UsageError } from '../errors.js';
+import { Words } from '../words.js';
+import { Getopt, type OptSpec } from './getopt.js';
+import { MATCHES, PORT_PROTOCOLS, TARGETS, type OptAt, type XtExtension, type XtRule } from './xt.js';
+
+export const XT_CHAINS: Readonly<Record<string, Hook>> = { PREROUTING: 'prerouting', OUTPUT: 'output' };
+
+export type XtCommand =
+  | { readonly op: 'append' | 'delete-spec'; readonly table: XtTable; readonly hook: Hook; readonly rule: MarkRuleInput }
+  | { readonly op: 'insert'; readonly table: XtTable; readonly hook: Hook; readonly index: number; readonly rule: MarkRuleInput }
+  | { readonly op: 'delete-index'; readonly table: XtTable; readonly hook: Hook; readonly index: number }
+  | { readonly op: 'flush'; readonly table?: XtTable; readonly hook?: Hook }
+  | { readonly op: 'list'; readonly table?: XtTable; readonly hook?: Hook; readonly verbose: boolean }
+  | { readonly op: 'help' };
+
+const o = (long: string, short: string | undefined, arg: OptSpec['arg'], key = short ? `-${short}` : `--${long}`): OptSpec =>
+  (short ? { long, short, arg, key } : { long, arg, key });
+
+/** xtables.c's original_opts and optstring, the ones pktmark takes (others are refused by name). */
+const CORE: readonly OptSpec[] = [
+  o('append', 'A', 'required'), o('delete', 'D', 'required'), o('insert', 'I', 'required'),
+  o('list', 'L', 'optional'), o('flush', 'F', 'optional'), o('table', 't', 'required'),
+  o('source', 's', 'required'), o('src', undefined, 'required', '-s'), o('destination', 'd', 'required'), o('dst', undefined, 'required', '-d'),
+  o('protocol', 'p', 'required'), o('in-interface', 'i', 'required'), o('out-interface', 'o', 'required'),
+  o('match', 'm', 'required'), o('jump', 'j', 'required'), o('numeric', 'n', 'none'), o('verbose', 'v', 'none'),
+  o('wait', 'w', 'optional'), o('help', 'h', 'none'), o('exact', 'x', 'none'), o('line-numbers', undefined, 'none'),
+  // known so that abbreviations are as ambiguous as in iptables (`--s`); refused when used
+  o('set-counters', 'c', 'required'), o('check', 'C', 'required'), o('replace', 'R', 'required'), o('zero', 'Z', 'optional'),
+  o('new-chain', 'N', 'required'), o('delete-chain', 'X', 'optional'), o('policy', 'P', 'required'), o('list-rules', 'S', 'optional'),
+];
+/** iptables lets these be negated (`! -s`, `! -p`, `! -i`); pktmark's model holds negation for addresses only. */
+const NEGATABLE = new Set(['-s', '-d', '-p', '-i', '-o']);
+
+export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): XtCommand {
+  const g = new Getopt(new Words(words, 1));
+  const r: XtRule = { family };
+  let table: XtTable | undefined;
+  let tablePos = 0;
+  let cmd: { name: string; pos: number; hook?: Hook; index?: number } | undefined;
+  let bang: number | undefined;
+  let verbose = false;
+  const loaded: { ext: XtExtension; pos: number }[] = [];
+  let target: { ext: XtExtension; pos: number } | undefined;
+  let protoPos = 0;
+
+  const chainOf = (name: string, pos: number): Hook => {
+    const hook = XT_CHAINS[name];
+    if (!hook) throw new UsageError('UNSUPPORTED', `unsupported word '${name}' at position ${pos}`, { field: name, hint: 'pktmark places rules in PREROUTING and OUTPUT of raw and mangle' });
+    return hook;
+  };
+  const command = (name: string, pos: number, chain: string | undefined, required: boolean): void => {
+    if (cmd) throw new UsageError('INVALID_OPTION', `'${name}' at position ${pos}: only one command per line (already ${cmd.name} at position ${cmd.pos})`, { field: name });
+    cmd = { name, pos };
+    const c = chain ?? g.operand();
+    if (c === undefined) {
+      if (required) throw new UsageError('INVALID_OPTION', `${name} at position ${pos} needs a chain (PREROUTING or OUTPUT)`, { field: 'chain' });
+      return;
+    }
+    cmd.hook = chainOf(c, g.w.lastPos);
+    const n = name === '-I' || name === '-D' ? g.operand() : undefined;
+    if (n !== undefined) {
+      if (!/^\d+$/.test(n)) throw new UsageError('UNSUPPORTED', `unsupported word '${n}' at position ${g.w.lastPos}`, { field: n });
+      if (Number(n) < 1) throw new UsageError('INVALID_OPTION', `rule number ${n} at position ${g.w.lastPos} must be 1 or more`, { field: 'rulenum' });
+      cmd.index = Number(n);
+    }
+  };
+  const once = (key: keyof XtRule, at: OptAt): void => {
+    if (r[key] !== undefined) throw new UsageError('INVALID_OPTION', `'${at.word}' at position ${at.pos}: ${key} is already given`, { field: at.word });
+  };
+
+  while (!g.done) {
+    // the option table grows with the loaded extensions (their options are long-only)
+    const exts = [...(target ? [target] : []), ...[...loaded].reverse()];
+    const table_ = [...CORE, ...exts.flatMap((l) => Object.keys(l.ext.options).map((k) => o(k.slice(2), undefined, l.ext.options[k].flag ? 'none' : 'required', k)))];
+    const t = g.next(table_);
+    if (t.kind === 'bang') {
+      if (bang !== undefined) throw new UsageError('INVALID_OPTION', `'!' at position ${t.pos}: multiple ! flags not allowed`, { field: '!' });
+      bang = t.pos;
+      continue;
+    }
+    if (t.kind === 'word') throw new UsageError('UNSUPPORTED', `unsupported word '${t.word}' at position ${t.pos}`, { field: t.word });
+    const key = t.spec.key;
+    const at: OptAt = { word: t.word, pos: t.pos, negate: bang !== undefined };
+    const ext = key.startsWith('--') ? exts.find((l) => Object.hasOwn(l.ext.options, key)) : undefined;
+    if (bang !== undefined && !(ext ? ext.ext.options[key].negatable : NEGATABLE.has(key))) {
+      throw new UsageError('INVALID_OPTION', `'!' at position ${bang}: ${t.word} cannot be negated`, { field: '!' });
+    }
+    bang = undefined;
+    if (ext) { ext.ext.options[key].parse(t.value ?? '', r, at); continue; }
+    const v = t.value ?? '';
+    switch (key) {
+      case '-t':
+        if (tablePos) throw new UsageError('INVALID_OPTION', `-t at position ${t.pos}: the table is already given`, { field: '-t' });
+        if (v !== 'raw' && v !== 'mangle') throw new UsageError('UNSUPPORTED', `unsupported word '${v}' at position ${t.valuePos ?? t.pos}`, { field: v, hint: 'pktmark has the raw and mangle tables (the mark family)' });
+        table = v; tablePos = t.pos;
+        break;
+      case '-A': command('-A', t.pos, v, true); break;
+      case '-I': command('-I', t.pos, v, true); break;
+      case '-D': command('-D', t.pos, v, true); break;
+      case '-F': command('-F', t.pos, t.value, false); break;
+      case '-L': command('-L', t.pos, t.value, false); break;
+      case '-h': return { op: 'help' };
+      case '-n': case '-x': case '--line-numbers': break; // pktmark never resolves names; counters are exact
+      case '-v': verbose = true; break;
+      case '-w': if (t.value === undefined && /^\d+(\.\d+)?$/.test(g.w.peek() ?? '')) g.w.take(); break; // no xtables lock to wait for
+      case '-s': case '-d': {
+        const f = key === '-s' ? 'src' : 'dst';
+        once(f, at);
+        if (v.startsWith('!')) throw new UsageError('UNSUPPORTED', `unsupported word '${v}' at position ${t.valuePos ?? t.pos}`, { field: v, hint: 'write the negation before the option: ! -s ADDR' });
+        if (v.includes(',')) throw new UsageError('UNSUPPORTED', `unsupported word '${v}' at position ${t.valuePos ?? t.pos}`, { field: v, hint: 'one address per rule (iptables makes one rule per address)' });
+        r[f] = at.negate ? `!${v}` : v;
+        break;
+      }
+      case '-p': {
+        once('proto', at);
+        if (at.negate) throw new UsageError('UNSUPPORTED', `unsupported word '!' at position ${t.pos - 1}`, { field: '!', hint: 'pktmark cannot negate -p' });
+        // -p all (or 0) is iptables' "any protocol": no match
+        if (v.toLowerCase() === 'all' || v === '0') break;
+        r.proto = v;
+        protoPos = t.pos;
+        const implicit = PORT_PROTOCOLS[v.toLowerCase()];
+        // iptables loads the protocol's match implicitly, so --sport/--dport may follow -p tcp
+        if (implicit && !loaded.some((l) => l.ext.name === implicit)) loaded.push({ ext: MATCHES[implicit](), pos: t.pos });
+        break;
+      }
+      case '-i': case '-o': {
+        const f = key === '-i' ? 'iif' : 'oif';
+        if (r[f] !== undefined) throw new UsageError('INVALID_OPTION', `${t.word} at position ${t.pos} is given twice`, { field: f });
+        if (at.negate) throw new UsageError('UNSUPPORTED', `unsupported word '!' at position ${t.pos - 1}`, { field: '!', hint: `pktmark cannot negate ${t.word}` });
+        r[f] = v;
+        break;
+      }
+      case '-m': {
+        const make = Object.hasOwn(MATCHES, v) ? MATCHES[v] : undefined;
+        if (!make) throw new UsageError('UNSUPPORTED', `unsupported word '${v}' at position ${t.valuePos ?? t.pos}`, { field: v, hint: `supported matches: ${Object.keys(MATCHES).join(', ')}` });
+        if (!loaded.some((l) => l.ext.name === v)) loaded.push({ ext: make(), pos: t.valuePos ?? t.pos });
+        break;
+      }
+      case '-j': {
+        const ext = Object.hasOwn(TARGETS, v) ? TARGETS[v] : undefined;
+        if (!ext) throw new UsageError('UNSUPPORTED', `unsupported word '${v}' at position ${t.valuePos ?? t.pos}`, { field: v, hint: 'pktmark supports the MARK target' });
+        if (target) throw new UsageError('INVALID_OPTION', `-j at position ${t.pos}: the target is already given`, { field: '-j' });
+        target = { ext, pos: t.valuePos ?? t.pos };
+        break;
+      }
+      default:
+        throw new UsageError('UNSUPPORTED', `unsupported word '${t.word}' at position ${t.pos}`, { field: t.word });
+    }
+  }
+  if (bang !== undefined) throw new UsageError('UNSUPPORTED', `unsupported word '!' at position ${bang}`, { field: '!', hint: 'a trailing ! negates nothing' });
+  if (!cmd) throw new UsageError('INVALID_OPTION', 'no command given: use -A, -I, -D, -F or -L', { field: 'command', hint: 'see pktmark iptables --help' });
+  // iptables' default table is filter, which pktmark does not have; without -t a chain takes
+  // the table pktmark always put it in (PREROUTING: raw, OUTPUT: mangle), for -L/-F every table
+  const ruleWords = r.src !== undefined || r.dst !== undefined || r.proto !== undefined || r.iif !== undefined || r.oif !== undefined || loaded.length > 0 || target !== undefined;
+
+  if (cmd.name === '-F' || cmd.name === '-L' || (cmd.name === '-D' && cmd.index !== undefined)) {
+    if (ruleWords) throw new UsageError('INVALID_OPTION', `${cmd.name} at position ${cmd.pos} takes no rule options`, { field: cmd.name });
+    const tb = table ? { table } : {};
+    if (cmd.name === '-F') return { op: 'flush', ...tb, ...(cmd.hook ? { hook: cmd.hook } : {}) };
+    if (cmd.name === '-L') return { op: 'list', ...tb, verbose, ...(cmd.hook ? { hook: cmd.hook } : {}) };
+    return { op: 'delete-index', table: table ?? DEFAULT_TABLE[cmd.hook!], hook: cmd.hook!, index: cmd.index! };
+  }
+  if (!target) throw new UsageError('INVALID_OPTION', `${cmd.name} at position ${cmd.pos} needs -j MARK --set-mark V[/M]`, { field: '-j' });
+  // a protocol match (-m tcp/udp/…) needs the same -p, wherever on the line it came
+  for (const l of loaded) {
+    const want = Object.values(PORT_PROTOCOLS).includes(l.ext.name) ? l.ext.name : l.ext.name === 'multiport' ? 'multiport' : undefined;
+    if (!want) continue;
+    const have = PORT_PROTOCOLS[(r.proto ?? '').toLowerCase()];
+    if (want === 'multiport' ? !have : have !== want) {
+      throw new UsageError('PORT_WITHOUT_PROTO', `-m ${l.ext.name} at position ${l.pos} needs ${want === 'multiport' ? '-p tcp, udp, sctp or udplite' : `-p ${want}`}`, { field: '-m', hint: `add -p ${want === 'multiport' ? 'tcp' : want}` });
+    }
+  }
+  void protoPos;
+  for (const l of loaded) l.ext.finish?.(r, l.pos);
+  target.ext.finish?.(r, target.pos);
+  if (cmd.hook === 'output' && r.iif !== undefined) throw new UsageError('INVALID_OPTION', `-i at position ${cmd.pos}: Can't use -i with OUTPUT`, { field: 'iif' });
+  if (cmd.hook === 'prerouting' && r.oif !== undefined) throw new UsageError('INVALID_OPTION', `-o at position ${cmd.pos}: Can't use -o with PREROUTING`, { field: 'oif' });
+  const { family: fam, ...rest } = r;
+  const tb = table ?? DEFAULT_TABLE[cmd.hook!];
+  const rule: MarkRuleInput = { via: 'nft', family: fam, hook: cmd.hook!, ...(table ? { table } : {}), ...rest, mark: r.mark! };
+  if (cmd.name === '-A') return { op: 'append', table: tb, hook: cmd.hook!, rule };
+  if (cmd.name === '-I') return { op: 'insert', table: tb, hook: cmd.hook!, index: cmd.index ?? 1, rule };
+  return { op: 'delete-spec', table: tb, hook: cmd.hook!, rule };
+}

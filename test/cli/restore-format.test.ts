@@ -1,0 +1,28 @@
+/** The iptables-save format without root: what parses, and refusals with their line and word. */
+import test from 'ava';
+import { parseRestore } from '../../src/cli/fronts/restore-format.js';
+import { PktmarkError } from '../../src/errors.js';
+
+test('tables, built-in chain lines, comments, CRLF, quotes', (t) => {
+  const p = parseRestore('# x\r\n*raw\r\n:PREROUTING ACCEPT [0:0]\r\n:INPUT ACCEPT [0:0]\r\n-A PREROUTING -s 10.0.0.1 -j MARK --set-mark 1\r\nCOMMIT\r\n*mangle\n-A OUTPUT -m comment --comment "a \\"b\\"" -j MARK --set-mark 2\nCOMMIT\n', 'ip');
+  t.deepEqual(p.tables, ['raw', 'mangle']);
+  t.is(p.rules.length, 2);
+  t.is(p.rules[1].comment, 'a "b"');
+});
+
+const BAD: readonly [string, RegExp][] = [
+  ['*nat\n-A PREROUTING -j DNAT\nCOMMIT\n', /^line 1: /],
+  ['*raw\n:PREROUTING DROP [0:0]\nCOMMIT\n', /^line 2: .*policy DROP/],
+  ['*raw\n-A PREROUTING -j DROP\nCOMMIT\n', /^line 2: .*'DROP'/],
+  ['*raw\n-A PREROUTING -j MARK --set-mark 1\n', /no COMMIT/],
+  ['*raw\n:MYCHAIN - [0:0]\nCOMMIT\n', /^line 2: user-defined chain/],
+  [`*raw\n${'-A PREROUTING -j MARK --set-mark 1\n'.repeat(27)}-A PREROUTING -p tcp --dport 99999 -j MARK --set-mark 1\nCOMMIT\n`, /^line 29: /],
+];
+BAD.forEach(([text, msg], i) => {
+  test(`refused ${i}: ${JSON.stringify(text.slice(0, 40))}`, (t) => {
+    const e = t.throws(() => parseRestore(text, 'ip')) as PktmarkError;
+    t.true(e instanceof PktmarkError);
+    t.regex(e.message, msg);
+    t.truthy(e.field);
+  });
+});
