@@ -16,6 +16,7 @@ import {
   type ExprSpan, type NftRule,
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
+import { decodeRuleUserdata } from '../../../codecs/nftables/userdata.js';
 import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
 import type { Hook, MarkRule } from '../../rule.js';
@@ -36,13 +37,13 @@ export const CHAINS: Readonly<Record<Hook, { readonly type: string; readonly num
   prerouting: { type: 'filter', num: NF_INET_PRE_ROUTING, priority: -300 },
   output: { type: 'route', num: NF_INET_LOCAL_OUT, priority: -150 },
 };
-const HOOK_ORDER: readonly Hook[] = ['prerouting', 'output'];
+export const HOOK_ORDER: readonly Hook[] = ['prerouting', 'output'];
 
 /** Batches that lose a race with another writer (EBUSY, ERESTART on a generation change) are retried this often. */
 export const MAX_RETRIES = 3;
 const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
 
-type Batch = NftBatch<WrittenRule>;
+export type Batch = NftBatch<WrittenRule>;
 
 /**
  * Where the rules of an add go. Appending is NLM_F_APPEND with no position; inserting before a
@@ -121,7 +122,7 @@ export function parseRuleId(id: string): { chain: Hook; handle: bigint } {
 // replies
 
 /** The kernel's error for a batch message, as a PktmarkError naming the rule (messageIndex) and, where the ext-ack offset says, its field. */
-function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: (item: number) => string): PktmarkError {
+export function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: (item: number) => string): PktmarkError {
   const at = batch.indexOfSeq(ack.request.seq);
   const s = at < 0 ? undefined : batch.sentAt(at);
   const base = kernelError(s?.item !== undefined ? `${op} ${describe(s.item)}` : `${op} (${s?.what ?? 'batch'})`, ack, s?.item);
@@ -167,7 +168,7 @@ async function sendBatch(t: Transport, op: string, build: (pool: WriterPool) => 
   }
 }
 
-type TableState = 'absent' | 'ours';
+export type TableState = 'absent' | 'ours';
 
 /** GETTABLE by name with NLM_F_ACK, as `nft list table` sends it. */
 const getTable = (table: string): Fill => (w, seq) => writeTable(w, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table });
@@ -179,7 +180,7 @@ export const encodeGetTable = (table: string, seq: number): Uint8Array => encode
 export const encodeRuleDump = (table: string, seq: number): Uint8Array => encodeOne(getRules(table), seq);
 
 /** GETTABLE by name: absent, ours (comment "pktmark"), or NOT_OWNED. */
-async function tableState(t: Transport, table: string): Promise<TableState> {
+export async function tableState(t: Transport, table: string): Promise<TableState> {
   let replies: NetlinkMessage[];
   try {
     replies = await execute(t, `get table inet ${table}`, getTable(table));
@@ -200,7 +201,8 @@ async function tableState(t: Transport, table: string): Promise<TableState> {
 /** A kernel rule as a RuleRecord: decoded to a MarkRule when it has pktmark's shape, else kept raw. */
 export function ruleRecord(r: NftRule, table: string): RuleRecord {
   const id = ruleId(r.chain, r.handle ?? 0n);
-  const rule = exprsToRule(r.exprs, r.chain, r.comment);
+  // apply's rules keep their comment beside pktmark's own TLVs (codecs/nftables/userdata.ts)
+  const rule = exprsToRule(r.exprs, r.chain, r.comment ?? decodeRuleUserdata(r.userdata).comment);
   const { packets, bytes } = counterOf(r.exprs);
   const raw: RawPart[] = [];
   if (!rule) {
@@ -343,7 +345,7 @@ export function encodeClearBatch(table: string, nextSeq: () => number): Batch {
 }
 
 /** GETRULE dump of the table, as `nft list table` asks (NLM_F_DUMP, NFTA_RULE_TABLE). ENOENT → []. */
-async function dumpRules(t: Transport, table: string): Promise<NftRule[]> {
+export async function dumpRules(t: Transport, table: string): Promise<NftRule[]> {
   let msgs: NetlinkMessage[];
   try {
     msgs = await dump(t, `list rules of inet ${table}`, getRules(table));

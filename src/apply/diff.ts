@@ -1,0 +1,132 @@
+/**
+ * The diff of apply: desired rules against what the table holds, as steps. Pure (no kernel).
+ *
+ * Identity is the name where the desired rule has one (matched against the name in a managed
+ * rule's userdata), otherwise the rule's normalized content (a multiset: two equal unnamed rules
+ * match two kernel rules). Only rules apply made ("managed") are matched; `prune: 'all'` makes
+ * every other rule of the table a candidate for removal too, `prune: false` removes nothing.
+ *
+ * Order: the matched rules that already stand in the desired relative order (the longest
+ * increasing run of their kernel positions) stay where they are; a matched rule out of that
+ * run must move, which nftables can only do by delete + insert (the plan says so, and the
+ * counter is carried over).
+ */
+import type { MarkRule } from '../rule.js';
+import type { DesiredRule, DesiredState } from './desired.js';
+import { hookOf, type CurrentRule } from './state.js';
+
+export type Prune = boolean | 'all';
+export type StepAction = 'keep' | 'add' | 'replace' | 'move' | 'remove';
+
+export interface Step {
+  readonly action: StepAction;
+  readonly chain: string;
+  /** keep, add, replace, move: the desired rule */
+  readonly desired?: DesiredRule;
+  /** keep, replace, move, remove: the kernel's rule */
+  readonly current?: CurrentRule;
+  /** why a rule moves or is replaced */
+  readonly reason?: string;
+}
+
+export interface Counts { readonly added: number; readonly removed: number; readonly replaced: number; readonly moved: number; readonly kept: number }
+
+export interface Plan {
+  /** desired order (keep, add, replace, move), then the removals in kernel order */
+  readonly steps: readonly Step[];
+  readonly counts: Counts;
+}
+
+/** The content identity of a rule: its normalized fields, keys sorted, hook filled in. */
+export function ruleKey(r: MarkRule): string {
+  const o: Record<string, unknown> = { ...r, hook: r.via === 'nft' ? hookOf(r) : r.hook };
+  return stable(o);
+}
+function stable(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  const keys = Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+/** Indices (into `xs`) of one longest strictly increasing subsequence. */
+export function longestIncreasing(xs: readonly number[]): Set<number> {
+  const tails: number[] = [];
+  const prev = new Array<number>(xs.length).fill(-1);
+  for (let i = 0; i < xs.length; i++) {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (xs[tails[mid]] < xs[i]) lo = mid + 1; else hi = mid; }
+    if (lo > 0) prev[i] = tails[lo - 1];
+    tails[lo] = i;
+  }
+  const out = new Set<number>();
+  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; i = prev[i]) out.add(i);
+  return out;
+}
+
+interface Match { readonly d: DesiredRule; readonly c?: CurrentRule; readonly same: boolean }
+
+export function diff(desired: DesiredState, current: readonly CurrentRule[], prune: Prune = true): Plan {
+  const byName = new Map<string, CurrentRule>();
+  const byKey = new Map<string, CurrentRule[]>();
+  const position = new Map<CurrentRule, number>();
+  current.forEach((c, i) => {
+    position.set(c, i);
+    if (!c.managed) return;
+    if (c.name !== undefined) { if (!byName.has(c.name)) byName.set(c.name, c); return; }
+    if (!c.rule) return;
+    const k = ruleKey(c.rule);
+    const q = byKey.get(k);
+    if (q) q.push(c); else byKey.set(k, [c]);
+  });
+  const used = new Set<CurrentRule>();
+  const matches: Match[] = desired.rules.map((d) => {
+    if (d.name !== undefined) {
+      const c = byName.get(d.name);
+      if (!c) return { d, same: false };
+      used.add(c);
+      return { d, c, same: c.rule !== undefined && ruleKey(c.rule) === ruleKey(d.rule) };
+    }
+    const c = byKey.get(ruleKey(d.rule))?.shift();
+    if (c) used.add(c);
+    return c ? { d, c, same: true } : { d, same: false };
+  });
+
+  // per chain: which matched rules may stay in place
+  const stays = new Set<Match>();
+  const chains = new Map<string, Match[]>();
+  for (const m of matches) {
+    if (!m.c || m.c.chain !== hookOf(m.d.rule)) continue;
+    const list = chains.get(m.c.chain);
+    if (list) list.push(m); else chains.set(m.c.chain, [m]);
+  }
+  for (const list of chains.values()) {
+    const keep = longestIncreasing(list.map((m) => position.get(m.c!)!));
+    list.forEach((m, i) => { if (keep.has(i)) stays.add(m); });
+  }
+
+  const steps: Step[] = [];
+  let added = 0; let replaced = 0; let moved = 0; let kept = 0; let removed = 0;
+  for (const m of matches) {
+    const chain = hookOf(m.d.rule);
+    if (!m.c) { steps.push({ action: 'add', chain, desired: m.d }); added++; continue; }
+    if (stays.has(m)) {
+      if (m.same) { steps.push({ action: 'keep', chain, desired: m.d, current: m.c }); kept++; }
+      else { steps.push({ action: 'replace', chain, desired: m.d, current: m.c, reason: 'content changed' }); replaced++; }
+      continue;
+    }
+    const reason = m.c.chain !== chain ? `hook changed from ${m.c.chain}` : 'out of order';
+    steps.push({ action: 'move', chain, desired: m.d, current: m.c, reason }); moved++;
+  }
+  if (prune !== false) {
+    for (const c of current) {
+      if (used.has(c) || (!c.managed && prune !== 'all')) continue;
+      steps.push({ action: 'remove', chain: c.chain, current: c }); removed++;
+    }
+  }
+  return { steps, counts: { added, removed, replaced, moved, kept } };
+}
+
+/** Whether the plan changes anything in the kernel. */
+export const isEmpty = (p: Plan): boolean => p.counts.added + p.counts.removed + p.counts.replaced + p.counts.moved === 0;
