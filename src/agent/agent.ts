@@ -87,7 +87,6 @@ export class Agent {
     this.watcher.on('error', () => { /* the resync still re-reads the file */ });
     await this.trigger('start');
     this.timer = setInterval(() => { this.lastTickAt = Date.now(); void this.trigger('resync'); }, this.resyncMs);
-    this.timer.unref?.();
   }
 
   private live(): { ok: boolean; detail: string } {

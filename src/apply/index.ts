@@ -180,3 +180,19 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
     }
   }
 }
+
+/**
+ * `apply --dry-run`: the plan and the batch's messages against an empty kernel (no table, no
+ * generation to guard), without a socket or privileges.
+ */
+export function dryRunApply(input: DesiredArg, table: string): { result: ApplyResult; messages: Uint8Array[] } {
+  const started = performance.now();
+  const desired = toDesired(input);
+  const plan = diff(desired, [], true);
+  let seq = 0;
+  const messages = isEmpty(plan) ? [] : encodeApplyBatch(plan, table, 'absent', undefined, () => ++seq).batch.messages();
+  return {
+    result: { ...plan.counts, steps: stepsOf(plan, table, new Map()), sent: false, retries: 0, generation: 0, generationAfter: 0, durationMs: performance.now() - started },
+    messages,
+  };
+}
