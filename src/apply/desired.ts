@@ -118,24 +118,24 @@ export function parseDesired(text: string, source?: string): DesiredState {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const lineOf = (n: { range?: [number, number, number] | null } | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);
-  const where = source ?? 'desired state';
+  const at = (line: number | undefined): string => (source ? `${source}:${line ?? 1}` : `line ${line ?? 1}`);
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = lc.linePos(e.pos[0]).line;
-    throw new PktmarkError('INVALID_ARGUMENT', `${where}:${line}: ${e.message.split('\n')[0]}`, { field: 'file' });
+    throw new PktmarkError('INVALID_ARGUMENT', `${at(line)}: ${e.message.split('\n')[0]}`, { field: 'file' });
   }
   const root = doc.contents;
   if (root === null) return build([], source); // an empty file: nothing desired
-  if (!isMap(root)) throw new PktmarkError('INVALID_ARGUMENT', `${where}:${lineOf(root) ?? 1}: the file must be a mapping with a rules: list`, { field: 'rules' });
+  if (!isMap(root)) throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(root))}: the file must be a mapping with a rules: list`, { field: 'rules' });
   for (const p of (root as YAMLMap).items) {
     const k = (p.key as { value?: unknown } | null)?.value;
     if (typeof k !== 'string' || !TOP_LEVEL.has(k)) {
-      throw new PktmarkError('INVALID_ARGUMENT', `${where}:${lineOf(p.key as YamlNode) ?? 1}: unknown top-level key ${JSON.stringify(k)} (the file holds rules:)`, { field: String(k) });
+      throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(p.key as YamlNode))}: unknown top-level key ${JSON.stringify(k)} (the file holds rules:)`, { field: String(k) });
     }
   }
   const seq = root.get('rules', true) as YamlNode | undefined;
   if (seq === undefined || (seq as { value?: unknown }).value === null) return build([], source);
-  if (!isSeq(seq)) throw new PktmarkError('INVALID_ARGUMENT', `${where}:${lineOf(seq) ?? 1}: rules: must be a list`, { field: 'rules' });
+  if (!isSeq(seq)) throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(seq))}: rules: must be a list`, { field: 'rules' });
   const items = seq.items.map((node): Located => {
     const n = node as YamlNode;
     const line = lineOf(n);
