@@ -80,7 +80,9 @@ export function encodeApplyBatch(plan: Plan, table: string, state: TableState, g
       const s = plan.steps[i];
       if (s.action === 'keep') { anchor = { handle: s.current!.handle }; return; }
       const tail = k >= tailFrom;
-      const id = tail ? undefined : nextId++;
+      // an NFTA_RULE_ID only where the next rule will be placed after this one (not appended, not kept)
+      const next = k + 1 < list.length ? plan.steps[list[k + 1]].action : undefined;
+      const id = k + 1 < tailFrom && (next === 'add' || next === 'move') ? nextId++ : undefined;
       let flags = NLM_F_REQUEST;
       let place: { handle?: bigint; position?: bigint; positionId?: number } = {};
       if (s.action === 'replace') {
@@ -96,7 +98,7 @@ export function encodeApplyBatch(plan: Plan, table: string, state: TableState, g
         newRuleSteps.push(i);
       }
       track(() => b.add('rule', i, (w, seq) => writeStep(w, s, table, flags, seq, place, id)), s.action !== 'replace');
-      if (id !== undefined) anchor = { id };
+      anchor = id !== undefined ? { id } : s.action === 'replace' ? { handle: s.current!.handle } : undefined;
     });
   }
   return { batch: finish(b, marks), newRuleSteps };
@@ -120,7 +122,9 @@ function writeStep(w: Parameters<typeof writeRule>[0], s: Step, table: string, f
   place: { handle?: bigint; position?: bigint; positionId?: number }, id: number | undefined): WrittenRule {
   const d = s.desired!;
   const tagged = ruleToExprs(d.rule);
-  const carry = s.action === 'replace' || s.action === 'move' ? s.current : undefined;
+  // a counter at zero is sent empty, as nft sends it (fixtures/nft/apply-replace.json)
+  const c = s.action === 'replace' || s.action === 'move' ? s.current : undefined;
+  const carry = c && (c.packets !== 0n || c.bytes !== 0n) ? c : undefined;
   const exprs: Expr[] = tagged.map((x) => (x.expr.kind === 'counter' && carry ? { kind: 'counter', bytes: carry.bytes, packets: carry.packets } : x.expr));
   const userdata = encodeRuleUserdata({ ...(d.rule.comment !== undefined ? { comment: d.rule.comment } : {}), apply: true, ...(d.name !== undefined ? { name: d.name } : {}) });
   const spans: ExprSpan[] = [];
