@@ -9,6 +9,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Y
 import { PktmarkError } from '../errors.js';
 import { normalizeRule } from '../normalize.js';
 import type { MarkRule, MarkRuleInput } from '../rule.js';
+import { parseFast } from './yaml-fast.js';
 
 /** One rule of a desired-state file: `add`'s fields and an optional name. */
 export interface DesiredRuleInput extends MarkRuleInput {
@@ -115,6 +116,8 @@ const TOP_LEVEL = new Set(['rules']);
 
 /** Parse a desired-state file's text (YAML or JSON). `source` (the file name) prefixes line numbers in messages. */
 export function parseDesired(text: string, source?: string): DesiredState {
+  const fast = parseFast(text);
+  if (fast) return build(fast.map((f) => ({ input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]) })), source);
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const lineOf = (n: { range?: [number, number, number] | null } | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);

@@ -37,16 +37,22 @@ export interface Plan {
   readonly counts: Counts;
 }
 
-/** The content identity of a rule: its normalized fields, keys sorted, hook filled in. */
+/**
+ * The content identity of a rule: its normalized fields, top-level keys sorted, hook filled in.
+ * Nested values (addresses, rates) come from one constructor each in normalizeRule, on both
+ * sides (input and kernel decode), so their own key order is already fixed. Cached per rule.
+ */
+const keys = new WeakMap<MarkRule, string>();
 export function ruleKey(r: MarkRule): string {
-  const o: Record<string, unknown> = { ...r, hook: r.via === 'nft' ? hookOf(r) : r.hook };
-  return stable(o);
-}
-function stable(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  const keys = Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  let k = keys.get(r);
+  if (k !== undefined) return k;
+  const o: Record<string, unknown> = { ...r };
+  if (r.via === 'nft') o.hook = hookOf(r);
+  const sorted: Record<string, unknown> = {};
+  for (const f of Object.keys(o).sort()) sorted[f] = o[f];
+  k = JSON.stringify(sorted);
+  keys.set(r, k);
+  return k;
 }
 
 /** Indices (into `xs`) of one longest strictly increasing subsequence. */
