@@ -16,13 +16,13 @@ import type { WriterPool } from '../../codecs/netlink/attributes.js';
 import { NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST } from '../../codecs/netlink/message.js';
 import { BatchWriter } from '../../codecs/nftables/batch.js';
 import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
-import { NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, writeChain, writeRule, writeTable, type ExprSpan } from '../../codecs/nftables/messages.js';
+import { NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeTable, type ExprSpan } from '../../codecs/nftables/messages.js';
 import { encodeRuleUserdata } from '../../codecs/nftables/userdata.js';
 import type { Expr } from '../../codecs/nftables/expr/index.js';
 import { CHAINS, HOOK_ORDER, OWNER_COMMENT, type Batch, type TableState } from '../backends/nft/index.js';
 import { ruleToExprs } from '../backends/nft/rule.js';
-import type { WrittenRule } from '../backends/nft/template.js';
-import type { Hook } from '../rule.js';
+import { RuleEncoder, type WrittenRule } from '../backends/nft/template.js';
+import type { Hook, MarkRule } from '../rule.js';
 import type { Plan, Step } from './diff.js';
 
 export interface ApplyBatch {
@@ -30,6 +30,9 @@ export interface ApplyBatch {
   /** plan.steps index of each NEWRULE that is not a replace, in send order (their handles are consecutive) */
   readonly newRuleSteps: readonly number[];
 }
+
+/** linux/netfilter/nf_tables.h */
+const NFTA_RULE_USERDATA = 7;
 
 type Anchor = { readonly handle: bigint } | { readonly id: number } | undefined;
 
@@ -67,6 +70,7 @@ export function encodeApplyBatch(plan: Plan, table: string, state: TableState, g
     if (l) l.push(i); else byChain.set(s.chain, [i]);
   });
   const newRuleSteps: number[] = [];
+  const encoder = new RuleEncoder();
   let nextId = 1;
   let echoFirst = true;
   for (const h of HOOK_ORDER as readonly Hook[]) {
@@ -97,7 +101,8 @@ export function encodeApplyBatch(plan: Plan, table: string, state: TableState, g
         if (echoFirst) { flags |= NLM_F_ECHO; echoFirst = false; }
         newRuleSteps.push(i);
       }
-      track(() => b.add('rule', i, (w, seq) => writeStep(w, s, table, flags, seq, place, id)), s.action !== 'replace');
+      const fast = tail && s.action === 'add';
+      track(() => b.add('rule', i, (w, seq) => (fast ? writeTail(encoder, w, s, table, flags, seq) : writeStep(w, s, table, flags, seq, place, id))), s.action !== 'replace');
       anchor = id !== undefined ? { id } : s.action === 'replace' ? { handle: s.current!.handle } : undefined;
     });
   }
@@ -116,6 +121,22 @@ function finish(b: BatchWriter<WrittenRule>, marks: { lastAt: number; lastSeq: n
   if (marks.lastNewAt >= 0) or(marks.lastNewAt, NLM_F_ECHO);
   if (marks.lastAt >= 0) or(marks.lastAt, NLM_F_ACK);
   return b.finish(marks.lastSeq);
+}
+
+/**
+ * A new rule appended at a chain's tail — the bulk case — through add's template encoder (rules
+ * of one shape share encoded bytes), written without its comment; apply's userdata (comment,
+ * tag, name) then goes last as NFTA_RULE_USERDATA, where writeRule would put it too, and the
+ * message length is patched. Byte-identical to writeStep (test/unit/apply-batch.test.ts).
+ */
+function writeTail(encoder: RuleEncoder, w: Parameters<typeof writeRule>[0], s: Step, table: string, flags: number, seq: number): WrittenRule {
+  const d = s.desired!;
+  const start = w.length;
+  const { comment, ...rest } = d.rule;
+  const written = encoder.write(w, rest as MarkRule, table, flags, seq, nftType(NFT_MSG_NEWRULE));
+  const ud = encodeRuleUserdata({ ...(comment !== undefined ? { comment } : {}), apply: true, ...(d.name !== undefined ? { name: d.name } : {}) });
+  if (ud) { w.bytes(NFTA_RULE_USERDATA, ud); w.patchU32(start, w.length - start); }
+  return written;
 }
 
 function writeStep(w: Parameters<typeof writeRule>[0], s: Step, table: string, flags: number, seq: number,

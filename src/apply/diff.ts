@@ -43,14 +43,18 @@ export interface Plan {
  * sides (input and kernel decode), so their own key order is already fixed. Cached per rule.
  */
 const keys = new WeakMap<MarkRule, string>();
+const isCidr = (v: object): v is { address: string; prefix: number; negate?: boolean } => typeof (v as { address?: unknown }).address === 'string';
 export function ruleKey(r: MarkRule): string {
   let k = keys.get(r);
   if (k !== undefined) return k;
-  const o: Record<string, unknown> = { ...r };
-  if (r.via === 'nft') o.hook = hookOf(r);
-  const sorted: Record<string, unknown> = {};
-  for (const f of Object.keys(o).sort()) sorted[f] = o[f];
-  k = JSON.stringify(sorted);
+  const o = r as unknown as Record<string, unknown>;
+  k = r.via === 'nft' ? `hook=${hookOf(r)};` : '';
+  for (const f of Object.keys(o).sort()) {
+    const v = o[f];
+    if (v === undefined || (f === 'hook' && r.via === 'nft')) continue;
+    // addresses (the usual bulk field) without JSON; anything else, including fields added later, as JSON
+    k += typeof v !== 'object' || v === null ? `${f}=${String(v)};` : isCidr(v) ? `${f}=${v.address}/${v.prefix}${v.negate ? '!' : ''};` : `${f}=${JSON.stringify(v)};`;
+  }
   keys.set(r, k);
   return k;
 }
@@ -94,7 +98,7 @@ export function diff(desired: DesiredState, current: readonly CurrentRule[], pru
       used.add(c);
       return { d, c, same: c.rule !== undefined && ruleKey(c.rule) === ruleKey(d.rule) };
     }
-    const c = byKey.get(ruleKey(d.rule))?.shift();
+    const c = byKey.size === 0 ? undefined : byKey.get(ruleKey(d.rule))?.shift();
     if (c) used.add(c);
     return c ? { d, c, same: true } : { d, same: false };
   });

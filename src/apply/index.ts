@@ -88,23 +88,46 @@ function checkOptions(opts: ApplyOptions): void {
   }
 }
 
-function stepsOf(plan: Plan, table: string, made: ReadonlyMap<number, string>): PlanStep[] {
-  return plan.steps.map((s, i): PlanStep => {
+/**
+ * The steps as the caller sees them. `text` (an nft command line) is made on first read and by
+ * toJSON: a 10,000-rule apply should not format 10,000 lines nobody asked for.
+ */
+class Step implements PlanStep {
+  readonly action: StepAction;
+  readonly chain: string;
+  declare readonly id?: string;
+  declare readonly index?: number;
+  declare readonly name?: string;
+  declare readonly line?: number;
+  declare readonly reason?: string;
+  declare readonly packets?: number;
+  declare readonly bytes?: number;
+  constructor(private readonly s: Plan['steps'][number], private readonly table: string, id: string | undefined) {
+    this.action = s.action;
+    this.chain = s.chain;
     const d = s.desired;
     const c = s.current;
-    const id = made.get(i) ?? (s.action === 'move' ? undefined : c?.id);
-    const text = d ? explainNft(d.rule, table) : c?.rule ? explainNft(c.rule, table) : `# ${c?.id}: not a pktmark rule`;
-    const counters = c && s.action !== 'remove' ? { packets: Number(c.packets), bytes: Number(c.bytes) } : {};
-    return {
-      action: s.action, chain: s.chain, text,
-      ...(id !== undefined ? { id } : {}),
-      ...(d ? { index: d.index } : {}),
-      ...(d?.name !== undefined ? { name: d.name } : c?.name !== undefined ? { name: c.name } : {}),
-      ...(d?.line !== undefined ? { line: d.line } : {}),
-      ...(s.reason !== undefined ? { reason: s.reason } : {}),
-      ...counters,
-    };
-  });
+    const o = this as { -readonly [K in keyof PlanStep]?: PlanStep[K] };
+    if (id !== undefined) o.id = id;
+    if (d) o.index = d.index;
+    const name = d?.name ?? c?.name;
+    if (name !== undefined) o.name = name;
+    if (d?.line !== undefined) o.line = d.line;
+    if (s.reason !== undefined) o.reason = s.reason;
+    if (c && s.action !== 'remove') { o.packets = Number(c.packets); o.bytes = Number(c.bytes); }
+  }
+  get text(): string {
+    const r = this.s.desired?.rule ?? this.s.current?.rule;
+    return r ? explainNft(r, this.table) : `# ${this.s.current?.id}: not a pktmark rule`;
+  }
+  toJSON(): PlanStep {
+    const { s: _s, table: _t, ...rest } = this as unknown as Record<string, unknown>;
+    return { ...(rest as unknown as PlanStep), text: this.text };
+  }
+}
+
+function stepsOf(plan: Plan, table: string, made: ReadonlyMap<number, string>): PlanStep[] {
+  return plan.steps.map((s, i) => new Step(s, table, made.get(i) ?? (s.action === 'move' ? undefined : s.current?.id)));
 }
 
 /** Send the plan's batch; ERESTART/EBUSY → 'retry'. Other kernel errors name the desired rule. */
