@@ -12,7 +12,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { PktmarkError } from '../errors.js';
 import { backendContext, type Marker } from '../marker.js';
-import { apply, parseDesired, type ApplyResult, type Prune } from '../apply/index.js';
+import { apply, ApplyCache, parseDesired, type ApplyResult, type DesiredState, type Prune } from '../apply/index.js';
 import { readState } from '../apply/state.js';
 import { NETLINK_NETFILTER } from '../transport/transport.js';
 import { AgentMetrics, type RuleMetricsMode, type RuleSample } from './metrics.js';
@@ -51,6 +51,9 @@ export class Agent {
   private stopped = false;
   /** the text of the last file that applied, and the generation that apply left */
   private goodText: string | undefined;
+  private goodDesired: DesiredState | undefined;
+  /** the table as the last apply left it, so a change while nobody else committed needs no dump */
+  private readonly cache = new ApplyCache();
   private generation: number | undefined;
   private lastError: PktmarkError | undefined;
   private applyStartedAt: number | undefined;
@@ -129,12 +132,14 @@ export class Agent {
       // steady state: same file, and nobody committed since our last apply → no dump at all
       const same = text === this.goodText && this.lastError === undefined;
       if (reason === 'file' && same) return;
-      const desired = parseDesired(text, basename(this.file));
+      const desired = same && this.goodDesired ? this.goodDesired : parseDesired(text, basename(this.file));
       const ctx = backendContext(this.marker);
       const r: ApplyResult = await apply(ctx, desired, {
+        cache: this.cache,
         ...(this.opts.prune !== undefined ? { prune: this.opts.prune } : {}),
         ...(same && this.generation !== undefined ? { unlessGeneration: this.generation } : {}),
       });
+      this.goodDesired = desired;
       this.generation = r.generationAfter;
       if (r.skipped) { this.metrics.skips.inc(); return; }
       this.metrics.applies.inc();
@@ -154,6 +159,7 @@ export class Agent {
       this.metrics.ready.set(0);
       this.lastError = err;
       this.generation = undefined; // look again next time
+      this.cache.clear();
       this.log({ event: 'apply', reason, error: err.toJSON(), kept: 'last good state', durationMs: Math.round((performance.now() - started) * 10) / 10 });
     } finally {
       this.applyStartedAt = undefined;

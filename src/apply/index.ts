@@ -17,7 +17,7 @@ import { NETLINK_NETFILTER, type Transport } from '../transport/transport.js';
 import { encodeApplyBatch } from './batch.js';
 import { desiredFromInput, isDesiredState, ruleLabel, type DesiredRuleInput, type DesiredState, type DesiredStateInput } from './desired.js';
 import { diff, isEmpty, type Counts, type Plan, type Prune, type StepAction } from './diff.js';
-import { nextGeneration, readGeneration, readState, type CurrentState } from './state.js';
+import { nextGeneration, readGeneration, readState, type CurrentRule, type CurrentState } from './state.js';
 
 export { parseDesired, desiredFromInput, type DesiredRuleInput, type DesiredState, type DesiredStateInput, type DesiredRule } from './desired.js';
 export type { Prune, StepAction, Counts } from './diff.js';
@@ -34,6 +34,45 @@ export interface ApplyOptions {
    * state: the generation its last apply left). The result then has `skipped: true`.
    */
   readonly unlessGeneration?: number;
+  /**
+   * The agent's model of the table (see ApplyCache): while the generation is the one its last
+   * apply left, the diff runs against the model instead of a dump. Updated after each apply.
+   */
+  readonly cache?: ApplyCache;
+}
+
+/**
+ * What the table held after the last apply through this cache, valid while the ruleset
+ * generation has not moved (nobody else committed). Counters in it are stale, so a plan that
+ * would carry counters over (replace, move) reads the table again first.
+ */
+export class ApplyCache {
+  generation: number | undefined;
+  state: CurrentState | undefined;
+  clear(): void { this.generation = undefined; this.state = undefined; }
+}
+
+/** The table after `plan` was committed, as far as diff cares: unmanaged rules, then each chain's rules in desired order. */
+function stateAfter(plan: Plan, before: CurrentState, made: ReadonlyMap<number, string>, generation: number): CurrentState | undefined {
+  const removed = new Set(plan.steps.filter((s) => s.action === 'remove' || s.action === 'move').map((s) => s.current));
+  const kept = new Set(plan.steps.map((s) => s.current));
+  const rules: CurrentRule[] = before.rules.filter((c) => !removed.has(c) && !kept.has(c));
+  for (const h of ['prerouting', 'output']) {
+    for (let i = 0; i < plan.steps.length; i++) {
+      const s = plan.steps[i];
+      if (s.chain !== h || s.action === 'remove') continue;
+      const d = s.desired!;
+      let handle: bigint;
+      if (s.action === 'keep' || s.action === 'replace') handle = s.current!.handle;
+      else {
+        const id = made.get(i);
+        if (id === undefined) return undefined; // handles not learned: the next apply dumps
+        handle = BigInt(id.slice(id.lastIndexOf(':') + 1));
+      }
+      rules.push({ chain: h, handle, id: ruleId(h, handle), rule: d.rule, managed: true, packets: 0n, bytes: 0n, ...(d.name !== undefined ? { name: d.name } : {}) });
+    }
+  }
+  return { generation, table: 'ours', rules };
 }
 
 /** One line of a plan, in the user's words. */
@@ -187,16 +226,36 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
     if (attempt === 0 && opts.unlessGeneration === generation) {
       return { added: 0, removed: 0, replaced: 0, moved: 0, kept: 0, steps: [], sent: false, retries: 0, generation, generationAfter: generation, skipped: true, durationMs: performance.now() - started };
     }
-    const state = await readState(t, ctx.table, generation);
-    const plan = diff(desired, state.rules, opts.prune ?? true);
+    const cache = opts.cache;
+    let state = cache?.state && cache.generation === generation ? cache.state : await readState(t, ctx.table, generation);
+    let plan = diff(desired, state.rules, opts.prune ?? true);
+    if (state === cache?.state && (plan.counts.replaced > 0 || plan.counts.moved > 0)) {
+      state = await readState(t, ctx.table, generation); // fresh counters to carry over
+      plan = diff(desired, state.rules, opts.prune ?? true);
+    }
     const done = (sent: boolean, made: ReadonlyMap<number, string> = new Map()): ApplyResult => ({
       ...plan.counts, steps: stepsOf(plan, ctx.table, made), sent, retries: attempt, generation: state.generation,
       generationAfter: sent ? nextGeneration(state.generation) : state.generation,
       durationMs: performance.now() - started,
     });
-    if (opts.plan || isEmpty(plan)) return done(false);
-    const r = await send(t, ctx.table, desired, plan, state);
-    if (r !== 'retry') return done(true, r);
+    if (opts.plan) return done(false);
+    if (isEmpty(plan)) {
+      if (cache) { cache.generation = generation; cache.state = state; }
+      return done(false);
+    }
+    let r: Map<number, string> | 'retry';
+    try {
+      r = await send(t, ctx.table, desired, plan, state);
+    } catch (e) { cache?.clear(); throw e; }
+    if (r !== 'retry') {
+      if (cache) {
+        const next = nextGeneration(state.generation);
+        const after = stateAfter(plan, state, r, next);
+        if (after) { cache.generation = next; cache.state = after; } else cache.clear();
+      }
+      return done(true, r);
+    }
+    cache?.clear();
     if (attempt >= max) {
       throw new PktmarkError('BUSY', `apply lost the race with other writers ${attempt + 1} times (the ruleset generation moved between read and batch); nothing was applied`,
         { hint: 'another program keeps changing nftables; try again' });

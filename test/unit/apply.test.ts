@@ -164,3 +164,25 @@ test('file errors: duplicate names, unknown keys, YAML syntax, a non-mapping rul
   t.is(parseDesired('').rules.length, 0);
   t.is(parseDesired('rules: []\n').rules.length, 0);
 });
+
+test('cache: while nobody else commits, applies diff against the model (no dump) and stay exact; a foreign commit makes the next one dump', async (t) => {
+  const { ApplyCache } = await import('../../src/apply/index.js');
+  const { NFT_MSG_GETRULE } = await import('../../codecs/nftables/messages.js');
+  const k = new NftKernel();
+  const m = await open(k);
+  const cache = new ApplyCache();
+  const dumps = (): number => k.transport.sent.flatMap((b) => parseMessages(b)).filter((x) => x.header.type === nftType(NFT_MSG_GETRULE)).length;
+  await fc.assert(fc.asyncProperty(fc.array(listArb, { minLength: 1, maxLength: 6 }), async (lists) => {
+    for (const list of lists) {
+      const before = dumps();
+      const foreign = list.length % 3 === 0;
+      if (foreign) k.bump();
+      let r;
+      try { r = await m.apply({ rules: list }, { cache }); } catch (e) { t.fail(String(e)); return; }
+      if (!foreign && cache.state && r.replaced + r.moved === 0) t.is(dumps(), before, 'no dump while the generation is ours');
+      for (const chain of ['prerouting', 'output']) {
+        t.deepEqual(managed(k, chain).map(({ key, name }) => ({ key, ...(name !== undefined ? { name } : {}) })), expected(list, chain));
+      }
+    }
+  }), { numRuns: 100 });
+});
