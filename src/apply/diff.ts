@@ -44,17 +44,23 @@ export interface Plan {
  */
 const keys = new WeakMap<MarkRule, string>();
 const isCidr = (v: object): v is { address: string; prefix: number; negate?: boolean } => typeof (v as { address?: unknown }).address === 'string';
+/** MarkRule's fields in a fixed order (sorting keys per rule costs more than the rest of the diff); fields added later go after, sorted */
+const ORDER = ['via', 'family', 'src', 'dst', 'proto', 'sport', 'dport', 'iif', 'oif', 'hook', 'dev', 'direction', 'prio', 'cgroup', 'mark', 'mask', 'xor', 'rate', 'comment'] as const;
+const KNOWN = new Set<string>(ORDER);
+const part = (f: string, v: unknown): string =>
+  (typeof v !== 'object' || v === null ? `${f}=${String(v)};` : isCidr(v) ? `${f}=${v.address}/${v.prefix}${v.negate ? '!' : ''};` : `${f}=${JSON.stringify(v)};`);
 export function ruleKey(r: MarkRule): string {
   let k = keys.get(r);
   if (k !== undefined) return k;
   const o = r as unknown as Record<string, unknown>;
-  k = r.via === 'nft' ? `hook=${hookOf(r)};` : '';
-  for (const f of Object.keys(o).sort()) {
-    const v = o[f];
-    if (v === undefined || (f === 'hook' && r.via === 'nft')) continue;
-    // addresses (the usual bulk field) without JSON; anything else, including fields added later, as JSON
-    k += typeof v !== 'object' || v === null ? `${f}=${String(v)};` : isCidr(v) ? `${f}=${v.address}/${v.prefix}${v.negate ? '!' : ''};` : `${f}=${JSON.stringify(v)};`;
+  k = '';
+  for (const f of ORDER) {
+    const v = f === 'hook' && r.via === 'nft' ? hookOf(r) : o[f];
+    if (v !== undefined) k += part(f, v);
   }
+  let extra: string[] | undefined;
+  for (const f in o) if (!KNOWN.has(f) && o[f] !== undefined) (extra ??= []).push(f);
+  if (extra) for (const f of extra.sort()) k += part(f, o[f]);
   keys.set(r, k);
   return k;
 }
