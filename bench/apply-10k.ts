@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Marker } from '../src/marker.js';
 import { Agent } from '../src/agent/agent.js';
@@ -140,6 +140,8 @@ async function main(): Promise<void> {
     agentSameMs: w.same, agentSameFullDumpMs: w.sameFull, agentChange1pctMs: w.change, nftFlushFullFileMs: w.nftFlush, agentChangeOverNftFlush: w.change / w.nftFlush,
     cliSameMs: c.same, cliChange1pctMs: c.change, nodeE0Ms: c.nodeE0,
     agentRssMB: rss,
+    // the machine is shared: its load and a bare node start, to read the figures against
+    loadAverage1m: loadavg()[0],
   });
 }
 
