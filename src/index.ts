@@ -5,3 +5,7 @@ export type { RuleRecord, RawPart } from './backends/backend.js';
 export { PktmarkError, isPktmarkError, type ErrorCode } from './errors.js';
 export type { NetnsTarget } from './transport/netns.js';
 export { markConflicts, REGISTRY, REGISTRY_ATTRIBUTION, type MarkConflict, type RegistryEntry } from './registry/index.js';
+// desired state (issue 11): Marker.apply / Marker.watch take these; parseDesired and Agent load
+// yaml and prom-client, so they are the entry points pktmark/apply and pktmark/agent, loaded only when used
+export type { ApplyOptions, ApplyResult, PlanStep, Prune, StepAction, DesiredRuleInput, DesiredStateInput, DesiredState, DesiredRule } from './apply/index.js';
+export type { Agent, AgentOptions } from './agent/agent.js';

@@ -12,6 +12,8 @@ import type { NetlinkProtocol, Transport } from './transport/transport.js';
 import type { BpfSys } from './transport/bpf.js';
 import type { CgroupFs } from './transport/cgroup-fs.js';
 import { resolveNetnsPath, withNetns, type NetnsTarget } from './transport/netns.js';
+import type { ApplyOptions, ApplyResult, DesiredArg } from './apply/index.js';
+import type { Agent, AgentOptions } from './agent/agent.js';
 
 export interface MarkerOptions {
   /** network namespace: a name (`ip netns add NAME`), a path, or a pid; default: the caller's */
@@ -103,6 +105,14 @@ export function explain(input: MarkRuleInput, opts: { table?: string; first?: bo
   return BACKENDS[rule.via].explain(rule, { table: validateTable(opts.table ?? DEFAULT_TABLE), ...(opts.first ? { first: true } : {}) });
 }
 
+/** The BackendContext of each Marker, for pktmark's own modules (apply, agent) — not public API. */
+const contexts = new WeakMap<Marker, BackendContext>();
+export function backendContext(m: Marker): BackendContext {
+  const c = contexts.get(m);
+  if (!c) throw new PktmarkError('CLOSED', 'not a Marker');
+  return c;
+}
+
 export class Marker {
   readonly table: string;
   readonly netns: NetnsTarget | undefined;
@@ -123,6 +133,7 @@ export class Marker {
       ...(this.netns !== undefined ? { netns: this.netns } : {}),
       ...(opts.cgroupFs ? { cgroupFs: opts.cgroupFs } : {}),
     };
+    contexts.set(this, this.ctx);
   }
 
   /** Validates the options (and that the namespace exists) before anything is sent. */
@@ -229,6 +240,23 @@ export class Marker {
     for (const b of Object.values<Backend>(BACKENDS)) {
       if (opts.via === undefined || opts.via === b.via) await b.clear(this.ctx);
     }
+  }
+
+  /**
+   * Make pktmark's table hold exactly `desired` (src/apply/): one atomic nft batch, unchanged
+   * rules keep handles and counters; `{ plan: true }` only computes what would change.
+   */
+  async apply(desired: DesiredArg, opts: ApplyOptions = {}): Promise<ApplyResult> {
+    const { apply } = await import('./apply/index.js');
+    return apply(this.ctx, desired, opts);
+  }
+
+  /** A long-running loop around apply: file watch, resync, metrics (src/agent/). */
+  async watch(opts: AgentOptions): Promise<Agent> {
+    const { Agent } = await import('./agent/agent.js');
+    const a = new Agent(this, opts);
+    await a.start();
+    return a;
   }
 
   encode(input: MarkRuleInput | readonly MarkRuleInput[]): Uint8Array[] { return encode(input, { table: this.table }); }

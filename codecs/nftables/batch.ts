@@ -58,9 +58,10 @@ export class BatchWriter<R = unknown> {
   private readonly items: number[] = [];
   private readonly written: (R | undefined)[] = [];
   private readonly edges: number[] = [0];
-  constructor(size: number, private readonly nextSeq: () => number, pool?: WriterPool) {
+  /** `genid`: the ruleset generation the batch assumes (NFNL_BATCH_GENID); the kernel refuses it with ERESTART if another commit came first */
+  constructor(size: number, private readonly nextSeq: () => number, pool?: WriterPool, genid?: number) {
     this.w = pool ? pool.take(size) : new AttributeWriter(size);
-    this.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq));
+    this.add('begin', undefined, (w, seq) => writeBatchBegin(w, seq, genid));
   }
   /** One message; `write` may return what the caller wants kept about it (see Sent.written). */
   add(what: SentKind, item: number | undefined, write: (w: AttributeWriter, seq: number) => R | void): number {

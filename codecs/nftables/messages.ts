@@ -57,6 +57,13 @@ const NFTA_RULE_HANDLE = 3;
 const NFTA_RULE_EXPRESSIONS = 4;
 const NFTA_RULE_POSITION = 6;
 const NFTA_RULE_USERDATA = 7;
+const NFTA_RULE_ID = 9;
+const NFTA_RULE_POSITION_ID = 10;
+
+/** enum nft_gen_attributes (the answer to GETGEN is a NEWGEN message) */
+const NFTA_GEN_ID = 1;
+const NFTA_GEN_PROC_PID = 2;
+const NFTA_GEN_PROC_NAME = 3;
 
 export interface NftTable {
   readonly family: number;
@@ -93,6 +100,12 @@ export interface NftRule {
   readonly chain: string;
   readonly handle?: bigint;
   readonly position?: bigint;
+  /**
+   * NFTA_RULE_ID: a batch-local number naming this new rule, so that a later NEWRULE of the same
+   * batch can be placed after it with NFTA_RULE_POSITION_ID (it has no handle yet). Be32, nonzero.
+   */
+  readonly id?: number;
+  readonly positionId?: number;
   readonly exprs: readonly Expr[];
   readonly comment?: string;
   readonly userdata?: Uint8Array;
@@ -169,6 +182,9 @@ export function writeRule(w: AttributeWriter, msg: number, flags: number, seq: n
     if (r.position !== undefined) w.u64(NFTA_RULE_POSITION, r.position, 'be');
     const u = userdataOf(r);
     if (u !== undefined) w.bytes(NFTA_RULE_USERDATA, u);
+    // libnftnl's order: ID and POSITION_ID after the payload (nftnl_rule_nlmsg_build_payload)
+    if (r.id !== undefined) w.u32(NFTA_RULE_ID, r.id, 'be');
+    if (r.positionId !== undefined) w.u32(NFTA_RULE_POSITION_ID, r.positionId, 'be');
     for (const x of r.extra ?? []) writeRaw(w, x);
   });
 }
@@ -180,6 +196,32 @@ export function writeRuleDump(w: AttributeWriter, flags: number, seq: number, fa
     w.string(NFTA_RULE_TABLE, table);
     if (chain !== undefined) w.string(NFTA_RULE_CHAIN, chain);
   });
+}
+
+/** GETGEN, as nft sends it before it reads the ruleset: family AF_UNSPEC, no attributes. */
+export function writeGetGen(w: AttributeWriter, flags: number, seq: number): void {
+  writeMessage(w, nftType(NFT_MSG_GETGEN), flags, seq, (w) => header(w, 0));
+}
+
+export interface NftGen {
+  /** the ruleset generation (nf_tables base_seq): every commit in the namespace moves it */
+  readonly id: number;
+  /** the process that made the last commit, when the kernel says */
+  readonly pid?: number;
+  readonly procName?: string;
+}
+
+export function decodeGen(m: NetlinkMessage): NftGen {
+  const { attrs } = body(m, [NFT_MSG_NEWGEN], 'gen');
+  let id: number | undefined;
+  const g: { pid?: number; procName?: string } = {};
+  for (const a of attrs) {
+    if (a.type === NFTA_GEN_ID) id = attr.u32(a, 'be');
+    else if (a.type === NFTA_GEN_PROC_PID) g.pid = attr.u32(a, 'be');
+    else if (a.type === NFTA_GEN_PROC_NAME) g.procName = attr.string(a);
+  }
+  if (id === undefined) throw decodeError('NEWGEN without NFTA_GEN_ID', m.offset);
+  return { id, ...g };
 }
 
 function body(m: NetlinkMessage, msgs: readonly number[], what: string): { family: number; attrs: AttributeReader } {

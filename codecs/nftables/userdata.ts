@@ -50,3 +50,49 @@ export function onlyComment(tlvs: readonly Tlv[]): string | undefined {
   if (z !== v.length - 1) return undefined;
   return dec.decode(v.subarray(0, z));
 }
+
+/**
+ * pktmark's own rule TLVs, after the comment TLV in the same blob. nft's rule userdata parser
+ * (src/netlink.c parse_rule_udata_cb) skips types it does not know, so `nft list` still shows
+ * the comment; libnftnl defines types 0 (comment) and 1 (ebtables policy) only. The values
+ * 0x70/0x71 ('p', 'q') are far from both so a future libnftnl type is unlikely to collide.
+ *   PKTMARK_UDATA_APPLY (0x70): one byte, version 1 — "apply made this rule and manages it"
+ *   PKTMARK_UDATA_NAME  (0x71): the rule's name from the desired-state file, UTF-8 and a NUL
+ */
+export const PKTMARK_UDATA_APPLY = 0x70;
+export const PKTMARK_UDATA_NAME = 0x71;
+export const PKTMARK_APPLY_VERSION = 1;
+
+export interface RuleUserdata {
+  readonly comment?: string;
+  /** made by apply */
+  readonly apply?: boolean;
+  readonly name?: string;
+}
+
+function nulString(v: Uint8Array): string | undefined {
+  const z = v.indexOf(0);
+  return z === v.length - 1 ? dec.decode(v.subarray(0, z)) : undefined;
+}
+
+export function encodeRuleUserdata(u: RuleUserdata): Uint8Array | undefined {
+  const tlvs: Tlv[] = [];
+  if (u.comment !== undefined) tlvs.push(commentTlv(u.comment));
+  if (u.apply) tlvs.push({ type: PKTMARK_UDATA_APPLY, value: Uint8Array.of(PKTMARK_APPLY_VERSION) });
+  if (u.name !== undefined) tlvs.push({ type: PKTMARK_UDATA_NAME, value: commentTlv(u.name).value });
+  return tlvs.length ? encodeUserdata(tlvs) : undefined;
+}
+
+/** The comment, apply tag and name in a rule's userdata; other TLVs are ignored. Never throws: a foreign blob gives {}. */
+export function decodeRuleUserdata(b: Uint8Array | undefined): RuleUserdata {
+  if (b === undefined) return {};
+  let tlvs: Tlv[];
+  try { tlvs = decodeUserdata(b, 0); } catch { return {}; }
+  const out: { comment?: string; apply?: boolean; name?: string } = {};
+  for (const t of tlvs) {
+    if (t.type === NFTNL_UDATA_COMMENT) { const c = nulString(t.value); if (c !== undefined) out.comment = c; }
+    else if (t.type === PKTMARK_UDATA_APPLY && t.value.length >= 1) out.apply = true;
+    else if (t.type === PKTMARK_UDATA_NAME) { const n = nulString(t.value); if (n !== undefined) out.name = n; }
+  }
+  return out;
+}

@@ -24,6 +24,8 @@ Commands:
   del ID…    delete rules by id
   clear      delete every rule pktmark owns (its nft table, its tc filters)
   explain    print the nft/tc command equivalent to an add (sends nothing)
+  apply      make the table hold exactly a file's rules (-f FILE; --plan, --prune)
+  agent      keep applying a file: watch, resync, metrics (-f FILE)
   doctor     what this kernel and process can do, and the --via to use here
   marks      which other software (Cilium, Calico, Kubernetes, …) uses some mark bits
   ping       send pings with SO_MARK (like ping -m)

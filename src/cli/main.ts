@@ -20,6 +20,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   del: async () => (await import('./commands/list.js')).delCommand,
   delete: async () => (await import('./commands/list.js')).delCommand,
   clear: async () => (await import('./commands/list.js')).clearCommand,
+  apply: async () => (await import('./commands/apply-file.js')).applyFileCommand,
+  agent: async () => (await import('./commands/agent.js')).agentCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
   marks: async () => (await import('./commands/marks.js')).marksCommand,
   iptables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip'),

@@ -122,12 +122,26 @@ let libc: Libc | undefined;
 function loadKoffi(): typeof import('koffi') {
   const require = createRequire(import.meta.url);
   for (const triplet of [`${process.platform}_${process.arch}`, `musl_${process.arch}`]) {
+    // the fleet bundle (deploy/bundle.mjs) carries the binaries beside itself, without node_modules
+    try { return require(`./build/koffi/${triplet}/koffi.node`) as typeof import('koffi'); } catch { /* not the bundle */ }
+  }
+  for (const triplet of [`${process.platform}_${process.arch}`, `musl_${process.arch}`]) {
     try {
       const native = require(`koffi/build/koffi/${triplet}/koffi.node`) as typeof import('koffi') & { version?: string };
       if (native.version === (require('koffi/package.json') as { version: string }).version) return native;
     } catch { /* not this one: try the next, then koffi's own loader */ }
   }
   return require('koffi') as typeof import('koffi');
+}
+
+/** glibc's soname, else musl's (Alpine: /lib/ld-musl-ARCH.so.1, also known as libc.musl-ARCH.so.1). */
+function loadLibc(koffi: typeof import('koffi')): IKoffiLib {
+  const arch = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch;
+  let first: unknown;
+  for (const name of ['libc.so.6', `libc.musl-${arch}.so.1`, `ld-musl-${arch}.so.1`]) {
+    try { return koffi.load(name); } catch (e) { first ??= e; }
+  }
+  throw first;
 }
 
 /** Bind libc on first use. */
@@ -141,7 +155,7 @@ export function getLibc(): Libc {
       cause: e, hint: 'reinstall with npm install; dry-run and encode work without it',
     });
   }
-  const lib: IKoffiLib = koffi.load('libc.so.6');
+  const lib: IKoffiLib = loadLibc(koffi);
   const f = (sig: string): KoffiFunction => lib.func(sig);
   const poll = f('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
   const strerror = f('const char *strerror(int)');

@@ -16,6 +16,7 @@ import {
   type NftRule,
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
+import { decodeRuleUserdata } from '../../../codecs/nftables/userdata.js';
 import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
 import type { MarkRule } from '../../rule.js';
@@ -36,12 +37,13 @@ import { decodeSet, decodeSetElems, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFT_SET_
 export const OWNER_COMMENT = 'pktmark';
 
 export { BASE_CHAINS, chainOf } from './chains.js';
+export { dumpRules } from './list.js';
 
 /** Batches that lose a race with another writer (EBUSY, ERESTART on a generation change) are retried this often. */
 export const MAX_RETRIES = 3;
 const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
 
-type Batch = NftBatch<WrittenRule>;
+export type Batch = NftBatch<WrittenRule>;
 
 /**
  * Where the rules of an add go. Appending is NLM_F_APPEND with no position; inserting before a
@@ -141,7 +143,7 @@ export function writeBaseChain(b: BatchWriter<WrittenRule>, table: string, c: Ba
 // replies
 
 /** The kernel's error for a batch message, as a PktmarkError naming the rule (messageIndex) and, where the ext-ack offset says, its field. */
-function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: (item: number) => string): PktmarkError {
+export function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: (item: number) => string): PktmarkError {
   const at = batch.indexOfSeq(ack.request.seq);
   const s = at < 0 ? undefined : batch.sentAt(at);
   const base = kernelError(s?.item !== undefined ? `${op} ${describe(s.item)}` : `${op} (${s?.what ?? 'batch'})`, ack, s?.item);
@@ -187,7 +189,7 @@ async function sendBatch(t: Transport, op: string, build: (pool: WriterPool) => 
   }
 }
 
-type TableState = 'absent' | 'ours';
+export type TableState = 'absent' | 'ours';
 
 /** GETTABLE by name with NLM_F_ACK, as `nft list table` sends it. */
 const getTable = (table: string): Fill => (w, seq) => writeTable(w, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table });
@@ -197,7 +199,7 @@ export const encodeGetTable = (table: string, seq: number): Uint8Array => encode
 export const encodeRuleDump = (table: string, seq: number): Uint8Array => encodeOne(getRules(table), seq);
 
 /** GETTABLE by name: absent, ours (comment "pktmark"), or NOT_OWNED. */
-async function tableState(t: Transport, table: string): Promise<TableState> {
+export async function tableState(t: Transport, table: string): Promise<TableState> {
   let replies: NetlinkMessage[];
   try {
     replies = await execute(t, `get table inet ${table}`, getTable(table));
@@ -218,7 +220,8 @@ async function tableState(t: Transport, table: string): Promise<TableState> {
 /** A kernel rule as a RuleRecord: decoded to a MarkRule when it has pktmark's shape, else kept raw. */
 export function ruleRecord(r: NftRule, table: string, sets?: ReadonlyMap<string, string>): RuleRecord {
   const id = ruleId(r.chain, r.handle ?? 0n);
-  const rule = exprsToRule(r.exprs, r.chain, r.comment, sets);
+  // apply's rules keep their comment beside pktmark's own TLVs (codecs/nftables/userdata.ts)
+  const rule = exprsToRule(r.exprs, r.chain, r.comment ?? decodeRuleUserdata(r.userdata).comment, sets);
   const { packets, bytes } = counterOf(r.exprs);
   const raw: RawPart[] = [];
   if (!rule) {

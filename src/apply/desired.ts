@@ -1,0 +1,154 @@
+/**
+ * The desired state: a `rules:` list of the same fields as `add`, each optionally with a `name`,
+ * from a YAML or JSON file (JSON is read by the YAML parser too, so both get line numbers) or
+ * from a library caller's array. Every rule is validated before anything is read from or sent
+ * to the kernel: one bad rule and nothing is applied; the error names the rule (index, name,
+ * file line) and the field.
+ */
+import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { PktmarkError } from '../errors.js';
+import { normalizeRule } from '../normalize.js';
+import type { MarkRule, MarkRuleInput } from '../rule.js';
+import { parseFast } from './yaml-fast.js';
+
+/** One rule of a desired-state file: `add`'s fields and an optional name. */
+export interface DesiredRuleInput extends MarkRuleInput {
+  /** identity across applies: a named rule whose content changes is replaced in place */
+  readonly name?: string;
+}
+
+/** What `Marker.apply` takes: an object with `rules`, or the array itself. */
+export interface DesiredStateInput {
+  readonly rules: readonly DesiredRuleInput[];
+}
+
+export interface DesiredRule {
+  readonly rule: MarkRule;
+  readonly name?: string;
+  /** index in the file's `rules:` list */
+  readonly index: number;
+  /** 1-based line of the rule in its file, when it came from one */
+  readonly line?: number;
+}
+
+export interface DesiredState {
+  readonly rules: readonly DesiredRule[];
+  /** the file it was read from, for messages */
+  readonly source?: string;
+}
+
+/** Names are stored in the rule's userdata (one u8-length TLV with its NUL): at most 128 bytes here, printable. */
+export const MAX_NAME_BYTES = 128;
+const NAME_RE = /^[\p{L}\p{N}_.:/@+-][\p{L}\p{N}_.:/@+ -]*$/u;
+
+/** `rule 3 (name "web", line 12)`: how messages name a rule of the file. */
+export function ruleLabel(r: { index: number; name?: string; line?: number }, source?: string): string {
+  const parts: string[] = [];
+  if (r.name !== undefined) parts.push(`name ${JSON.stringify(r.name)}`);
+  if (r.line !== undefined) parts.push(source ? `${source}:${r.line}` : `line ${r.line}`);
+  return `rule ${r.index}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+interface Located { readonly input: unknown; readonly line?: number; readonly fieldLine?: (field: string) => number | undefined }
+
+function checkName(name: unknown, at: Located & { index: number }, source?: string): string {
+  const label = ruleLabel({ index: at.index, ...(at.line !== undefined ? { line: at.line } : {}) }, source);
+  if (typeof name !== 'string' || !NAME_RE.test(name) || new TextEncoder().encode(name).length > MAX_NAME_BYTES) {
+    throw new PktmarkError('INVALID_ARGUMENT', `${label}: name ${JSON.stringify(name)} must be 1-${MAX_NAME_BYTES} bytes of letters, digits, spaces and _ . : / @ + - (not starting with a space)`,
+      { field: `rules[${at.index}].name`, messageIndex: at.index });
+  }
+  return name;
+}
+
+/** DesiredStates this module made: already validated, so apply takes them as they are. */
+const made = new WeakSet<DesiredState>();
+export const isDesiredState = (d: unknown): d is DesiredState => typeof d === 'object' && d !== null && made.has(d as DesiredState);
+
+/** Validate located inputs into a DesiredState (the common path of files and arrays). */
+function build(items: readonly Located[], source?: string): DesiredState {
+  const out = buildUnmarked(items, source);
+  made.add(out);
+  return out;
+}
+
+function buildUnmarked(items: readonly Located[], source?: string): DesiredState {
+  const seen = new Map<string, number>();
+  const rules = items.map((it, index): DesiredRule => {
+    const base = { index, ...(it.line !== undefined ? { line: it.line } : {}) };
+    if (it.input === null || typeof it.input !== 'object' || Array.isArray(it.input)) {
+      throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(base, source)}: a rule must be a mapping of fields (src, mark, …)`, { field: `rules[${index}]`, messageIndex: index });
+    }
+    const { name: rawName, ...fields } = it.input as Record<string, unknown>;
+    const name = rawName === undefined ? undefined : checkName(rawName, { ...it, index }, source);
+    const at = { ...base, ...(name !== undefined ? { name } : {}) };
+    if (name !== undefined) {
+      const prev = seen.get(name);
+      if (prev !== undefined) {
+        throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(at, source)}: name ${JSON.stringify(name)} is already used by rule ${prev}; names are unique within a file`,
+          { field: `rules[${index}].name`, messageIndex: index });
+      }
+      seen.set(name, index);
+    }
+    let rule: MarkRule;
+    try {
+      rule = normalizeRule(fields as unknown as MarkRuleInput);
+    } catch (e) {
+      if (!(e instanceof PktmarkError)) throw e;
+      const fieldLine = e.field !== undefined ? it.fieldLine?.(e.field) : undefined;
+      const where = fieldLine !== undefined && fieldLine !== at.line ? { ...at, line: fieldLine } : at;
+      throw new PktmarkError(e.code, `${ruleLabel(where, source)}: ${e.message}`, {
+        ...e.toJSON(), field: `rules[${index}]${e.field !== undefined ? `.${e.field}` : ''}`, messageIndex: index,
+      });
+    }
+    return { rule, index, ...(name !== undefined ? { name } : {}), ...(it.line !== undefined ? { line: it.line } : {}) };
+  });
+  return { rules, ...(source !== undefined ? { source } : {}) };
+}
+
+/** A library caller's desired list (no lines). */
+export function desiredFromInput(input: DesiredStateInput | readonly DesiredRuleInput[]): DesiredState {
+  const list = Array.isArray(input) ? input : (input as DesiredStateInput | null)?.rules;
+  if (!Array.isArray(list)) throw new PktmarkError('INVALID_ARGUMENT', 'desired state must be an array of rules or an object with a rules array', { field: 'rules' });
+  return build(list.map((input: unknown) => ({ input })));
+}
+
+const TOP_LEVEL = new Set(['rules']);
+
+/** Parse a desired-state file's text (YAML or JSON). `source` (the file name) prefixes line numbers in messages. */
+export function parseDesired(text: string, source?: string): DesiredState {
+  const fast = parseFast(text);
+  if (fast) return build(fast.map((f) => ({ input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]) })), source);
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const lineOf = (n: { range?: [number, number, number] | null } | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);
+  const at = (line: number | undefined): string => (source ? `${source}:${line ?? 1}` : `line ${line ?? 1}`);
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = lc.linePos(e.pos[0]).line;
+    throw new PktmarkError('INVALID_ARGUMENT', `${at(line)}: ${e.message.split('\n')[0]}`, { field: 'file' });
+  }
+  const root = doc.contents;
+  if (root === null) return build([], source); // an empty file: nothing desired
+  if (!isMap(root)) throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(root))}: the file must be a mapping with a rules: list`, { field: 'rules' });
+  for (const p of (root as YAMLMap).items) {
+    const k = (p.key as { value?: unknown } | null)?.value;
+    if (typeof k !== 'string' || !TOP_LEVEL.has(k)) {
+      throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(p.key as YamlNode))}: unknown top-level key ${JSON.stringify(k)} (the file holds rules:)`, { field: String(k) });
+    }
+  }
+  const seq = root.get('rules', true) as YamlNode | undefined;
+  if (seq === undefined || (seq as { value?: unknown }).value === null) return build([], source);
+  if (!isSeq(seq)) throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(seq))}: rules: must be a list`, { field: 'rules' });
+  const items = seq.items.map((node): Located => {
+    const n = node as YamlNode;
+    const line = lineOf(n);
+    const fieldLine = (field: string): number | undefined => {
+      if (!isMap(n)) return undefined;
+      const top = field.split(/[.[]/, 1)[0];
+      const pair = n.items.find((p) => (p.key as { value?: unknown } | null)?.value === top);
+      return pair ? lineOf(pair.key as YamlNode) : undefined;
+    };
+    return { input: n === null || n === undefined ? null : (n as { toJSON(): unknown }).toJSON(), ...(line !== undefined ? { line } : {}), fieldLine };
+  });
+  return build(items, source);
+}

@@ -1,0 +1,281 @@
+/**
+ * `apply(desired)`: make pktmark's table hold exactly the desired rules, in order, in one atomic
+ * batch. Read (GETGEN, GETTABLE, dump) → diff → one batch guarded by NFNL_BATCH_GENID. When
+ * another writer commits in between (nft, firewalld, kube-proxy, another pktmark), the kernel
+ * refuses the batch with ERESTART before applying any of it; apply then reads again, diffs
+ * again and retries, and after `maxRetries` ends in BUSY. It is never half-applied.
+ */
+import { WriterPool } from '../../codecs/netlink/attributes.js';
+import { decodeRule, NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
+import { EBUSY, ERESTART, ERESTARTSYS } from '../../codecs/errno.js';
+import { PktmarkError } from '../errors.js';
+import type { BackendContext } from '../backends/backend.js';
+import { batchError, ruleId } from '../backends/nft/index.js';
+import { BASE_CHAINS } from '../backends/nft/chains.js';
+import { explainNft } from '../backends/nft/explain.js';
+import { errorsOf } from '../transport/execute.js';
+import { NETLINK_NETFILTER, type Transport } from '../transport/transport.js';
+import { encodeApplyBatch } from './batch.js';
+import { desiredFromInput, isDesiredState, ruleLabel, type DesiredRuleInput, type DesiredState, type DesiredStateInput } from './desired.js';
+import { diff, isEmpty, type Counts, type Plan, type Prune, type StepAction } from './diff.js';
+import { nextGeneration, readGeneration, readState, type CurrentRule, type CurrentState } from './state.js';
+
+export { parseDesired, desiredFromInput, type DesiredRuleInput, type DesiredState, type DesiredStateInput, type DesiredRule } from './desired.js';
+export type { Prune, StepAction, Counts } from './diff.js';
+
+export interface ApplyOptions {
+  /** remove managed rules that are not desired (default true); 'all': every rule in pktmark's table; false: only add */
+  readonly prune?: Prune;
+  /** compute and return the plan, send nothing (`apply --plan`) */
+  readonly plan?: boolean;
+  /** batches refused because the generation moved are re-diffed and retried this often (default 5) */
+  readonly maxRetries?: number;
+  /**
+   * Skip everything after GETGEN when the ruleset generation equals this (the agent's steady
+   * state: the generation its last apply left). The result then has `skipped: true`.
+   */
+  readonly unlessGeneration?: number;
+  /**
+   * The agent's model of the table (see ApplyCache): while the generation is the one its last
+   * apply left, the diff runs against the model instead of a dump. Updated after each apply.
+   */
+  readonly cache?: ApplyCache;
+}
+
+/**
+ * What the table held after the last apply through this cache, valid while the ruleset
+ * generation has not moved (nobody else committed). Counters in it are stale, so a plan that
+ * would carry counters over (replace, move) reads the table again first.
+ */
+export class ApplyCache {
+  generation: number | undefined;
+  state: CurrentState | undefined;
+  clear(): void { this.generation = undefined; this.state = undefined; }
+}
+
+/** The table after `plan` was committed, as far as diff cares: unmanaged rules, then each chain's rules in desired order. */
+function stateAfter(plan: Plan, before: CurrentState, made: ReadonlyMap<number, string>, generation: number): CurrentState | undefined {
+  const removed = new Set(plan.steps.filter((s) => s.action === 'remove' || s.action === 'move').map((s) => s.current));
+  const kept = new Set(plan.steps.map((s) => s.current));
+  const rules: CurrentRule[] = before.rules.filter((c) => !removed.has(c) && !kept.has(c));
+  for (const { name: h } of BASE_CHAINS) {
+    for (let i = 0; i < plan.steps.length; i++) {
+      const s = plan.steps[i];
+      if (s.chain !== h || s.action === 'remove') continue;
+      const d = s.desired!;
+      let handle: bigint;
+      if (s.action === 'keep' || s.action === 'replace') handle = s.current!.handle;
+      else {
+        const id = made.get(i);
+        if (id === undefined) return undefined; // handles not learned: the next apply dumps
+        handle = BigInt(id.slice(id.lastIndexOf(':') + 1));
+      }
+      rules.push({ chain: h, handle, id: ruleId(h, handle), rule: d.rule, managed: true, packets: 0n, bytes: 0n, ...(d.name !== undefined ? { name: d.name } : {}) });
+    }
+  }
+  return { generation, table: 'ours', rules };
+}
+
+/** One line of a plan, in the user's words. */
+export interface PlanStep {
+  readonly action: StepAction;
+  readonly chain: string;
+  /** the kernel id: of the rule kept, replaced or removed; of the rule made (add, move) after a sent apply */
+  readonly id?: string;
+  /** the rule's index and name in the desired list, and its file line */
+  readonly index?: number;
+  readonly name?: string;
+  readonly line?: number;
+  readonly text: string;
+  readonly reason?: string;
+  /** counter values carried over (replace, move) or kept */
+  readonly packets?: number;
+  readonly bytes?: number;
+}
+
+export interface ApplyResult extends Counts {
+  readonly steps: readonly PlanStep[];
+  /** false for a plan, and for an apply that had nothing to change */
+  readonly sent: boolean;
+  /** batches refused by the generation check before this one went through */
+  readonly retries: number;
+  /** the generation the diff was computed against */
+  readonly generation: number;
+  /** the generation this apply left: one more than `generation` when a batch was sent (another commit since moves it further) */
+  readonly generationAfter: number;
+  /** unlessGeneration matched: nothing was dumped or diffed */
+  readonly skipped?: boolean;
+  readonly durationMs: number;
+}
+
+export const DEFAULT_MAX_RETRIES = 5;
+const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
+const pool = new WriterPool();
+
+export type DesiredArg = DesiredState | DesiredStateInput | readonly DesiredRuleInput[];
+/** parseDesired's and desiredFromInput's results are taken as they are; anything else is validated. */
+export function toDesired(d: DesiredArg): DesiredState {
+  return isDesiredState(d) ? d : desiredFromInput(d as DesiredStateInput | readonly DesiredRuleInput[]);
+}
+
+function checkOptions(opts: ApplyOptions): void {
+  if (opts === null || typeof opts !== 'object') throw new PktmarkError('INVALID_OPTION', 'apply options must be an object', { field: 'options' });
+  if (opts.prune !== undefined && opts.prune !== true && opts.prune !== false && opts.prune !== 'all') {
+    throw new PktmarkError('INVALID_OPTION', `prune ${JSON.stringify(opts.prune)} must be true, false or "all"`, { field: 'prune' });
+  }
+  if (opts.maxRetries !== undefined && (!Number.isInteger(opts.maxRetries) || opts.maxRetries < 0)) {
+    throw new PktmarkError('INVALID_OPTION', `maxRetries ${opts.maxRetries} must be an integer ≥ 0`, { field: 'maxRetries' });
+  }
+}
+
+/**
+ * The steps as the caller sees them. `text` (an nft command line) is made on first read and by
+ * toJSON: a 10,000-rule apply should not format 10,000 lines nobody asked for.
+ */
+class Step implements PlanStep {
+  readonly action: StepAction;
+  readonly chain: string;
+  declare readonly id?: string;
+  declare readonly index?: number;
+  declare readonly name?: string;
+  declare readonly line?: number;
+  declare readonly reason?: string;
+  declare readonly packets?: number;
+  declare readonly bytes?: number;
+  constructor(private readonly s: Plan['steps'][number], private readonly table: string, id: string | undefined) {
+    this.action = s.action;
+    this.chain = s.chain;
+    const d = s.desired;
+    const c = s.current;
+    const o = this as { -readonly [K in keyof PlanStep]?: PlanStep[K] };
+    if (id !== undefined) o.id = id;
+    if (d) o.index = d.index;
+    const name = d?.name ?? c?.name;
+    if (name !== undefined) o.name = name;
+    if (d?.line !== undefined) o.line = d.line;
+    if (s.reason !== undefined) o.reason = s.reason;
+    if (c && s.action !== 'remove') { o.packets = Number(c.packets); o.bytes = Number(c.bytes); }
+  }
+  get text(): string {
+    const r = this.s.desired?.rule ?? this.s.current?.rule;
+    return r ? explainNft(r, this.table) : `# ${this.s.current?.id}: not a pktmark rule`;
+  }
+  toJSON(): PlanStep {
+    const { s: _s, table: _t, ...rest } = this as unknown as Record<string, unknown>;
+    return { ...(rest as unknown as PlanStep), text: this.text };
+  }
+}
+
+function stepsOf(plan: Plan, table: string, made: ReadonlyMap<number, string>): PlanStep[] {
+  return plan.steps.map((s, i) => new Step(s, table, made.get(i) ?? (s.action === 'move' ? undefined : s.current?.id)));
+}
+
+/** Send the plan's batch; ERESTART/EBUSY → 'retry'. Other kernel errors name the desired rule. */
+async function send(t: Transport, table: string, desired: DesiredState, plan: Plan, state: CurrentState): Promise<Map<number, string> | 'retry'> {
+  const { batch, newRuleSteps } = encodeApplyBatch(plan, table, state.table, state.generation, () => t.nextSeq(), pool);
+  let replies;
+  try {
+    replies = await t.exchange(batch.bytes, { seq: batch.ackSeq, until: 'ack' });
+  } finally {
+    pool.give(batch.writer);
+  }
+  const errors = errorsOf(replies);
+  if (errors.length > 0) {
+    if (errors.some((e) => RETRYABLE.has(e.errno))) return 'retry';
+    errors.sort((a, b) => batch.indexOfSeq(a.request.seq) - batch.indexOfSeq(b.request.seq));
+    const describe = (i: number): string => {
+      const s = plan.steps[i];
+      return s.desired ? `${ruleLabel(s.desired, desired.source)} (${explainNft(s.desired.rule, table)})` : `rule ${s.current?.id}`;
+    };
+    const e = batchError('apply', errors[0], batch, describe);
+    const at = batch.sentAt(batch.indexOfSeq(errors[0].request.seq));
+    const d = at.item !== undefined ? plan.steps[at.item]?.desired : undefined;
+    throw new PktmarkError(e.code, `${e.message}: nothing was applied`, {
+      ...e.toJSON(),
+      ...(d ? { messageIndex: d.index, field: `rules[${d.index}]${e.field !== undefined ? `.${e.field}` : ''}` } : {}),
+    });
+  }
+  // handles of the new rules follow their send order (nf_tables_alloc_handle per NEWRULE)
+  const made = new Map<number, string>();
+  const echoed: bigint[] = [];
+  for (const m of replies) if (m.header.type === nftType(NFT_MSG_NEWRULE)) { const h = decodeRule(m).handle; if (h !== undefined) echoed.push(h); }
+  if (echoed.length > 0 && newRuleSteps.length > 0) {
+    const first = echoed[0];
+    const last = echoed[echoed.length - 1];
+    if (last - first === BigInt(newRuleSteps.length - 1)) {
+      newRuleSteps.forEach((i, k) => made.set(i, ruleId(plan.steps[i].chain, first + BigInt(k))));
+    }
+  }
+  return made;
+}
+
+/** apply (or, with `plan`, only compute) the desired state in the Marker's table. */
+export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const started = performance.now();
+  checkOptions(opts);
+  const desired = toDesired(input);
+  for (const d of desired.rules) {
+    if (d.rule.via !== 'nft') {
+      throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply manages nft rules only so far (via ${JSON.stringify(d.rule.via)})`,
+        { field: `rules[${d.index}].via`, messageIndex: d.index, hint: 'use add for tc and bpf rules' });
+    }
+  }
+  const t = await ctx.transport(NETLINK_NETFILTER);
+  const max = opts.maxRetries ?? DEFAULT_MAX_RETRIES;
+  for (let attempt = 0; ; attempt++) {
+    const generation = await readGeneration(t);
+    if (attempt === 0 && opts.unlessGeneration === generation) {
+      return { added: 0, removed: 0, replaced: 0, moved: 0, kept: 0, steps: [], sent: false, retries: 0, generation, generationAfter: generation, skipped: true, durationMs: performance.now() - started };
+    }
+    const cache = opts.cache;
+    let state = cache?.state && cache.generation === generation ? cache.state : await readState(t, ctx.table, generation);
+    let plan = diff(desired, state.rules, opts.prune ?? true);
+    if (state === cache?.state && (plan.counts.replaced > 0 || plan.counts.moved > 0)) {
+      state = await readState(t, ctx.table, generation); // fresh counters to carry over
+      plan = diff(desired, state.rules, opts.prune ?? true);
+    }
+    const done = (sent: boolean, made: ReadonlyMap<number, string> = new Map()): ApplyResult => ({
+      ...plan.counts, steps: stepsOf(plan, ctx.table, made), sent, retries: attempt, generation: state.generation,
+      generationAfter: sent ? nextGeneration(state.generation) : state.generation,
+      durationMs: performance.now() - started,
+    });
+    if (opts.plan) return done(false);
+    if (isEmpty(plan)) {
+      if (cache) { cache.generation = generation; cache.state = state; }
+      return done(false);
+    }
+    let r: Map<number, string> | 'retry';
+    try {
+      r = await send(t, ctx.table, desired, plan, state);
+    } catch (e) { cache?.clear(); throw e; }
+    if (r !== 'retry') {
+      if (cache) {
+        const next = nextGeneration(state.generation);
+        const after = stateAfter(plan, state, r, next);
+        if (after) { cache.generation = next; cache.state = after; } else cache.clear();
+      }
+      return done(true, r);
+    }
+    cache?.clear();
+    if (attempt >= max) {
+      throw new PktmarkError('BUSY', `apply lost the race with other writers ${attempt + 1} times (the ruleset generation moved between read and batch); nothing was applied`,
+        { hint: 'another program keeps changing nftables; try again' });
+    }
+  }
+}
+
+/**
+ * `apply --dry-run`: the plan and the batch's messages against an empty kernel (no table, no
+ * generation to guard), without a socket or privileges.
+ */
+export function dryRunApply(input: DesiredArg, table: string): { result: ApplyResult; messages: Uint8Array[] } {
+  const started = performance.now();
+  const desired = toDesired(input);
+  const plan = diff(desired, [], true);
+  let seq = 0;
+  const messages = isEmpty(plan) ? [] : encodeApplyBatch(plan, table, 'absent', undefined, () => ++seq).batch.messages();
+  return {
+    result: { ...plan.counts, steps: stepsOf(plan, table, new Map()), sent: false, retries: 0, generation: 0, generationAfter: 0, durationMs: performance.now() - started },
+    messages,
+  };
+}
