@@ -9,7 +9,7 @@
 #
 # The guest (kernel + initramfs) is built on first use by build-guest.sh from Debian packages and
 # cached in $PKTMARK_VM_CACHE (default /var/cache/pktmark-vm) under a key made from the content of
-# build-guest.sh and guest-init: a changed harness rebuilds, and other keys are removed then.
+# build-guest.sh and guest-init: a changed harness rebuilds; the three most recently used are kept.
 # Rebuild by hand: `test/vm/run.sh --rebuild -- true`, or `rm -rf /var/cache/pktmark-vm`.
 #
 # KVM on this kind of machine cannot boot a stock kernel, so qemu emulates the CPU (TCG): ~10 s to
@@ -41,8 +41,10 @@ if [ "$rebuild" = 1 ] || [ ! -f "$cache/ready" ]; then
   echo "run.sh: building the guest into $cache (first use of this harness version)" >&2
   rm -rf "$cache"
   "$here/build-guest.sh" "$cache" >&2
-  for old in "$root"/*/; do [ "${old%/}" = "$cache" ] || rm -rf "$old"; done
+  # keep the three most recently used guests (worktrees on other harness versions share the cache)
+  ls -dt "$root"/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
 fi
+touch "$cache"   # most recently used
 flock -u 9
 
 ctl=$(mktemp -d); trap 'rm -rf "$ctl"' EXIT
