@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
 import { liveTest, withNetns, withVethPair, run, IP, NFT, type Netns } from '../helpers/netns.js';
+import { describeFeatures, kernelFeatures } from '../helpers/kernel-features.js';
 import { cli, ROOT } from './cli.js';
 
 const LINES = {
@@ -129,10 +130,13 @@ liveTest('cheat sheet tc line: pktmark tc gives the same `tc -j filter show` as 
     t.is(qd.code, 0, qd.stderr);
     await pktmark(t, a, 'tc qdisc add dev d0 ingress');
     t.deepEqual(JSON.parse(a.tc('-j', 'qdisc', 'show', 'dev', 'd0')), JSON.parse(b.tc('-j', 'qdisc', 'show', 'dev', 'd0')), 'qdisc add/del like tc');
+    const skbedit = (await kernelFeatures()).act_skbedit;
+    t.log(await describeFeatures('act_skbedit'));
     let nativeOk = true;
     try { b.tc(...TC_LINE.split(' ').slice(1)); } catch { nativeOk = false; }
+    t.is(nativeOk, skbedit.available, 'tc itself agrees with the probe');
     const ours = await cli(['--netns', a.name, ...TC_LINE.split(' ')]);
-    if (nativeOk) {
+    if (skbedit.available) {
       t.is(ours.code, 0, ours.stderr);
       t.deepEqual(tcState(a), tcState(b));
     } else {

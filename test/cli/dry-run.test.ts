@@ -8,15 +8,14 @@
  *   - tc: each `tc filter add` fixture line (its `cookie` words dropped: pktmark adds its own,
  *     the same bytes) gives tc's RTM_NEWTFILTER (NLM_F_ECHO aside) after the clsact NEWQDISC.
  */
-import test from 'ava';
-import { readFileSync, readdirSync } from 'node:fs';
+import type { ExecutionContext } from 'ava';
 import { encode, explain } from '../../src/marker.js';
 import type { MarkRuleInput } from '../../src/rule.js';
 import { cli, pool } from './cli.js';
+import { fixtureNames, loadFixture, loadInput, nftBatch, type FixtureRun } from '../helpers/fixtures.js';
+import { DROP_TO_NOBODY, liveTest } from '../helpers/requires.js';
 
-const nftDir = new URL('../../fixtures/nft/', import.meta.url);
-const tcDir = new URL('../../fixtures/tc/', import.meta.url);
-const cases = (JSON.parse(readFileSync(new URL('cases.json', nftDir), 'utf8')) as { rules: { name: string; input: MarkRuleInput; nft: string }[] }).rules;
+const cases = loadInput<{ rules: { name: string; input: MarkRuleInput; nft: string }[] }>('nft', 'cases.json').rules;
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const norm = (h: string): string => h.slice(0, 16) + '0'.repeat(16) + h.slice(32);
@@ -36,9 +35,8 @@ function options(input: MarkRuleInput): string[] {
   return out;
 }
 
-const canRunAsNobody = process.getuid?.() === 0;
-const nobodyTest = canRunAsNobody ? test : test.skip;
-if (!canRunAsNobody) console.log('skip: dry-run as nobody needs root to drop to nobody');
+/** runs as root, which drops to nobody; elsewhere skipped with the reason, in CI a failure */
+const nobodyTest = (title: string, fn: (t: ExecutionContext) => Promise<void>): void => liveTest(title, [DROP_TO_NOBODY], fn, { serial: false });
 
 nobodyTest('nft: --dry-run --hex as nobody prints the golden messages of every fixture case', async (t) => {
   t.timeout(300_000);
@@ -50,7 +48,7 @@ nobodyTest('nft: --dry-run --hex as nobody prints the golden messages of every f
     t.is(r.code, 0, `${c.name}: ${r.stderr}`);
     const lines = r.stdout.trim().split('\n');
     t.deepEqual(lines, encode(c.input).map(hex), `${c.name}: the bytes encode() gives`);
-    const fx = JSON.parse(readFileSync(new URL(`${c.name}.json`, nftDir), 'utf8')) as { batch: string[] };
+    const fx = { batch: nftBatch(c.name) };
     const rule = lines.map(norm).find((l) => type(l) === '060a')!;
     t.is(clearFlags(rule, 0x0c), clearFlags(norm(fx.batch[1]), 0x0c), `${c.name}: NEWRULE as nft sent it`);
     t.is(norm(lines[0]), norm(fx.batch[0]), `${c.name}: BATCH_BEGIN`);
@@ -76,21 +74,22 @@ nobodyTest('without privileges, a real add says: needs root or CAP_NET_ADMIN (tr
   t.regex(r.stderr, /^pktmark: EPERM.*needs root or CAP_NET_ADMIN \(try --dry-run\)\n$/);
 });
 
-interface TcFixture { ifindex: number; runs: { command: string; messages: string[] }[] }
-const tcFixtures = readdirSync(tcDir).filter((f) => f.endsWith('.json')).map((f) => [f, JSON.parse(readFileSync(new URL(f, tcDir), 'utf8')) as TcFixture] as const);
+const tcFixtures = fixtureNames('tc').map((f) => [`${f}.json`, loadFixture('tc', f)] as const);
+/** a tc run's words as `pktmark tc …` takes them: tc's argv with `tc` for /usr/sbin/tc */
+const tcWords = (r: FixtureRun): string => ['tc', ...r.command.slice(1)].join(' ');
 
 nobodyTest('tc: --dry-run --hex --ifindex as nobody prints tc\'s RTM_NEWTFILTER for every clsact filter fixture', async (t) => {
   t.timeout(300_000);
   const clsact = tcFixtures.find(([f]) => f === 'clsact-qdisc.json')![1].runs[0].messages.map(norm).find((m) => type(m) === '2400')!;
-  const lines = tcFixtures.flatMap(([f, fx]) => fx.runs.filter((r) => /^tc filter add .* (ingress|egress) .*action skbedit/.test(r.command)).map((r) => ({ f, fx, r })));
+  const lines = tcFixtures.flatMap(([f, fx]) => fx.runs.filter((r) => /^tc filter add .* (ingress|egress) .*action skbedit/.test(tcWords(r))).map((r) => ({ f, fx, r })));
   t.true(lines.length >= 7);
   for (const { f, fx, r } of lines) {
-    const words = r.command.replace(/ cookie [0-9a-f]+/, '').split(' ');
+    const words = tcWords(r).replace(/ cookie [0-9a-f]+/, '').split(' ');
     const out = await cli(['--dry-run', '--hex', '--ifindex', `d0=${fx.ifindex}`, ...words], { asNobody: true });
     t.is(out.code, 0, `${f}: ${out.stderr}`);
     const ours = out.stdout.trim().split('\n').map(norm);
     t.is(ours[0], clsact, `${f}: clsact NEWQDISC as tc sent it`);
     const theirs = r.messages.map(norm).find((m) => type(m) === '2c00')!;
-    t.is(clearFlags(ours[1], 0x08), theirs, `${f}: ${r.command}`);
+    t.is(clearFlags(ours[1], 0x08), theirs, `${f}: ${tcWords(r)}`);
   }
 });

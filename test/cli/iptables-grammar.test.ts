@@ -7,7 +7,7 @@ import test from 'ava';
 import { parseIptables } from '../../src/cli/fronts/iptables.js';
 import { explainNft } from '../../src/backends/nft/explain.js';
 import { normalizeRule } from '../../src/normalize.js';
-import { PktmarkError } from '../../src/errors.js';
+import { PktmarkError, type ErrorCode } from '../../src/errors.js';
 
 const nft = (line: string): string => {
   const c = parseIptables(line.split(' ').filter(Boolean), 'ip');
@@ -70,7 +70,7 @@ for (const [line, code, msg] of BAD) {
   test(`refused: iptables ${line}`, (t) => {
     const e = t.throws(() => nft(line)) as PktmarkError;
     t.true(e instanceof PktmarkError, String(e));
-    t.is(e.code, code, e.message);
+    t.is(e.code, code as ErrorCode, e.message);
     t.regex(e.message, msg);
     t.truthy(e.field);
   });

@@ -3,24 +3,26 @@
  * options → mark/mask/xor, tc words → rules, and errors that name the word and its position.
  */
 import test from 'ava';
-import { parseIptables } from '../../src/cli/fronts/iptables.js';
-import { parseTc } from '../../src/cli/fronts/tc.js';
+import { parseIptables, type XtCommand } from '../../src/cli/fronts/iptables.js';
+import { parseTc, type TcCommand } from '../../src/cli/fronts/tc.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { PktmarkError } from '../../src/errors.js';
 import { normalizeRule } from '../../src/normalize.js';
+import type { MarkRuleInput } from '../../src/rule.js';
 import { main } from '../../src/cli/main.js';
 
 const split = (s: string): string[] => s.split(' ');
-const rule = (line: string, fam: 'ip' | 'ip6' = 'ip') => {
-  const c = parseIptables(split(line), fam);
-  if (!('rule' in c)) throw new Error('no rule');
-  return normalizeRule(c.rule);
-};
+/** The rule a parsed command carries; a command without one (help, list, flush) fails the test. */
+function ruleOf(c: XtCommand | TcCommand): MarkRuleInput {
+  if (!('rule' in c)) throw new Error(`no rule in ${JSON.stringify(c)}`);
+  return c.rule;
+}
+const rule = (line: string, fam: 'ip' | 'ip6' = 'ip') => normalizeRule(ruleOf(parseIptables(split(line), fam)));
 
 test('cheat sheet: iptables -s 10.0.0.1 -j MARK --set-mark 0xdeadbeef', (t) => {
   const c = parseIptables(split('-t raw -A PREROUTING -s 10.0.0.1 -j MARK --set-mark 0xdeadbeef'), 'ip');
   t.is(c.op, 'append');
-  t.deepEqual(normalizeRule((c as { rule: never }).rule), normalizeRule({ family: 'ip', src: '10.0.0.1', mark: 0xdeadbeef, hook: 'prerouting' }));
+  t.deepEqual(normalizeRule(ruleOf(c)), normalizeRule({ family: 'ip', src: '10.0.0.1', mark: 0xdeadbeef, hook: 'prerouting' }));
 });
 
 test('cheat sheet: ip6tables and the limit line', (t) => {
@@ -74,11 +76,11 @@ test('errors name the word and its position, with exit 2 for usage', (t) => {
 test('tc: the cheat-sheet filter line and qdisc lines', (t) => {
   const c = parseTc(split('filter add dev eth0 parent ffff: protocol ip prio 1 u32 match ip src 10.0.0.1 action skbedit mark 0xdeadbeef'));
   t.is(c.op, 'filter-add');
-  t.deepEqual(normalizeRule((c as { rule: never }).rule), normalizeRule({ via: 'tc', dev: 'eth0', direction: 'ingress', family: 'ip', prio: 1, src: '10.0.0.1', mark: 0xdeadbeef }));
+  t.deepEqual(normalizeRule(ruleOf(c)), normalizeRule({ via: 'tc', dev: 'eth0', direction: 'ingress', family: 'ip', prio: 1, src: '10.0.0.1', mark: 0xdeadbeef }));
   t.deepEqual(parseTc(split('qdisc add dev eth0 clsact')), { op: 'qdisc-add', dev: 'eth0', kind: 'clsact' });
   t.deepEqual(parseTc(split('qdisc del dev eth0 ingress')), { op: 'qdisc-del', dev: 'eth0', kind: 'ingress' });
   const p = parseTc(split('filter add dev d0 egress protocol ipv6 prio 7 u32 match ip6 src 2001:db8::/36 match ip6 protocol 17 0xff match ip6 dport 80 0xffff action police pkts_rate 2 pkts_burst 3 conform-exceed pass/pipe action skbedit mark 0x1/0xf'));
-  t.like(normalizeRule((p as { rule: never }).rule), { direction: 'egress', family: 'ip6', prio: 7, proto: 17, dport: 80, mark: 1, mask: 0xf, rate: { rate: 2, unit: 'second', burst: 3 } });
+  t.like(normalizeRule(ruleOf(p)), { direction: 'egress', family: 'ip6', prio: 7, proto: 17, dport: 80, mark: 1, mask: 0xf, rate: { rate: 2, unit: 'second', burst: 3 } });
   t.like(parseTc(split('filter del dev eth0 parent ffff: prio 1')), { op: 'filter-del', dev: 'eth0', direction: 'ingress', prio: 1 });
 });
 

@@ -7,17 +7,16 @@
  * NLM_F_ACK (0x04) to the last message of a batch; nft asks for neither.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 import { NLM_F_ACK, NLM_F_ECHO } from '../../codecs/netlink/message.js';
 import { nftBackend, encodeClearBatch, encodeDeleteBatch, encodeGetTable, encodeRuleDump } from '../../src/backends/nft/index.js';
 import { type MarkRuleInput } from '../../src/rule.js';
 import { normalizeRule } from '../../src/normalize.js';
+import { batchOf, loadFixture, loadInput, type Fixture } from '../helpers/fixtures.js';
 
-const dir = new URL('../../fixtures/nft/', import.meta.url);
-interface Fixture { name: string; command: unknown[]; nftVersion: string; batch: string[]; buffers: { dir: string; messages: string[] }[] }
 interface Case { name: string; input: MarkRuleInput; nft: string }
-const cases = JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as { table: string; rules: Case[] };
-const fixture = (name: string): Fixture => JSON.parse(readFileSync(new URL(`${name}.json`, dir), 'utf8'));
+const cases = loadInput<{ table: string; rules: Case[] }>('nft', 'cases.json');
+/** a one-command nft capture, with the batch it sent */
+const fixture = (name: string): Fixture & { batch: string[] } => { const f = loadFixture('nft', name); return { ...f, batch: batchOf(f.runs[0]) }; };
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 /** zero seq and port id */
@@ -33,8 +32,9 @@ const ctx = { table: cases.table, nextSeq: () => ++seq };
 test('fixtures were made by nft 1.0.6 and record their command', (t) => {
   for (const c of [...cases.rules.map((r) => r.name), 'table-chains', 'dump', 'delete-rule', 'delete-table']) {
     const f = fixture(c);
-    t.regex(f.nftVersion, /^nftables v1\.0\.6/, c);
-    t.true(f.command.length > 1, c);
+    t.regex(f.toolVersion, /^nftables v1\.0\.6/, c);
+    t.is(f.runs.length, 1, c);
+    t.true(f.runs[0].command.length > 1, c);
   }
 });
 
@@ -96,7 +96,7 @@ test('DELTABLE equals nft delete table (plus NLM_F_ACK)', (t) => {
 });
 
 test('GETTABLE and the GETRULE dump request equal what nft list table sends', (t) => {
-  const sent = fixture('dump').buffers.filter((b) => b.dir === 'sent').flatMap((b) => b.messages).map(norm);
+  const sent = fixture('dump').runs[0].messages.map(norm);
   t.true(sent.includes(norm(hex(encodeGetTable('pktmark', 1)))), 'GETTABLE pktmark, NLM_F_REQUEST|NLM_F_ACK');
   t.true(sent.includes(norm(hex(encodeRuleDump('pktmark', 1)))), 'GETRULE NLM_F_DUMP with NFTA_RULE_TABLE');
 });

@@ -29,17 +29,17 @@ const filter = (fd: number | undefined, handle: number): TcFilter => ({
 
 test('tc filter add … bpf da pinned P: the whole RTM_NEWTFILTER', (t) => {
   const run = bpfDa.runs.find((r) => r.command.includes('filter add'))!;
-  t.is(enc((w) => encodeNewFilter(w, 0, filter(run.progFd!, 0))), run.messages.at(-1));
+  t.is(enc((w) => encodeNewFilter(w, 0, filter(run.progFd!, 0))), run.messages[run.messages.length - 1]);
 });
 
 test('tc filter replace … handle 1 bpf da: REQUEST|ACK|CREATE, no EXCL', (t) => {
   const run = bpfDa.runs.find((r) => r.command.includes('filter replace'))!;
-  t.is(enc((w) => encodeNewFilter(w, 0, filter(run.progFd!, 1), { replace: true })), run.messages.at(-1));
+  t.is(enc((w) => encodeNewFilter(w, 0, filter(run.progFd!, 1), { replace: true })), run.messages[run.messages.length - 1]);
 });
 
 test('tc filter del … handle 1 bpf (no protocol word: tc sends protocol 0)', (t) => {
   const run = bpfDa.runs.find((r) => r.command.includes('filter del'))!;
-  t.is(enc((w) => encodeDelFilter(w, 0, { ifindex: bpfDa.ifindex, parent: PARENT_INGRESS, prio: 1, protocol: 0, handle: 1, kind: 'bpf' })), run.messages.at(-1));
+  t.is(enc((w) => encodeDelFilter(w, 0, { ifindex: bpfDa.ifindex, parent: PARENT_INGRESS, prio: 1, protocol: 0, handle: 1, kind: 'bpf' })), run.messages[run.messages.length - 1]);
 });
 
 test('the cls_bpf options decode back (fd, name, direct action)', (t) => {
@@ -51,10 +51,10 @@ test('the cls_bpf options decode back (fd, name, direct action)', (t) => {
 const xdp = load('xdp-generic');
 test('ip link set dev D xdpgeneric pinned P: RTM_NEWLINK with IFLA_XDP { FD, FLAGS }', (t) => {
   const run = xdp.runs[0];
-  t.is(enc((w) => encodeSetXdp(w, 0, { ifindex: xdp.ifindex, fd: run.progFd!, flags: XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE })), run.messages.at(-1));
+  t.is(enc((w) => encodeSetXdp(w, 0, { ifindex: xdp.ifindex, fd: run.progFd!, flags: XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE })), run.messages[run.messages.length - 1]);
 });
 
 test('ip link set dev D xdpgeneric off: fd -1', (t) => {
   const run = xdp.runs[1];
-  t.is(enc((w) => encodeSetXdp(w, 0, { ifindex: xdp.ifindex, fd: -1, flags: XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE })), run.messages.at(-1));
+  t.is(enc((w) => encodeSetXdp(w, 0, { ifindex: xdp.ifindex, fd: -1, flags: XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE })), run.messages[run.messages.length - 1]);
 });

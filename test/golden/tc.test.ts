@@ -10,7 +10,6 @@
  * The device index is the capture's (recorded in each fixture) and passed to the encoder.
  */
 import test from 'ava';
-import { readFileSync, readdirSync } from 'node:fs';
 import { AttributeWriter } from '../../codecs/netlink/attributes.js';
 import { encodeNewFilter, encodeDelFilter, encodeGetFilters, type TcFilter } from '../../codecs/tc/filter.js';
 import { encodeNewIngressQdisc, encodeDelIngressQdisc, encodeGetQdiscs } from '../../codecs/tc/qdisc.js';
@@ -22,10 +21,10 @@ import { tcBackend } from '../../src/backends/tc/index.js';
 import { type MarkRuleInput } from '../../src/rule.js';
 import { normalizeRule } from '../../src/normalize.js';
 import { parseMessages } from '../../codecs/netlink/message.js';
+import { fixtureNames, loadFixture, type Fixture } from '../helpers/fixtures.js';
 
-interface Fixture { tcVersion: string; ifindex: number; runs: { command: string; messages: string[] }[] }
-const dir = new URL('../../fixtures/tc/', import.meta.url);
-const load = (name: string): Fixture => JSON.parse(readFileSync(new URL(`${name}.json`, dir), 'utf8')) as Fixture;
+/** a tc capture; every one records d0's ifindex */
+const load = (name: string): Fixture & { ifindex: number } => { const f = loadFixture('tc', name); if (f.ifindex === undefined) throw new Error(`${name}: no ifindex`); return { ...f, ifindex: f.ifindex }; };
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 /** zero nlmsg_seq and nlmsg_pid of every message; optionally clear NLM_F_ECHO */
@@ -51,13 +50,13 @@ function filterFor(input: Omit<MarkRuleInput, 'via' | 'dev'>, ifindex: number, o
 }
 
 test('every fixture records its command and the tc version', (t) => {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  t.true(files.length >= 10);
-  for (const f of files) {
-    const x = JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Fixture;
+  const names = fixtureNames('tc');
+  t.true(names.length >= 10);
+  for (const f of names) {
+    const x = load(f);
     // (xdp-*.json hold `ip link set … xdp…`: IFLA_XDP is a link attribute, made by ip, not tc)
-    t.regex(x.tcVersion, /^(tc|ip) utility, iproute2-/, f);
-    for (const r of x.runs) { t.regex(r.command, /^(tc (qdisc|filter)|ip link set) /, f); t.true(r.messages.length >= 1, `${f}: ${r.command}`); }
+    t.regex(x.toolVersion, /^(tc|ip) utility, iproute2-/, f);
+    for (const r of x.runs) { t.regex(r.command.join(' '), /^(\/usr\/sbin\/tc (qdisc|filter)|\/usr\/sbin\/ip link set) /, f); t.true(r.messages.length >= 1, `${f}: ${r.command.join(' ')}`); }
   }
 });
 
@@ -93,7 +92,7 @@ for (const [name, input] of CASES) {
   test(`filter add: ${name}`, (t) => {
     const f = load(name);
     const mine = enc((w) => encodeNewFilter(w, 1, filterFor(input, f.ifindex), { echo: true }));
-    t.is(norm(mine, true), norm(req(f)), f.runs[0].command);
+    t.is(norm(mine, true), norm(req(f)), f.runs[0].command.join(' '));
   });
 }
 

@@ -6,7 +6,8 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
+import { LIVE, liveTest as requiresTest, type LiveTestOptions, type Requirement } from './requires.js';
 
 export const NFT = '/usr/sbin/nft';
 export const TC = '/usr/sbin/tc';
@@ -78,26 +79,16 @@ export async function withVethPair<T>(fn: (a: Netns, b: Netns) => Promise<T> | T
   }, 2);
 }
 
-export const isRoot = (): boolean => process.getuid?.() === 0;
-export const inCI = (): boolean => !!process.env.CI;
+export { isRoot, inCI } from './requires.js';
 
 /**
- * Why a live test cannot run here, or undefined. In CI a live test never skips: it fails
- * with this reason instead (see DEVELOPERS.md).
+ * Register a live test: `liveTest(title, fn)` needs root and the oracle tools (requires.ts LIVE);
+ * `liveTest(title, needs, fn)` names its needs. Outside CI an unmet need skips with a printed
+ * reason; in CI it fails.
  */
-export function liveUnavailable(): string | undefined {
-  if (!isRoot()) return 'needs root (network namespaces)';
-  for (const bin of [NFT, TC, IP]) {
-    if (spawnSync(bin, ['-V']).error) return `needs ${bin} (apt-get install nftables iproute2)`;
-  }
-  return undefined;
-}
-
-/** Register a live test: runs as root; outside CI without root it is skipped with a printed reason; in CI it fails. */
-export function liveTest(title: string, fn: (t: ExecutionContext) => Promise<void> | void): void {
-  const why = liveUnavailable();
-  if (why === undefined) { test.serial(title, fn); return; }
-  if (inCI()) { test(title, (t) => { t.fail(`live test cannot run: ${why}`); }); return; }
-  console.log(`skip: ${title}: ${why}`);
-  test.skip(title, () => {});
+export function liveTest(title: string, fn: (t: ExecutionContext) => Promise<void> | void): void;
+export function liveTest(title: string, needs: readonly Requirement[], fn: (t: ExecutionContext) => Promise<void> | void, opts?: LiveTestOptions): void;
+export function liveTest(title: string, a: readonly Requirement[] | ((t: ExecutionContext) => Promise<void> | void), b?: (t: ExecutionContext) => Promise<void> | void, opts?: LiveTestOptions): void {
+  if (typeof a === 'function') requiresTest(title, LIVE, a);
+  else requiresTest(title, a, b!, opts);
 }

@@ -11,10 +11,11 @@ export function sendUdp(ns: Netns, src: string, dst: string, count: number, port
 
 /**
  * An observer in `ns`: a separate table whose chain runs after pktmark's (priority 0 > raw -300)
- * and counts packets carrying `mark`. The mark is per namespace, so it must sit where the mark was set.
+ * and counts packets carrying `mark` (and matching `match`, nft words, if given). The mark is per
+ * namespace, so it must sit where the mark was set.
  */
-export function addObserver(ns: Netns, mark: number, hook: 'prerouting' | 'output' = 'prerouting', table = 'observer'): void {
-  ns.nftFile(`table inet ${table} { chain c { type filter hook ${hook} priority 0; meta mark 0x${mark.toString(16)} counter; }; }\n`);
+export function addObserver(ns: Netns, mark: number, hook: 'prerouting' | 'output' = 'prerouting', table = 'observer', match = ''): void {
+  ns.nftFile(`table inet ${table} { chain c { type filter hook ${hook} priority 0; ${match} meta mark 0x${mark.toString(16)} counter; }; }\n`);
 }
 
 export function observerCount(ns: Netns, table = 'observer'): number {

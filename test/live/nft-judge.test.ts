@@ -16,8 +16,8 @@ function rules(ns: Netns): JsonRule[] {
     .map(({ family, table, chain, expr, comment }) => ({ family, table, chain, expr, ...(comment ? { comment } : {}) }));
 }
 function chains(ns: Netns): unknown[] {
-  return ns.ruleset().nftables.flatMap((o) => (o.chain ? [o.chain] : []))
-    .map(({ handle: _h, ...c }: Record<string, unknown>) => c).sort((a, b) => String(a.name).localeCompare(String(b.name)));
+  return ns.ruleset().nftables.flatMap((o) => (o.chain ? [o.chain as Record<string, unknown>] : []))
+    .map(({ handle: _h, ...c }) => c).sort((a, b) => String(a.name).localeCompare(String(b.name)));
 }
 
 liveTest(`kernel judge: ${cases.rules.length} golden rules applied by pktmark equal the same rules applied by nft`, async (t) => {

@@ -1,5 +1,6 @@
 /** The Marker facade against the real kernel, nft path: lifecycle, ownership, atomicity, and refusals. */
 import { Marker, PktmarkError, type MarkRuleInput } from '../../src/index.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { liveTest, withNetns, NFT, type Netns } from '../helpers/netns.js';
 
 const listing = (ns: Netns): string => ns.exec(NFT, ['list', 'ruleset']);
@@ -58,7 +59,7 @@ liveTest('nft: other tables are never touched; a custom table name works', async
   });
 });
 
-const refused: [string, MarkRuleInput | MarkRuleInput[], string][] = [
+const refused: [string, MarkRuleInput | MarkRuleInput[], ErrorCode][] = [
   ['mark out of range', { src: '10.0.0.1', mark: 2 ** 32 }, 'MARK_RANGE'],
   ['mark not a number', { mark: 'lots' }, 'INVALID_MARK'],
   ['value bits outside mask', { mark: '0x11/0xf0' }, 'MASK_MISMATCH'],

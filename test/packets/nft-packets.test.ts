@@ -29,7 +29,9 @@ liveTest('packets: the v6 cheat-sheet rule marks packets from fd00::1 and not fr
       sendUdp(b, 'fd00::1', 'fd00::2', 1);
       sendUdp(b, 'fd00::3', 'fd00::2', 1);
       await m.add({ family: 'ip6', src: 'fd00::1', mark: '0xdeadbeef' });
-      addObserver(a, 0xdeadbeef);
+      // only the datagrams: on a loaded machine the neighbour entry can go stale and be probed
+      // again, and that solicitation from fd00::1 is (rightly) marked too (seen: 5 for 4)
+      addObserver(a, 0xdeadbeef, 'prerouting', 'observer', 'udp dport 9');
       sendUdp(b, 'fd00::1', 'fd00::2', 4);
       sendUdp(b, 'fd00::3', 'fd00::2', 6);
       t.is(observerCount(a), 4);

@@ -20,14 +20,22 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, fetch as undiciFetch, type buildConnector } from 'undici';
 import { PktmarkError } from '../../src/errors.js';
 import {
   connectMarked, createMarkedDgram, getSocketMark, markedAgent, markedConnector, setSocketMark,
+  type Connector,
 } from '../../src/socket.js';
 import { pingCommand } from '../../src/cli/commands/ping.js';
 
 const MARK = 1234;
+/**
+ * pktmark's Connector is written against undici's calling convention without depending on its
+ * types (src/socket/connector.ts): its callback takes `(Error | null, Duplex | null)`, undici's the
+ * pairs `[null, Socket]` / `[Error, null]`. This adapter states that pairing, no cast of the function.
+ */
+const forUndici = (c: Connector): buildConnector.connector => (options, callback) =>
+  c(options, (err, socket) => (err ? callback(err, null) : callback(null, socket as net.Socket)));
 const print = (o: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
 const codeOf = (e: unknown): string => (e instanceof PktmarkError ? e.code : `not a PktmarkError: ${String(e)}`);
 
@@ -178,7 +186,7 @@ for (let i = 0; i < steps.length;) {
       }
       case 'fetch-marked-tls': {
         const url = arg(); const ca = readFileSync(arg());
-        const dispatcher = new Agent({ connect: markedConnector({ mark: MARK, tls: { ca } }) });
+        const dispatcher = new Agent({ connect: forUndici(markedConnector({ mark: MARK, tls: { ca } })) });
         const res = await fetch(url, { dispatcher } as RequestInit);
         const body = await res.text();
         await dispatcher.close();
@@ -188,7 +196,7 @@ for (let i = 0; i < steps.length;) {
       case 'fetch-marked':
       case 'undici-fetch-marked': {
         const url = arg();
-        const dispatcher = new Agent({ connect: markedConnector({ mark: MARK }) });
+        const dispatcher = new Agent({ connect: forUndici(markedConnector({ mark: MARK })) });
         const res = step === 'fetch-marked'
           ? await fetch(url, { dispatcher } as RequestInit)
           : await undiciFetch(url, { dispatcher });

@@ -91,7 +91,7 @@ test('a named rule whose content changed is replaced in place: same handle, coun
   t.like(r, { replaced: 1, kept: 2, added: 0, removed: 0 });
   const after = (await m.list({ via: 'nft' }))[1];
   t.is(after.id, `nft:prerouting:${web.handle}`);
-  t.is(after.rule?.mark, 7);
+  t.is(Number(after.rule?.mark), 7);
   t.is(after.packets, 42);
   t.is(after.bytes, 4200);
 });

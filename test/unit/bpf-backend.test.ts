@@ -9,6 +9,7 @@ import { EPERM } from '../../codecs/errno.js';
 import { NLM_F_EXCL } from '../../codecs/netlink/message.js';
 import { RTM_DELQDISC, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER } from '../../codecs/tc/constants.js';
 import { FakeCgroupFs } from '../../src/testing/cgroup.js';
+import { PktmarkError } from '../../src/errors.js';
 import { Marker } from '../../src/index.js';
 import { FakeBpf } from '../../src/testing/bpf.js';
 import { FakeRtnl } from '../helpers/fake-rtnl.js';
@@ -83,8 +84,8 @@ test('bpf: the replace is refused → the old program stays attached, the new sl
 test('bpf: map create refused (EPERM) → EPERM with the capability hint, the clsact pktmark made removed', async (t) => {
   const { bpf, k, m } = await setup();
   bpf.failNext('mapCreate', EPERM);
-  const e = await t.throwsAsync(m.add(rule('10.0.0.1')), { code: 'EPERM' });
-  t.regex(e!.hint ?? '', /CAP_BPF/);
+  const e = await t.throwsAsync(m.add(rule('10.0.0.1')), { code: 'EPERM' }) as PktmarkError | undefined;
+  t.regex(e?.hint ?? '', /CAP_BPF/);
   t.is(k.clsact.size, 0);
   t.deepEqual(bpf.liveObjects(), []);
 });

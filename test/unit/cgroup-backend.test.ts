@@ -19,14 +19,14 @@ import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
 async function rejects(t: ExecutionContext, fn: () => Promise<unknown>, want: Record<string, unknown>, msg = ''): Promise<PktmarkError> {
   const { field, message, ...rest } = want;
   const e = (await t.throwsAsync(fn, rest, msg)) as PktmarkError;
-  if (field !== undefined) t.is(e?.field, field, `${msg} field`);
+  if (field !== undefined) t.is(e?.field, field as string, `${msg} field`);
   if (message instanceof RegExp) t.regex(e?.message ?? '', message, msg);
   return e;
 }
 function throwsSync(t: ExecutionContext, fn: () => unknown, want: Record<string, unknown>, msg = ''): void {
   const { field, message, ...rest } = want;
   const e = t.throws(fn, rest, msg) as PktmarkError;
-  if (field !== undefined) t.is(e?.field, field, `${msg} field`);
+  if (field !== undefined) t.is(e?.field, field as string, `${msg} field`);
   if (message instanceof RegExp) t.regex(e?.message ?? '', message, msg);
 }
 

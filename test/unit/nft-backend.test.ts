@@ -87,7 +87,7 @@ class FakeKernel {
     return [...echoes, ...errs];
   }
 
-  ctx(): BackendContext { return { table: 'pktmark', transport: async () => this.transport }; }
+  ctx(): BackendContext { return { table: 'pktmark', transport: async () => this.transport, bpf: () => Promise.reject(new Error('this test has no bpf()')) }; }
 }
 
 const rules = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'].map((src, i) => normalizeRule({ src, mark: i + 1 }));

@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
+import { loadFixture, nftBatch } from '../helpers/fixtures.js';
 import { AttributeWriter } from '../../codecs/netlink/attributes.js';
 import { parseMessages } from '../../codecs/netlink/message.js';
 import { decodeExpr, encodeExpr, type Expr } from '../../codecs/nftables/expr/index.js';
@@ -17,7 +18,7 @@ import { normalizeRule } from '../../src/normalize.js';
 
 const dir = new URL('../../fixtures/nft/', import.meta.url);
 const cases = JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as { rules: { name: string; input: MarkRuleInput; nft: string }[] };
-const fixture = (n: string): { batch: string[]; buffers: { dir: string; messages: string[] }[] } => JSON.parse(readFileSync(new URL(`${n}.json`, dir), 'utf8'));
+const fixture = (n: string): { batch: string[] } => ({ batch: nftBatch(n) });
 const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -51,7 +52,7 @@ test('NEWTABLE and NEWCHAIN from nft decode and re-encode to the same bytes', (t
 });
 
 test('the kernel dump of nft-made rules decodes to the cases\' MarkRules, in handle order', (t) => {
-  const received = fixture('dump').buffers.filter((b) => b.dir === 'received').flatMap((b) => b.messages);
+  const received = loadFixture('nft', 'dump').runs[0].replies ?? [];
   const rules = received.map(bytes).flatMap((b) => parseMessages(b)).filter((m) => m.header.type === nftType(NFT_MSG_NEWRULE)).map(decodeRule);
   t.is(rules.length, cases.rules.length);
   rules.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));

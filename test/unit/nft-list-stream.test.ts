@@ -57,18 +57,18 @@ const ids = (recs: readonly RuleRecord[]): string[] => recs.map((r) => r.id);
 const handles = (rules: readonly NftRule[]): string[] => rules.map((r) => `nft:prerouting:${r.handle}`);
 
 test('rules() yields every rule of a multi-part dump, in order, decoded', async (t) => {
-  const k = new DumpKernel(kernelRules(50));
+  const k: DumpKernel = new DumpKernel(kernelRules(50));
   const m = await k.marker();
   const got: RuleRecord[] = [];
   for await (const r of m.rules({ via: 'nft' })) got.push(r);
   t.deepEqual(ids(got), handles(k.rules));
-  t.is(got[3].rule?.mark, 4);
+  t.is(Number(got[3].rule?.mark), 4);
   t.deepEqual(ids(await m.list({ via: 'nft' })), ids(got), 'list() is rules() collected');
   t.is(k.dumps, 2);
 });
 
 test('ENOBUFS in the middle of a dump: the dump is asked again; rules already yielded are not yielded twice', async (t) => {
-  const k = new DumpKernel(kernelRules(40), (dump, parts) => (dump === 0 ? [parts[0], parts[1], new PktmarkError('ENOBUFS', 'injected overflow')] : parts));
+  const k: DumpKernel = new DumpKernel(kernelRules(40), (dump, parts) => (dump === 0 ? [parts[0], parts[1], new PktmarkError('ENOBUFS', 'injected overflow')] : parts));
   const m = await k.marker();
   const seenEarly: string[] = [];
   for await (const r of m.rules({ via: 'nft' })) seenEarly.push(r.id);
@@ -79,7 +79,7 @@ test('ENOBUFS in the middle of a dump: the dump is asked again; rules already yi
 
 test('NLM_F_DUMP_INTR: the dump restarts, the rules yielded before are skipped by handle, and one added meanwhile appears once', async (t) => {
   const rules = kernelRules(30);
-  const k = new DumpKernel(rules.slice(0, 29), (dump, parts, seq) => {
+  const k: DumpKernel = new DumpKernel(rules.slice(0, 29), (dump, parts, seq) => {
     if (dump !== 0) return parts;
     // the table changes while being walked: the third part onwards is flagged, and a rule appears
     k.rules = rules;
@@ -93,7 +93,7 @@ test('NLM_F_DUMP_INTR: the dump restarts, the rules yielded before are skipped b
 });
 
 test('a dump interrupted every time gives up with BUSY', async (t) => {
-  const k = new DumpKernel(kernelRules(20), (_, parts, seq) => [parts[0], k.part(k.rules.slice(7), seq, NLM_F_DUMP_INTR), doneFor(seq)]);
+  const k: DumpKernel = new DumpKernel(kernelRules(20), (_, parts, seq) => [parts[0], k.part(k.rules.slice(7), seq, NLM_F_DUMP_INTR), doneFor(seq)]);
   const m = await k.marker();
   const got: string[] = [];
   const e = await t.throwsAsync(async () => { for await (const r of m.rules({ via: 'nft' })) got.push(r.id); }, { instanceOf: PktmarkError });
@@ -102,7 +102,7 @@ test('a dump interrupted every time gives up with BUSY', async (t) => {
 });
 
 test('the streamed CLI table equals the collected one (short list), and widths hold for a long one', async (t) => {
-  const k = new DumpKernel(kernelRules(20));
+  const k: DumpKernel = new DumpKernel(kernelRules(20));
   const m = await k.marker();
   const lines: string[] = [];
   const n = await streamRuleTable(m.rules({ via: 'nft' }), (l) => lines.push(l));

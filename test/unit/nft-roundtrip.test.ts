@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
+import { loadFixture, loadInput, nftBatch } from '../helpers/fixtures.js';
 import { PktmarkError } from '../../codecs/errors.js';
 import { AttributeWriter, AttributeReader } from '../../codecs/netlink/attributes.js';
 import { parseMessages } from '../../codecs/netlink/message.js';
@@ -69,12 +69,10 @@ test('random bytes: the decoders throw only PktmarkError DECODE', (t) => {
 });
 
 test('mutated nft messages: the decoders throw only PktmarkError DECODE', (t) => {
-  const dir = new URL('../../fixtures/nft/', import.meta.url);
-  const names = (JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as { rules: { name: string }[] }).rules.map((r) => r.name);
-  const seeds = [...names, 'table-chains'].flatMap((n) => (JSON.parse(readFileSync(new URL(`${n}.json`, dir), 'utf8')) as { batch: string[] }).batch)
-    .map((h) => new Uint8Array(Buffer.from(h, 'hex')));
-  const dump = (JSON.parse(readFileSync(new URL('dump.json', dir), 'utf8')) as { buffers: { messages: string[] }[] }).buffers.flatMap((b) => b.messages)
-    .map((h) => new Uint8Array(Buffer.from(h, 'hex')));
+  const names = loadInput<{ rules: { name: string }[] }>('nft', 'cases.json').rules.map((r) => r.name);
+  const seeds = [...names, 'table-chains'].flatMap(nftBatch).map((h) => new Uint8Array(Buffer.from(h, 'hex')));
+  const d = loadFixture('nft', 'dump').runs[0];
+  const dump = [...d.messages, ...(d.replies ?? [])].map((h) => new Uint8Array(Buffer.from(h, 'hex')));
   const all = [...seeds, ...dump];
   const mutation = fc.record({
     seed: fc.nat({ max: all.length - 1 }),

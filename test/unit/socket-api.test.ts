@@ -2,13 +2,13 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import test from 'ava';
-import { PktmarkError } from '../../src/errors.js';
+import { PktmarkError, type ErrorCode } from '../../src/errors.js';
 import {
   connectMarked, createMarkedDgram, getSocketMark, markedAgent, markedConnector, MarkedHttpAgent, MarkedHttpsAgent,
   parseMark, setSocketMark,
 } from '../../src/socket.js';
 
-function throwsCode(t: import('ava').ExecutionContext, fn: () => unknown, c: string, field?: string): void {
+function throwsCode(t: import('ava').ExecutionContext, fn: () => unknown, c: ErrorCode, field?: string): void {
   const e = t.throws(fn, { instanceOf: PktmarkError });
   t.is(e?.code, c);
   if (field !== undefined) t.is(e?.field, field);

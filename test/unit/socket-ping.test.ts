@@ -1,7 +1,7 @@
 /** The ping engine's pure parts: ICMP bytes, sockaddr, control messages, iputils-shaped text, arguments. */
 import test from 'ava';
 import fc from 'fast-check';
-import { PktmarkError } from '../../src/errors.js';
+import { PktmarkError, type ErrorCode } from '../../src/errors.js';
 import { parsePingArgs } from '../../src/cli/commands/ping.js';
 import { formatEvent, formatHeader, formatRtt, formatStatistics, summarize } from '../../src/ping/format.js';
 import {
@@ -127,7 +127,7 @@ test('parsePingArgs: iputils flags, hex marks, defaults', (t) => {
 });
 
 test('parsePingArgs: every bad input is a typed error naming the option', (t) => {
-  const bad: [string[], string, string | undefined][] = [
+  const bad: [string[], ErrorCode, string | undefined][] = [
     [['-m', '4294967296', 'a'], 'MARK_RANGE', '-m'],
     [['-m', 'x', 'a'], 'INVALID_MARK', '-m'],
     [['-c', '0', 'a'], 'INVALID_OPTION', '-c'],

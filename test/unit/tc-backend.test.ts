@@ -35,7 +35,7 @@ function fakeKernel(types: number[], filter: (r: NetlinkMessage) => Uint8Array[]
 test('qdisc created, filter refused (no act_skbedit) → qdisc removed, ACTION_UNAVAILABLE with ext-ack and hint', async (t) => {
   const types: number[] = [];
   const fake = fakeKernel(types, (r) => [ackFor(r, 2, { message: 'Failed to load TC action module' })]);
-  const ctx: BackendContext = { table: 'pktmark', transport: async () => fake };
+  const ctx: BackendContext = { table: 'pktmark', transport: async () => fake, bpf: () => Promise.reject(new Error('this test has no bpf()')) };
   const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'eth0', src: '10.0.0.1', mark: 0xdeadbeef })], ctx), { instanceOf: PktmarkError });
   t.is(e?.code, 'ACTION_UNAVAILABLE');
   t.is(e?.errno, 2);
@@ -47,14 +47,14 @@ test('qdisc created, filter refused (no act_skbedit) → qdisc removed, ACTION_U
 test('a missing device is NOT_FOUND before anything is created', async (t) => {
   const types: number[] = [];
   const fake = new FakeTransport(0, (reqs) => { types.push(reqs[0].header.type); return [ackFor(reqs[0], 19)]; });
-  const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'nope0', mark: 1 })], { table: 'pktmark', transport: async () => fake }));
+  const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'nope0', mark: 1 })], { table: 'pktmark', transport: async () => fake, bpf: () => Promise.reject(new Error('this test has no bpf()')) }));
   t.like(e, { code: 'NOT_FOUND', field: 'dev' });
   t.deepEqual(types, [RTM_GETLINK]);
 });
 
 test('unsupported rules are refused before anything is sent', async (t) => {
   const fake = new FakeTransport(0, () => { t.fail('nothing may be sent'); return []; });
-  const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'eth0', src: '!10.0.0.1', mark: 1 })], { table: 'pktmark', transport: async () => fake }));
+  const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'eth0', src: '!10.0.0.1', mark: 1 })], { table: 'pktmark', transport: async () => fake, bpf: () => Promise.reject(new Error('this test has no bpf()')) }));
   t.like(e, { code: 'UNSUPPORTED', field: 'src' });
   t.is(fake.sent.length, 0);
 });
@@ -73,7 +73,7 @@ test('the filter exchange fails (timeout): filters the kernel did take are found
     if (r.header.type === RTM_DELTFILTER) { kernelHasFilter = false; return [ackFor(r)]; }
     return undefined;
   });
-  const ctx: BackendContext = { table: 'pktmark', transport: async () => fake };
+  const ctx: BackendContext = { table: 'pktmark', transport: async () => fake, bpf: () => Promise.reject(new Error('this test has no bpf()')) };
   const e = await t.throwsAsync(tcBackend.add([normalizeRule({ via: 'tc', dev: 'eth0', src: '10.0.0.1', mark: 0xdeadbeef })], ctx), { instanceOf: PktmarkError });
   t.is(e?.code, 'TIMEOUT');
   t.false(kernelHasFilter, 'the filter the kernel took was removed');

@@ -37,7 +37,7 @@ test('netns targets: name, path, pid; bad ones are INVALID_NETNS', (t) => {
   t.is(resolveNetnsPath('/proc/1/ns/net'), '/proc/1/ns/net');
   t.is(resolveNetnsPath(42), '/proc/42/ns/net');
   t.is(resolveNetnsPath('42'), '/proc/42/ns/net');
-  for (const bad of ['', '..', 0, -3]) t.is(t.throws(() => resolveNetnsPath(bad as string))?.code as unknown as string, 'INVALID_NETNS');
+  for (const bad of ['', '..', 0, -3]) t.is(t.throws(() => resolveNetnsPath(bad as string), { instanceOf: PktmarkError })?.code, 'INVALID_NETNS');
 });
 
 test('recording then replaying gives the same replies', async (t) => {

@@ -1,12 +1,15 @@
 /**
- * Runs INSIDE the kvm-run guest (a full Debian kernel with act_skbedit and act_police), started
- * by test/vm/tc.test.ts as `node --import tsx test/vm/tc-guest.ts`. Builds a veth pair between
+ * Runs INSIDE the test/vm guest (Debian's stock kernel with act_skbedit and act_police), started
+ * by test/vm/tc.test.ts as `test/vm/run.sh -- node --import tsx test/vm/tc-guest.ts`. Builds a veth pair between
  * two namespaces, marks with pktmark's tc path (the library, no tc binary for the marking), sends
  * UDP from the other side, and counts marked packets with an nft observer in the namespace where
  * the mark is set (marks do not cross namespaces). Prints one line: PKTMARK-VM-RESULT {json}.
  * The tools (ip, tc, nft) are used only to build the test bed and as oracles.
+ * Then, in the same boot, it runs the ava file test/live/tc.test.ts, whose probes find
+ * act_skbedit here and so assert the marking branch (the host run asserts the refusal), and
+ * reports that run in the same line as `liveTc`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Marker } from '../../src/marker.js';
 import { PktmarkError } from '../../src/errors.js';
@@ -120,11 +123,27 @@ async function main(): Promise<Record<string, unknown>> {
   return out;
 }
 
+const AVA = fileURLToPath(new URL('../../node_modules/ava/entrypoints/cli.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** `ava test/live/tc.test.ts` in this kernel (CI set: an unmet requirement fails, never skips). */
+function liveTc(): { exit: number | null; passed: number; failed: number; skipped: number; log: string[]; tail: string } {
+  const r = spawnSync(process.execPath, [AVA, '--config', 'test/vm/ava-guest.config.mjs', '--timeout=10m', 'test/live/tc.test.ts'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true', TERM: 'dumb' }, timeout: 15 * 60_000 });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`;
+  const count = (re: RegExp): number => out.split('\n').filter((l) => re.test(l)).length;
+  // ava's symbols: ✔ ✘ ℹ, or √ × i where it thinks the terminal has no unicode (TERM=linux on the console)
+  return { exit: r.status, passed: count(/^ *[✔√] /), failed: count(/^ *[✘×] /), skipped: count(/^ *- \[skip\]/), log: out.split('\n').filter((l) => /^ *[ℹi] /.test(l)).map((l) => l.trim()), tail: out.slice(-4000) };
+}
+
+// One result line whatever happened: the guest checks, or their error, then the ava run.
+const cleanup = (): void => { for (const ns of [A, B]) { try { sh(IP, ['netns', 'del', ns]); } catch { /* gone */ } } };
 main()
-  .then((r) => { console.log(`PKTMARK-VM-RESULT ${JSON.stringify(r)}`); })
   .catch((e: unknown) => {
-    const err = e instanceof PktmarkError ? e.toJSON() : { message: String((e as Error)?.stack ?? e) };
-    console.log(`PKTMARK-VM-RESULT ${JSON.stringify({ error: err })}`);
     process.exitCode = 1;
+    return { error: e instanceof PktmarkError ? e.toJSON() : { message: String((e as Error)?.stack ?? e) } };
   })
-  .finally(() => { for (const ns of [A, B]) { try { sh(IP, ['netns', 'del', ns]); } catch { /* gone */ } } });
+  .then((r) => {
+    cleanup();
+    const live = liveTc();
+    if (live.exit !== 0) process.exitCode = 1;
+    console.log(`PKTMARK-VM-RESULT ${JSON.stringify({ ...r, liveTc: live })}`);
+  });
