@@ -12,6 +12,7 @@ import { nfgenmsg, NFNETLINK_V0, NFNL_SUBSYS_NFTABLES } from '../netlink/batch.j
 import { NLMSG_HDRLEN, writeMessage, type NetlinkMessage } from '../netlink/message.js';
 import { nftType } from './messages.js';
 import { NFTA_DATA_VALUE } from './expr/types.js';
+import { decodeUserdata as decodeUdata, encodeUserdata as encodeUdata, type Tlv as UdataTlv } from './userdata.js';
 
 /** enum nf_tables_msg_types */
 export const NFT_MSG_NEWSET = 9;
@@ -452,30 +453,8 @@ export const NFTNL_SET_ELEM_F_INTERVAL_OPEN = 0x1;
 export const NFT_BYTEORDER_HOST = 1;
 export const NFT_BYTEORDER_BIG_ENDIAN = 2;
 
-export interface UdataTlv { readonly type: number; readonly value: Uint8Array }
-
-export function encodeUdata(tlvs: readonly UdataTlv[]): Uint8Array {
-  const out = new Uint8Array(tlvs.reduce((n, t) => n + 2 + t.value.length, 0));
-  let p = 0;
-  for (const t of tlvs) {
-    if (t.value.length > 0xff) throw new PktmarkError('ENCODE', `userdata TLV ${t.type} longer than 255 bytes`, { field: 'userdata' });
-    out[p] = t.type; out[p + 1] = t.value.length; out.set(t.value, p + 2); p += 2 + t.value.length;
-  }
-  return out;
-}
-
-/** `base`: offset of the blob in the outer buffer, for errors. */
-export function decodeUdata(b: Uint8Array, base = 0): UdataTlv[] {
-  const out: UdataTlv[] = [];
-  for (let p = 0; p < b.length;) {
-    if (b.length - p < 2) throw decodeError('truncated userdata TLV', base + p);
-    const len = b[p + 1];
-    if (p + 2 + len > b.length) throw decodeError(`userdata TLV length ${len} runs past the end`, base + p);
-    out.push({ type: b[p], value: b.slice(p + 2, p + 2 + len) });
-    p += 2 + len;
-  }
-  return out;
-}
+// Set and element userdata are the same one-byte TLVs as a rule's (userdata.ts), under set names.
+export { decodeUdata, encodeUdata, type UdataTlv };
 
 /** A u32 TLV value: libnftnl's nftnl_udata_put_u32 writes host order (little-endian here). */
 export function udataU32(v: number): Uint8Array {

@@ -1,4 +1,4 @@
-import { decodeError } from '../errors.js';
+import { decodeError, PktmarkError } from '../errors.js';
 
 /**
  * libnftnl's userdata: a run of TLVs with a one-byte type and a one-byte length (no padding),
@@ -16,6 +16,8 @@ export function encodeUserdata(tlvs: readonly Tlv[]): Uint8Array {
   const out = new Uint8Array(tlvs.reduce((n, t) => n + 2 + t.value.length, 0));
   let p = 0;
   for (const t of tlvs) {
+    // libnftnl's TLV length is one byte
+    if (t.value.length > 0xff) throw new PktmarkError('ENCODE', `userdata TLV ${t.type} longer than 255 bytes`, { field: 'userdata' });
     out[p] = t.type; out[p + 1] = t.value.length; out.set(t.value, p + 2); p += 2 + t.value.length;
   }
   return out;
@@ -30,7 +32,7 @@ export function commentTlv(comment: string): Tlv {
 }
 
 /** `base` is the offset of the blob in the outer buffer, for error messages. */
-export function decodeUserdata(b: Uint8Array, base: number): Tlv[] {
+export function decodeUserdata(b: Uint8Array, base = 0): Tlv[] {
   const out: Tlv[] = [];
   for (let p = 0; p < b.length;) {
     if (b.length - p < 2) throw decodeError('truncated userdata TLV', base + p);
