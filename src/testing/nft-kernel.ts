@@ -34,22 +34,22 @@ export class FakeNftKernel {
   /** every request message received, in order */
   readonly requests: NetlinkMessage[] = [];
 
-  /** A transport speaking to this kernel; `rtnetlink` (protocol 0) answers every request EOPNOTSUPP-free with an empty dump or an ack. */
-  transport(protocol: NetlinkProtocol = NETLINK_NETFILTER): Transport {
+  /** A transport speaking to this kernel; rtnetlink (protocol 0) gets an empty dump or an ack for every request. */
+  connect(protocol: NetlinkProtocol = NETLINK_NETFILTER): Transport {
     return new FakeTransport(protocol, (reqs) => (protocol === NETLINK_NETFILTER ? this.answer(reqs) : reqs.map((r) => (r.header.flags & 0x300 ? doneFor(r.header.seq) : ackFor(r)))));
   }
 
   /** A transport factory for MarkerOptions.transport. */
-  get factory(): (protocol: NetlinkProtocol) => Transport { return (p) => this.transport(p); }
+  get factory(): (protocol: NetlinkProtocol) => Transport { return (p) => this.connect(p); }
 
-  private table(name: string): FakeTable | undefined { return this.tables.find((t) => t.name === name); }
+  private findTable(name: string): FakeTable | undefined { return this.tables.find((t) => t.name === name); }
 
   private answer(reqs: NetlinkMessage[]): Uint8Array[] {
     this.exchanges++;
     this.requests.push(...reqs);
     const r = reqs[0];
     if (r.header.type === nftType(NFT_MSG_GETTABLE)) {
-      const tb = this.table(decodeTable(r).name);
+      const tb = this.findTable(decodeTable(r).name);
       if (!tb) return [ackFor(r, ENOENT)];
       const w = new AttributeWriter();
       writeTable(w, NFT_MSG_NEWTABLE, 0, r.header.seq, { family: NFPROTO_INET, name: tb.name, flags: 0, ...(tb.comment !== undefined ? { comment: tb.comment } : {}) });
@@ -59,7 +59,7 @@ export class FakeNftKernel {
       // a dump request names only the table (NFTA_RULE_TABLE = 1), so it is no whole rule to decode
       let name: string | undefined;
       for (const a of new AttributeReader(r.payload.subarray(4))) if (a.type === 1) name = attr.string(a);
-      if (name && !this.table(name)) return [ackFor(r, ENOENT)];
+      if (name && !this.findTable(name)) return [ackFor(r, ENOENT)];
       const out = this.rules.filter((x) => !name || x.table === name).map((rule) => {
         const w = new AttributeWriter();
         writeRule(w, NFT_MSG_NEWRULE, NLM_F_MULTI, r.header.seq, rule);

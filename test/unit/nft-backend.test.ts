@@ -13,80 +13,15 @@ import {
 import { PktmarkError } from '../../codecs/errors.js';
 import { nftBackend } from '../../src/backends/nft/index.js';
 import type { BackendContext } from '../../src/backends/backend.js';
-import { ackFor, doneFor, FakeTransport } from '../../src/transport/fake.js';
+import { FakeNftKernel, FakeTransport, type FakeTable } from '../../src/testing/index.js';
 import { NETLINK_NETFILTER } from '../../src/transport/transport.js';
 import { normalizeRule } from '../../src/normalize.js';
 
-/** A tiny nf_tables: one table, rules with handles, echo/ack like the kernel; hooks to inject errors. */
-class FakeKernel {
-  table: { comment?: string } | undefined;
-  rules: NftRule[] = [];
-  handle = 0n;
-  exchanges = 0;
-  failRule?: { index: number; errno: number; offsetIn?: (m: NetlinkMessage) => number; times?: number };
-  /** another program creates the table (with this comment) just before our batch arrives */
-  raceTable?: string;
-  readonly transport = new FakeTransport(NETLINK_NETFILTER, (reqs) => this.handle_(reqs));
-
-  private handle_(reqs: NetlinkMessage[]): Uint8Array[] {
-    this.exchanges++;
-    const out: Uint8Array[] = [];
-    const r = reqs[0];
-    if (r.header.type === nftType(NFT_MSG_GETTABLE)) {
-      if (!this.table) return [ackFor(r, 2)];
-      const w = new AttributeWriter();
-      writeTable(w, NFT_MSG_NEWTABLE, 0, r.header.seq, { family: NFPROTO_INET, name: 'pktmark', flags: 0, ...(this.table.comment ? { comment: this.table.comment } : {}) });
-      return [w.finish(), ackFor(r)];
-    }
-    if (r.header.type === nftType(NFT_MSG_GETRULE)) {
-      if (!this.table) return [ackFor(r, 2)];
-      for (const rule of this.rules) {
-        const w = new AttributeWriter();
-        writeRule(w, NFT_MSG_NEWRULE, NLM_F_MULTI, r.header.seq, rule);
-        out.push(w.finish());
-      }
-      return [...out, doneFor(r.header.seq)];
-    }
-    // a batch: apply to a copy, commit only if every message succeeded
-    const errs: Uint8Array[] = [];
-    const echoes: Uint8Array[] = [];
-    let table = this.table;
-    let rules = [...this.rules];
-    let handle = this.handle;
-    let ruleIndex = 0;
-    for (const m of reqs.slice(1, -1)) {
-      const type = m.header.type;
-      let errno = 0;
-      let offset: number | undefined;
-      if (type === nftType(NFT_MSG_NEWTABLE) && this.raceTable !== undefined) {
-        this.table = { comment: this.raceTable };
-        this.raceTable = undefined;
-        if (m.header.flags & NLM_F_EXCL) errno = 17;
-        else table = this.table;
-      } else if (type === nftType(NFT_MSG_NEWTABLE)) { table ??= { comment: decodeTable(m).comment }; handle = handle || 0n; }
-      else if (type === nftType(NFT_MSG_NEWCHAIN)) handle++;
-      else if (type === nftType(NFT_MSG_NEWRULE)) {
-        const f = this.failRule;
-        if (f && f.index === ruleIndex && (f.times ?? 1) > 0) { errno = f.errno; offset = f.offsetIn?.(m); f.times = (f.times ?? 1) - 1; }
-        else {
-          const rule = { ...decodeRule(m), handle: ++handle };
-          rules.push(rule);
-          if (m.header.flags & NLM_F_ECHO) { const w = new AttributeWriter(); writeRule(w, NFT_MSG_NEWRULE, 0, m.header.seq, rule); echoes.push(w.finish()); }
-        }
-        ruleIndex++;
-      } else if (type === nftType(NFT_MSG_DELRULE)) {
-        const d = decodeRule(m);
-        const i = rules.findIndex((x) => x.handle === d.handle && x.chain === d.chain);
-        if (i < 0) errno = 2; else rules.splice(i, 1);
-      } else if (type === nftType(NFT_MSG_DELTABLE)) { table = undefined; rules = []; }
-      if (errno) errs.push(ackFor(m, errno, offset === undefined ? undefined : { message: 'injected', offset }));
-      else if (m.header.flags & NLM_F_ACK) errs.push(ackFor(m));
-    }
-    if (errs.some((e) => new DataView(e.buffer).getInt32(16, true) !== 0)) return errs;
-    this.table = table; this.rules = rules; this.handle = handle;
-    return [...echoes, ...errs];
-  }
-
+/** pktmark/testing's nf_tables, with this file's one table `pktmark` and a context for the backend. */
+class FakeKernel extends FakeNftKernel {
+  readonly transport = this.connect(NETLINK_NETFILTER) as FakeTransport;
+  get table(): FakeTable | undefined { return this.tables.find((x) => x.name === 'pktmark'); }
+  set table(t: { comment?: string } | undefined) { this.tables = t === undefined ? [] : [{ name: 'pktmark', ...t }]; }
   ctx(): BackendContext { return { table: 'pktmark', transport: async () => this.transport, bpf: () => Promise.reject(new Error('this test has no bpf()')) }; }
 }
 
@@ -198,7 +133,7 @@ function parseTypes(b: Uint8Array): number[] {
 
 test('a table made by someone else between our look and our batch: NEWTABLE is exclusive, so NOT_OWNED and nothing added', async (t) => {
   const k = new FakeKernel();
-  k.raceTable = 'made by someone else';
+  k.raceTable = { name: 'pktmark', comment: 'made by someone else' };
   const e = await t.throwsAsync(nftBackend.add(rules, k.ctx()), { instanceOf: PktmarkError });
   t.is(e?.code, 'NOT_OWNED');
   t.deepEqual(k.rules, [], 'no rule went into their table');
@@ -206,7 +141,7 @@ test('a table made by someone else between our look and our batch: NEWTABLE is e
 
 test('a table made by another pktmark in between is simply used', async (t) => {
   const k = new FakeKernel();
-  k.raceTable = 'pktmark';
+  k.raceTable = { name: 'pktmark', comment: 'pktmark' };
   const recs = await nftBackend.add(rules, k.ctx());
   t.is(recs.length, 4);
   t.is(k.rules.length, 4);

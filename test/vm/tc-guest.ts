@@ -125,9 +125,13 @@ async function main(): Promise<Record<string, unknown>> {
 
 const AVA = fileURLToPath(new URL('../../node_modules/ava/entrypoints/cli.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** `ava test/live/tc.test.ts` in this kernel (CI set: an unmet requirement fails, never skips). */
+/**
+ * `ava test/live/tc.test.ts` in this kernel (CI set: an unmet requirement fails, never skips), and
+ * the bpf and xdp packet checks once more, so the eBPF backends are proven on 6.1 too.
+ */
+const GUEST_FILES = ['test/live/tc.test.ts', 'test/packets/bpf-packets.test.ts', 'test/packets/xdp-packets.test.ts'];
 function liveTc(): { exit: number | null; passed: number; failed: number; skipped: number; log: string[]; tail: string } {
-  const r = spawnSync(process.execPath, [AVA, '--config', 'test/vm/ava-guest.config.mjs', '--timeout=10m', 'test/live/tc.test.ts'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true', TERM: 'dumb' }, timeout: 15 * 60_000 });
+  const r = spawnSync(process.execPath, [AVA, '--config', 'test/vm/ava-guest.config.mjs', '--timeout=10m', ...GUEST_FILES], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true', TERM: 'dumb' }, timeout: 15 * 60_000 });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`;
   const count = (re: RegExp): number => out.split('\n').filter((l) => re.test(l)).length;
   // ava's symbols: ✔ ✘ ℹ, or √ × i where it thinks the terminal has no unicode (TERM=linux on the console)
