@@ -12,7 +12,7 @@ if [ "$node_major" -lt 20 ]; then
 fi
 case "${1:-}" in
   # oracles: nft, ip, tc, iptables-translate, strace (fixture capture); sysctl and openssl for test setup
-  --test) bins="/usr/sbin/nft /usr/sbin/ip /usr/sbin/tc /usr/sbin/iptables /usr/bin/strace /usr/sbin/sysctl /usr/bin/openssl"; pkgs="nftables iproute2 iptables strace procps openssl" ;;
+  --test) bins="/usr/sbin/nft /usr/sbin/ip /usr/sbin/tc /usr/sbin/iptables /usr/bin/strace /usr/sbin/sysctl /usr/bin/openssl /usr/sbin/bpftool"; pkgs="nftables iproute2 iptables strace procps openssl bpftool" ;;
   --demo) bins="/usr/sbin/ip /usr/sbin/nft"; pkgs="iproute2 nftables" ;;
   *) bins=""; pkgs="" ;;
 esac
