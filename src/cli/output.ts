@@ -111,10 +111,15 @@ export function markText(r: MarkRule): string {
  */
 export function table(header: readonly string[], cells: readonly (readonly string[])[]): string[] {
   const rows = cells.map((r) => r.map(safeField));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)];
+  const widths = columnWidths(header, rows);
+  return [padRow(header, widths), ...rows.map((r) => padRow(r, widths))];
 }
+
+/** Cells padded to the widths, two spaces apart; the last cell is not padded. */
+const padRow = (cells: readonly string[], widths: readonly number[]): string =>
+  cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+const columnWidths = (header: readonly string[], rows: readonly (readonly string[])[]): number[] =>
+  header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 
 const RULE_HEADER = ['ID', 'VIA', 'MATCH', 'MARK', 'RATE', 'PACKETS', 'BYTES', 'COMMENT'] as const;
 
@@ -146,16 +151,17 @@ export async function streamRuleTable(records: AsyncIterable<RuleRecord>, out: (
   const held: string[][] = [];
   let widths: number[] | undefined;
   let n = 0;
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths![i]))).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string => padRow(cells, widths!);
   const flush = (): void => {
-    widths = RULE_HEADER.map((h, i) => Math.max(h.length, ...held.map((r) => r[i].length)));
+    widths = columnWidths(RULE_HEADER, held);
     out(line(RULE_HEADER));
     for (const r of held) out(line(r));
     held.length = 0;
   };
   for await (const rec of records) {
     n++;
-    const row = ruleRow(rec);
+    // cells escaped as table() does: a tab or escape read back from the kernel cannot move a column
+    const row = ruleRow(rec).map(safeField);
     if (widths) out(line(row));
     else { held.push(row); if (held.length === TABLE_LOOKAHEAD) flush(); }
   }

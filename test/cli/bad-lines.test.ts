@@ -49,7 +49,8 @@ export const BAD: readonly Line[] = [
   [`${IPT} -j MARK --set-mark 4294967296`, 1, 'MARK_RANGE'],
   [`${IPT} -s 10.0.0.300 -j MARK --set-mark 1`, 1, 'INVALID_CIDR'],
   [`${IPT} -s 10.0.0.1/33 -j MARK --set-mark 1`, 1, 'INVALID_CIDR'],
-  [`${IPT} --dport 80 -j MARK --set-mark 1`, 2, 'PORT_WITHOUT_PROTO', /--dport at position 5 needs -p/],
+  // as iptables ("unknown option --dport"): port options exist only once -p tcp|udp|sctp (or -m tcp …) loaded them
+  [`${IPT} --dport 80 -j MARK --set-mark 1`, 2, 'UNSUPPORTED', /unsupported word '--dport' at position 5/],
   [`${IPT} -p tcp --dport 70000 -j MARK --set-mark 1`, 1, 'INVALID_PORT'],
   [`${IPT} -p tcp --dport 100:1 -j MARK --set-mark 1`, 1, 'INVALID_PORT', /start above its end/],
   [`${IPT} -p tcp --dport 80,443 -j MARK --set-mark 1`, 2, 'UNSUPPORTED', /unsupported word '80,443' at position 8/],
