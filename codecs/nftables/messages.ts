@@ -113,7 +113,8 @@ export interface NftRule {
   readonly extra?: readonly UnknownAttr[];
 }
 
-function header(w: AttributeWriter, family: number): void {
+/** The nfgenmsg every nf_tables request starts with (res_id 0 outside batch framing). */
+export function header(w: AttributeWriter, family: number): void {
   w.struct(nfgenmsg, { family, version: NFNETLINK_V0, resId: 0 });
 }
 
@@ -224,7 +225,8 @@ export function decodeGen(m: NetlinkMessage): NftGen {
   return { id, ...g };
 }
 
-function body(m: NetlinkMessage, msgs: readonly number[], what: string): { family: number; attrs: AttributeReader } {
+/** An nf_tables message of one of `msgs`: its family and a reader over its attributes (DECODE with the offset otherwise). */
+export function body(m: NetlinkMessage, msgs: readonly number[], what: string): { family: number; attrs: AttributeReader } {
   const t = m.header.type;
   if (t >> 8 !== NFNL_SUBSYS_NFTABLES || !msgs.includes(t & 0xff)) {
     throw decodeError(`not an nf_tables ${what} message (type 0x${t.toString(16)})`, m.offset);

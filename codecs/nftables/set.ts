@@ -7,10 +7,9 @@
  */
 import { decodeError, PktmarkError } from '../errors.js';
 import { rawOf, writeRaw, type RawAttr } from '../netlink/raw.js';
-import { AttributeReader, attr, nestedReader, NLA_HDRLEN, align4, type Attribute, type AttributeWriter } from '../netlink/attributes.js';
-import { nfgenmsg, NFNETLINK_V0, NFNL_SUBSYS_NFTABLES } from '../netlink/batch.js';
-import { NLMSG_HDRLEN, writeMessage, type NetlinkMessage } from '../netlink/message.js';
-import { nftType } from './messages.js';
+import { attr, nestedReader, NLA_HDRLEN, align4, type Attribute, type AttributeWriter } from '../netlink/attributes.js';
+import { writeMessage, type NetlinkMessage } from '../netlink/message.js';
+import { body, header, nftType } from './messages.js';
 import { NFTA_DATA_VALUE } from './expr/types.js';
 import { decodeUserdata as decodeUdata, encodeUserdata as encodeUdata, type Tlv as UdataTlv } from './userdata.js';
 
@@ -143,10 +142,6 @@ export interface NftSetElemList {
   /** NFTA_SET_ELEM_LIST_SET_ID; nft sends it on NEWSETELEM (its set id), not on DELSETELEM */
   readonly setId?: number;
   readonly elements: readonly NftSetElem[];
-}
-
-function header(w: AttributeWriter, family: number): void {
-  w.struct(nfgenmsg, { family, version: NFNETLINK_V0, resId: 0 });
 }
 
 /**
@@ -306,16 +301,6 @@ export function writeSetElems(
     });
   });
   return parts.length;
-}
-
-function body(m: NetlinkMessage, msgs: readonly number[], what: string): { family: number; attrs: AttributeReader } {
-  const t = m.header.type;
-  if (t >> 8 !== NFNL_SUBSYS_NFTABLES || !msgs.includes(t & 0xff)) {
-    throw decodeError(`not an nf_tables ${what} message (type 0x${t.toString(16)})`, m.offset);
-  }
-  if (m.payload.length < nfgenmsg.size) throw decodeError(`${what} message without nfgenmsg`, m.offset + NLMSG_HDRLEN);
-  const g = nfgenmsg.decode(m.payload);
-  return { family: g.family, attrs: new AttributeReader(m.payload.subarray(nfgenmsg.size), m.offset + NLMSG_HDRLEN + nfgenmsg.size) };
 }
 
 function once<T>(seen: Set<number>, a: Attribute, what: string, v: () => T): T {
