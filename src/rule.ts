@@ -252,8 +252,9 @@ export type RuleDraft = { -readonly [K in keyof MarkRule]?: MarkRule[K] };
  * What a backend checks itself: the fields only it has (tc's dev, nft's hook, …). The backend
  * registry (backends/index.ts) is built from these; `normalizeRule` (normalize.ts) picks one.
  */
-export interface RuleFields {
-  readonly via: Via;
+export interface RuleFields<V extends Via = Via> {
+  /** the backend's registry key (backends/index.ts checks that each entry names its own key) */
+  readonly via: V;
   /** input fields beyond SHARED_FIELDS that this backend takes */
   readonly fields: readonly (keyof MarkRuleInput)[];
   /** true when a rule without `via` is this backend's (tc: when dev is given); the registry asks in order */

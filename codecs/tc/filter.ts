@@ -1,10 +1,11 @@
-import { AttributeReader, AttributeWriter, attr, nestedReader } from '../netlink/attributes.js';
+import { AttributeReader, AttributeWriter, nestedReader, type Attribute } from '../netlink/attributes.js';
+import { AttributeDecoder } from '../netlink/attribute-decoder.js';
 import { writeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_HDRLEN, type NetlinkMessage } from '../netlink/message.js';
 import { decodeError } from '../errors.js';
 import { RTM_DELTFILTER, RTM_GETTFILTER, RTM_NEWTFILTER, TCA_CHAIN, TCA_KIND, TCA_OPTIONS } from './constants.js';
 import { classifierKind, decodeClassifier, encodeClassifier, type ClassifierOptions } from './classifiers/index.js';
 import { filterInfo, splitFilterInfo, tcmsg, TCMSG_SIZE } from './tcmsg.js';
-import { rawOf, writeRaw, type RawAttr } from './raw.js';
+import { writeRaw, type RawAttr } from './raw.js';
 
 /** A filter as RTM_NEWTFILTER carries it (request or dump entry). */
 export interface TcFilter {
@@ -71,15 +72,20 @@ export function decodeFilter(m: NetlinkMessage): DecodedFilter {
   if (m.payload.length < TCMSG_SIZE) throw decodeError(`tc filter message shorter than tcmsg (${m.payload.length} bytes)`, m.offset + NLMSG_HDRLEN);
   const t = tcmsg.decode(m.payload);
   const { prio, protocol } = splitFilterInfo(t.info);
-  let kind: string | undefined, chain: number | undefined, optionsAttr: ReturnType<typeof nestedReader> | undefined, optionsData: Uint8Array | undefined;
-  const extra: RawAttr[] = [];
-  for (const a of new AttributeReader(m.payload.subarray(TCMSG_SIZE), m.offset + NLMSG_HDRLEN + TCMSG_SIZE)) {
-    if (a.type === TCA_KIND) kind = attr.string(a);
-    else if (a.type === TCA_CHAIN) chain = attr.u32(a);
-    else if (a.type === TCA_OPTIONS) { optionsAttr = nestedReader(a); optionsData = a.data; }
-    else extra.push(rawOf(a));
+  const d = new AttributeDecoder(new AttributeReader(m.payload.subarray(TCMSG_SIZE), m.offset + NLMSG_HDRLEN + TCMSG_SIZE));
+  let kind: string | undefined, chain: number | undefined, optionsAttr: Attribute | undefined;
+  for (const type of d) {
+    switch (type) {
+      case TCA_KIND: kind = d.string(); break;
+      case TCA_CHAIN: chain = d.u32(); break;
+      // decoded once the kind is known, wherever TCA_KIND sits
+      case TCA_OPTIONS: optionsAttr = d.attribute; break;
+      default: d.keep();
+    }
   }
-  const options = kind !== undefined && optionsAttr ? decodeClassifier(kind, optionsAttr, optionsData!) : undefined;
+  d.finish();
+  const options = kind !== undefined && optionsAttr ? decodeClassifier(kind, nestedReader(optionsAttr), optionsAttr.data) : undefined;
+  const extra = d.extra;
   return {
     type: m.header.type, flags: m.header.flags,
     ifindex: t.ifindex, parent: t.parent, prio, protocol, handle: t.handle,

@@ -83,7 +83,7 @@ export interface ProbeResult {
  * A backend: a way to mark packets (nft rules, tc filters, …). Registered by its `via` word in
  * backends/index.ts; the facade and the CLI know backends only through this interface.
  */
-export interface Backend extends RuleFields {
+export interface Backend<V extends Via = Via> extends RuleFields<V> {
   /** one line for help and doctor */
   readonly summary: string;
   /** the shape of its ids, for messages: `nft:CHAIN:HANDLE` (every id starts with `via:`) */

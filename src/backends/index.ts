@@ -18,7 +18,9 @@ export const BACKENDS = {
   bpf: bpfBackend,
   xdp: xdpBackend,
   cgroup: cgroupBackend,
-} as const satisfies Readonly<Record<string, Backend>>;
+} as const;
+// each entry is the backend its key names: `via` is checked against the key at compile time
+BACKENDS satisfies { readonly [K in keyof typeof BACKENDS]: Backend<K> };
 
 export type Via = keyof typeof BACKENDS;
 export const VIAS = Object.keys(BACKENDS) as readonly Via[];

@@ -15,18 +15,25 @@ import { Unmodeled, type ExprCodec, type RawExpr } from './types.js';
 export type { Bitwise, Cmp, Counter, Ct, Immediate, Limit, Lookup, Meta, Payload, Range, RawExpr, ExprCodec };
 export { Unmodeled };
 
-/** Every expression pktmark models, plus `raw` for the rest. */
-export type Expr = Payload | Meta | Cmp | Bitwise | Immediate | Limit | Counter | Lookup | Range | Ct | RawExpr;
-type Known = Exclude<Expr, RawExpr>;
+/** The registry, by the kernel's expression name. Adding an expression = one file + one line here. */
+const CODECS = { payload, meta, cmp, bitwise, immediate, limit, counter, lookup, range, ct } as const;
+type Codecs = typeof CODECS;
+type Known = { [K in keyof Codecs]: ReturnType<Codecs[K]['decode']> }[keyof Codecs];
+// each entry is the codec of the kind its key names (a compile-time check, no runtime cost)
+CODECS satisfies { readonly [K in keyof Codecs]: ExprCodec<Extract<Known, { readonly kind: K }>> };
+
+/** Every expression pktmark models (derived from the registry), plus `raw` for the rest. */
+export type Expr = Known | RawExpr;
+export type ExprKind = keyof Codecs;
 
 /** enum nft_list_attributes / nft_expr_attributes */
 export const NFTA_LIST_ELEM = 1;
 const NFTA_EXPR_NAME = 1;
 const NFTA_EXPR_DATA = 2;
 
-/** The registry, by the kernel's expression name. Adding an expression = one file + one line here. */
+/** The registry as a lookup by the name a kernel message carries. */
 export const EXPRESSIONS: ReadonlyMap<string, ExprCodec<Known>> = new Map<string, ExprCodec<Known>>(
-  ([payload, meta, cmp, bitwise, immediate, limit, counter, lookup, range, ct] as unknown as ExprCodec<Known>[]).map((c) => [c.name, c]),
+  (Object.values(CODECS) as unknown as ExprCodec<Known>[]).map((c) => [c.name, c]),
 );
 
 /** Kernel name of an expression: `kind` for modeled ones, `name` for raw ones. */

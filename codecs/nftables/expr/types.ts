@@ -16,7 +16,8 @@ export const NFTA_VERDICT_CHAIN = 2;
  * mode it does not model throws `Unmodeled`, and the registry keeps the expression as raw bytes.
  */
 export interface ExprCodec<E extends { readonly kind: string }> {
-  readonly name: string;
+  /** the kernel's expression name, which is also the model's `kind` */
+  readonly name: E['kind'];
   encode(e: E, w: AttributeWriter): void;
   decode(attrs: AttributeReader): E;
 }

@@ -1,22 +1,28 @@
-import { attr, AttributeReader, nestedReader, NLA_F_NESTED, type AttributeWriter } from '../../netlink/attributes.js';
+import { AttributeReader, nestedReader, NLA_F_NESTED, type Attribute, type AttributeWriter } from '../../netlink/attributes.js';
+import { AttributeDecoder, type Draft } from '../../netlink/attribute-decoder.js';
 import { HOST_LITTLE_ENDIAN } from '../../netlink/struct.js';
 import { decodeError } from '../../errors.js';
 import {
   TCA_ACT_COOKIE, TCA_ACT_INDEX, TCA_ACT_KIND, TCA_ACT_OPTIONS, TCA_ACT_STATS, TCA_STATS_BASIC, TCA_STATS_PKT64,
   TC_COOKIE_MAX_SIZE,
 } from '../constants.js';
-import { rawOf, writeRaw, type RawAttr } from '../raw.js';
+import { writeRaw, type RawAttr } from '../raw.js';
 import { police, type PoliceOptions } from './police.js';
 import { skbedit, type SkbeditOptions } from './skbedit.js';
 import type { ActionCodec, ActionStats, RawActionOptions } from './types.js';
 
-export type ActionOptions = SkbeditOptions | PoliceOptions | RawActionOptions;
-
 /** Registry: the kernel's action name → codec. A new action is a new file plus one line here. */
-const CODECS: ReadonlyMap<string, ActionCodec<SkbeditOptions> | ActionCodec<PoliceOptions>> = new Map<string, ActionCodec<SkbeditOptions> | ActionCodec<PoliceOptions>>([
-  [skbedit.kind, skbedit],
-  [police.kind, police],
-]);
+const ACTIONS = { skbedit, police } as const;
+type Codecs = typeof ACTIONS;
+/** the decoded options of each registered kind */
+export type KnownActionOptions = { [K in keyof Codecs]: ReturnType<Codecs[K]['decode']> }[keyof Codecs];
+export type ActionOptions = KnownActionOptions | RawActionOptions;
+export type ActionKind = keyof Codecs;
+// each entry is the codec of the kind its key names (a compile-time check, no runtime cost)
+ACTIONS satisfies { readonly [K in keyof Codecs]: ActionCodec<Extract<KnownActionOptions, { readonly kind: K }>> };
+
+const codecOf = (kind: string): ActionCodec<KnownActionOptions> | undefined =>
+  (Object.prototype.hasOwnProperty.call(ACTIONS, kind) ? ACTIONS[kind as ActionKind] as ActionCodec<KnownActionOptions> : undefined);
 
 /** One element of a classifier's action list (TCA_U32_ACT, TCA_BPF_ACT …). */
 export interface TcAction {
@@ -48,8 +54,7 @@ export function encodeActions(w: AttributeWriter, actions: readonly TcAction[]):
       if (o.kind === 'raw') {
         w.bytes(TCA_ACT_OPTIONS | NLA_F_NESTED, o.data);
       } else {
-        const codec = CODECS.get(o.kind) as ActionCodec<typeof o>;
-        w.nested(TCA_ACT_OPTIONS, () => codec.encode(o, w), true);
+        w.nested(TCA_ACT_OPTIONS, () => codecOf(o.kind)!.encode(o, w), true);
       }
       if (a.cookie !== undefined) {
         if (a.cookie.length === 0 || a.cookie.length > TC_COOKIE_MAX_SIZE) w.fail(`action cookie must be 1-${TC_COOKIE_MAX_SIZE} bytes`, 'cookie');
@@ -62,53 +67,54 @@ export function encodeActions(w: AttributeWriter, actions: readonly TcAction[]):
 }
 
 function decodeStats(r: AttributeReader): ActionStats {
-  let packets = 0, bytes = 0, pkt64: number | undefined;
-  for (const a of r) {
-    if (a.type === TCA_STATS_BASIC) {
-      // struct gnet_stats_basic { u64 bytes; u32 packets; } (16 bytes with tail padding; some kernels send 12)
-      if (a.data.length < 12) throw decodeError(`gnet_stats_basic needs 12 bytes, has ${a.data.length}`, a.offset);
-      const v = new DataView(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-      bytes = Number(v.getBigUint64(0, HOST_LITTLE_ENDIAN));
-      packets = v.getUint32(8, HOST_LITTLE_ENDIAN);
-    } else if (a.type === TCA_STATS_PKT64 && a.data.length === 8) {
-      pkt64 = Number(attr.u64(a));
+  const d = new AttributeDecoder(r);
+  let basic: { bytes: number; packets: number } | undefined, pkt64: number | undefined;
+  for (const type of d) {
+    // struct gnet_stats_basic { u64 bytes; u32 packets; } (16 bytes with tail padding; some kernels send 12)
+    if (type === TCA_STATS_BASIC) basic = d.payload(decodeStatsBasic);
+    else if (type === TCA_STATS_PKT64 && d.attribute.data.length === 8) pkt64 = Number(d.u64());
+  }
+  d.finish();
+  return { packets: pkt64 ?? basic?.packets ?? 0, bytes: basic?.bytes ?? 0 };
+}
+function decodeStatsBasic(b: Uint8Array, at: number): { bytes: number; packets: number } {
+  if (b.length < 12) throw decodeError(`gnet_stats_basic needs 12 bytes, has ${b.length}`, at);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { bytes: Number(v.getBigUint64(0, HOST_LITTLE_ENDIAN)), packets: v.getUint32(8, HOST_LITTLE_ENDIAN) };
+}
+
+/** One action's envelope: TCA_ACT_KIND names the codec for TCA_ACT_OPTIONS, wherever it sits. */
+function decodeAction(order: number, r: AttributeReader): TcAction {
+  const d = new AttributeDecoder(r);
+  const a: Partial<Draft<TcAction>> = { order };
+  let kind: string | undefined, optionsAttr: Attribute | undefined;
+  for (const type of d) {
+    switch (type) {
+      case TCA_ACT_KIND: kind = d.string(); break;
+      case TCA_ACT_OPTIONS: optionsAttr = d.attribute; break;
+      case TCA_ACT_COOKIE: a.cookie = d.bytes(); break;
+      case TCA_ACT_INDEX: a.index = d.u32(); break;
+      case TCA_ACT_STATS: a.stats = d.nested(decodeStats); break;
+      default: d.keep();
     }
   }
-  return { packets: pkt64 ?? packets, bytes };
+  d.require(kind, `action ${order} without TCA_ACT_KIND`);
+  d.finish();
+  const codec = codecOf(kind!);
+  a.options = codec && optionsAttr ? codec.decode(nestedReader(optionsAttr)) : { kind: 'raw', name: kind!, data: optionsAttr?.data.slice() ?? new Uint8Array(0) };
+  if (d.extra.length) a.extra = d.extra;
+  return a as TcAction;
 }
 
 /** Reads an action list; kinds without a codec keep their options as raw bytes. */
 export function decodeActions(r: AttributeReader): TcAction[] {
+  const d = new AttributeDecoder(r);
   const out: TcAction[] = [];
-  for (const nest of r) {
-    let kind: string | undefined;
-    let optionsAttr: ReturnType<typeof rawOf> & { offset: number } | undefined;
-    let optionsReader: AttributeReader | undefined;
-    let cookie: Uint8Array | undefined, index: number | undefined, stats: ActionStats | undefined;
-    const extra: RawAttr[] = [];
-    for (const a of nestedReader(nest)) {
-      switch (a.type) {
-        case TCA_ACT_KIND: kind = attr.string(a); break;
-        case TCA_ACT_OPTIONS: optionsAttr = { ...rawOf(a), offset: a.offset }; optionsReader = nestedReader(a); break;
-        case TCA_ACT_COOKIE: cookie = attr.bytes(a); break;
-        case TCA_ACT_INDEX: index = attr.u32(a); break;
-        case TCA_ACT_STATS: stats = decodeStats(nestedReader(a)); break;
-        default: extra.push(rawOf(a));
-      }
-    }
-    if (kind === undefined) throw decodeError(`action ${nest.type} without TCA_ACT_KIND`, nest.offset);
-    const codec = CODECS.get(kind);
-    let options: ActionOptions;
-    if (codec && optionsReader) options = codec.decode(optionsReader);
-    else options = { kind: 'raw', name: kind, data: optionsAttr?.data ?? new Uint8Array(0) };
-    out.push({
-      order: nest.type, options,
-      ...(cookie === undefined ? {} : { cookie }),
-      ...(index === undefined ? {} : { index }),
-      ...(stats === undefined ? {} : { stats }),
-      ...(extra.length ? { extra } : {}),
-    });
+  for (const order of d) {
+    const action = d.nested((inner) => decodeAction(order, inner));
+    if (action) out.push(action);
   }
+  d.finish();
   return out;
 }
 

@@ -1,7 +1,7 @@
-import { attr, structPart, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { structPart, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { AttributeDecoder, type Draft } from '../../netlink/attribute-decoder.js';
 import { defineStruct } from '../../netlink/struct.js';
-import { decodeError } from '../../errors.js';
-import { rawOf, writeRaw, type RawAttr } from '../raw.js';
+import { writeRaw, type RawAttr } from '../raw.js';
 import type { ActionCodec } from './types.js';
 
 /** enum TCA_POLICE_* (linux/pkt_cls.h) */
@@ -84,24 +84,20 @@ export const police: ActionCodec<PoliceOptions> = {
     for (const x of o.extra) writeRaw(w, x);
   },
   decode(r: AttributeReader): PoliceOptions {
-    let tbf: TcPolice | undefined;
-    let result: number | undefined;
-    let pktRate: bigint | undefined, pktBurst: bigint | undefined;
-    const extra: RawAttr[] = [];
-    for (const a of r) {
-      if (a.type === TCA_POLICE_TBF) tbf = attr.struct(a, tcPolice);
-      else if (a.type === TCA_POLICE_RESULT) result = attr.i32(a);
-      else if (a.type === TCA_POLICE_PKTRATE64) pktRate = attr.u64(a);
-      else if (a.type === TCA_POLICE_PKTBURST64) pktBurst = attr.u64(a);
-      else extra.push(rawOf(a));
+    const d = new AttributeDecoder(r);
+    const o: Partial<Draft<PoliceOptions>> = { kind: 'police' };
+    for (const type of d) {
+      switch (type) {
+        case TCA_POLICE_TBF: o.tbf = d.struct(tcPolice); break;
+        case TCA_POLICE_RESULT: o.result = d.i32(); break;
+        case TCA_POLICE_PKTRATE64: o.pktRate = d.u64(); break;
+        case TCA_POLICE_PKTBURST64: o.pktBurst = d.u64(); break;
+        default: d.keep();
+      }
     }
-    if (!tbf) throw decodeError('police without TCA_POLICE_TBF', r.base);
-    return {
-      kind: 'police', tbf,
-      ...(result === undefined ? {} : { result }),
-      ...(pktRate === undefined ? {} : { pktRate }),
-      ...(pktBurst === undefined ? {} : { pktBurst }),
-      extra,
-    };
+    d.require(o.tbf, 'police without TCA_POLICE_TBF');
+    d.finish();
+    o.extra = d.extra;
+    return o as PoliceOptions;
   },
 };

@@ -1,7 +1,7 @@
-import { attr, structPart, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { structPart, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { AttributeDecoder, type Draft } from '../../netlink/attribute-decoder.js';
 import { defineStruct } from '../../netlink/struct.js';
-import { decodeError } from '../../errors.js';
-import { rawOf, writeRaw, type RawAttr } from '../raw.js';
+import { writeRaw, type RawAttr } from '../raw.js';
 import type { ActionCodec, TcGen } from './types.js';
 
 /** enum TCA_SKBEDIT_* (linux/tc_act/tc_skbedit.h) */
@@ -46,16 +46,19 @@ export const skbedit: ActionCodec<SkbeditOptions> = {
     for (const x of o.extra) writeRaw(w, x);
   },
   decode(r: AttributeReader): SkbeditOptions {
-    let parms: TcGen | undefined;
-    let mark: number | undefined, mask: number | undefined;
-    const extra: RawAttr[] = [];
-    for (const a of r) {
-      if (a.type === TCA_SKBEDIT_PARMS) parms = attr.struct(a, tcSkbedit);
-      else if (a.type === TCA_SKBEDIT_MARK) mark = attr.u32(a);
-      else if (a.type === TCA_SKBEDIT_MASK) mask = attr.u32(a);
-      else extra.push(rawOf(a));
+    const d = new AttributeDecoder(r);
+    const o: Partial<Draft<SkbeditOptions>> = { kind: 'skbedit' };
+    for (const type of d) {
+      switch (type) {
+        case TCA_SKBEDIT_PARMS: o.parms = d.struct(tcSkbedit); break;
+        case TCA_SKBEDIT_MARK: o.mark = d.u32(); break;
+        case TCA_SKBEDIT_MASK: o.mask = d.u32(); break;
+        default: d.keep();
+      }
     }
-    if (!parms) throw decodeError('skbedit without TCA_SKBEDIT_PARMS', r.base);
-    return { kind: 'skbedit', parms, ...(mark === undefined ? {} : { mark }), ...(mask === undefined ? {} : { mask }), extra };
+    d.require(o.parms, 'skbedit without TCA_SKBEDIT_PARMS');
+    d.finish();
+    o.extra = d.extra;
+    return o as SkbeditOptions;
   },
 };

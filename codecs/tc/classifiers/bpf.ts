@@ -8,9 +8,10 @@
  * as it is loaded while parsing the words, then FLAGS after the words (`da`). Fixture:
  * fixtures/tc/bpf-da.json.
  */
-import { attr, nestedReader, type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
+import { type AttributeReader, type AttributeWriter } from '../../netlink/attributes.js';
 import { decodeActions, encodeActions, type TcAction } from '../actions/index.js';
-import { rawOf, writeRaw, type RawAttr } from '../raw.js';
+import { writeRaw, type RawAttr } from '../raw.js';
+import { AttributeDecoder, type Draft } from '../../netlink/attribute-decoder.js';
 
 export const TCA_BPF_ACT = 1;
 export const TCA_BPF_POLICE = 2;
@@ -59,22 +60,23 @@ export const bpf = {
     for (const x of o.extra) writeRaw(w, x);
   },
   decode(r: AttributeReader): BpfClsOptions {
-    const o: { -readonly [K in keyof BpfClsOptions]: BpfClsOptions[K] } = { kind: 'bpf', extra: [] };
-    const extra: RawAttr[] = [];
-    for (const a of r) {
-      switch (a.type) {
-        case TCA_BPF_CLASSID: o.classid = attr.u32(a); break;
-        case TCA_BPF_FD: o.fd = attr.u32(a); break;
-        case TCA_BPF_NAME: o.name = attr.string(a); break;
-        case TCA_BPF_FLAGS: o.flags = attr.u32(a); break;
-        case TCA_BPF_FLAGS_GEN: o.flagsGen = attr.u32(a); break;
-        case TCA_BPF_TAG: o.tag = attr.bytes(a); break;
-        case TCA_BPF_ID: o.id = attr.u32(a); break;
-        case TCA_BPF_ACT: o.actions = decodeActions(nestedReader(a)); break;
-        default: extra.push(rawOf(a));
+    const d = new AttributeDecoder(r);
+    const o: Partial<Draft<BpfClsOptions>> = { kind: 'bpf' };
+    for (const type of d) {
+      switch (type) {
+        case TCA_BPF_CLASSID: o.classid = d.u32(); break;
+        case TCA_BPF_FD: o.fd = d.u32(); break;
+        case TCA_BPF_NAME: o.name = d.string(); break;
+        case TCA_BPF_FLAGS: o.flags = d.u32(); break;
+        case TCA_BPF_FLAGS_GEN: o.flagsGen = d.u32(); break;
+        case TCA_BPF_TAG: o.tag = d.bytes(); break;
+        case TCA_BPF_ID: o.id = d.u32(); break;
+        case TCA_BPF_ACT: o.actions = d.nested(decodeActions); break;
+        default: d.keep();
       }
     }
-    o.extra = extra;
-    return o;
+    d.finish();
+    o.extra = d.extra;
+    return o as BpfClsOptions;
   },
 };

@@ -1,8 +1,9 @@
-import { attr, nestedReader, structPart, type AttributeReader, type AttributeWriter, type StructPart } from '../../netlink/attributes.js';
+import { structPart, type AttributeReader, type AttributeWriter, type StructPart } from '../../netlink/attributes.js';
 import { defineStruct } from '../../netlink/struct.js';
 import { decodeError, PktmarkError } from '../../errors.js';
 import { decodeActions, encodeActions, type TcAction } from '../actions/index.js';
-import { rawOf, writeRaw, type RawAttr } from '../raw.js';
+import { writeRaw, type RawAttr } from '../raw.js';
+import { AttributeDecoder, type Draft } from '../../netlink/attribute-decoder.js';
 
 /** enum TCA_U32_* (linux/pkt_cls.h) */
 export const TCA_U32_CLASSID = 1;
@@ -122,30 +123,22 @@ export const u32 = {
     for (const x of o.extra) writeRaw(w, x);
   },
   decode(r: AttributeReader): U32Options {
-    let classid: number | undefined, divisor: number | undefined, hash: number | undefined, link: number | undefined;
-    let actions: TcAction[] | undefined, sel: U32Selector | undefined;
-    const extra: RawAttr[] = [];
-    for (const a of r) {
-      switch (a.type) {
-        case TCA_U32_CLASSID: classid = attr.u32(a); break;
-        case TCA_U32_DIVISOR: divisor = attr.u32(a); break;
-        case TCA_U32_HASH: hash = attr.u32(a); break;
-        case TCA_U32_LINK: link = attr.u32(a); break;
-        case TCA_U32_ACT: actions = decodeActions(nestedReader(a)); break;
-        case TCA_U32_SEL: sel = decodeSelector(a.data, a.offset); break;
-        default: extra.push(rawOf(a));
+    const d = new AttributeDecoder(r);
+    const o: Partial<Draft<U32Options>> = { kind: 'u32' };
+    for (const type of d) {
+      switch (type) {
+        case TCA_U32_CLASSID: o.classid = d.u32(); break;
+        case TCA_U32_DIVISOR: o.divisor = d.u32(); break;
+        case TCA_U32_HASH: o.hash = d.u32(); break;
+        case TCA_U32_LINK: o.link = d.u32(); break;
+        case TCA_U32_ACT: o.actions = d.nested(decodeActions); break;
+        case TCA_U32_SEL: o.sel = d.payload(decodeSelector); break;
+        default: d.keep();
       }
     }
-    return {
-      kind: 'u32',
-      ...(classid === undefined ? {} : { classid }),
-      ...(divisor === undefined ? {} : { divisor }),
-      ...(hash === undefined ? {} : { hash }),
-      ...(link === undefined ? {} : { link }),
-      ...(actions === undefined ? {} : { actions }),
-      ...(sel === undefined ? {} : { sel }),
-      extra,
-    };
+    d.finish();
+    o.extra = d.extra;
+    return o as U32Options;
   },
 };
 

@@ -1,7 +1,7 @@
 /** The bpf backend's fields: the device its program sits on, the side, and the filter's prio. */
 import { fail, parseDirection, parseIfName, parsePrio, type RuleFields } from '../../rule.js';
 
-export const bpfFields: RuleFields = {
+export const bpfFields: RuleFields<'bpf'> = {
   via: 'bpf',
   fields: ['dev', 'direction', 'prio'],
   normalize(input, out) {

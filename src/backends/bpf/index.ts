@@ -164,7 +164,7 @@ async function deleteIds(ids: readonly string[], ctx: BackendContext): Promise<v
   }
 }
 
-export const bpfBackend: Backend = {
+export const bpfBackend: Backend<'bpf'> = {
   ...bpfFields,
   summary: 'a cls_bpf program on a device (one per device and direction, all its rules; no tc action needed)',
   idFormat: 'bpf:DEV:ingress|egress:SLOT',

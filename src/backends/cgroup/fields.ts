@@ -21,7 +21,7 @@ export function parseCgroupField(v: unknown): string {
   return v;
 }
 
-export const cgroupFields: RuleFields = {
+export const cgroupFields: RuleFields<'cgroup'> = {
   via: 'cgroup',
   fields: ['cgroup'],
   implied: (input) => input.cgroup !== undefined,

@@ -53,7 +53,7 @@ function mountOrNone(fs: CgroupFs): Cgroup2Mount | undefined {
 
 const program = () => cgroupSockProgram({ config: CONFIG_MAP_REF });
 
-export const cgroupBackend: Backend = {
+export const cgroupBackend: Backend<'cgroup'> = {
   ...cgroupFields,
   summary: 'socket marks for a cgroup v2 directory (CGROUP_SOCK program at sock_create, host-wide)',
   idFormat: CGROUP_ID_FORMAT,

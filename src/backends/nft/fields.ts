@@ -2,7 +2,7 @@
 import { fail, parseHook, parseIfName, type RuleFields } from '../../rule.js';
 import { DEFAULT_TABLE } from './chains.js';
 
-export const nftFields: RuleFields = {
+export const nftFields: RuleFields<'nft'> = {
   via: 'nft',
   fields: ['hook', 'table', 'iif', 'oif'],
   normalize(input, out) {

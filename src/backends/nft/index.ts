@@ -248,7 +248,7 @@ class AddedRule implements RuleRecord {
   toJSON(): RuleRecord { return { id: this.id, via: this.via, rule: this.rule, packets: 0, bytes: 0, text: this.text }; }
 }
 
-export const nftBackend: Backend = {
+export const nftBackend: Backend<'nft'> = {
   ...nftFields,
   summary: 'nftables rules (meta mark set) in pktmark\'s own table',
   idFormat: 'nft:CHAIN:HANDLE',

@@ -1,7 +1,7 @@
 /** The rule fields only filters on a device have: the device, its side, the filter priority. */
 import { fail, parseDirection, parseIfName, parsePrio, type RuleFields } from '../../rule.js';
 
-export const tcFields: RuleFields = {
+export const tcFields: RuleFields<'tc'> = {
   via: 'tc',
   fields: ['dev', 'direction', 'prio'],
   implied: (input) => input.dev !== undefined,

@@ -255,7 +255,7 @@ function refuseBefore(opts: AddOptions): void {
   }
 }
 
-export const tcBackend: Backend = {
+export const tcBackend: Backend<'tc'> = {
   ...tcFields,
   summary: 'tc filters (cls_u32 + act_skbedit) on a device',
   idFormat: 'tc:DEV:ingress|egress:PRIO:HANDLE',

@@ -1,7 +1,7 @@
 /** The xdp backend's fields: the device only. XDP sees packets arriving on it, so ingress only. */
 import { fail, parseDirection, parseIfName, type RuleFields } from '../../rule.js';
 
-export const xdpFields: RuleFields = {
+export const xdpFields: RuleFields<'xdp'> = {
   via: 'xdp',
   fields: ['dev', 'direction'],
   normalize(input, out) {

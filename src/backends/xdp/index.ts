@@ -164,7 +164,7 @@ async function deleteIds(ids: readonly string[], ctx: BackendContext): Promise<v
   } finally { fds.closeAll(); }
 }
 
-export const xdpBackend: Backend = {
+export const xdpBackend: Backend<'xdp'> = {
   ...xdpFields,
   summary: 'an XDP program on a device + a tc copy of its metadata into the mark (the earliest marking, ingress only)',
   idFormat: 'xdp:DEV:SLOT',
