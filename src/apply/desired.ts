@@ -64,6 +64,13 @@ function checkName(name: unknown, at: Located & { index: number }, source?: stri
 const made = new WeakSet<DesiredState>();
 export const isDesiredState = (d: unknown): d is DesiredState => typeof d === 'object' && d !== null && made.has(d as DesiredState);
 
+/** The rules of an already validated state that `keep` selects, still taken as validated. */
+export function narrowDesired(d: DesiredState, keep: (r: DesiredRule) => boolean): DesiredState {
+  const out: DesiredState = { rules: d.rules.filter(keep), ...(d.source !== undefined ? { source: d.source } : {}) };
+  made.add(out);
+  return out;
+}
+
 /** Validate located inputs into a DesiredState (the common path of files and arrays). */
 function build(items: readonly Located[], source?: string): DesiredState {
   const out = buildUnmarked(items, source);

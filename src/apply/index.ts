@@ -16,8 +16,11 @@ import { explainNft } from '../backends/nft/explain.js';
 import { errorsOf } from '../transport/execute.js';
 import { NETLINK_NETFILTER, type Transport } from '../transport/transport.js';
 import { encodeApplyBatch } from './batch.js';
-import { desiredFromInput, isDesiredState, ruleLabel, type DesiredRuleInput, type DesiredState, type DesiredStateInput } from './desired.js';
+import { desiredFromInput, isDesiredState, narrowDesired, ruleLabel, type DesiredRuleInput, type DesiredState, type DesiredStateInput } from './desired.js';
 import { diff, isEmpty, type Counts, type Plan, type Prune, type StepAction } from './diff.js';
+import { addOthers, diffOthers, isOtherVia, OTHER_VIAS, readOthers, removeOthers, undoAdded, type OtherStep, type OtherVia } from './others.js';
+import { withOthers } from './others-result.js';
+import { BACKENDS } from '../backends/index.js';
 import { nextGeneration, readGeneration, readState, type CurrentRule, type CurrentState } from './state.js';
 
 export { parseDesired, desiredFromInput, type DesiredRuleInput, type DesiredState, type DesiredStateInput, type DesiredRule } from './desired.js';
@@ -40,6 +43,8 @@ export interface ApplyOptions {
    * apply left, the diff runs against the model instead of a dump. Updated after each apply.
    */
   readonly cache?: ApplyCache;
+  /** dry-run only: device → ifindex for tc rules (the CLI's --ifindex) */
+  readonly ifindex?: (dev: string) => number;
 }
 
 /**
@@ -50,6 +55,8 @@ export interface ApplyOptions {
 export class ApplyCache {
   generation: number | undefined;
   state: CurrentState | undefined;
+  /** the other backends (tc, bpf, xdp) that held apply's rules after its last apply; undefined: not known, read them all */
+  others: ReadonlySet<OtherVia> | undefined;
   clear(): void { this.generation = undefined; this.state = undefined; }
 }
 
@@ -209,17 +216,55 @@ async function send(t: Transport, table: string, desired: DesiredState, plan: Pl
   return made;
 }
 
-/** apply (or, with `plan`, only compute) the desired state in the Marker's table. */
+/**
+ * apply (or, with `plan`, only compute) the desired state: nft rules in the Marker's table in one
+ * atomic batch, and tc, bpf and xdp rules around it in the order others.ts explains.
+ */
 export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const started = performance.now();
   checkOptions(opts);
   const desired = toDesired(input);
+  const prune = opts.prune ?? true;
+  const wanted = new Set<OtherVia>();
   for (const d of desired.rules) {
-    if (d.rule.via !== 'nft') {
-      throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply manages nft rules only so far (via ${JSON.stringify(d.rule.via)})`,
-        { field: `rules[${d.index}].via`, messageIndex: d.index, hint: 'use add for tc and bpf rules' });
+    const via = d.rule.via;
+    if (via === 'nft') continue;
+    if (!isOtherVia(via)) {
+      throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply manages nft, tc, bpf and xdp rules; via ${JSON.stringify(via)} attaches host-wide, outside any namespace`,
+        { field: `rules[${d.index}].via`, messageIndex: d.index, hint: 'use add for cgroup rules' });
     }
+    wanted.add(via);
   }
+  // where apply's rules may be: the file's backends, and (pruning) wherever the last apply left some
+  const known = opts.cache?.others;
+  const vias = OTHER_VIAS.filter((v) => wanted.has(v) || (prune !== false && (known === undefined || known.has(v))));
+  const current = await readOthers(ctx, vias, wanted);
+  const others = vias.flatMap((v) => diffOthers(v, desired.rules.filter((d) => d.rule.via === v), current.get(v)!, prune));
+  const nft = narrowDesired(desired, (d) => d.rule.via === 'nft');
+  const changes = others.some((s) => s.action !== 'keep');
+  const remember = (): void => {
+    if (opts.cache) opts.cache.others = new Set(others.filter((s) => s.action !== 'remove').map((s) => s.via));
+  };
+  if (opts.plan || !changes) {
+    const r = await applyNft(ctx, nft, opts, started);
+    if (!opts.plan) remember();
+    return withOthers(r, others, new Map(), ctx.table, false);
+  }
+  const added = await addOthers(ctx, others);
+  let r: ApplyResult;
+  try {
+    r = await applyNft(ctx, nft, opts, started);
+  } catch (e) {
+    await undoAdded(ctx, added);
+    throw e;
+  }
+  await removeOthers(ctx, others);
+  remember();
+  return withOthers(r, others, added, ctx.table, true);
+}
+
+/** The nft half: read, diff, one batch guarded by the generation, retried when another writer moved it. */
+async function applyNft(ctx: BackendContext, desired: DesiredState, opts: ApplyOptions, started: number): Promise<ApplyResult> {
   const t = await ctx.transport(NETLINK_NETFILTER);
   const max = opts.maxRetries ?? DEFAULT_MAX_RETRIES;
   for (let attempt = 0; ; attempt++) {
@@ -268,14 +313,20 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
  * `apply --dry-run`: the plan and the batch's messages against an empty kernel (no table, no
  * generation to guard), without a socket or privileges.
  */
-export function dryRunApply(input: DesiredArg, table: string): { result: ApplyResult; messages: Uint8Array[] } {
+export function dryRunApply(input: DesiredArg, table: string, opts: Pick<ApplyOptions, 'ifindex'> = {}): { result: ApplyResult; messages: Uint8Array[] } {
   const started = performance.now();
-  const desired = toDesired(input);
+  const all = toDesired(input);
+  const desired = narrowDesired(all, (d) => d.rule.via === 'nft');
   const plan = diff(desired, [], true);
   let seq = 0;
   const messages = isEmpty(plan) ? [] : encodeApplyBatch(plan, table, 'absent', undefined, () => ++seq).batch.messages();
-  return {
-    result: { ...plan.counts, steps: stepsOf(plan, table, new Map()), sent: false, retries: 0, generation: 0, generationAfter: 0, durationMs: performance.now() - started },
-    messages,
-  };
+  const others: OtherStep[] = [];
+  for (const via of OTHER_VIAS) {
+    const mine = all.rules.filter((d) => d.rule.via === via);
+    if (mine.length === 0) continue;
+    others.push(...mine.map((d): OtherStep => ({ action: 'add', via, desired: d })));
+    messages.push(...BACKENDS[via].encodeAdd(mine.map((d) => d.rule), { table, nextSeq: () => ++seq, ...(opts.ifindex ? { ifindex: opts.ifindex } : {}) }));
+  }
+  const nftResult: ApplyResult = { ...plan.counts, steps: stepsOf(plan, table, new Map()), sent: false, retries: 0, generation: 0, generationAfter: 0, durationMs: performance.now() - started };
+  return { result: withOthers(nftResult, others, new Map(), table, false), messages };
 }

@@ -25,7 +25,16 @@ export interface RuleRecord {
   readonly bytes: number;
   /** the equivalent nft/tc command line */
   readonly text: string;
+  /** set on rules `apply` made (tc, bpf, xdp, cgroup; nft keeps apply's tag in its userdata) */
+  readonly applyTag?: ApplyTag;
 }
+
+/**
+ * apply's ownership mark on a rule it made, stored with the rule in the kernel (tc: the action
+ * cookie; bpf, xdp, cgroup: the config slot): the 32-bit FNV-1a hash of the rule's name, 0 for
+ * an unnamed rule. A hash, not the name, because a tc cookie holds 16 bytes.
+ */
+export interface ApplyTag { readonly nameHash: number }
 
 /** Context a backend gets from the Marker. */
 export interface BackendContext {
@@ -61,6 +70,8 @@ export interface AddOptions {
    * in: iptables-restore's flush, so no other reader ever sees the chain empty or half-filled
    */
   readonly replace?: readonly string[];
+  /** apply's tags, one per rule (by index); backends other than nft store them with the rule */
+  readonly tags?: readonly (ApplyTag | undefined)[];
 }
 
 /** One line of `pktmark doctor`. */

@@ -6,6 +6,7 @@
  * pktmark made it, and only if nothing else (a foreign filter) is attached to it by then.
  * Also the rtnetlink look-ups every device backend needs (device, qdiscs, filters of a block).
  */
+import type { ApplyTag } from './backend.js';
 import { EEXIST, ENODEV, ENOENT } from '../../codecs/errno.js';
 import { PARENT_EGRESS, PARENT_INGRESS, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER, TC_H_INGRESS } from '../../codecs/tc/constants.js';
 import { decodeFilter, encodeGetFilters, type DecodedFilter, type TcFilter } from '../../codecs/tc/filter.js';
@@ -84,7 +85,7 @@ export function parseBpfFilterName(name: string | undefined): { role: BpfFilterR
 }
 
 export type FilterOwner =
-  | { readonly kind: 'u32'; readonly qdiscOwned: boolean; readonly direction: Direction }
+  | { readonly kind: 'u32'; readonly qdiscOwned: boolean; readonly direction: Direction; readonly applyTag?: ApplyTag }
   | { readonly kind: 'bpf'; readonly qdiscOwned: boolean; readonly role: BpfFilterRole };
 
 /** Whether a dumped filter is pktmark's, of any kind, and what it records. */

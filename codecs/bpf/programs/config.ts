@@ -38,7 +38,8 @@ export const CFG = {
   burst: 68, //       u32
   intervalNs: 72, //  u64 T = unit_ns / rate, read by the program's token bucket
   tauNs: 80, //       u64 tau = (burst - 1) * T
-  commentLen: 88, //  u16, then 6 zero bytes
+  commentLen: 88, //  u16, then 2 zero bytes
+  applyTag: 92, //    u32 apply's name hash (flag hasApplyTag); the program never reads it
   comment: 96, //     u8[128] UTF-8
   packets: 224, //    u64 runtime: lock-added by the program
   bytes: 232, //      u64 runtime
@@ -51,9 +52,9 @@ export const RUNTIME_OFFSETS = { packets: CFG.packets, bytes: CFG.bytes, tat: CF
 const F = {
   hasSrc: 1 << 0, srcNeg: 1 << 1, srcIp6: 1 << 2, hasDst: 1 << 3, dstNeg: 1 << 4, dstIp6: 1 << 5,
   hasProto: 1 << 6, hasSport: 1 << 7, sportNeg: 1 << 8, hasDport: 1 << 9, dportNeg: 1 << 10,
-  xor: 1 << 11, hasRate: 1 << 12, hasComment: 1 << 13,
+  xor: 1 << 11, hasRate: 1 << 12, hasComment: 1 << 13, hasApplyTag: 1 << 14,
 } as const;
-const KNOWN_FLAGS = (1 << 14) - 1;
+const KNOWN_FLAGS = (1 << 15) - 1;
 
 const UNITS: readonly RateUnit[] = ['second', 'minute', 'hour', 'day'];
 const UNIT_NS: Readonly<Record<RateUnit, bigint>> = { second: 1_000_000_000n, minute: 60_000_000_000n, hour: 3_600_000_000_000n, day: 86_400_000_000_000n };
@@ -146,6 +147,10 @@ export function encodeConfigValue(s: BpfRuleSpec): Uint8Array {
     v.setUint16(CFG.commentLen, c.length, le);
     b.set(c, CFG.comment);
   }
+  if (s.applyTag !== undefined) {
+    flags |= F.hasApplyTag;
+    v.setUint32(CFG.applyTag, s.applyTag >>> 0, le);
+  }
   v.setUint16(CFG.flags, flags, le);
   return b;
 }
@@ -201,6 +206,7 @@ export function decodeConfigValue(bytes: Uint8Array): ConfigValue {
       throw decodeError('pktmark_cfg comment is not UTF-8', CFG.comment);
     }
   }
+  if (flags & F.hasApplyTag) s.applyTag = v.getUint32(CFG.applyTag, le);
   try {
     validateSpec(s);
   } catch (e) {

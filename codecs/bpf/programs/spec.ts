@@ -33,6 +33,8 @@ export interface BpfRuleSpec {
   readonly rate?: BpfRate;
   /** ≤ 128 bytes of UTF-8 */
   readonly comment?: string;
+  /** apply's ownership tag: the hash of the rule's name (0: unnamed); absent for rules not made by apply. The program never reads it. */
+  readonly applyTag?: number;
 }
 
 /** One rule of a program: its slot in the config map (stable for the rule's life) and its spec. */

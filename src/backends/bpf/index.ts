@@ -23,7 +23,7 @@ import { bpfFilter, deleteBpfFilter, encodeBpfFilter, ownedBpfFilters, putBpfFil
 import { programBytes } from '../ebpf/load.js';
 import { checkDeviceRule, linkHeaderLen, slotRecord } from '../ebpf/rules.js';
 import { checkSize, clearSlots, Fds, freeSlots, load, newConfigMap, openSet, slotRules, writeSlots, type OpenSet } from '../ebpf/set.js';
-import { ruleToSpec } from '../ebpf/spec.js';
+import { ruleToSpec, taggedSpec } from '../ebpf/spec.js';
 import { ruleText } from '../ebpf/text.js';
 import { bpfFields } from './fields.js';
 import { probeBpf } from './probe.js';
@@ -67,7 +67,7 @@ function placePrio(g: Group, existing: OwnedBpfFilter | undefined): number {
   return have ?? asked[0] ?? 0;
 }
 
-async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<RuleRecord[]> {
+async function addAll(rules: readonly MarkRule[], ctx: BackendContext, tags: AddOptions['tags'] = []): Promise<RuleRecord[]> {
   for (const r of rules) checkBpfRule(r);
   const t = await ctx.transport(NETLINK_ROUTE);
   const fds = new Fds(await ctx.bpf());
@@ -82,7 +82,7 @@ async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<
       const prio = placePrio(g, existing);
       const set = existing ? openSet(fds, existing.progId, PKTMARK_TC_PROG, where) : undefined;
       const slots = freeSlots(set?.slots ?? [], g.items.length, where);
-      const added: SlotRule[] = g.items.map((x, k) => ({ slot: slots[k], spec: ruleToSpec(x.r) }));
+      const added: SlotRule[] = g.items.map((x, k) => ({ slot: slots[k], spec: taggedSpec(x.r, tags[x.i]) }));
       const p = program([...slotRules(set?.slots ?? [], where), ...added], linkHeaderLen(link));
       checkSize(p); // BPF_TOO_LARGE before any map or program is made
       const mapFd = set?.mapFd ?? newConfigMap(fds);
@@ -99,7 +99,7 @@ async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<
         undo.push(() => deleteBpfFilter(t, place));
       }
       g.items.forEach((x, k) => {
-        out[x.i] = { id: bpfId(g.dev, g.direction, slots[k]), via: 'bpf', rule: x.r, packets: 0, bytes: 0, text: ruleText('bpf', where, added[k].spec) };
+        out[x.i] = { id: bpfId(g.dev, g.direction, slots[k]), via: 'bpf', rule: x.r, packets: 0, bytes: 0, text: ruleText('bpf', where, added[k].spec), ...(tags[x.i] ? { applyTag: tags[x.i] } : {}) };
       });
     }
     return out;
@@ -186,7 +186,7 @@ export const bpfBackend: Backend<'bpf'> = {
     return out;
   },
   encodePrograms: (rules) => bpfPrograms(rules),
-  add: (rules, ctx, opts: AddOptions = {}) => { refuseBefore(opts); return addAll(rules, ctx); },
+  add: (rules, ctx, opts: AddOptions = {}) => { refuseBefore(opts); return addAll(rules, ctx, opts.tags); },
 
   async list(ctx: BackendContext): Promise<RuleRecord[]> {
     const t = await ctx.transport(NETLINK_ROUTE);

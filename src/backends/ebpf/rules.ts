@@ -27,5 +27,6 @@ export function slotRecord(id: string, via: MarkRule['via'], fields: RuleFields,
   if (input) {
     try { rule = normalizeWith(fields, { via, ...where, ...input }); } catch (e) { raw = [{ name: `not a MarkRule: ${(e as Error).message}`, bytes: new Uint8Array(0) }]; }
   } else raw = [{ name: 'port range or negated port (MarkRule has single ports only)', bytes: new Uint8Array(0) }];
-  return { ...base, ...(rule ? { rule } : {}), ...(raw ? { raw } : {}), text: ruleText(via, whereText, s.spec), ...extra };
+  const tag = s.spec.applyTag !== undefined ? { applyTag: { nameHash: s.spec.applyTag } } : {};
+  return { ...base, ...(rule ? { rule } : {}), ...(raw ? { raw } : {}), text: ruleText(via, whereText, s.spec), ...tag, ...extra };
 }

@@ -8,6 +8,7 @@ import type { BpfAddrMatch, BpfPortMatch, BpfRuleSpec } from '../../../codecs/bp
 import { PktmarkError } from '../../errors.js';
 import { formatPortMatch, type PortMatch } from '../../ports.js';
 import type { AddressMatch, MarkRule, MarkRuleInput } from '../../rule.js';
+import type { ApplyTag } from '../backend.js';
 
 function addr(a: AddressMatch | undefined, field: 'src' | 'dst'): BpfAddrMatch | undefined {
   if (a?.netmask !== undefined) throw new PktmarkError('UNSUPPORTED', `${field}: the eBPF programs match prefixes, not the mask ${a.netmask}`, { field, hint: "use via: 'nft'" });
@@ -39,6 +40,9 @@ export function ruleToSpec(r: MarkRule): BpfRuleSpec {
   if (r.comment !== undefined) s.comment = r.comment;
   return s as BpfRuleSpec;
 }
+
+/** The spec a rule is stored as, with apply's tag when apply made it. */
+export const taggedSpec = (r: MarkRule, tag: ApplyTag | undefined): BpfRuleSpec => (tag ? { ...ruleToSpec(r), applyTag: tag.nameHash } : ruleToSpec(r));
 
 const addrText = (a: BpfAddrMatch): string => `${a.negate ? '!' : ''}${formatAddress(a.address)}/${a.prefix}`;
 

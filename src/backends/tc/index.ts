@@ -15,7 +15,7 @@ import { PktmarkError } from '../../errors.js';
 import { parseIfName, type MarkRule } from '../../rule.js';
 import { execute } from '../../transport/execute.js';
 import { NETLINK_ROUTE, type Transport } from '../../transport/transport.js';
-import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from '../backend.js';
+import type { AddOptions, ApplyTag, Backend, BackendContext, EncodeContext, RuleRecord } from '../backend.js';
 import {
   directionsOf, filtersOf, ifindexOf, ingressQdiscs, linkNames, ownerOfFilter, prepareClsact, removeClsactIfUnused,
   type DevState, type Direction, type Undo,
@@ -29,7 +29,7 @@ import { explainRule, filterToRule, ownerCookie, ruleToFilter, checkTcRule } fro
 export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' (a cls_bpf program that sets the mark itself, no tc action needed; `pktmark doctor` says whether cls_bpf works here)";
 
 /** The owner cookie of a u32 filter (on any of its actions), if it is pktmark's (clsact.ts has the rule for every kind). */
-function ownerOf(f: TcFilter): { qdiscOwned: boolean; direction: Direction } | undefined {
+function ownerOf(f: TcFilter): { qdiscOwned: boolean; direction: Direction; applyTag?: ApplyTag } | undefined {
   const o = ownerOfFilter(f);
   return o?.kind === 'u32' ? o : undefined;
 }
@@ -82,7 +82,7 @@ function addError(e: unknown, r: MarkRule): unknown {
 
 const prepareDevice = (t: Transport, dev: string, direction: Direction, undo: Undo): Promise<DevState> => prepareClsact(t, dev, direction, undo);
 
-async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<RuleRecord[]> {
+async function addAll(rules: readonly MarkRule[], ctx: BackendContext, tags: AddOptions['tags'] = []): Promise<RuleRecord[]> {
   for (const r of rules) checkTcRule(r);
   const t = await ctx.transport(NETLINK_ROUTE);
   const undo: (() => Promise<void>)[] = [];
@@ -90,12 +90,12 @@ async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<
   try {
     // Devices first (look up, reuse or create the qdisc), in rule order.
     const planned: { r: MarkRule; dev: string; direction: Direction; ifindex: number; filter: TcFilter }[] = [];
-    for (const r of rules) {
+    for (const [i, r] of rules.entries()) {
       const dev = r.dev!, direction = r.direction ?? 'ingress';
       let st = devices.get(dev);
       if (!st) { st = await prepareDevice(t, dev, direction, undo); devices.set(dev, st); }
       else if (st.qdisc === 'ingress' && direction === 'egress') await prepareDevice(t, dev, direction, undo);
-      const filter = ruleToFilter(r, { ifindex: st.ifindex, qdisc: st.qdisc, cookie: ownerCookie(st.qdiscOwned, direction) });
+      const filter = ruleToFilter(r, { ifindex: st.ifindex, qdisc: st.qdisc, cookie: ownerCookie(st.qdiscOwned, direction, tags[i]) });
       planned.push({ r, dev, direction, ifindex: st.ifindex, filter });
     }
     // Then every filter in one sendmsg: rtnetlink handles the messages in order and answers
@@ -165,11 +165,13 @@ function record(dev: string, direction: Direction, f: DecodedFilter, known?: Mar
   }
   const rule = decoded.rule ?? (known ? { ...known, prio: f.prio } : undefined);
   const text = rule ? explainRule(rule, { qdisc: 'existing' }) : `tc filter show dev ${dev} ${direction} prio ${f.prio}`;
+  const applyTag = ownerOf(f)?.applyTag;
   return {
     id: tcId(dev, direction, f.prio, f.handle), via: 'tc',
     ...(rule ? { rule } : {}),
     ...(decoded.raw ? { raw: decoded.raw } : {}),
     packets, bytes, text,
+    ...(applyTag ? { applyTag } : {}),
   };
 }
 
@@ -285,7 +287,7 @@ export const tcBackend: Backend<'tc'> = {
     return out;
   },
 
-  add: (rules, ctx, opts: AddOptions = {}) => { refuseBefore(opts); return addAll(rules, ctx); },
+  add: (rules, ctx, opts: AddOptions = {}) => { refuseBefore(opts); return addAll(rules, ctx, opts.tags); },
 
   async list(ctx: BackendContext): Promise<RuleRecord[]> {
     const t = await ctx.transport(NETLINK_ROUTE);

@@ -13,6 +13,7 @@ import { selector, TC_U32_TERMINAL, type U32Key, type U32Options } from '../../.
 import { addressKeys, IP4, IP6, portKey, prefixLength, protocolKey } from '../../../codecs/tc/classifiers/u32-match.js';
 import type { IngressKind } from '../../../codecs/tc/qdisc.js';
 import { PktmarkError } from '../../errors.js';
+import type { ApplyTag } from '../backend.js';
 import { tcFields } from './fields.js';
 import { formatPortMatch } from '../../ports.js';
 import { formatMark, normalizeWith, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
@@ -33,16 +34,27 @@ import type { RawPart } from '../backend.js';
 export const COOKIE_MAGIC = new TextEncoder().encode('pktmark');
 export const COOKIE_QDISC_OWNED = 0x01;
 export const COOKIE_EGRESS = 0x02;
-export function ownerCookie(qdiscOwned: boolean, direction: 'ingress' | 'egress' = 'ingress'): Uint8Array {
-  const c = new Uint8Array(8);
+/**
+ * A filter `apply` made carries 16 bytes (TC_COOKIE_MAX_SIZE): the 8 above, the byte 'a', three
+ * zero bytes and apply's name hash (big-endian), so apply finds its own filters with no state file.
+ */
+const COOKIE_APPLY = 0x61;
+export function ownerCookie(qdiscOwned: boolean, direction: 'ingress' | 'egress' = 'ingress', tag?: ApplyTag): Uint8Array {
+  const c = new Uint8Array(tag ? 16 : 8);
   c.set(COOKIE_MAGIC);
   c[7] = (qdiscOwned ? COOKIE_QDISC_OWNED : 0) | (direction === 'egress' ? COOKIE_EGRESS : 0);
+  if (tag) {
+    c[8] = COOKIE_APPLY;
+    new DataView(c.buffer).setUint32(12, tag.nameHash >>> 0, false);
+  }
   return c;
 }
-export function parseOwnerCookie(c: Uint8Array | undefined): { qdiscOwned: boolean; direction: 'ingress' | 'egress' } | undefined {
-  if (!c || c.length !== 8) return undefined;
+export function parseOwnerCookie(c: Uint8Array | undefined): { qdiscOwned: boolean; direction: 'ingress' | 'egress'; applyTag?: ApplyTag } | undefined {
+  if (!c || (c.length !== 8 && c.length !== 16)) return undefined;
   for (let i = 0; i < COOKIE_MAGIC.length; i++) if (c[i] !== COOKIE_MAGIC[i]) return undefined;
-  return { qdiscOwned: (c[7] & COOKIE_QDISC_OWNED) !== 0, direction: (c[7] & COOKIE_EGRESS) !== 0 ? 'egress' : 'ingress' };
+  if (c.length === 16 && (c[8] !== COOKIE_APPLY || c[9] !== 0 || c[10] !== 0 || c[11] !== 0)) return undefined;
+  const owner = { qdiscOwned: (c[7] & COOKIE_QDISC_OWNED) !== 0, direction: (c[7] & COOKIE_EGRESS) !== 0 ? 'egress' as const : 'ingress' as const };
+  return c.length === 16 ? { ...owner, applyTag: { nameHash: new DataView(c.buffer, c.byteOffset, 16).getUint32(12, false) } } : owner;
 }
 export const cookieHex = (c: Uint8Array): string => Array.from(c, (x) => x.toString(16).padStart(2, '0')).join('');
 

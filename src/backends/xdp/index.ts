@@ -24,7 +24,7 @@ import { bpfFilter, deleteBpfFilter, encodeBpfFilter, ownedBpfFilters, putBpfFil
 import { programBytes } from '../ebpf/load.js';
 import { checkDeviceRule, slotRecord } from '../ebpf/rules.js';
 import { checkSize, clearSlots, Fds, freeSlots, load, newConfigMap, openSet, slotRules, writeSlots, type OpenSet } from '../ebpf/set.js';
-import { ruleToSpec } from '../ebpf/spec.js';
+import { ruleToSpec, taggedSpec } from '../ebpf/spec.js';
 import { ruleText } from '../ebpf/text.js';
 import { attachNew, attachedOf, encodeXdp, newAttachRequest, replaceXdp, type XdpMode } from './attach.js';
 import { xdpFields } from './fields.js';
@@ -55,7 +55,7 @@ function byDevice(rules: readonly MarkRule[]): Map<string, { r: MarkRule; i: num
   return m;
 }
 
-async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<RuleRecord[]> {
+async function addAll(rules: readonly MarkRule[], ctx: BackendContext, tags: AddOptions['tags'] = []): Promise<RuleRecord[]> {
   for (const r of rules) checkXdpRule(r);
   const t = await ctx.transport(NETLINK_ROUTE);
   const fds = new Fds(await ctx.bpf());
@@ -68,7 +68,7 @@ async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<
       const attached = attachedOf(link);
       const set = attached ? openSet(fds, attached.progId, PKTMARK_XDP_PROG, whereOf(dev)) : undefined;
       const slots = freeSlots(set?.slots ?? [], items.length, whereOf(dev));
-      const added: SlotRule[] = items.map((x, k) => ({ slot: slots[k], spec: ruleToSpec(x.r) }));
+      const added: SlotRule[] = items.map((x, k) => ({ slot: slots[k], spec: taggedSpec(x.r, tags[x.i]) }));
       const p = program([...slotRules(set?.slots ?? [], whereOf(dev)), ...added]);
       checkSize(p);
       // the copy half first: metadata written before it exists would only be lost, never wrong
@@ -92,7 +92,7 @@ async function addAll(rules: readonly MarkRule[], ctx: BackendContext): Promise<
         const m = mode;
         undo.push(() => replaceXdp(t, link, m, -1, fd));
       }
-      items.forEach((x, k) => { out[x.i] = { id: xdpId(dev, slots[k]), via: 'xdp', rule: x.r, packets: 0, bytes: 0, text: ruleText('xdp', whereOf(dev, mode), added[k].spec) }; });
+      items.forEach((x, k) => { out[x.i] = { id: xdpId(dev, slots[k]), via: 'xdp', rule: x.r, packets: 0, bytes: 0, text: ruleText('xdp', whereOf(dev, mode), added[k].spec), ...(tags[x.i] ? { applyTag: tags[x.i] } : {}) }; });
     }
     return out;
   } catch (e) {
@@ -188,7 +188,7 @@ export const xdpBackend: Backend<'xdp'> = {
     return out;
   },
   encodePrograms: (rules) => xdpPrograms(rules),
-  add: (rules, ctx, opts: AddOptions = {}) => { refuseBefore(opts); return addAll(rules, ctx); },
+  add: (rules, ctx, opts: AddOptions = {}) => { refuseBefore(opts); return addAll(rules, ctx, opts.tags); },
 
   async list(ctx: BackendContext): Promise<RuleRecord[]> {
     const t = await ctx.transport(NETLINK_ROUTE);

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ApplyResult, PlanStep, Prune } from '../../apply/index.js';
-import { withMarker } from '../apply.js';
+import { ifindexResolver, withMarker } from '../apply.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import type { GlobalOptions } from '../global.js';
 import type { Io } from '../io.js';
@@ -16,9 +16,11 @@ import { hex } from '../output.js';
 
 export const APPLY_HELP = `pktmark apply -f FILE [--plan] [--prune=true|false|all]
 
-Make pktmark's nft table hold exactly the rules of FILE (YAML or JSON: a rules: list of add's
-fields, each optionally with a name), in order, in one atomic batch. Unchanged rules keep their
-handles and counters; a named rule whose content changed is replaced in place.
+Make the kernel hold exactly the rules of FILE (YAML or JSON: a rules: list of add's fields,
+each optionally with a name). nft rules go in pktmark's table, in order, in one atomic batch:
+unchanged rules keep their handles and counters, a named rule whose content changed is replaced
+in place. tc, bpf and xdp rules (via:) are added before that batch and the ones no longer wanted
+deleted after it; a failure anywhere removes what was added. cgroup rules are add's only.
   -f, --file FILE   the desired state
   --plan            print what would be added, removed, replaced, moved and kept; send nothing
   --prune=true      remove rules apply made that FILE no longer lists (default)
@@ -78,7 +80,7 @@ export async function applyFileCommand(argv: readonly string[], base: number, g:
   const { parseDesired, dryRunApply } = await import('../../apply/index.js');
   const desired = parseDesired(text, name); // every rule checked before anything is opened
   if (g.dryRun) {
-    const { result, messages } = dryRunApply(desired, g.table ?? 'pktmark');
+    const { result, messages } = dryRunApply(desired, g.table ?? 'pktmark', { ifindex: ifindexResolver(g) });
     printResult(result, g, io, true, g.hex ? messages : undefined);
     return EXIT_OK;
   }
