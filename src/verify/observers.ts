@@ -37,9 +37,9 @@ export function observerExprs(match: MarkRule, mark: { value: number; mask: numb
 }
 
 /**
- * BATCH_BEGIN, NEWTABLE (CREATE|EXCL, flags OWNER), per point NEWCHAIN and two NEWRULEs (each
- * after the anonymous port sets its lookups name, as the nft backend sends them), BATCH_END;
- * NLM_F_ACK on the last rule.
+ * BATCH_BEGIN, NEWTABLE (CREATE|EXCL, flags OWNER), a NEWCHAIN per point, then two NEWRULEs per
+ * point (each after the anonymous port sets its lookups name, as the nft backend sends them),
+ * BATCH_END; NLM_F_ACK on the last rule.
  */
 export function encodeObserverBatch(plan: VerifyPlan, table: string, nextSeq: () => number): Batch {
   const b = new BatchWriter(4096, nextSeq);
@@ -47,9 +47,12 @@ export function encodeObserverBatch(plan: VerifyPlan, table: string, nextSeq: ()
     { family: NFPROTO_INET, name: table, flags: NFT_TABLE_F_OWNER, comment: OBSERVER_COMMENT }));
   let setId = 0;
   let ackSeq = 0;
+  // nft -f's order (fixtures/nft/verify-observers.json): every chain, then every rule
   plan.points.forEach((p, i) => {
     b.add('chain', i, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
       { family: NFPROTO_INET, table, name: p.name, type: 'filter', hook: { num: HOOKS[p.hook], priority: p.priority } }));
+  });
+  plan.points.forEach((p, i) => {
     const match = matchAt(plan, p);
     for (const mark of [undefined, { value: plan.mark, mask: plan.mask }]) {
       const ids: { sport?: number; dport?: number } = {};
