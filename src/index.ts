@@ -9,3 +9,6 @@ export { markConflicts, REGISTRY, REGISTRY_ATTRIBUTION, type MarkConflict, type 
 // yaml and prom-client, so they are the entry points pktmark/apply and pktmark/agent, loaded only when used
 export type { ApplyOptions, ApplyResult, PlanStep, Prune, StepAction, DesiredRuleInput, DesiredStateInput, DesiredState, DesiredRule } from './apply/index.js';
 export type { Agent, AgentOptions } from './agent/agent.js';
+// issue 12: the override check (Marker.verify) and the ipftrace2 hand-off
+export type { VerifyOptions, VerifyReport, VerifyLoss, VerifyPointReport, MarkWriter, StopReason } from './verify/index.js';
+export { ipftArgs, type IpftArgs } from './ipft.js';

@@ -8,12 +8,13 @@ import { type MarkRule, type MarkRuleInput, type Via } from './rule.js';
 import { normalizeRule } from './normalize.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from './backends/backend.js';
 import { BACKENDS, VIAS, isVia } from './backends/index.js';
-import type { NetlinkProtocol, Transport } from './transport/transport.js';
+import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport } from './transport/transport.js';
 import type { BpfSys } from './transport/bpf.js';
 import type { CgroupFs } from './transport/cgroup-fs.js';
 import { resolveNetnsPath, withNetns, type NetnsTarget } from './transport/netns.js';
 import type { ApplyOptions, ApplyResult, DesiredArg } from './apply/index.js';
 import type { Agent, AgentOptions } from './agent/agent.js';
+import type { VerifyOptions, VerifyReport } from './verify/index.js';
 
 export interface MarkerOptions {
   /** network namespace: a name (`ip netns add NAME`), a path, or a pid; default: the caller's */
@@ -257,6 +258,21 @@ export class Marker {
     const a = new Agent(this, opts);
     await a.start();
     return a;
+  }
+
+  /**
+   * Watch real traffic (sending none) and report whether the mark rule `id` sets survives to
+   * the later netfilter hooks, and which nft rules overwrite it where it does not (src/verify/).
+   * Its observers live in an owner-flagged table on a socket of their own, gone when it returns.
+   */
+  async verify(id: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+    if (this.closed) throw new PktmarkError('CLOSED', 'this Marker is closed');
+    const { verify } = await import('./verify/index.js');
+    return verify(this, id, opts, async () => {
+      if (this.opts.transport) return this.opts.transport(NETLINK_NETFILTER);
+      const { NetlinkSocket } = await import('./transport/netlink-socket.js');
+      return NetlinkSocket.open({ protocol: NETLINK_NETFILTER, ...(this.netns !== undefined ? { netns: this.netns } : {}), ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) });
+    });
   }
 
   encode(input: MarkRuleInput | readonly MarkRuleInput[]): Uint8Array[] { return encode(input, { table: this.table }); }

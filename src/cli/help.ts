@@ -29,6 +29,8 @@ Commands:
   doctor     what this kernel and process can do, and the --via to use here
   marks      which other software (Cilium, Calico, Kubernetes, …) uses some mark bits
   ping       send pings with SO_MARK (like ping -m)
+  verify     watch real traffic: does a rule's mark survive to the later hooks, and who overwrites it
+  ipft-args  the ipft -m … --mask … arguments that trace a rule's (or a mark's) packets
   iptables   drop-in: iptables -t raw|mangle … -j MARK lines, on pktmark's own table
   ip6tables  the same for IPv6
   tc         drop-in: tc qdisc/filter … u32 … action skbedit mark lines
@@ -134,6 +136,33 @@ and a later writer overrides an earlier one. Informative only; --json for machin
 Examples:
   pktmark marks 0xdeadbeef
   pktmark marks 0x10/0xf0`,
+
+  verify: `Usage: pktmark [GLOBAL] verify ID [--packets N] [--seconds S]
+
+Watches real traffic (it sends none) and reports, for the rule's traffic, how many packets were
+marked and how many still carried the mark at the end of each later hook: prerouting, then input
+or forward, then postrouting (an output rule: output, then postrouting). Where the mark went
+missing it names the nft rules in between that write those bits. Stops after N packets of the
+rule's traffic or S seconds (default 10 s); Ctrl-C stops early and prints the counts so far (exit 130).
+The observers sit in a table of their own (inet pktmark_verify_…, owner-flagged: the kernel
+removes it when verify exits, even when killed) and are deleted when verify ends. Needs Linux ≥ 5.12.
+tc, bpf and xdp ingress rules are watched from prerouting's first priority; egress and cgroup
+rules cannot be watched by netfilter (refused). NAT that rewrites the matched addresses is not
+followed: those packets are reported as not seen. With --json: see src/cli/README-json.md.
+
+Examples:
+  pktmark verify nft:prerouting:3 --packets 100
+  pktmark --netns blue verify nft:output:7 --seconds 30 --json`,
+
+  'ipft-args': `Usage: pktmark [GLOBAL] ipft-args ID|V[/M]
+
+Prints the ipftrace2 arguments that trace the packets a rule marks (or that carry V under M):
+"-m 0x… --mask 0x…", always 0x-hex (older ipftrace2 releases read both as hex). Refuses mark 0
+and mask 0 (ipftrace2 rejects them) and xor rules (no single mark to trace).
+
+Examples:
+  ipft $(pktmark ipft-args nft:prerouting:3) -o …
+  pktmark ipft-args 0x10/0xf0          → -m 0x10 --mask 0xf0`,
 
   ping: `Usage: pktmark [GLOBAL] ping [OPTIONS] HOST
 

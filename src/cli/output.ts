@@ -7,6 +7,7 @@ import { BACKENDS, type Via } from '../backends/index.js';
 import { formatMark, protocolName, type AddressMatch, type MarkRule } from '../rule.js';
 import { safeField } from '../terminal-text.js';
 import { formatPortMatch } from '../ports.js';
+import { ipftArgsOrNull } from '../ipft.js';
 
 /** The version of the --json shapes (README-json.md says what changed in each). */
 export const JSON_VERSION = 2;
@@ -45,6 +46,8 @@ export interface RuleJson {
   bytes: number;
   text: string;
   raw: { name: string; hex: string }[];
+  /** the ipftrace2 arguments tracing this rule's packets (`-m 0x… --mask 0x…`), null for xor rules, mark 0, undecoded rules */
+  ipft: readonly string[] | null;
 }
 
 export const addressText = (a: AddressMatch | undefined): string | null =>
@@ -80,6 +83,7 @@ export function ruleJson(rec: RuleRecord): RuleJson {
     bytes: rec.bytes,
     text: rec.text,
     raw: (rec.raw ?? []).map((p) => ({ name: p.name, hex: hex(p.bytes) })),
+    ipft: ipftArgsOrNull(rec.rule),
   };
 }
 

@@ -85,7 +85,8 @@ export function schemaProblems(x: unknown, tool: Tool, name: string): string[] {
   if (o.name !== name) p.push(`name ${String(o.name)} is not the file's (${name})`);
   if (o.tool !== tool) p.push(`tool ${String(o.tool)} is not the directory's (${tool})`);
   for (const k of ['toolVersion', 'kernel', 'madeBy'] as const) if (typeof o[k] !== 'string' || o[k] === '') p.push(`${k} missing`);
-  if (typeof o.madeBy === 'string' && !o.madeBy.startsWith(`fixtures/capture-${tool}.sh`)) p.push('madeBy is not the capture script');
+  // capture-TOOL.sh, or a script of its own for one feature (capture-nft-verify.sh)
+  if (typeof o.madeBy === 'string' && !new RegExp(`^fixtures/capture-${tool}(-[a-z0-9-]+)?\\.sh`).test(o.madeBy)) p.push('madeBy is not the capture script');
   if (o.note !== undefined && typeof o.note !== 'string') p.push('note is not a string');
   if (o.ifindex !== undefined && !Number.isInteger(o.ifindex)) p.push('ifindex is not an integer');
   if (tool === 'tc' && o.ifindex === undefined) p.push('tc fixture without ifindex');
