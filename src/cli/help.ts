@@ -220,6 +220,8 @@ ${EXIT}`,
  * `vias`: the backend registry's words, passed in by the commands that show them, so that help.ts
  * itself loads no backend.
  */
+export const hasHelpText = (cmd: string): boolean => cmd === 'ip6tables' || Object.hasOwn(TEXTS, cmd);
+
 export function helpText(cmd: string, vias: readonly string[] = []): string {
   const text = cmd === 'ip6tables' ? TEXTS.iptables : TEXTS[cmd] ?? TEXTS.main;
   const words = vias.join('|');

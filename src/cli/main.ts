@@ -79,8 +79,13 @@ export async function main(argv: readonly string[], rawIo: Io = processIo, injec
     while (takeGlobal(w, g)) { /* consumed */ }
     const cmd = w.done ? '--help' : w.take();
     if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
-      const { helpText } = await import('./help.js');
+      const { helpText, hasHelpText } = await import('./help.js');
       const topic = cmd === 'help' && !w.done ? w.take() : 'main';
+      // commands that keep their help with their options (apply, agent, verify, …) print it themselves
+      if (!hasHelpText(topic) && Object.hasOwn(COMMANDS, topic)) return await (await COMMANDS[topic]())(['--help'], w.pos, g, io);
+      if (topic !== 'main' && !hasHelpText(topic)) {
+        throw new UsageError('UNSUPPORTED', `no help topic '${topic}'`, { field: topic, hint: 'see pktmark --help for the commands' });
+      }
       // a command's help may list the backends; the main help loads none
       io.out(helpText(topic, topic === 'main' ? [] : (await import('../backends/index.js')).VIAS));
       return EXIT_OK;
