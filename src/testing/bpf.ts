@@ -58,16 +58,9 @@ export interface FakeProgram {
   refs: number;
 }
 
-/** A map: its parameters and elements (hex key → value). */
-export interface FakeMap {
+/** A map: its parameters (what BPF_OBJ_GET_INFO_BY_FD reports) and elements (hex key → value). */
+export interface FakeMap extends MapInfo {
   readonly kind: 'map';
-  readonly id: number;
-  readonly type: number;
-  readonly name: string;
-  readonly keySize: number;
-  readonly valueSize: number;
-  readonly maxEntries: number;
-  readonly flags: number;
   readonly elements: Map<string, Uint8Array>;
   refs: number;
 }
