@@ -129,7 +129,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * `ava test/live/tc.test.ts` in this kernel (CI set: an unmet requirement fails, never skips), and
  * the bpf and xdp packet checks once more, so the eBPF backends are proven on 6.1 too.
  */
-const GUEST_FILES = ['test/live/tc.test.ts', 'test/packets/bpf-packets.test.ts', 'test/packets/xdp-packets.test.ts'];
+const GUEST_FILES = ['test/live/tc.test.ts', 'test/live/apply-tc.test.ts', 'test/packets/bpf-packets.test.ts', 'test/packets/xdp-packets.test.ts'];
 function liveTc(): { exit: number | null; passed: number; failed: number; skipped: number; log: string[]; tail: string } {
   const r = spawnSync(process.execPath, [AVA, '--config', 'test/vm/ava-guest.config.mjs', '--timeout=10m', ...GUEST_FILES], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true', TERM: 'dumb' }, timeout: 15 * 60_000 });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`;
