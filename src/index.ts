@@ -9,3 +9,6 @@ export { markConflicts, REGISTRY, REGISTRY_ATTRIBUTION, type MarkConflict, type 
 // yaml and prom-client, so they are the entry points pktmark/apply and pktmark/agent, loaded only when used
 export type { ApplyOptions, ApplyResult, PlanStep, Prune, StepAction, DesiredRuleInput, DesiredStateInput, DesiredState, DesiredRule } from './apply/index.js';
 export type { Agent, AgentOptions } from './agent/agent.js';
+// who else uses which mark bits, live (issue 12): the scan behind `pktmark conflicts`, add's warning and --mark auto
+export { conflicts, pickAutoMark, busyBits, SCAN_SOURCES, type ConflictReport, type MarkUser, type MarkAction, type Unreadable, type AutoChoice, type ScanSource } from './conflicts/index.js';
+export type { MarkerAddOptions } from './marker.js';

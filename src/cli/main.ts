@@ -24,6 +24,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   agent: async () => (await import('./commands/agent.js')).agentCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
   marks: async () => (await import('./commands/marks.js')).marksCommand,
+  conflicts: async () => (await import('./commands/conflicts.js')).conflictsCommand,
   iptables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip'),
   ip6tables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip6'),
   'iptables-restore': async () => (await import('./fronts/restore.js')).restoreFront('ip'),
