@@ -9,6 +9,7 @@ import { WriterPool } from '../../codecs/netlink/attributes.js';
 import { decodeRule, NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
 import { EBUSY, ERESTART, ERESTARTSYS } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
+import { resolveAutoMarks, type AutoMarkPick } from '../conflicts/apply-auto.js';
 import type { BackendContext } from '../backends/backend.js';
 import { batchError, ruleId } from '../backends/nft/index.js';
 import { BASE_CHAINS } from '../backends/nft/chains.js';
@@ -106,6 +107,8 @@ export interface ApplyResult extends Counts {
   /** unlessGeneration matched: nothing was dumped or diffed */
   readonly skipped?: boolean;
   readonly durationMs: number;
+  /** `mark: auto` rules by name: the mark kept from the table, or picked now and why */
+  readonly autoMarks?: readonly AutoMarkPick[];
 }
 
 export const DEFAULT_MAX_RETRIES = 5;
@@ -213,7 +216,8 @@ async function send(t: Transport, table: string, desired: DesiredState, plan: Pl
 export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const started = performance.now();
   checkOptions(opts);
-  const desired = toDesired(input);
+  let desired = toDesired(input);
+  const picks = new Map<string, AutoMarkPick>();
   for (const d of desired.rules) {
     if (d.rule.via !== 'nft') {
       throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply manages nft rules only so far (via ${JSON.stringify(d.rule.via)})`,
@@ -229,6 +233,8 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
     }
     const cache = opts.cache;
     let state = cache?.state && cache.generation === generation ? cache.state : await readState(t, ctx.table, generation);
+    // auto marks: kept from the named rule in the table, else picked by a live scan (once)
+    if (desired.rules.some((d) => d.autoMask !== undefined)) desired = await resolveAutoMarks(ctx, desired, state.rules, picks);
     let plan = diff(desired, state.rules, opts.prune ?? true);
     if (state === cache?.state && (plan.counts.replaced > 0 || plan.counts.moved > 0)) {
       state = await readState(t, ctx.table, generation); // fresh counters to carry over
@@ -238,6 +244,7 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
       ...plan.counts, steps: stepsOf(plan, ctx.table, made), sent, retries: attempt, generation: state.generation,
       generationAfter: sent ? nextGeneration(state.generation) : state.generation,
       durationMs: performance.now() - started,
+      ...(picks.size ? { autoMarks: [...picks.values()] } : {}),
     });
     if (opts.plan) return done(false);
     if (isEmpty(plan)) {
@@ -271,6 +278,11 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
 export function dryRunApply(input: DesiredArg, table: string): { result: ApplyResult; messages: Uint8Array[] } {
   const started = performance.now();
   const desired = toDesired(input);
+  const auto = desired.rules.find((d) => d.autoMask !== undefined);
+  if (auto) {
+    throw new PktmarkError('INVALID_MARK', `${ruleLabel(auto, desired.source)}: an auto mark is picked by a live scan of this system's mark users, so it cannot be encoded offline`,
+      { field: `rules[${auto.index}].mark`, messageIndex: auto.index, hint: 'run without --dry-run (then the scan picks it), or give the mark as V/M' });
+  }
   const plan = diff(desired, [], true);
   let seq = 0;
   const messages = isEmpty(plan) ? [] : encodeApplyBatch(plan, table, 'absent', undefined, () => ++seq).batch.messages();

@@ -83,7 +83,19 @@ export async function applyFileCommand(argv: readonly string[], base: number, g:
     return EXIT_OK;
   }
   const planned = p.options.has('--plan');
-  const r = await withMarker(g, (m) => m.apply(desired, { prune, ...(planned ? { plan: true } : {}) }));
+  const r = await withMarker(g, async (m) => {
+    // like add: warn (stderr) about rules whose bits a live user other than pktmark relies on
+    const { liveOverlaps, describeUser } = await import('../../conflicts/auto.js');
+    const users = (await m.conflicts()).users;
+    for (const d of desired.rules) {
+      if (d.autoMask !== undefined) continue;
+      for (const u of liveOverlaps(users, d.rule.mark, d.rule.mask)) io.err(`pktmark: warning: rule ${d.name ?? d.index}: mark 0x${d.rule.mark.toString(16)}/0x${d.rule.mask.toString(16)} overlaps a live user: ${describeUser(u)}`);
+    }
+    const res = await m.apply(desired, { prune, ...(planned ? { plan: true } : {}) });
+    for (const a of res.autoMarks ?? []) io.err(`pktmark: rule ${a.name}: auto mark 0x${a.mark.toString(16)}/0x${a.mask.toString(16)} ${a.how}: ${a.why}`);
+    if (res.autoMarks?.some((a) => /registry names/.test(a.why))) io.err(`pktmark: ${(await import('../../registry/index.js')).REGISTRY_ATTRIBUTION}`);
+    return res;
+  });
   printResult(r, g, io, planned);
   return EXIT_OK;
 }
