@@ -79,7 +79,7 @@ export function pickAutoMark(users: readonly MarkUser[], within = DEFAULT_AUTO_M
     if (!best || names.length < best.names.length) best = { bit, names };
   }
   if (!best) {
-    throw new PktmarkError('NO_FREE_MARK', `every bit of ${hex(within)} is used by a live user on this system (busy ${hex(busy)})`, {
+    throw new PktmarkError('NO_FREE_MARK', `every bit of ${hex(within)} is used by a live user in this namespace (busy ${hex(busy)})`, {
       field: 'mark', hint: 'widen the auto mask, or see pktmark conflicts for who uses which bits',
     });
   }

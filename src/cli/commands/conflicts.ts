@@ -1,5 +1,5 @@
 /**
- * `pktmark conflicts [V[/M]] [--source S,…] [--timeout MS]`: who on this system (this namespace)
+ * `pktmark conflicts [V[/M]] [--source S,…] [--timeout MS]`: who in this network namespace
  * touches which mark bits, live; with a mark, also the fwmark registry's view of it. Reads only.
  */
 import type { ConflictReport } from '../../conflicts/scan.js';
