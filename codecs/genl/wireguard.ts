@@ -5,7 +5,7 @@
  * wg0 fwmark 0xca6c`), which routing rules then match to keep them out of the tunnel.
  */
 import { attr, type AttributeWriter } from '../netlink/attributes.js';
-import { NLM_F_DUMP, NLM_F_REQUEST, type NetlinkMessage } from '../netlink/message.js';
+import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, type NetlinkMessage } from '../netlink/message.js';
 import { genlBody, writeGenl } from './genl.js';
 
 export const WG_GENL_NAME = 'wireguard';
@@ -33,4 +33,12 @@ export function decodeWgDevice(m: NetlinkMessage): WgDevice {
     else if (a.type === WGDEVICE_A_FWMARK) out.fwmark = attr.u32(a);
   }
   return out;
+}
+
+/** `wg set DEV fwmark MARK` (WG_CMD_SET_DEVICE, NLM_F_ACK): only for tests that make a device to scan; pktmark never changes others' devices. */
+export function encodeWgSetFwmark(w: AttributeWriter, seq: number, familyId: number, ifindex: number, fwmark: number): void {
+  writeGenl(w, familyId, NLM_F_REQUEST | NLM_F_ACK, seq, WG_CMD_SET_DEVICE, WG_GENL_VERSION, (w) => {
+    w.u32(WGDEVICE_A_IFINDEX, ifindex);
+    w.u32(WGDEVICE_A_FWMARK, fwmark);
+  });
 }

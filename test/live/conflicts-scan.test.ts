@@ -17,7 +17,7 @@ const CHILD = fileURLToPath(new URL('./conflicts-socket-child.ts', import.meta.u
 /** everything foreign, as the real tools print it */
 const foreign = (ns: Netns): string[] => [
   ns.nft('-j', 'list', 'table', 'ip', 'foreign'), ns.nft('-j', 'list', 'table', 'ip', 'mangle'),
-  ns.ip('-j', 'rule', 'show'), ns.ip('-6', '-j', 'rule', 'show'),
+  ns.ip('-j', 'rule', 'show'), ns.ip('-6', '-j', 'rule', 'show'), ns.ip('xfrm', 'policy', 'list'),
 ];
 
 const only = (users: readonly MarkUser[], re: RegExp): MarkUser[] => users.filter((u) => re.test(u.detail));
@@ -34,6 +34,7 @@ liveTest('conflicts: a live scan finds foreign nft, iptables-nft MARK/CONNMARK, 
     ns.exec(IPT, ['-t', 'mangle', '-A', 'PREROUTING', '-j', 'MARK', '--set-xmark', '0x4000/0x4000']);
     ns.exec(IPT, ['-t', 'mangle', '-A', 'PREROUTING', '-j', 'CONNMARK', '--save-mark']);
     ns.ip('rule', 'add', 'fwmark', '0x100/0x100', 'table', '100');
+    ns.ip('xfrm', 'policy', 'add', 'src', '10.0.0.1/32', 'dst', '10.0.0.2/32', 'dir', 'out', 'mark', '0x30', 'mask', '0xf0', 'tmpl', 'src', '10.0.0.1', 'dst', '10.0.0.2', 'proto', 'esp', 'mode', 'tunnel');
     const child = spawn(IP, ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', CHILD, String(0x10000)], { stdio: ['pipe', 'pipe', 'inherit'] });
     try {
       const [ready] = await once(child.stdout!, 'data') as [Buffer];
@@ -59,8 +60,14 @@ liveTest('conflicts: a live scan finds foreign nft, iptables-nft MARK/CONNMARK, 
         const rec = await m.add({ src: '10.9.9.9', mark: 'auto' });
         const picked = { mark: rec.rule?.mark as number | undefined, mask: rec.rule?.mask as number | undefined };
         t.is(picked.mark, picked.mask, 'one bit, set under its own mask');
-        for (const bit of [0xff000000, 0x4000, 0x100, 0x10000]) t.is((picked.mask ?? bit) & bit, 0, `auto avoids 0x${bit.toString(16)}`);
+        for (const bit of [0xff000000, 0x4000, 0x100, 0x10000, 0xf0]) t.is((picked.mask ?? bit) & bit, 0, `auto avoids 0x${bit.toString(16)}`);
         t.log(`auto picked 0x${picked.mark?.toString(16)}`);
+        t.like(only(r.users, /policy dir out .*mark 0x30\/0xf0/)[0], { source: 'xfrm', action: 'matches', bits: 0xf0, values: [0x30] });
+
+        // tc: pktmark's own cls_bpf program is found on lo and reported as pktmark's
+        await m.add({ via: 'bpf', dev: 'lo', src: '10.9.9.5', mark: '0x2/0x2' });
+        const tc = (await m.conflicts({ sources: ['tc'] })).users;
+        t.like(tc.find((u) => /bpf program pktmark\//.test(u.detail)), { source: 'tc', owner: 'pktmark', action: 'sets' });
       } finally { await m.close(); }
 
       // the CLI: --strict refuses with MARK_CONFLICT and adds nothing; without it, a warning
