@@ -4,9 +4,10 @@ import { decodeFamilyId, encodeGetFamily, GENL_ID_CTRL } from '../../codecs/genl
 import { PktmarkError } from '../errors.js';
 import { execute } from '../transport/execute.js';
 import type { Transport } from '../transport/transport.js';
+import type { ScanSource } from './scanners.js';
 import type { ScanContext } from './types.js';
 
-export async function genlFamily(ctx: ScanContext, t: Transport, source: string, name: string): Promise<number | undefined> {
+export async function genlFamily(ctx: ScanContext, t: Transport, source: ScanSource, name: string): Promise<number | undefined> {
   try {
     const replies = await execute(t, `resolve generic netlink family ${name}`, (w, seq) => encodeGetFamily(w, seq, name));
     const r = replies.find((m) => m.header.type === GENL_ID_CTRL);

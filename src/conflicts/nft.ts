@@ -3,9 +3,9 @@
  * table's rules (GETRULE), and the data elements of maps that write a mark (GETSETELEM).
  * iptables-nft's tables are nft tables too, their xt matches and targets decoded by nft-rule.ts.
  */
-import { NLM_F_DUMP, NLM_F_REQUEST } from '../../codecs/netlink/message.js';
+import { NLM_F_DUMP, NLM_F_REQUEST, writeMessage } from '../../codecs/netlink/message.js';
 import {
-  decodeRule, decodeTable, NFT_MSG_GETTABLE, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, NFPROTO_INET, nftType, writeRuleDump, writeTable, type NftTable,
+  decodeRule, decodeTable, header, NFT_MSG_GETTABLE, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, NFPROTO_INET, nftType, writeRuleDump, type NftTable,
 } from '../../codecs/nftables/messages.js';
 import { decodeSetElems, NFT_MSG_NEWSETELEM, writeSetElemDump } from '../../codecs/nftables/set.js';
 import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
@@ -17,10 +17,11 @@ import type { Scanner, ScanContext } from './types.js';
 
 const FAMILIES: Readonly<Record<number, string>> = { 1: 'inet', 2: 'ip', 3: 'arp', 5: 'netdev', 7: 'bridge', 10: 'ip6' };
 export const familyName = (f: number): string => FAMILIES[f] ?? `family${f}`;
-const SOURCE = 'nft';
+const SOURCE = 'nft' as const;
 
 async function tables(t: Transport): Promise<NftTable[]> {
-  const msgs = await dump(t, 'list nft tables', (w, seq) => writeTable(w, NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_DUMP, seq, { family: 0, name: '' }));
+  // as `nft list tables` asks: family NFPROTO_UNSPEC, no attributes — every table of every family
+  const msgs = await dump(t, 'list nft tables', (w, seq) => writeMessage(w, nftType(NFT_MSG_GETTABLE), NLM_F_REQUEST | NLM_F_DUMP, seq, () => header(w, 0)));
   return msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWTABLE)).map(decodeTable);
 }
 

@@ -13,7 +13,7 @@ import { hex } from './nft-rule.js';
 import { socketOwners } from './proc.js';
 import type { Scanner } from './types.js';
 
-const SOURCE = 'socket';
+const SOURCE = 'socket' as const;
 const KINDS = [[2, IPPROTO_TCP, 'tcp'], [2, IPPROTO_UDP, 'udp'], [10, IPPROTO_TCP, 'tcp6'], [10, IPPROTO_UDP, 'udp6']] as const;
 
 function endpoint(s: InetDiagSocket): string {

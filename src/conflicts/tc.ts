@@ -17,7 +17,7 @@ import { guarded } from './guard.js';
 import { hex } from './nft-rule.js';
 import type { MarkUser, Scanner } from './types.js';
 
-const SOURCE = 'tc';
+const SOURCE = 'tc' as const;
 const ALL = 0xffffffff;
 /** cls_fw (include/uapi/linux/pkt_cls.h): TCA_FW_MASK; the filter's handle is the mark it matches */
 const TCA_FW_MASK = 5;

@@ -5,6 +5,7 @@
  * /proc file reads for socket owners. Other software's rules are never changed.
  */
 import type { NetlinkProtocol, Transport } from '../transport/transport.js';
+import type { ScanSource } from './scanners.js';
 
 /**
  * How a user touches the bits: `sets` writes them (values, where known), `masks` clears them,
@@ -15,7 +16,7 @@ export type MarkAction = 'sets' | 'masks' | 'matches' | 'saves' | 'restores';
 
 export interface MarkUser {
   /** the scanner that found it (a key of SCANNERS) */
-  readonly source: string;
+  readonly source: ScanSource;
   /** who: `pktmark` for pktmark's own rules, else the table, device, rule, socket's process … */
   readonly owner: string;
   /** the bits it touches (host-order u32) */
@@ -36,7 +37,7 @@ export interface MarkUser {
 }
 
 export interface Unreadable {
-  readonly source: string;
+  readonly source: ScanSource;
   /** the object or request that could not be read */
   readonly what: string;
   /** why: `EPERM`, `EAFNOSUPPORT`, `absent` (module not loaded), `deadline` … */
