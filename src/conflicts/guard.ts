@@ -5,7 +5,7 @@ import type { ScanSource } from './scanners.js';
 import type { ScanContext } from './types.js';
 
 export function reasonOf(e: unknown): string {
-  if (e instanceof PktmarkError) return e.errno !== undefined ? (ERRNO_NAMES[e.errno] ?? `errno ${e.errno}`) : e.code;
+  if (e instanceof PktmarkError) return e.errno !== undefined ? (ERRNO_NAMES[e.errno]?.split(':')[0] ?? `errno ${e.errno}`) : e.code;
   return 'error';
 }
 

@@ -64,7 +64,7 @@ export async function scan(
     done.add(s);
   });
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(runs), new Promise<void>((r) => { timer = setTimeout(r, budget); timer.unref?.(); })]);
+  await Promise.race([Promise.all(runs), new Promise<void>((r) => { timer = setTimeout(r, budget); })]);
   clearTimeout(timer);
   for (const s of sources) {
     if (!done.has(s)) unreadable.push({ source: s, what: SCANNERS[s].reads, reason: 'deadline', message: `not finished within ${budget} ms` });
