@@ -2,11 +2,16 @@
  * Decoders whose kernel objects this machine cannot make (no wireguard, IPVS, act_connmark,
  * act_ctinfo or ESP here), checked on messages built from the documented layouts
  * (include/uapi/linux/{wireguard,ip_vs,genetlink,xfrm}.h, tc_act/tc_{connmark,ctinfo}.h);
- * the captured ones are in conflicts-scan.test.ts.
+ * the captured ones are in conflicts-scan.test.ts, and WireGuard's, captured in the test/vm guest, at the end.
  */
 import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { ifinfomsg, IFLA_IFNAME, IFLA_INFO_KIND, IFLA_LINKINFO } from '../../codecs/tc/link.js';
+import { scan } from '../../src/conflicts/scan.js';
+import { ackFor, doneFor, FakeTransport, fromHex } from '../../src/transport/fake.js';
+import { NETLINK_GENERIC, NETLINK_ROUTE, type NetlinkProtocol, type Transport } from '../../src/transport/transport.js';
 import { attr, AttributeReader, AttributeWriter } from '../../codecs/netlink/attributes.js';
-import { NLM_F_MULTI, parseMessages, writeMessage } from '../../codecs/netlink/message.js';
+import { NLM_F_MULTI, parseMessages, writeMessage, type NetlinkMessage } from '../../codecs/netlink/message.js';
 import { decodeFamilyId, encodeGetFamily, genlmsghdr, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, GENL_ID_CTRL } from '../../codecs/genl/genl.js';
 import { decodeWgDevice, encodeWgGetDevice, WGDEVICE_A_FWMARK, WGDEVICE_A_IFINDEX, WGDEVICE_A_IFNAME, WGDEVICE_A_LISTEN_PORT } from '../../codecs/genl/wireguard.js';
 import { decodeIpvsService, IPVS_CMD_ATTR_SERVICE, IPVS_SVC_ATTR_AF, IPVS_SVC_ATTR_FWMARK, IPVS_SVC_ATTR_SCHED_NAME } from '../../codecs/genl/ipvs.js';
@@ -72,4 +77,41 @@ test('xfrm state: XFRMA_MARK and XFRMA_SET_MARK (+ mask) after xfrm_usersa_info'
   });
   const x = decodeXfrm(parseMessages(w.finish())[0]!);
   t.like(x, { what: 'state', spi: 0x100, proto: 50, mark: { value: 0x10, mask: 0xff }, setMark: { value: 0x20, mask: 0xf0 } });
+});
+
+interface VmFixture { readonly familyId: number; readonly runs: readonly { readonly replies: readonly string[] }[] }
+const vm = JSON.parse(readFileSync(new URL('../../fixtures/conflicts/wireguard-vm.json', import.meta.url), 'utf8')) as VmFixture;
+const vmReplies = (run: number) => vm.runs[run]!.replies.flatMap((h) => parseMessages(fromHex(h)));
+
+test('wireguard: the guest kernel\'s own replies (fixtures/conflicts/wireguard-vm.json, captured in test/vm): family id and fwmark', (t) => {
+  const fam = vmReplies(0).find((m) => m.header.type === GENL_ID_CTRL)!;
+  t.is(decodeFamilyId(fam), vm.familyId);
+  const dev = vmReplies(1).filter((m) => m.header.type === vm.familyId).map(decodeWgDevice);
+  t.like(dev[0], { ifname: 'wg0', fwmark: 0xca6c });
+});
+
+test('wireguard scanner: a wireguard link (RTM_NEWLINK kind wireguard) is asked for its device; the captured reply gives the fwmark', async (t) => {
+  const link = (seq: number): Uint8Array => {
+    const w = new AttributeWriter(128);
+    writeMessage(w, 16 /* RTM_NEWLINK */, NLM_F_MULTI, seq, (w) => {
+      w.struct(ifinfomsg, { family: 0, type: 65534, index: 2, flags: 0, change: 0 });
+      w.string(IFLA_IFNAME, 'wg0');
+      w.nested(IFLA_LINKINFO, (w) => w.string(IFLA_INFO_KIND, 'wireguard'));
+    });
+    return w.finish();
+  };
+  const renumber = (m: NetlinkMessage, seq: number): Uint8Array => {
+    const b = new Uint8Array(16 + m.payload.length); const v = new DataView(b.buffer);
+    v.setUint32(0, b.length, true); v.setUint16(4, m.header.type, true); v.setUint16(6, m.header.flags, true); v.setUint32(8, seq, true);
+    b.set(m.payload, 16); return b;
+  };
+  const factory = (p: NetlinkProtocol): Transport => new FakeTransport(p, (reqs) => reqs.flatMap((r) => {
+    if (p === NETLINK_ROUTE) return r.header.type === 18 ? [link(r.header.seq), doneFor(r.header.seq)] : [doneFor(r.header.seq)];
+    if (p === NETLINK_GENERIC && r.header.type === GENL_ID_CTRL) return [...vmReplies(0).filter((m) => m.header.type === GENL_ID_CTRL).map((m) => renumber(m, r.header.seq)), ackFor(r)];
+    if (p === NETLINK_GENERIC && r.header.type === vm.familyId) return [...vmReplies(1).filter((m) => m.header.type === vm.familyId).map((m) => renumber(m, r.header.seq)), doneFor(r.header.seq)];
+    return [r.header.flags & 0x300 ? doneFor(r.header.seq) : ackFor(r)];
+  }));
+  const r = await scan({ transport: async (p) => factory(p), table: 'pktmark' }, { sources: ['wireguard'] });
+  t.deepEqual(r.unreadable, []);
+  t.like(r.users[0], { source: 'wireguard', owner: 'wireguard wg0', action: 'sets', values: [0xca6c], whole: true });
 });
