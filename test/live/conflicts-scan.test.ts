@@ -5,6 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Marker } from '../../src/marker.js';
 import { main } from '../../src/cli/main.js';
@@ -86,6 +89,24 @@ liveTest('conflicts: a live scan finds foreign nft, iptables-nft MARK/CONNMARK, 
       const dry = await run(['--dry-run', 'add', '--src', '10.9.9.6', '--mark', 'auto']);
       t.is(dry.code, 1);
       t.regex(dry.err.join('\n'), /INVALID_MARK.*live scan.*without --dry-run/);
+
+      // apply: the same warning, and --strict refuses before anything is sent
+      const dir = mkdtempSync(join(tmpdir(), 'pktmark-conflicts-'));
+      try {
+        const file = join(dir, 'rules.yaml');
+        writeFileSync(file, 'rules:\n  - name: clash\n    src: 10.9.9.4\n    mark: 0x4000/0x4000\n  - name: picked\n    src: 10.9.9.3\n    mark: auto\n');
+        const refused = await run(['--netns', ns.name, 'apply', '-f', file, '--strict']);
+        t.is(refused.code, 1);
+        t.regex(refused.err.join('\n'), /MARK_CONFLICT rules\[0\]\.mark/);
+        t.false(ns.nft('list', 'table', 'inet', 'pktmark').includes('10.9.9.4'), 'nothing applied');
+        const applied = await run(['--netns', ns.name, 'apply', '-f', file]);
+        t.is(applied.code, 0, applied.err.join('\n'));
+        t.regex(applied.err.join('\n'), /warning: rule clash: mark 0x4000\/0x4000 overlaps a live user/);
+        t.regex(applied.err.join('\n'), /rule picked: auto mark 0x[0-9a-f]+\/0x[0-9a-f]+ picked/);
+        const again = await run(['--netns', ns.name, 'apply', '-f', file]);
+        t.regex(again.err.join('\n'), /rule picked: auto mark .* kept/);
+        t.regex(again.out.join('\n'), /0 added, 0 removed, 2 kept/);
+      } finally { rmSync(dir, { recursive: true, force: true }); }
 
       t.deepEqual(foreign(ns), before, 'foreign nft tables and ip rules byte-for-byte unchanged');
     } finally {
