@@ -14,6 +14,9 @@ import { socketOwners } from './proc.js';
 import type { Scanner } from './types.js';
 
 const SOURCE = 'socket' as const;
+/** include/net/tcp_states.h */
+const TCP_TIME_WAIT = 6;
+const TCP_NEW_SYN_RECV = 12;
 const KINDS = [[2, IPPROTO_TCP, 'tcp'], [2, IPPROTO_UDP, 'udp'], [10, IPPROTO_TCP, 'tcp6'], [10, IPPROTO_UDP, 'udp6']] as const;
 
 function endpoint(s: InetDiagSocket): string {
@@ -32,7 +35,8 @@ export const socketScanner: Scanner = {
       for (const m of msgs ?? []) {
         if (m.header.type !== SOCK_DIAG_BY_FAMILY) continue;
         const s = decodeInetDiag(m);
-        seen++;
+        // TIME_WAIT and NEW_SYN_RECV minisockets are reported without a mark even to CAP_NET_ADMIN
+        if (s.state !== TCP_TIME_WAIT && s.state !== TCP_NEW_SYN_RECV) seen++;
         if (s.mark !== undefined) withMark++;
         if (s.mark) marked.push({ s, word });
       }

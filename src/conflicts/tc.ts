@@ -1,13 +1,15 @@
 /**
  * tc: the filters on every device's ingress and egress hooks (RTM_GETLINK, RTM_GETQDISC, then
- * RTM_GETTFILTER per hook): skbedit marks, connmark/ctinfo restores, u32 `mark` and cls_fw
+ * RTM_GETTFILTER per hook, and on the root qdisc): skbedit marks, connmark/ctinfo restores, u32 `mark` and cls_fw
  * matches, and cls_bpf programs (which may write any bit; pktmark's own are named `pktmark/…`).
  */
 import type { TcAction } from '../../codecs/tc/actions/index.js';
 import { decodeConnmarkAction } from '../../codecs/tc/actions/connmark.js';
 import { decodeCtinfoAction } from '../../codecs/tc/actions/ctinfo.js';
 import { TCA_U32_MARK } from '../../codecs/tc/classifiers/u32.js';
-import type { DecodedFilter } from '../../codecs/tc/filter.js';
+import { decodeFilter, encodeGetFilters, type DecodedFilter } from '../../codecs/tc/filter.js';
+import { RTM_NEWTFILTER } from '../../codecs/tc/constants.js';
+import { dump } from '../transport/execute.js';
 import { attr, AttributeReader } from '../../codecs/netlink/attributes.js';
 import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
 import { allLinks, directionsOf, filtersOf, ingressQdiscs, parseBpfFilterName } from '../backends/clsact.js';
@@ -79,18 +81,25 @@ export const tcScanner: Scanner = {
     const links = await guarded(ctx, SOURCE, 'devices', () => allLinks(t));
     const qdiscs = await guarded(ctx, SOURCE, 'qdiscs', () => ingressQdiscs(t));
     if (!links || !qdiscs) return;
-    for (const [ifindex, kind] of qdiscs) {
-      const dev = links.get(ifindex)?.name ?? `if${ifindex}`;
-      for (const direction of directionsOf(kind)) {
-        const filters = await guarded(ctx, SOURCE, `${dev} ${direction} filters`, () => filtersOf(t, ifindex, direction));
-        for (const f of filters ?? []) {
-          const { uses, pktmark, what } = filterUses(f);
-          for (const u of uses) {
-            const { text, ...rest } = u;
-            ctx.user({ ...rest, source: SOURCE, owner: pktmark ? 'pktmark' : `dev ${dev} ${direction}`, detail: `${dev} ${direction} prio ${f.prio} ${what} handle ${hex(f.handle)}: ${text}` });
-          }
+    const report = (dev: string, where: string, filters: readonly DecodedFilter[] | undefined): void => {
+      for (const f of filters ?? []) {
+        const { uses, pktmark, what } = filterUses(f);
+        for (const u of uses) {
+          const { text, ...rest } = u;
+          ctx.user({ ...rest, source: SOURCE, owner: pktmark ? 'pktmark' : `dev ${dev} ${where}`, detail: `${dev} ${where} prio ${f.prio} ${what} handle ${hex(f.handle)}: ${text}` });
         }
       }
+    };
+    for (const [ifindex, link] of links) {
+      const dev = link.name || `if${ifindex}`;
+      const kind = qdiscs.get(ifindex);
+      for (const direction of kind ? directionsOf(kind) : []) {
+        report(dev, direction, await guarded(ctx, SOURCE, `${dev} ${direction} filters`, () => filtersOf(t, ifindex, direction)));
+      }
+      // parent 0: the filters of the device's root qdisc (a classful one's; none for noqueue/pfifo_fast)
+      report(dev, 'root', await guarded(ctx, SOURCE, `${dev} root filters`, async () =>
+        (await dump(t, `list ${dev} root filters`, (w, seq) => encodeGetFilters(w, seq, { ifindex, parent: 0 })))
+          .filter((m) => m.header.type === RTM_NEWTFILTER).map(decodeFilter)));
     }
   },
 };
