@@ -10,3 +10,4 @@ export * from './netlink/message.js';
 export * from './netlink/batch.js';
 export * as nftables from './nftables/index.js';
 export * as tc from './tc/index.js';
+export * as scan from './scan.js';

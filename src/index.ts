@@ -12,3 +12,6 @@ export type { Agent, AgentOptions } from './agent/agent.js';
 // issue 12: the override check (Marker.verify) and the ipftrace2 hand-off
 export type { VerifyOptions, VerifyReport, VerifyLoss, VerifyPointReport, MarkWriter, StopReason } from './verify/index.js';
 export { ipftArgs, type IpftArgs } from './ipft.js';
+// who else uses which mark bits, live (issue 12): the scan behind `pktmark conflicts`, add's warning and --mark auto
+export { conflicts, pickAutoMark, busyBits, SCAN_SOURCES, type ConflictReport, type MarkUser, type MarkAction, type Unreadable, type AutoChoice, type ScanSource } from './conflicts/index.js';
+export type { MarkerAddOptions } from './marker.js';

@@ -15,6 +15,7 @@ import { resolveNetnsPath, withNetns, type NetnsTarget } from './transport/netns
 import type { ApplyOptions, ApplyResult, DesiredArg } from './apply/index.js';
 import type { Agent, AgentOptions } from './agent/agent.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
+import type { ConflictReport, ScanOptions } from './conflicts/scan.js';
 
 export interface MarkerOptions {
   /** network namespace: a name (`ip netns add NAME`), a path, or a pid; default: the caller's */
@@ -32,6 +33,12 @@ export interface MarkerOptions {
 }
 
 export const DEFAULT_TABLE = 'pktmark';
+
+/** Marker.add's options: where the rules go, and whether to refuse marks live users rely on. */
+export interface MarkerAddOptions extends AddOptions {
+  /** scan first (Marker.conflicts) and refuse with MARK_CONFLICT, naming whom, when a mark overlaps a live user other than pktmark */
+  readonly checkConflicts?: boolean;
+}
 
 /** nft object names: 1..255 bytes (NFT_NAME_MAXLEN 256 with the NUL), and printable. */
 export function validateTable(table: unknown): string {
@@ -188,10 +195,22 @@ export class Marker {
    * Appended to their chain, or with `{ before: id }` inserted just before that rule (nft;
    * `iptables -I`), in input order.
    */
-  add(rule: MarkRuleInput, opts?: AddOptions): Promise<RuleRecord>;
-  add(rules: readonly MarkRuleInput[], opts?: AddOptions): Promise<RuleRecord[]>;
-  async add(input: MarkRuleInput | readonly MarkRuleInput[], opts: AddOptions = {}): Promise<RuleRecord | RuleRecord[]> {
+  add(rule: MarkRuleInput, opts?: MarkerAddOptions): Promise<RuleRecord>;
+  add(rules: readonly MarkRuleInput[], opts?: MarkerAddOptions): Promise<RuleRecord[]>;
+  async add(input: MarkRuleInput | readonly MarkRuleInput[], opts: MarkerAddOptions = {}): Promise<RuleRecord | RuleRecord[]> {
     if (opts === null || typeof opts !== 'object') throw new PktmarkError('INVALID_OPTION', 'add options must be an object', { field: 'options' });
+    const list: readonly MarkRuleInput[] = Array.isArray(input) ? input : [input as MarkRuleInput];
+    // the live scan only when asked (checkConflicts) or needed (an auto mark): a plain add stays one batch
+    if (opts.checkConflicts === true || list.some((r) => typeof r?.mark === 'string' && /^\s*auto\b/i.test(r.mark))) {
+      const { checkAdd } = await import('./conflicts/add-check.js');
+      const { conflictError } = await import('./conflicts/auto.js');
+      const c = checkAdd(list, (await this.conflicts()).users);
+      if (opts.checkConflicts === true && c.overlaps.length) {
+        const o = c.overlaps[0]!;
+        throw conflictError(o.users, o.mark, o.mask, list.length > 1 ? `[${o.index}].mark` : 'mark');
+      }
+      input = Array.isArray(input) ? c.inputs : c.inputs[0]!;
+    }
     const rules = normalizeRules(input);
     if (rules.length === 0) return [];
     const backend = splitByVia(rules);
@@ -273,6 +292,20 @@ export class Marker {
       const { NetlinkSocket } = await import('./transport/netlink-socket.js');
       return NetlinkSocket.open({ protocol: NETLINK_NETFILTER, ...(this.netns !== undefined ? { netns: this.netns } : {}), ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) });
     });
+  }
+
+  /**
+   * Who else uses which mark bits in this namespace, live (src/conflicts/): nft (iptables-nft
+   * included), tc, ip rule, xfrm, IPVS, WireGuard and SO_MARK sockets, read and never changed,
+   * within `timeoutMs` (default 3000). With `mark`, the fwmark registry's view of it as well.
+   */
+  async conflicts(opts: ScanOptions & { mark?: number | string } = {}): Promise<ConflictReport> {
+    const { scan, registryHalf } = await import('./conflicts/scan.js');
+    const r = await scan({ transport: (p) => this.transport(p), table: this.table }, opts);
+    if (opts.mark === undefined) return r;
+    const { parseMarkSpec } = await import('./rule.js');
+    const { mark, mask } = parseMarkSpec(opts.mark, undefined, true);
+    return { ...r, registry: registryHalf(mark, mask) };
   }
 
   encode(input: MarkRuleInput | readonly MarkRuleInput[]): Uint8Array[] { return encode(input, { table: this.table }); }

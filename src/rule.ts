@@ -215,6 +215,11 @@ function parseFamily(v: MarkRuleInput['family']): Family | undefined {
 export function parseMarkSpec(mark: unknown, mask: unknown, xor = false): { mark: Mark; mask: Mask; xor?: true } {
   let m: unknown = mark;
   let k: unknown = mask;
+  // `auto[/MASK]` is resolved by a live scan (src/conflicts/) before a rule is normalized
+  if (typeof mark === 'string' && /^\s*auto\b/i.test(mark)) {
+    fail('INVALID_MARK', 'mark', `mark ${JSON.stringify(mark)} is picked by a live scan of this system's mark users, so it cannot be encoded offline`,
+      'run without --dry-run (then a live scan picks it), or give the mark as V/M');
+  }
   if (typeof mark === 'string' && mark.includes('/')) {
     if (mask !== undefined) fail('INVALID_MASK', 'mask', `give the mask either as mark "V/M" or as mask, not both`);
     const parts = mark.split('/');

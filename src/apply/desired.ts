@@ -8,6 +8,7 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { PktmarkError } from '../errors.js';
 import { normalizeRule } from '../normalize.js';
+import { autoMask } from '../conflicts/auto.js';
 import type { MarkRule, MarkRuleInput } from '../rule.js';
 import { parseFast } from './yaml-fast.js';
 
@@ -29,6 +30,11 @@ export interface DesiredRule {
   readonly index: number;
   /** 1-based line of the rule in its file, when it came from one */
   readonly line?: number;
+  /**
+   * `mark: auto[/MASK]`: `rule.mark` is a stand-in until apply picks a free bit within this mask
+   * (src/conflicts/apply-auto.ts); later applies keep the pick the named rule already has
+   */
+  readonly autoMask?: number;
 }
 
 export interface DesiredState {
@@ -97,8 +103,13 @@ function buildUnmarked(items: readonly Located[], source?: string): DesiredState
       seen.set(name, index);
     }
     let rule: MarkRule;
+    let auto: number | undefined;
     try {
-      rule = normalizeRule(fields as unknown as MarkRuleInput);
+      auto = autoMask(fields.mark);
+      if (auto !== undefined && name === undefined) {
+        throw new PktmarkError('INVALID_MARK', 'an auto mark needs the rule to have a name, so that its pick is kept across applies', { field: 'mark', hint: 'add name: … to the rule' });
+      }
+      rule = normalizeRule((auto === undefined ? fields : { ...fields, mark: '0x1/0x1' }) as unknown as MarkRuleInput);
     } catch (e) {
       if (!(e instanceof PktmarkError)) throw e;
       const fieldLine = e.field !== undefined ? it.fieldLine?.(e.field) : undefined;
@@ -107,7 +118,7 @@ function buildUnmarked(items: readonly Located[], source?: string): DesiredState
         ...e.toJSON(), field: `rules[${index}]${e.field !== undefined ? `.${e.field}` : ''}`, messageIndex: index,
       });
     }
-    return { rule, index, ...(name !== undefined ? { name } : {}), ...(it.line !== undefined ? { line: it.line } : {}) };
+    return { rule, index, ...(name !== undefined ? { name } : {}), ...(it.line !== undefined ? { line: it.line } : {}), ...(auto !== undefined ? { autoMask: auto } : {}) };
   });
   return { rules, ...(source !== undefined ? { source } : {}) };
 }

@@ -9,6 +9,7 @@ import { WriterPool } from '../../codecs/netlink/attributes.js';
 import { decodeRule, NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
 import { EBUSY, ERESTART, ERESTARTSYS } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
+import { resolveAutoMarks, type AutoMarkPick } from '../conflicts/apply-auto.js';
 import type { BackendContext } from '../backends/backend.js';
 import { batchError, ruleId } from '../backends/nft/index.js';
 import { BASE_CHAINS } from '../backends/nft/chains.js';
@@ -113,6 +114,8 @@ export interface ApplyResult extends Counts {
   /** unlessGeneration matched: nothing was dumped or diffed */
   readonly skipped?: boolean;
   readonly durationMs: number;
+  /** `mark: auto` rules by name: the mark kept from the table, or picked now and why */
+  readonly autoMarks?: readonly AutoMarkPick[];
 }
 
 export const DEFAULT_MAX_RETRIES = 5;
@@ -233,6 +236,10 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
       throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply manages nft, tc, bpf and xdp rules; via ${JSON.stringify(via)} attaches host-wide, outside any namespace`,
         { field: `rules[${d.index}].via`, messageIndex: d.index, hint: 'use add for cgroup rules' });
     }
+    if (d.autoMask !== undefined) {
+      throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: an auto mark is kept in an nft rule's userdata; a ${via} rule needs its mark as V/M`,
+        { field: `rules[${d.index}].mark`, messageIndex: d.index, hint: 'pick one with pktmark conflicts, or make the rule an nft one' });
+    }
     wanted.add(via);
   }
   // where apply's rules may be: the file's backends, and (pruning) wherever the last apply left some
@@ -264,7 +271,9 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
 }
 
 /** The nft half: read, diff, one batch guarded by the generation, retried when another writer moved it. */
-async function applyNft(ctx: BackendContext, desired: DesiredState, opts: ApplyOptions, started: number): Promise<ApplyResult> {
+async function applyNft(ctx: BackendContext, input: DesiredState, opts: ApplyOptions, started: number): Promise<ApplyResult> {
+  let desired = input;
+  const picks = new Map<string, AutoMarkPick>();
   const t = await ctx.transport(NETLINK_NETFILTER);
   const max = opts.maxRetries ?? DEFAULT_MAX_RETRIES;
   for (let attempt = 0; ; attempt++) {
@@ -274,6 +283,8 @@ async function applyNft(ctx: BackendContext, desired: DesiredState, opts: ApplyO
     }
     const cache = opts.cache;
     let state = cache?.state && cache.generation === generation ? cache.state : await readState(t, ctx.table, generation);
+    // auto marks: kept from the named rule in the table, else picked by a live scan (once)
+    if (desired.rules.some((d) => d.autoMask !== undefined)) desired = await resolveAutoMarks(ctx, desired, state.rules, picks);
     let plan = diff(desired, state.rules, opts.prune ?? true);
     if (state === cache?.state && (plan.counts.replaced > 0 || plan.counts.moved > 0)) {
       state = await readState(t, ctx.table, generation); // fresh counters to carry over
@@ -283,6 +294,7 @@ async function applyNft(ctx: BackendContext, desired: DesiredState, opts: ApplyO
       ...plan.counts, steps: stepsOf(plan, ctx.table, made), sent, retries: attempt, generation: state.generation,
       generationAfter: sent ? nextGeneration(state.generation) : state.generation,
       durationMs: performance.now() - started,
+      ...(picks.size ? { autoMarks: [...picks.values()] } : {}),
     });
     if (opts.plan) return done(false);
     if (isEmpty(plan)) {
@@ -316,6 +328,11 @@ async function applyNft(ctx: BackendContext, desired: DesiredState, opts: ApplyO
 export function dryRunApply(input: DesiredArg, table: string, opts: Pick<ApplyOptions, 'ifindex'> = {}): { result: ApplyResult; messages: Uint8Array[] } {
   const started = performance.now();
   const all = toDesired(input);
+  const auto = all.rules.find((d) => d.autoMask !== undefined);
+  if (auto) {
+    throw new PktmarkError('INVALID_MARK', `${ruleLabel(auto, all.source)}: an auto mark is picked by a live scan of this system's mark users, so it cannot be encoded offline`,
+      { field: `rules[${auto.index}].mark`, messageIndex: auto.index, hint: 'run without --dry-run (then the scan picks it), or give the mark as V/M' });
+  }
   const desired = narrowDesired(all, (d) => d.rule.via === 'nft');
   const plan = diff(desired, [], true);
   let seq = 0;

@@ -77,11 +77,31 @@ export function printRecords(records: readonly RuleRecord[], g: GlobalOptions, i
   for (const r of records) io.out(`${r.id}\t${r.text}`);
 }
 
-/** add (native and fronts): validate all, then one atomic add, or the dry-run output. */
-export async function addRules(inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io, opts: { print?: boolean; place?: AddOptions } = {}): Promise<RuleRecord[]> {
-  await normalizeAll(inputs);
+const isAuto = (r: MarkRuleInput): boolean => typeof r.mark === 'string' && /^\s*auto\b/i.test(r.mark);
+
+/**
+ * add (native and fronts): validate all, then one atomic add, or the dry-run output. With
+ * `check` (native add), a live scan first: auto marks are picked, overlaps with live users warned
+ * about on stderr, or with `strict` refused (MARK_CONFLICT) before anything is sent.
+ */
+export async function addRules(inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io, opts: { print?: boolean; place?: AddOptions; check?: { strict: boolean } } = {}): Promise<RuleRecord[]> {
+  // an auto mark is validated with a stand-in value here (dry-run refuses it, with a hint), the rest as given
+  await normalizeAll(g.dryRun ? inputs : inputs.map((r) => (isAuto(r) ? { ...r, mark: '0x1/0x1' } : r)));
   if (g.dryRun) { await dryRunAdd(inputs, g, io, opts.place); return []; }
-  const records = await withMarker(g, (m) => m.add(inputs, opts.place ?? {}));
+  const records = await withMarker(g, async (m) => {
+    if (!opts.check && !inputs.some(isAuto)) return m.add(inputs, opts.place ?? {});
+    const { checkAdd } = await import('../conflicts/add-check.js');
+    const { conflictError, describeUser } = await import('../conflicts/auto.js');
+    const { REGISTRY_ATTRIBUTION } = await import('../registry/index.js');
+    const c = checkAdd(inputs, (await m.conflicts()).users);
+    for (const o of c.overlaps) {
+      if (opts.check?.strict) throw conflictError(o.users, o.mark, o.mask);
+      for (const u of o.users) io.err(`pktmark: warning: mark 0x${o.mark.toString(16)}/0x${o.mask.toString(16)} overlaps a live user: ${describeUser(u)}`);
+    }
+    for (const ch of c.choices) io.err(`pktmark: --mark auto chose 0x${ch.mark.toString(16)}/0x${ch.mask.toString(16)}: ${ch.why}`);
+    if (c.choices.some((ch) => /registry names/.test(ch.why))) io.err(`pktmark: ${REGISTRY_ATTRIBUTION}`);
+    return m.add(c.inputs, opts.place ?? {});
+  });
   if (opts.print !== false) printRecords(records, g, io);
   return records;
 }

@@ -28,6 +28,7 @@ Commands:
   agent      keep applying a file: watch, resync, metrics (-f FILE)
   doctor     what this kernel and process can do, and the --via to use here
   marks      which other software (Cilium, Calico, Kubernetes, …) uses some mark bits
+  conflicts  who on this system sets or matches which mark bits, live (nft, tc, ip rule, …)
   ping       send pings with SO_MARK (like ping -m)
   verify     watch real traffic: does a rule's mark survive to the later hooks, and who overwrites it
   ipft-args  the ipft -m … --mask … arguments that trace a rule's (or a mark's) packets
@@ -61,6 +62,9 @@ Adds one rule (one atomic batch) and prints "ID<TAB>equivalent command".
   --sport N / --dport N     ports (need --proto tcp|udp|sctp|udplite)
   --iif IF / --oif IF       input (prerouting) / output (output hook) interface; IF+ is a wildcard
   --mark V[/M]              set the mark; with /M only the bits in M change ((old & ~M) | V)
+  --mark auto[/MASK]        pick one bit (within MASK) no live user touches, the registry's least used
+  --strict                  refuse (MARK_CONFLICT) a mark whose bits a live user relies on; without
+                            it add warns on stderr (pktmark conflicts shows who)
   --rate N/second|minute|hour|day   mark only packets within this rate
   --burst N                 packets above the rate in a burst (default 5)
   --comment TEXT            up to 128 bytes
@@ -126,6 +130,24 @@ Checks what this kernel and this process can do: CAP_NET_ADMIN, nf_tables, the n
 expression, cls_u32, act_skbedit, act_police, cls_bpf, XDP. Each is probed by a harmless
 netlink request inside a throwaway network namespace (nothing in yours is touched), then the
 --via to use on this machine is suggested. With --json: {"checks": […], "suggestedVia": …}.`,
+
+  conflicts: `Usage: pktmark [GLOBAL] conflicts [V[/M]] [--source S,…] [--timeout MS]
+
+Who in this network namespace sets, masks, matches, saves or restores which mark bits, live:
+nft rules of every table and family (iptables-nft's MARK, CONNMARK, TPROXY, HMARK, mark,
+connmark and socket --restore-skmark included, and maps that set marks), tc filters (skbedit,
+connmark, ctinfo, u32 mark, fw, cls_bpf programs), ip rule fwmark, xfrm states and policies,
+IPVS fwmark services, WireGuard fwmark, and sockets with SO_MARK (with their process, from /proc).
+Read through netlink and /proc only; nothing is changed. What could not be read (EPERM, a module
+not loaded, the deadline) is listed separately. With V[/M], the fwmark registry's view of it too.
+A whole-value statement (meta mark set 0x10, fwmark 0x10, SO_MARK) touches all 32 bits; --mark
+auto and add's warning avoid its value's bits.
+  --source S,…    only these: nft, tc, ip-rule, xfrm, ipvs, wireguard, socket
+  --timeout MS    the scan's budget (default 3000)
+
+Examples:
+  pktmark conflicts
+  pktmark --netns blue conflicts 0x4000/0x4000 --json`,
 
   marks: `Usage: pktmark [GLOBAL] marks V[/M]
 

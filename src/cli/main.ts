@@ -26,6 +26,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   marks: async () => (await import('./commands/marks.js')).marksCommand,
   verify: async () => (await import('./commands/verify.js')).verifyCommand,
   'ipft-args': async () => (await import('./commands/ipft-args.js')).ipftArgsCommand,
+  conflicts: async () => (await import('./commands/conflicts.js')).conflictsCommand,
   iptables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip'),
   ip6tables: async () => (await import('./fronts/iptables.js')).iptablesFront('ip6'),
   'iptables-restore': async () => (await import('./fronts/restore.js')).restoreFront('ip'),

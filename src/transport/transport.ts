@@ -3,7 +3,12 @@ import type { NetlinkMessage } from '../../codecs/netlink/message.js';
 /** Which protocol a socket speaks (linux/netlink.h). */
 export const NETLINK_ROUTE = 0;
 export const NETLINK_NETFILTER = 12;
-export type NetlinkProtocol = typeof NETLINK_ROUTE | typeof NETLINK_NETFILTER;
+/** read-only scans (src/conflicts/): socket diagnostics, IPsec, generic netlink (IPVS, WireGuard) */
+export const NETLINK_SOCK_DIAG = 4;
+export const NETLINK_XFRM = 6;
+export const NETLINK_GENERIC = 16;
+export type NetlinkProtocol =
+  | typeof NETLINK_ROUTE | typeof NETLINK_NETFILTER | typeof NETLINK_SOCK_DIAG | typeof NETLINK_XFRM | typeof NETLINK_GENERIC;
 
 /**
  * When `exchange` may stop reading: `ack` — the NLMSG_ERROR (ack or error) answering the message

@@ -11,7 +11,7 @@ import { NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
 import { PktmarkError } from '../../codecs/errors.js';
 import { Marker } from '../../src/index.js';
 import { ackFor, FakeTransport } from '../../src/transport/fake.js';
-import { NETLINK_NETFILTER, type Transport } from '../../src/transport/transport.js';
+import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport } from '../../src/transport/transport.js';
 import { liveTest, withNetns } from '../helpers/netns.js';
 
 /** Rewrites the expression name "counter" in the last NEWRULE of a batch to one no kernel has. */
@@ -32,7 +32,7 @@ liveTest('faults: a 1,000-rule add whose last rule the kernel refuses leaves non
   await withNetns(async (ns) => {
     const before = ns.nft('-j', 'list', 'ruleset');
     const { NetlinkSocket } = await import('../../src/transport/netlink-socket.js');
-    const spoiling = async (protocol: 0 | 12): Promise<Transport> => {
+    const spoiling = async (protocol: NetlinkProtocol): Promise<Transport> => {
       const real = await NetlinkSocket.open({ protocol, netns: ns.path });
       return { protocol, nextSeq: () => real.nextSeq(), close: () => real.close(), exchange: (b, w) => real.exchange(protocol === NETLINK_NETFILTER ? spoilLastRule(b) : b, w) };
     };

@@ -26,6 +26,10 @@ deleted after it; a failure anywhere removes what was added. cgroup rules are ad
   --prune=true      remove rules apply made that FILE no longer lists (default)
   --prune=false     only add
   --prune=all       also remove every other rule in pktmark's table (add's, a restore's)
+  --strict          refuse (MARK_CONFLICT) when a rule's mark overlaps bits a live user relies on;
+                    without it apply warns on stderr (pktmark conflicts shows who)
+A named rule may say mark: auto[/MASK]: a free bit is picked once by a live scan and kept by later
+applies (it is read back from the rule in the table).
 Global --dry-run prints the batch against an empty kernel (--hex: its messages).`;
 
 export async function readDesiredFile(p: Parsed): Promise<{ text: string; name: string; path: string }> {
@@ -73,7 +77,7 @@ function printResult(r: ApplyResult, g: GlobalOptions, io: Io, planned: boolean,
 }
 
 export async function applyFileCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
-  const p = parseOptions('apply', argv, base, { '-f': { value: 'FILE' }, '--file': { value: 'FILE' }, '--plan': {}, '--prune': { value: 'true|false|all' } }, g);
+  const p = parseOptions('apply', argv, base, { '-f': { value: 'FILE' }, '--file': { value: 'FILE' }, '--plan': {}, '--prune': { value: 'true|false|all' }, '--strict': {} }, g);
   if (p.help) { io.out(APPLY_HELP); return EXIT_OK; }
   const prune = parsePrune(p.options.get('--prune'));
   const { text, name } = await readDesiredFile(p);
@@ -85,7 +89,21 @@ export async function applyFileCommand(argv: readonly string[], base: number, g:
     return EXIT_OK;
   }
   const planned = p.options.has('--plan');
-  const r = await withMarker(g, (m) => m.apply(desired, { prune, ...(planned ? { plan: true } : {}) }));
+  const r = await withMarker(g, async (m) => {
+    // like add: warn (stderr) about rules whose bits a live user other than pktmark relies on
+    const { liveOverlaps, describeUser, conflictError } = await import('../../conflicts/auto.js');
+    const users = (await m.conflicts()).users;
+    for (const d of desired.rules) {
+      if (d.autoMask !== undefined) continue;
+      const hits = liveOverlaps(users, d.rule.mark, d.rule.mask);
+      if (hits.length && p.options.has('--strict')) throw conflictError(hits, d.rule.mark, d.rule.mask, `rules[${d.index}].mark`);
+      for (const u of hits) io.err(`pktmark: warning: rule ${d.name ?? d.index}: mark 0x${d.rule.mark.toString(16)}/0x${d.rule.mask.toString(16)} overlaps a live user: ${describeUser(u)}`);
+    }
+    const res = await m.apply(desired, { prune, ...(planned ? { plan: true } : {}) });
+    for (const a of res.autoMarks ?? []) io.err(`pktmark: rule ${a.name}: auto mark 0x${a.mark.toString(16)}/0x${a.mask.toString(16)} ${a.how}: ${a.why}`);
+    if (res.autoMarks?.some((a) => /registry names/.test(a.why))) io.err(`pktmark: ${(await import('../../registry/index.js')).REGISTRY_ATTRIBUTION}`);
+    return res;
+  });
   printResult(r, g, io, planned);
   return EXIT_OK;
 }
