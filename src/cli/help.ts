@@ -65,6 +65,7 @@ Adds one rule (one atomic batch) and prints "ID<TAB>equivalent command".
   --mark auto[/MASK]        pick one bit (within MASK) no live user touches, the registry's least used
   --strict                  refuse (MARK_CONFLICT) a mark whose bits a live user relies on; without
                             it add warns on stderr (pktmark conflicts shows who)
+  --no-check                skip that live scan (no warning; scripts adding many rules)
   --rate N/second|minute|hour|day   mark only packets within this rate
   --burst N                 packets above the rate in a burst (default 5)
   --comment TEXT            up to 128 bytes

@@ -30,21 +30,23 @@ export const RULE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--comment': { value: 'text' },
 };
 
-export function parseRule(cmd: string, argv: readonly string[], base: number, g: GlobalOptions): { input?: MarkRuleInput; help: boolean; strict?: boolean } {
-  const p = parseOptions(cmd, argv, base, cmd === 'add' ? { ...RULE_OPTIONS, '--strict': {} } : RULE_OPTIONS, g);
+export function parseRule(cmd: string, argv: readonly string[], base: number, g: GlobalOptions): { input?: MarkRuleInput; help: boolean; strict?: boolean; noCheck?: boolean } {
+  const p = parseOptions(cmd, argv, base, cmd === 'add' ? { ...RULE_OPTIONS, '--strict': {}, '--no-check': {} } : RULE_OPTIONS, g);
+  if (p.options.has('--strict') && p.options.has('--no-check')) throw new UsageError('INVALID_OPTION', '--strict needs the scan that --no-check skips', { field: '--no-check' });
   if (p.help) return { help: true };
   const input: Record<string, string> = {};
   for (const [k, v] of p.options) if (typeof v === 'string') input[k.slice(2)] = v;
   if (str(p, '--mark') === undefined) {
     throw new UsageError('INVALID_OPTION', `${cmd} needs --mark V[/M]`, { field: '--mark', hint: `e.g. pktmark ${cmd} --src 10.0.0.1 --mark 0xdeadbeef` });
   }
-  return { input: input as unknown as MarkRuleInput, help: false, ...(p.options.has('--strict') ? { strict: true } : {}) };
+  return { input: input as unknown as MarkRuleInput, help: false, ...(p.options.has('--strict') ? { strict: true } : {}), ...(p.options.has('--no-check') ? { noCheck: true } : {}) };
 }
 
 export async function addCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
-  const { input, help, strict } = parseRule('add', argv, base, g);
+  const { input, help, strict, noCheck } = parseRule('add', argv, base, g);
   if (help || !input) { io.out(helpText('add', VIAS)); return EXIT_OK; }
-  await addRules([input], g, io, { check: { strict: strict === true } });
+  // --no-check: no live scan (scripts adding many rules); an auto mark still needs one
+  await addRules([input], g, io, noCheck ? {} : { check: { strict: strict === true } });
   return EXIT_OK;
 }
 
