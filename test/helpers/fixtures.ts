@@ -85,7 +85,7 @@ export function schemaProblems(x: unknown, tool: Tool, name: string): string[] {
   if (o.name !== name) p.push(`name ${String(o.name)} is not the file's (${name})`);
   if (o.tool !== tool) p.push(`tool ${String(o.tool)} is not the directory's (${tool})`);
   for (const k of ['toolVersion', 'kernel', 'madeBy'] as const) if (typeof o[k] !== 'string' || o[k] === '') p.push(`${k} missing`);
-  if (typeof o.madeBy === 'string' && !o.madeBy.startsWith(`fixtures/capture-${tool}.sh`)) p.push('madeBy is not the capture script');
+  if (typeof o.madeBy === 'string' && !new RegExp(`^fixtures/capture-${tool}(-[a-z]+)?\\.sh`).test(o.madeBy)) p.push('madeBy is not the capture script');
   if (o.note !== undefined && typeof o.note !== 'string') p.push('note is not a string');
   if (o.ifindex !== undefined && !Number.isInteger(o.ifindex)) p.push('ifindex is not an integer');
   if (tool === 'tc' && o.ifindex === undefined) p.push('tc fixture without ifindex');
@@ -95,7 +95,7 @@ export function schemaProblems(x: unknown, tool: Tool, name: string): string[] {
     for (const k of Object.keys(r)) if (!rk.has(k)) p.push(`runs[${i}]: unknown field ${k}`);
     const c = r.command;
     if (!Array.isArray(c) || c.length < 2 || !c.every((w) => typeof w === 'string')) p.push(`runs[${i}].command is not an argv`);
-    else if (c[0] !== `/usr/sbin/${tool}`) p.push(`runs[${i}].command does not start with /usr/sbin/${tool}`);
+    else if (c[0] !== `/usr/sbin/${tool}` && !(tool === 'nft' && c[0] === '/usr/sbin/iptables-nft')) p.push(`runs[${i}].command does not start with /usr/sbin/${tool}`);
     if (r.files !== undefined && (typeof r.files !== 'object' || !Object.values(r.files as object).every((v) => typeof v === 'string'))) p.push(`runs[${i}].files is not name → text`);
     for (const k of ['messages', 'replies'] as const) {
       const m = r[k];

@@ -1,6 +1,6 @@
 import { decodeError, PktmarkError } from '../../errors.js';
 import { AttributeReader, AttributeWriter, attr, nestedReader, NLA_HDRLEN, type Attribute } from '../../netlink/attributes.js';
-import { bitwise, type Bitwise } from './bitwise.js';
+import { bitwise, type Bitwise, type BitwiseOp } from './bitwise.js';
 import { cmp, type Cmp } from './cmp.js';
 import { counter, type Counter } from './counter.js';
 import { ct, type Ct } from './ct.js';
@@ -10,13 +10,14 @@ import { lookup, type Lookup } from './lookup.js';
 import { meta, type Meta } from './meta.js';
 import { payload, type Payload } from './payload.js';
 import { range, type Range } from './range.js';
+import { target, type Target } from './target.js';
 import { Unmodeled, type ExprCodec, type RawExpr } from './types.js';
 
-export type { Bitwise, Cmp, Counter, Ct, Immediate, Limit, Lookup, Meta, Payload, Range, RawExpr, ExprCodec };
+export type { Bitwise, BitwiseOp, Cmp, Counter, Ct, Immediate, Limit, Lookup, Meta, Payload, Range, RawExpr, ExprCodec, Target };
 export { Unmodeled };
 
 /** Every expression pktmark models, plus `raw` for the rest. */
-export type Expr = Payload | Meta | Cmp | Bitwise | Immediate | Limit | Counter | Lookup | Range | Ct | RawExpr;
+export type Expr = Payload | Meta | Cmp | Bitwise | BitwiseOp | Immediate | Limit | Counter | Lookup | Range | Ct | Target | RawExpr;
 type Known = Exclude<Expr, RawExpr>;
 
 /** enum nft_list_attributes / nft_expr_attributes */
@@ -26,7 +27,7 @@ const NFTA_EXPR_DATA = 2;
 
 /** The registry, by the kernel's expression name. Adding an expression = one file + one line here. */
 export const EXPRESSIONS: ReadonlyMap<string, ExprCodec<Known>> = new Map<string, ExprCodec<Known>>(
-  ([payload, meta, cmp, bitwise, immediate, limit, counter, lookup, range, ct] as unknown as ExprCodec<Known>[]).map((c) => [c.name, c]),
+  ([payload, meta, cmp, bitwise, immediate, limit, counter, lookup, range, ct, target] as unknown as ExprCodec<Known>[]).map((c) => [c.name, c]),
 );
 
 /** Kernel name of an expression: `kind` for modeled ones, `name` for raw ones. */
