@@ -61,6 +61,10 @@ export interface AddOptions {
    * in: iptables-restore's flush, so no other reader ever sees the chain empty or half-filled
    */
   readonly replace?: readonly string[];
+  /** nft, iptables-restore: user-defined chains (nft names, `mangle.FOO`) to create (idempotent) and to delete (after `replace`) in the same batch */
+  readonly chains?: { readonly create?: readonly string[]; readonly delete?: readonly string[] };
+  /** nft, iptables-restore -c: each rule's counter starts at these values (by index of the rules; undefined: zero) */
+  readonly counters?: readonly ({ readonly packets: bigint; readonly bytes: bigint } | undefined)[];
 }
 
 /** One line of `pktmark doctor`. */

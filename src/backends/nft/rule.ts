@@ -105,7 +105,7 @@ function markMatchExprs(m: MarkValueMatch): Expr[] {
 }
 
 /** `setIds`: the batch-local ids of the rule's anonymous port sets (port-sets.ts). */
-export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(rule)): TaggedExpr[] {
+export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(rule), counter?: { readonly packets: bigint; readonly bytes: bigint }): TaggedExpr[] {
   const out: TaggedExpr[] = [];
   const add = (field: RuleField, ...exprs: Expr[]): void => { for (const expr of exprs) out.push({ expr, field }); };
   if (rule.family) add('family', metaLoad(NFT_META_NFPROTO), cmpEq(u8(ADDR[rule.family].nfproto)));
@@ -131,7 +131,8 @@ export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(r
   if (rule.rate) {
     add('rate', { kind: 'limit', rate: BigInt(rule.rate.rate), unit: UNIT_SECONDS[rule.rate.unit], burst: rule.rate.burst, type: 'packets', inverted: false });
   }
-  add('counter', { kind: 'counter' });
+  // iptables-restore -c starts the counter where the file says (the kernel takes NFTA_COUNTER_BYTES/PACKETS in NEWRULE)
+  add('counter', counter ? { kind: 'counter', bytes: counter.bytes, packets: counter.packets } : { kind: 'counter' });
   if (rule.connmark) {
     add('connmark', ...connmarkExprs(rule.connmark));
   } else if (rule.jump !== undefined) {

@@ -23,6 +23,8 @@ interface Template {
   readonly spans: readonly ExprSpan[];
   readonly fields: readonly RuleField[];
 }
+/** iptables-restore -c: the counter's first values */
+export interface StartCounter { readonly packets: bigint; readonly bytes: bigint }
 export interface WrittenRule { readonly spans: readonly ExprSpan[]; readonly fields: readonly RuleField[] }
 
 const MAX_SHAPES = 256;
@@ -57,9 +59,9 @@ export class RuleEncoder {
   private last: { rule: MarkRule; table: string; template: Template | null } | undefined;
 
   /** Append the NEWRULE message for `rule` to `w`. */
-  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds): WrittenRule {
-    // inserts are one-off placements, and a port list's set id differs per rule: encoded in full, never templated
-    if (position !== undefined || setIds !== undefined) return this.full(w, rule, table, flags, seq, msgType, position, setIds);
+  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds, counter?: StartCounter): WrittenRule {
+    // inserts are one-off placements, a port list's set id and a restored counter differ per rule: encoded in full, never templated
+    if (position !== undefined || setIds !== undefined || counter !== undefined) return this.full(w, rule, table, flags, seq, msgType, position, setIds, counter);
     let t: Template | null | undefined;
     if (this.last && this.last.table === table && sameShape(this.last.rule, rule)) t = this.last.template;
     else t = this.shapes.get(shapeKey(rule, table));
@@ -89,8 +91,8 @@ export class RuleEncoder {
     return t;
   }
 
-  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds): WrittenRule {
-    const tagged = ruleToExprs(rule, setIds);
+  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds, counter?: StartCounter): WrittenRule {
+    const tagged = ruleToExprs(rule, setIds, counter);
     const spans: ExprSpan[] = [];
     writeRule(w, msgType, flags, seq, {
       family: NFPROTO_INET, table, chain: chainOf(rule), exprs: tagged.map((x) => x.expr),
