@@ -261,7 +261,7 @@ export const nftBackend: Backend = {
   ...nftFields,
   summary: 'nftables rules (meta mark set) in pktmark\'s own table',
   idFormat: 'nft:CHAIN:HANDLE',
-  where: (r) => (r.table ? `${r.table} ${r.hook ?? 'prerouting'}` : r.hook ?? 'prerouting'),
+  where: (r) => (r.chain !== undefined ? `${r.table ?? 'mangle'} ${r.chain}` : r.table ? `${r.table} ${r.hook ?? 'prerouting'}` : r.hook ?? 'prerouting'),
   probe: probeNft,
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
