@@ -13,6 +13,7 @@ import { encodeExpr, type Target } from '../../codecs/nftables/expr/index.js';
 import { nftBackend } from '../../src/backends/nft/index.js';
 import { normalizeRule } from '../../src/normalize.js';
 import { exprsToRule } from '../../src/backends/nft/rule.js';
+import { encodeChainBatch } from '../../src/backends/nft/user-chains.js';
 import type { MarkRuleInput } from '../../src/rule.js';
 import { batchOf, loadFixture } from '../helpers/fixtures.js';
 
@@ -66,5 +67,19 @@ for (const name of ['xt-connmark-save-masked', 'xt-connmark-restore-mask', 'xt-c
     const w = new AttributeWriter(64);
     encodeExpr(w, tg);
     t.true(msg.includes(hex(w.finish())));
+  });
+}
+
+for (const [name, op] of [['chain-new', 'new'], ['chain-flush', 'flush'], ['chain-delete', 'delete']] as const) {
+  test(`${name}: pktmark's chain batch equals nft's (${op} chain inet pktmark mangle.FOO)`, (t) => {
+    const f = loadFixture('nft', name);
+    const batch = batchOf(f.runs[0]).map(norm);
+    const ours = [...encodeChainBatch('pktmark', [{ op, chain: { table: 'mangle', name: 'FOO' } }], () => ++seq, undefined).messages()].map(hex).map(norm);
+    t.is(ours.length, 3);
+    t.is(ours[0], batch[0], 'BATCH_BEGIN');
+    // the intended difference: pktmark asks for an ACK on the batch's last message
+    t.is(flagsOf(ours[1]), flagsOf(batch[1]) | NLM_F_ACK);
+    t.is(withFlags(ours[1], flagsOf(batch[1])), batch[1]);
+    t.is(ours[2], batch[2], 'BATCH_END');
   });
 }
