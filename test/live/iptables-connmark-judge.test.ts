@@ -112,3 +112,16 @@ liveTest('user chains: -N, a jump to a missing chain, -X of a chain still jumped
     t.false(JSON.stringify(ns.ruleset()).includes('mangle.FOO'));
   });
 });
+
+liveTest('iptables-restore -c starts each rule counter at its [packets:bytes]; iptables-save -c prints them back', async (t) => {
+  await withNetns(async (ns) => {
+    const text = ['*mangle', ':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':FOO - [0:0]',
+      '[7:420] -A PREROUTING -j FOO', '[0:0] -A PREROUTING -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff', '[12345678901:98765432109876] -A FOO -j MARK --set-xmark 0x1/0xffffffff', 'COMMIT'];
+    const r = await cli(['--netns', ns.name, 'iptables-restore', '-c', file(text)]);
+    t.is(r.code, 0, r.stderr);
+    const saved = (await cli(['--netns', ns.name, 'iptables-save', '-c'])).stdout.split('\n');
+    for (const l of text.slice(4, 7)) t.true(saved.includes(l), l);
+    const counters = JSON.parse(ns.nft('-j', 'list', 'chain', 'inet', 'pktmark', 'mangle.FOO')) as { nftables: { rule?: { expr: { counter?: { packets: number; bytes: number } }[] } }[] };
+    t.deepEqual(counters.nftables.flatMap((o) => o.rule?.expr ?? []).find((e) => e.counter)?.counter, { packets: 12345678901, bytes: 98765432109876 }, 'the kernel holds them (nft -j)');
+  });
+});
