@@ -85,8 +85,8 @@ function xtLine(rec: RuleRecord, verbose: boolean): string[] {
   return verbose ? [String(rec.packets), String(rec.bytes), ...cells] : cells;
 }
 
-function printList(records: readonly RuleRecord[], w: Where, users: readonly UserChain[], verbose: boolean, g: GlobalOptions, io: Io): void {
-  if (g.json) { io.out(JSON.stringify(rulesJson(records.filter(inChain(w, 'ip'))))); return; }
+function printList(records: readonly RuleRecord[], w: Where, family: 'ip' | 'ip6', users: readonly UserChain[], verbose: boolean, g: GlobalOptions, io: Io): void {
+  if (g.json) { io.out(JSON.stringify(rulesJson(records.filter(inChain(w, family))))); return; }
   const tableName = g.table ?? 'pktmark';
   const header = [...(verbose ? ['pkts', 'bytes'] : []), 'target', 'prot', 'opt', ...(verbose ? ['in', 'out'] : []), 'source', 'destination', ''];
   const chains = w.chain !== undefined ? [] : BASE_CHAINS.filter((c) => (w.hook === undefined || c.hook === w.hook) && (w.table === undefined || c.table === w.table));
@@ -180,7 +180,7 @@ export async function runIptables(cmd: XtCommand, family: 'ip' | 'ip6', g: Globa
         const users = cmd.chain !== undefined ? await checkChains(m, cmd.table!, w) : await listUserChains(await backendContext(m).transport(NETLINK_NETFILTER), m.table);
         return [(await m.list({ via: 'nft' })).filter(inChain({}, family)), users] as const;
       });
-      printList(records, w, users, cmd.verbose, g, io);
+      printList(records, w, family, users, cmd.verbose, g, io);
       return EXIT_OK;
     }
     case 'new-chain':
