@@ -17,7 +17,7 @@ import {
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
 import { decodeRuleUserdata } from '../../../codecs/nftables/userdata.js';
-import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
+import { EBUSY, EEXIST, ENOENT, EOPNOTSUPP, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
 import type { MarkRule } from '../../rule.js';
 import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
@@ -287,6 +287,11 @@ export const nftBackend: Backend = {
         if (!(e instanceof PktmarkError)) throw e;
         // someone made the table between our look and our batch: look again (NOT_OWNED if it is not ours)
         if (e.field === 'table' && e.errno === EEXIST && attempt < MAX_RETRIES) continue;
+        // a kernel before 6.13 has no two-register bitwise, which a masked CONNMARK copy needs (statements.ts)
+        if (e.field === 'connmark' && e.errno === EOPNOTSUPP) {
+          throw new PktmarkError('UNSUPPORTED', `${e.message}: this kernel has no two-register bitwise (Linux 6.13+), which a masked --save-mark/--restore-mark needs; nothing was added`,
+            { field: 'connmark', errno: EOPNOTSUPP, ...(e.messageIndex !== undefined ? { messageIndex: e.messageIndex } : {}), hint: 'copy whole marks (no --ctmask on --save-mark, no --nfmask on --restore-mark), or use a newer kernel' });
+        }
         // the kernel's ENOENT for a NEWRULE with a position: the rule to insert before is gone
         if (place.before !== undefined && e.errno === ENOENT && e.messageIndex !== undefined) {
           throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist: nothing was added`, { field: 'before', errno: ENOENT, ...(e.extack ? { extack: e.extack } : {}) });
