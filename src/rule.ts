@@ -19,6 +19,8 @@ export type RateUnit = 'second' | 'minute' | 'hour' | 'day';
 export type { Family, Cidr };
 
 import type { AddressMatch } from './addresses.js';
+import type { ConnmarkInput, ConnmarkStatement } from './connmark.js';
+export type { ConnmarkInput, ConnmarkStatement, MarkShift } from './connmark.js';
 import { parseAddressMatch } from './addresses.js';
 import { parsePortField, type PortInput, type PortMatch } from './ports.js';
 export type { AddressMatch, PortMatch, PortInput };
@@ -71,6 +73,12 @@ export interface MarkRule {
   readonly markMatch?: MarkValueMatch;
   /** match on the connection's mark (`-m connmark [!] --mark V/M`, nft `ct mark & M == V`) */
   readonly ctmarkMatch?: MarkValueMatch;
+  /** nft only: the rule sets or copies the connection's mark instead (connmark.ts); mark and mask are then 0 */
+  readonly connmark?: ConnmarkStatement;
+  /** nft only: the rule lives in this user-defined chain of `table` (iptables -N), not in a hook's chain */
+  readonly chain?: string;
+  /** nft only: the rule jumps to this user-defined chain of its table, or returns (`RETURN`); mark and mask are then 0 */
+  readonly jump?: string;
   readonly comment?: string;
 }
 
@@ -97,8 +105,8 @@ export interface MarkRuleInput {
   readonly prio?: number | string;
   /** via cgroup: a cgroup v2 directory, absolute or relative to the cgroup2 mount */
   readonly cgroup?: string;
-  /** `V` or `V/M`, decimal or 0x-hex */
-  readonly mark: number | string;
+  /** `V` or `V/M`, decimal or 0x-hex; required unless the rule's statement is connmark or jump */
+  readonly mark?: number | string;
   readonly mask?: number | string;
   readonly xor?: boolean;
   /** `N/second|minute|hour|day` (also s, m, h, d, sec, min) */
@@ -108,6 +116,12 @@ export interface MarkRuleInput {
   readonly markMatch?: string | number;
   /** `V`, `V/M`, `!V/M`: match on the connection's mark */
   readonly ctmarkMatch?: string | number;
+  /** nft: set the connection's mark, or copy between it and the packet's (CONNMARK) */
+  readonly connmark?: ConnmarkInput;
+  /** nft: a user-defined chain (needs `table`) the rule lives in */
+  readonly chain?: string;
+  /** nft: jump to a user-defined chain of the same table, or `RETURN` */
+  readonly jump?: string;
   readonly comment?: string;
 }
 
@@ -307,7 +321,9 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
 
   spec.normalize(input, out);
 
-  Object.assign(out, parseMarkSpec(input.mark, input.mask, input.xor === true));
+  // a connmark or jump statement leaves the packet mark alone: (old & ~0) ^ 0 (the backend checked no mark was given)
+  if (out.connmark !== undefined || out.jump !== undefined) Object.assign(out, { mark: 0 as Mark, mask: 0 as Mask });
+  else Object.assign(out, parseMarkSpec(input.mark, input.mask, input.xor === true));
   if (input.rate !== undefined) out.rate = parseRate(input.rate, input.burst);
   else if (input.burst !== undefined) fail('INVALID_OPTION', 'burst', 'burst needs rate', "add rate: '1/second'");
 

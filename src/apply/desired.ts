@@ -110,6 +110,10 @@ function buildUnmarked(items: readonly Located[], source?: string): DesiredState
         throw new PktmarkError('INVALID_MARK', 'an auto mark needs the rule to have a name, so that its pick is kept across applies', { field: 'mark', hint: 'add name: … to the rule' });
       }
       rule = normalizeRule((auto === undefined ? fields : { ...fields, mark: '0x1/0x1' }) as unknown as MarkRuleInput);
+      // apply places rules in the hook chains only: a user chain's rules would be left out of its batch
+      if (rule.chain !== undefined || rule.jump !== undefined) {
+        throw new PktmarkError('UNSUPPORTED', `${rule.chain !== undefined ? 'chain' : 'jump'}: apply manages the hook chains only; user-defined chains go through add or iptables-restore`, { field: rule.chain !== undefined ? 'chain' : 'jump' });
+      }
     } catch (e) {
       if (!(e instanceof PktmarkError)) throw e;
       const fieldLine = e.field !== undefined ? it.fieldLine?.(e.field) : undefined;

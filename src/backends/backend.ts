@@ -72,6 +72,10 @@ export interface AddOptions {
   readonly replace?: readonly string[];
   /** apply's tags, one per rule (by index); backends other than nft store them with the rule */
   readonly tags?: readonly (ApplyTag | undefined)[];
+  /** nft, iptables-restore: user-defined chains (nft names, `mangle.FOO`) to create (idempotent) and to delete (after `replace`) in the same batch */
+  readonly chains?: { readonly create?: readonly string[]; readonly delete?: readonly string[] };
+  /** nft, iptables-restore -c: each rule's counter starts at these values (by index of the rules; undefined: zero) */
+  readonly counters?: readonly ({ readonly packets: bigint; readonly bytes: bigint } | undefined)[];
 }
 
 /** One line of `pktmark doctor`. */

@@ -196,15 +196,19 @@ Run pktmark ping --help for its options.`,
 
 A drop-in for iptables/ip6tables MARK lines: the words after "iptables" are accepted verbatim.
 It acts on PKTMARK'S OWN nftables table (inet pktmark), never on iptables' tables:
-  PREROUTING → pktmark's prerouting chain (hook prerouting, priority raw)
-  OUTPUT     → pktmark's output chain (hook output, priority mangle, type route)
-  -t raw and -t mangle both map onto these two chains (pktmark has one chain per hook).
+  -t raw    PREROUTING → chain prerouting (priority raw), OUTPUT → raw_output
+  -t mangle PREROUTING → chain mangle_prerouting (priority mangle), OUTPUT → output (type route)
+  user-defined chains (-N NAME, with -t) → regular chains raw.NAME / mangle.NAME
 
 Commands:  -A CHAIN RULE | -I CHAIN [N] RULE | -D CHAIN RULE | -D CHAIN N | -F [CHAIN] | -L [CHAIN] [-n] [-v]
+           -N CHAIN | -X [CHAIN]
 Matches:   [!] -s ADDR[/LEN]   [!] -d ADDR[/LEN]   -p tcp|udp|sctp|icmp|N   --sport N  --dport N
            -i IF  -o IF   -m tcp|udp|sctp   -m limit --limit N/s|m|h|d (/sec /minute …) --limit-burst N
            -m comment --comment TEXT
 Target:    -j MARK --set-mark V[/M] | --set-xmark V[/M] | --and-mark V | --or-mark V | --xor-mark V
+           -j CONNMARK (the same five) | --save-mark | --restore-mark  [--mask M | --nfmask N --ctmask C]
+                      [--left-shift-mark B | --right-shift-mark B]
+           -j CHAIN | -j RETURN
 
 -I CHAIN [N] inserts just before rule N (default 1) in one request, like nft insert rule …
 position H; the other rules keep their ids and counters. Without -t, raw is assumed.

@@ -4,13 +4,13 @@
  */
 import type { RuleRecord } from '../backends/backend.js';
 import { BACKENDS, type Via } from '../backends/index.js';
-import { formatMark, protocolName, type AddressMatch, type MarkRule } from '../rule.js';
+import { formatMark, protocolName, type AddressMatch, type ConnmarkStatement, type Mark, type MarkRule, type Mask } from '../rule.js';
 import { safeField } from '../terminal-text.js';
 import { formatPortMatch } from '../ports.js';
 import { ipftArgsOrNull } from '../ipft.js';
 
 /** The version of the --json shapes (README-json.md says what changed in each). */
-export const JSON_VERSION = 2;
+export const JSON_VERSION = 3;
 
 /** The `--json` document for a list of rules: always versioned, so a reader can tell the shapes apart. */
 export const rulesJson = (records: readonly RuleRecord[]): { version: number; rules: RuleJson[] } =>
@@ -42,6 +42,12 @@ export interface RuleJson {
   rate: string | null;
   burst: number | null;
   comment: string | null;
+  /** nft: the CONNMARK statement (then mark and mask are "0x0": the packet mark is left alone) */
+  connmark: { op: 'set'; value: string; mask: string } | { op: 'save' | 'restore'; nfmask: string; ctmask: string; shift: { dir: 'left' | 'right'; bits: number } | null } | null;
+  /** nft: the user-defined chain the rule is in (null: a hook's chain) */
+  chain: string | null;
+  /** nft: the user-defined chain the rule jumps to, or "RETURN" (then mark and mask are "0x0") */
+  jump: string | null;
   packets: number;
   bytes: number;
   text: string;
@@ -79,6 +85,11 @@ export function ruleJson(rec: RuleRecord): RuleJson {
     rate: r.rate ? `${r.rate.rate}/${r.rate.unit}` : null,
     burst: r.rate ? r.rate.burst : null,
     comment: r.comment ?? null,
+    connmark: r.connmark === undefined ? null : r.connmark.op === 'set'
+      ? { op: 'set', value: hex32(r.connmark.value), mask: hex32(r.connmark.mask) }
+      : { op: r.connmark.op, nfmask: hex32(r.connmark.nfmask), ctmask: hex32(r.connmark.ctmask), shift: r.connmark.shift ?? null },
+    chain: r.chain ?? null,
+    jump: r.jump ?? null,
     packets: rec.packets,
     bytes: rec.bytes,
     text: rec.text,
@@ -105,7 +116,17 @@ export function matchText(r: MarkRule): string {
 }
 
 export function markText(r: MarkRule): string {
+  if (r.connmark) return connmarkText(r.connmark);
+  if (r.jump !== undefined) return r.jump === 'RETURN' ? 'return' : `jump ${r.jump}`;
   return r.xor ? `xor ${formatMark(r)}` : formatMark(r);
+}
+
+/** A CONNMARK statement in a few words: `ctmark 0x5/0xff`, `save 0xff→0xff00`, `restore 0xff00→0xff >>8` (source mask → destination mask). */
+function connmarkText(c: ConnmarkStatement): string {
+  if (c.op === 'set') return `ctmark ${formatMark({ mark: c.value as Mark, mask: c.mask as Mask })}`;
+  const [from, to] = c.op === 'save' ? [c.nfmask, c.ctmask] : [c.ctmask, c.nfmask];
+  const full = from === 0xffffffff && to === 0xffffffff;
+  return `${c.op}${full ? '' : ` ${hex32(from)}→${hex32(to)}`}${c.shift ? ` ${c.shift.dir === 'left' ? '<<' : '>>'}${c.shift.bits}` : ''}`;
 }
 
 /**

@@ -118,7 +118,8 @@ export function ruleMarkUses(exprs: readonly Expr[]): RuleMarkUse[] {
         break;
       case 'bitwise': {
         const src = regs.get(slot(e.sreg));
-        const m = u32(e.mask), x = u32(e.xor);
+        // two-register and shift forms (Linux 6.13's NFTA_BITWISE_SREG2/DATA) leave the register unknown
+        const m = e.mask ? u32(e.mask) : undefined, x = e.xor ? u32(e.xor) : undefined;
         let r: Reg = { k: 'other' };
         if ((e.op ?? NFT_BITWISE_BOOL) === NFT_BITWISE_BOOL && m !== undefined && x !== undefined) {
           if (src?.k === 'mark') r = { k: 'mark', from: src.from, mask: (src.mask & m) >>> 0, xor: ((src.xor & m) ^ x) >>> 0 };

@@ -12,7 +12,8 @@ import {
   NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, nftType, type NftChain, type NftRule,
 } from '../../codecs/nftables/messages.js';
 import { NFT_META_MARK } from '../../codecs/nftables/expr/meta.js';
-import type { Expr } from '../../codecs/nftables/expr/index.js';
+import { exprData, exprName, type Expr } from '../../codecs/nftables/expr/index.js';
+import { isBoolBitwise } from '../../codecs/nftables/expr/bitwise.js';
 import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
 import { dump } from '../transport/execute.js';
 import type { Transport } from '../transport/transport.js';
@@ -68,11 +69,11 @@ export function markBits(exprs: readonly Expr[]): number {
   for (const e of exprs) {
     if (e.kind === 'meta' && e.key === NFT_META_MARK && e.sreg !== undefined) bits |= regs.get(e.sreg) ?? ALL;
     else if (e.kind === 'meta' && e.dreg !== undefined) regs.set(e.dreg, e.key === NFT_META_MARK ? 0 : ALL);
-    else if (e.kind === 'bitwise' && e.len === 4 && e.mask.length === 4 && e.xor.length === 4) {
+    else if (isBoolBitwise(e) && e.len === 4 && e.mask.length === 4 && e.xor.length === 4) {
       const before = regs.get(e.sreg) ?? ALL;
       regs.set(e.dreg, (before | ~hostU32(e.mask) | hostU32(e.xor)) >>> 0);
     } else if ('dreg' in e && typeof e.dreg === 'number' && e.dreg !== 0) regs.set(e.dreg, ALL);
-    else if (e.kind === 'raw' && e.name === 'target') bits |= xtTargetBits(e.bytes) ?? 0;
+    else if (exprName(e) === 'target') bits |= xtTargetBits(exprData(e)) ?? 0;
   }
   return bits >>> 0;
 }

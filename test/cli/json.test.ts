@@ -28,9 +28,10 @@ export const RULE: Shape = {
   dev: or(nul, str), direction: or(nul, oneOf('ingress', 'egress')), prio: or(nul, num), src: or(nul, str), dst: or(nul, str),
   proto: or(nul, str), sport: or(nul, num, str), dport: or(nul, num, str), iif: or(nul, str), oif: or(nul, str), mark: or(nul, hexStr),
   mask: or(nul, hexStr), xor: bool, rate: or(nul, str), burst: or(nul, num), comment: or(nul, str), packets: num, bytes: num,
+  connmark: or(nul, (v) => typeof v === 'object' && v !== null && ['set', 'save', 'restore'].includes((v as { op: string }).op)), chain: or(nul, str), jump: or(nul, str),
   text: str, raw: arrayOf(obj({ name: str, hex: str })), ipft: or(nul, arrayOf(str)),
 };
-const RULES = obj({ version: (v) => v === 2, rules: arrayOf(obj(RULE)) });
+const RULES = obj({ version: (v) => v === 3, rules: arrayOf(obj(RULE)) });
 const ERROR = obj({ error: (v) => {
   const e = v as Record<string, unknown>;
   return str(e.code) && str(e.message) && num(e.exitCode) && Object.keys(e).every((k) => ['code', 'message', 'field', 'errno', 'extack', 'extackOffset', 'messageIndex', 'offset', 'hint', 'exitCode'].includes(k));

@@ -15,7 +15,7 @@ const BAD: readonly [string, RegExp][] = [
   ['*raw\n:PREROUTING DROP [0:0]\nCOMMIT\n', /^line 2: .*policy DROP/],
   ['*raw\n-A PREROUTING -j DROP\nCOMMIT\n', /^line 2: .*'DROP'/],
   ['*raw\n-A PREROUTING -j MARK --set-mark 1\n', /no COMMIT/],
-  ['*raw\n:MYCHAIN - [0:0]\nCOMMIT\n', /^line 2: user-defined chain/],
+  ['*raw\n:MYCHAIN ACCEPT [0:0]\nCOMMIT\n', /^line 2: user-defined chain MYCHAIN takes policy '-'/],
   [`*raw\n${'-A PREROUTING -j MARK --set-mark 1\n'.repeat(27)}-A PREROUTING -p tcp --dport 99999 -j MARK --set-mark 1\nCOMMIT\n`, /^line 29: /],
 ];
 BAD.forEach(([text, msg], i) => {

@@ -96,7 +96,7 @@ export function schemaProblems(x: unknown, tool: Tool, name: string): string[] {
     for (const k of Object.keys(r)) if (!rk.has(k)) p.push(`runs[${i}]: unknown field ${k}`);
     const c = r.command;
     if (!Array.isArray(c) || c.length < 2 || !c.every((w) => typeof w === 'string')) p.push(`runs[${i}].command is not an argv`);
-    else if (c[0] !== `/usr/sbin/${tool}`) p.push(`runs[${i}].command does not start with /usr/sbin/${tool}`);
+    else if (c[0] !== `/usr/sbin/${tool}` && !(tool === 'nft' && c[0] === '/usr/sbin/iptables-nft')) p.push(`runs[${i}].command does not start with /usr/sbin/${tool}`);
     if (r.files !== undefined && (typeof r.files !== 'object' || !Object.values(r.files as object).every((v) => typeof v === 'string'))) p.push(`runs[${i}].files is not name → text`);
     for (const k of ['messages', 'replies'] as const) {
       const m = r[k];

@@ -1,6 +1,6 @@
 import { decodeError, PktmarkError } from '../../errors.js';
 import { AttributeReader, AttributeWriter, attr, nestedReader, NLA_HDRLEN, type Attribute } from '../../netlink/attributes.js';
-import { bitwise, type Bitwise } from './bitwise.js';
+import { bitwise, type Bitwise, type BitwiseOp } from './bitwise.js';
 import { cmp, type Cmp } from './cmp.js';
 import { counter, type Counter } from './counter.js';
 import { ct, type Ct } from './ct.js';
@@ -10,13 +10,14 @@ import { lookup, type Lookup } from './lookup.js';
 import { meta, type Meta } from './meta.js';
 import { payload, type Payload } from './payload.js';
 import { range, type Range } from './range.js';
+import { target, type Target } from './target.js';
 import { Unmodeled, type ExprCodec, type RawExpr } from './types.js';
 
-export type { Bitwise, Cmp, Counter, Ct, Immediate, Limit, Lookup, Meta, Payload, Range, RawExpr, ExprCodec };
+export type { Bitwise, BitwiseOp, Cmp, Counter, Ct, Immediate, Limit, Lookup, Meta, Payload, Range, RawExpr, ExprCodec, Target };
 export { Unmodeled };
 
 /** The registry, by the kernel's expression name. Adding an expression = one file + one line here. */
-const CODECS = { payload, meta, cmp, bitwise, immediate, limit, counter, lookup, range, ct } as const;
+const CODECS = { payload, meta, cmp, bitwise, immediate, limit, counter, lookup, range, ct, target } as const;
 type Codecs = typeof CODECS;
 type Known = { [K in keyof Codecs]: ReturnType<Codecs[K]['decode']> }[keyof Codecs];
 // each entry is the codec of the kind its key names (a compile-time check, no runtime cost)

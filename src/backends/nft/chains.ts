@@ -33,6 +33,35 @@ export function baseChain(hook: Hook, table: XtTable = DEFAULT_TABLE[hook]): Bas
   return BASE_CHAINS.find((c) => c.hook === hook && c.table === table)!;
 }
 
-export const chainOf = (r: Pick<MarkRule, 'hook' | 'table'>): string => baseChain(r.hook ?? 'prerouting', r.table).name;
+/** The nft chain a rule goes to: its user chain (userChainNft below), or the base chain of its hook and table. */
+export const chainOf = (r: Pick<MarkRule, 'hook' | 'table' | 'chain'>): string =>
+  (r.chain !== undefined ? userChainNft(r.table ?? 'mangle', r.chain) : baseChain(r.hook ?? 'prerouting', r.table).name);
 
 export const chainByName = (name: string): BaseChain | undefined => BASE_CHAINS.find((c) => c.name === name);
+
+/**
+ * User-defined chains (iptables -N) are regular chains of pktmark's table, named
+ * `TABLE.NAME` (`mangle.MYCHAIN`), so raw's and mangle's chains of one name do not collide and
+ * no user chain can take a base chain's name (base names have no dot). Names follow iptables
+ * (at most 28 bytes, not a built-in chain or a target) within what an id can carry (no `:`).
+ */
+export const MAX_USER_CHAIN = 28;
+const RESERVED = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING', 'RETURN', 'ACCEPT', 'DROP', 'QUEUE', 'MARK', 'CONNMARK']);
+
+/** Why `name` cannot be a user chain, or undefined when it can. */
+export function userChainProblem(name: string): string | undefined {
+  if (name.length === 0) return 'a chain name is empty';
+  if (new TextEncoder().encode(name).length > MAX_USER_CHAIN) return `chain name ${JSON.stringify(name)} is too long (at most ${MAX_USER_CHAIN} bytes)`;
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/.test(name)) return `chain name ${JSON.stringify(name)}: use letters, digits and _ . + - (not first: . + -)`;
+  if (RESERVED.has(name)) return `chain name ${name} is a built-in chain or a target`;
+  return undefined;
+}
+
+export const userChainNft = (table: XtTable, name: string): string => `${table}.${name}`;
+
+/** A user chain's table and iptables name from its nft name, or undefined for other chains. */
+export function userChainOf(nftName: string): { table: XtTable; name: string } | undefined {
+  const m = /^(raw|mangle)\.(.+)$/.exec(nftName);
+  if (!m || userChainProblem(m[2]) !== undefined) return undefined;
+  return { table: m[1] as XtTable, name: m[2] };
+}

@@ -7,7 +7,8 @@
  */
 import { formatCidr } from '../../../codecs/address.js';
 import { formatPortMatch, type PortMatch } from '../../ports.js';
-import { BASE_CHAINS, chainOf } from './chains.js';
+import { BASE_CHAINS, chainOf, DEFAULT_TABLE, userChainNft } from './chains.js';
+import type { ConnmarkStatement } from '../../connmark.js';
 import { FULL_MASK, type AddressMatch, type MarkRule, type MarkValueMatch } from '../../rule.js';
 import { safeField } from '../../terminal-text.js';
 
@@ -51,14 +52,33 @@ export function nftStatements(rule: MarkRule): string {
   if (rule.ctmarkMatch) s.push(markMatch('ct mark', rule.ctmarkMatch));
   if (rule.rate) s.push(`limit rate ${rule.rate.rate}/${rule.rate.unit} burst ${rule.rate.burst} packets`);
   s.push('counter');
-  if (rule.mask === FULL_MASK && !rule.xor) s.push(`meta mark set ${hex(rule.mark)}`);
+  if (rule.connmark) s.push(connmarkText(rule.connmark));
+  else if (rule.jump === 'RETURN') s.push('return');
+  else if (rule.jump !== undefined) s.push(`jump ${chainWord(userChainNft(rule.table ?? DEFAULT_TABLE[rule.hook ?? 'prerouting'], rule.jump))}`);
+  else if (rule.mask === FULL_MASK && !rule.xor) s.push(`meta mark set ${hex(rule.mark)}`);
   else s.push(`meta mark set meta mark and ${hex(~rule.mask)} ${rule.xor ? 'xor' : 'or'} ${hex(rule.mark)}`);
   if (rule.comment !== undefined) s.push(`comment "${safeField(rule.comment)}"`);
   return s.join(' ');
 }
 
+/**
+ * CONNMARK as nft writes it. A masked copy that keeps destination bits (two registers) has no
+ * nft 1.0.6 syntax: it is written in newer nft's binary-operator form, `ct mark set ct mark and
+ * ~CT xor (meta mark and NF)`, which says the arithmetic but which nft 1.0.6 does not parse.
+ */
+function connmarkText(c: ConnmarkStatement): string {
+  if (c.op === 'set') return c.mask === FULL_MASK ? `ct mark set ${hex(c.value)}` : `ct mark set ct mark and ${hex(~c.mask)} xor ${hex(c.value)}`;
+  const [src, dst, srcMask, keep] = c.op === 'save' ? ['meta mark', 'ct mark', c.nfmask, c.ctmask] : ['ct mark', 'meta mark', c.ctmask, c.nfmask];
+  let v = srcMask === FULL_MASK ? src : `${src} and ${hex(srcMask)}`;
+  if (c.shift) v = `${srcMask === FULL_MASK ? v : `(${v})`} ${c.shift.dir === 'left' ? '<<' : '>>'} ${c.shift.bits}`;
+  return keep === FULL_MASK ? `${dst} set ${v}` : `${dst} set ${dst} and ${hex(~keep)} xor (${v})`;
+}
+
+/** nft's scanner takes `[a-zA-Z_.][a-zA-Z0-9/_.-]*` bare; other chain names (a `+`) go in quotes. */
+export const chainWord = (name: string): string => (/^[A-Za-z_.][A-Za-z0-9/_.-]*$/.test(name) ? name : `"${name}"`);
+
 export function explainNft(rule: MarkRule, table: string, first = false): string {
-  return `nft ${first ? 'insert' : 'add'} rule inet ${table} ${chainOf(rule)} ${nftStatements(rule)}`;
+  return `nft ${first ? 'insert' : 'add'} rule inet ${table} ${chainWord(chainOf(rule))} ${nftStatements(rule)}`;
 }
 
 /** `nft add table/chain` lines that create what pktmark creates on first use. */

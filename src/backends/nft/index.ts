@@ -17,7 +17,7 @@ import {
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
 import { decodeRuleUserdata } from '../../../codecs/nftables/userdata.js';
-import { EBUSY, EEXIST, ENOENT, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
+import { EBUSY, EEXIST, ENOENT, EOPNOTSUPP, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
 import type { MarkRule } from '../../rule.js';
 import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
@@ -29,7 +29,8 @@ import { nftFields } from './fields.js';
 import { probeNft } from './probe.js';
 import { counterOf, exprsToRule } from './rule.js';
 import { RuleEncoder, type WrittenRule } from './template.js';
-import { BASE_CHAINS, chainByName, chainOf, type BaseChain } from './chains.js';
+import { BASE_CHAINS, chainByName, chainOf, DEFAULT_TABLE, userChainOf, type BaseChain } from './chains.js';
+import { encodeChainBatch, writeDelChain, writeUserChain, type ChainOp, type UserChain } from './user-chains.js';
 import { ANON_SET_NAME, anonPortSets, needsSet, portListText, type PortSetIds } from './port-sets.js';
 import { decodeSet, decodeSetElems, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFT_SET_ANONYMOUS, writeSet, writeSetDump, writeSetElemDump, writeSetElems } from '../../../codecs/nftables/set.js';
 
@@ -76,7 +77,7 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * if another program creates a table of that name first, the batch fails (EEXIST) instead of
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = []): Batch {
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = []): Batch {
   const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
@@ -84,9 +85,17 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   for (const c of BASE_CHAINS) {
     if (used.has(c.name)) writeBaseChain(b, table, c);
   }
-  // the flush of a restore: DELRULEs in the same batch, before the NEWRULEs
+  // user chains the rules live in or jump to, made on first use like the base chains
+  const made = new Set<string>();
+  for (const c of userChainsOf(rules)) { writeUserChain(b, table, c); made.add(`${c.table}.${c.name}`); }
+  for (const name of chains.create ?? []) {
+    const u = userChainOf(name);
+    if (u && !made.has(name)) { writeUserChain(b, table, u); made.add(name); }
+  }
+  // the flush of a restore: DELRULEs in the same batch, before the NEWRULEs, then the chains it drops
   replace.forEach((u, k) => b.add('delete', k, (w, seq) => writeRule(w, NFT_MSG_DELRULE, NLM_F_REQUEST, seq,
     { family: NFPROTO_INET, table, chain: u.chain, handle: u.handle, exprs: [] })));
+  for (const name of chains.delete ?? []) writeDelChain(b, table, name);
   let ackSeq = 0;
   let setId = 0;
   const encoder = new RuleEncoder();
@@ -112,7 +121,7 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
         });
       }
     }
-    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before, setIds));
+    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before, setIds, counters?.[i]));
     if (last) ackSeq = seq;
   });
   return b.finish(ackSeq);
@@ -124,11 +133,11 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
 
 export function ruleId(chain: string, handle: bigint): string { return `nft:${chain}:${handle}`; }
 
-/** `nft:CHAIN:HANDLE`, CHAIN one of the base chains (chains.ts). */
+/** `nft:CHAIN:HANDLE`, CHAIN one of the base chains (chains.ts) or a user chain `raw.NAME` / `mangle.NAME`. */
 export function parseRuleId(id: string): { chain: string; handle: bigint } {
-  const m = typeof id === 'string' ? /^nft:([a-z_]+):([1-9]\d{0,19})$/.exec(id) : null;
-  if (!m || !chainByName(m[1]) || BigInt(m[2]) > 0xffffffffffffffffn) {
-    throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not an nft rule id (nft:CHAIN:HANDLE, CHAIN one of ${BASE_CHAINS.map((c) => c.name).join(', ')})`, { field: 'id' });
+  const m = typeof id === 'string' ? /^nft:([^:\s]+):([1-9]\d{0,19})$/.exec(id) : null;
+  if (!m || !(chainByName(m[1]) || userChainOf(m[1])) || BigInt(m[2]) > 0xffffffffffffffffn) {
+    throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not an nft rule id (nft:CHAIN:HANDLE, CHAIN one of ${BASE_CHAINS.map((c) => c.name).join(', ')} or raw.NAME, mangle.NAME)`, { field: 'id' });
   }
   return { chain: m[1], handle: BigInt(m[2]) };
 }
@@ -252,12 +261,12 @@ export const nftBackend: Backend<'nft'> = {
   ...nftFields,
   summary: 'nftables rules (meta mark set) in pktmark\'s own table',
   idFormat: 'nft:CHAIN:HANDLE',
-  where: (r) => (r.table ? `${r.table} ${r.hook ?? 'prerouting'}` : r.hook ?? 'prerouting'),
+  where: (r) => (r.chain !== undefined ? `${r.table ?? 'mangle'} ${r.chain}` : r.table ? `${r.table} ${r.hook ?? 'prerouting'}` : r.hook ?? 'prerouting'),
   probe: probeNft,
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
-    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId)).messages();
+    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId), opts.chains, opts.counters).messages();
   },
 
   async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
@@ -273,11 +282,16 @@ export const nftBackend: Backend<'nft'> = {
         throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist (table inet ${ctx.table} does not exist)`, { field: 'before' });
       }
       try {
-        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent', state === 'absent' ? [] : replace), describe);
+        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent', state === 'absent' ? [] : replace, state === 'absent' ? { create: opts.chains?.create ?? [] } : opts.chains, opts.counters), describe);
       } catch (e) {
         if (!(e instanceof PktmarkError)) throw e;
         // someone made the table between our look and our batch: look again (NOT_OWNED if it is not ours)
         if (e.field === 'table' && e.errno === EEXIST && attempt < MAX_RETRIES) continue;
+        // a kernel before 6.13 has no two-register bitwise, which a masked CONNMARK copy needs (statements.ts)
+        if (e.field === 'connmark' && e.errno === EOPNOTSUPP) {
+          throw new PktmarkError('UNSUPPORTED', `${e.message}: this kernel has no two-register bitwise (Linux 6.13+), which a masked --save-mark/--restore-mark needs; nothing was added`,
+            { field: 'connmark', errno: EOPNOTSUPP, ...(e.messageIndex !== undefined ? { messageIndex: e.messageIndex } : {}), hint: 'copy whole marks (no --ctmask on --save-mark, no --nfmask on --restore-mark), or use a newer kernel' });
+        }
         // the kernel's ENOENT for a NEWRULE with a position: the rule to insert before is gone
         if (place.before !== undefined && e.errno === ENOENT && e.messageIndex !== undefined) {
           throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist: nothing was added`, { field: 'before', errno: ENOENT, ...(e.extack ? { extack: e.extack } : {}) });
@@ -351,6 +365,29 @@ export const nftBackend: Backend<'nft'> = {
 
   explain(rule, ctx) { return explainNft(rule, ctx.table, ctx.first); },
 };
+
+/** The user chains `rules` live in or jump to, each once, in first-use order. */
+function userChainsOf(rules: readonly MarkRule[]): UserChain[] {
+  const out = new Map<string, UserChain>();
+  for (const r of rules) {
+    if (r.chain === undefined && (r.jump === undefined || r.jump === 'RETURN')) continue;
+    const table = r.table ?? DEFAULT_TABLE[r.hook ?? 'prerouting'];
+    if (r.chain !== undefined && !out.has(`${table}.${r.chain}`)) out.set(`${table}.${r.chain}`, { table, name: r.chain });
+    if (r.jump !== undefined && r.jump !== 'RETURN' && !out.has(`${table}.${r.jump}`)) out.set(`${table}.${r.jump}`, { table, name: r.jump });
+  }
+  return [...out.values()];
+}
+
+/** -N / -F CHAIN / -X as one batch (the table is made, with its comment, when absent and only chains are made). */
+export async function chainOps(ctx: BackendContext, ops: readonly ChainOp[]): Promise<void> {
+  if (ops.length === 0) return;
+  const t = await ctx.transport(NETLINK_NETFILTER);
+  const state = await tableState(t, ctx.table);
+  if (state === 'absent' && ops.some((o) => o.op !== 'new')) {
+    throw new PktmarkError('NOT_FOUND', `chain ${ops[0].chain.name} does not exist (table inet ${ctx.table} does not exist)`, { field: 'chain' });
+  }
+  await sendBatch(t, 'chain', () => encodeChainBatch(ctx.table, ops, () => t.nextSeq(), state === 'absent' ? OWNER_COMMENT : undefined), (i) => `${ops[i].op} chain ${ops[i].chain.name}`);
+}
 
 /** BATCH_BEGIN, DELRULE by handle × N (NLM_F_ACK on the last), BATCH_END. `i` is the id's index, reported on error. */
 export function encodeDeleteBatch(table: string, rules: readonly { chain: string; handle: bigint; i: number }[], nextSeq: () => number): Batch {

@@ -6,7 +6,7 @@
  * it counts the packets that were marked.
  */
 import { addressBytes, formatAddress, prefixMask } from '../../../codecs/address.js';
-import { NFT_BITWISE_BOOL, type Bitwise } from '../../../codecs/nftables/expr/bitwise.js';
+import { isBoolBitwise, NFT_BITWISE_BOOL, type Bitwise } from '../../../codecs/nftables/expr/bitwise.js';
 import { NFT_CMP_EQ, NFT_CMP_GTE, NFT_CMP_LTE, NFT_CMP_NEQ, type Cmp } from '../../../codecs/nftables/expr/cmp.js';
 import { NFT_RANGE_NEQ } from '../../../codecs/nftables/expr/range.js';
 import { maskBytes } from '../../addresses.js';
@@ -19,14 +19,16 @@ import { HOST_LITTLE_ENDIAN } from '../../../codecs/netlink/struct.js';
 import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../../codecs/nftables/messages.js';
 import { PktmarkError } from '../../errors.js';
 import { nftFields } from './fields.js';
-import { chainByName } from './chains.js';
+import { chainByName, DEFAULT_TABLE, userChainOf } from './chains.js';
+import { connmarkExprs, decodeConnmark, decodeJump, jumpExprs } from './statements.js';
+import { connmarkInput } from '../../connmark.js';
 import { NFT_CT_MARK } from '../../../codecs/nftables/expr/ct.js';
 import { NFT_LOOKUP_F_INV } from '../../../codecs/nftables/expr/lookup.js';
 import { ANON_SET_NAME, defaultSetIds, type PortSetIds } from './port-sets.js';
 import { FULL_MASK, IFNAMSIZ, normalizeWith, type MarkValueMatch, type AddressMatch, type Family, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
 
 /** Which MarkRule field produced an expression: lets an ext-ack offset name the field. */
-export type RuleField = 'family' | 'src' | 'dst' | 'iif' | 'oif' | 'proto' | 'sport' | 'dport' | 'markMatch' | 'ctmarkMatch' | 'rate' | 'counter' | 'mark';
+export type RuleField = 'family' | 'src' | 'dst' | 'iif' | 'oif' | 'proto' | 'sport' | 'dport' | 'markMatch' | 'ctmarkMatch' | 'rate' | 'counter' | 'mark' | 'connmark' | 'jump';
 export interface TaggedExpr { readonly expr: Expr; readonly field: RuleField }
 
 export const UNIT_SECONDS: Readonly<Record<RateUnit, bigint>> = { second: 1n, minute: 60n, hour: 3600n, day: 86400n };
@@ -103,7 +105,7 @@ function markMatchExprs(m: MarkValueMatch): Expr[] {
 }
 
 /** `setIds`: the batch-local ids of the rule's anonymous port sets (port-sets.ts). */
-export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(rule)): TaggedExpr[] {
+export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(rule), counter?: { readonly packets: bigint; readonly bytes: bigint }): TaggedExpr[] {
   const out: TaggedExpr[] = [];
   const add = (field: RuleField, ...exprs: Expr[]): void => { for (const expr of exprs) out.push({ expr, field }); };
   if (rule.family) add('family', metaLoad(NFT_META_NFPROTO), cmpEq(u8(ADDR[rule.family].nfproto)));
@@ -129,8 +131,13 @@ export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(r
   if (rule.rate) {
     add('rate', { kind: 'limit', rate: BigInt(rule.rate.rate), unit: UNIT_SECONDS[rule.rate.unit], burst: rule.rate.burst, type: 'packets', inverted: false });
   }
-  add('counter', { kind: 'counter' });
-  if (rule.mask === FULL_MASK && !rule.xor) {
+  // iptables-restore -c starts the counter where the file says (the kernel takes NFTA_COUNTER_BYTES/PACKETS in NEWRULE)
+  add('counter', counter ? { kind: 'counter', bytes: counter.bytes, packets: counter.packets } : { kind: 'counter' });
+  if (rule.connmark) {
+    add('connmark', ...connmarkExprs(rule.connmark));
+  } else if (rule.jump !== undefined) {
+    add('jump', ...jumpExprs(rule.jump, rule.table ?? DEFAULT_TABLE[rule.hook ?? 'prerouting']));
+  } else if (rule.mask === FULL_MASK && !rule.xor) {
     add('mark', { kind: 'immediate', dreg: r1, value: hostU32(rule.mark) }, { kind: 'meta', key: NFT_META_MARK, sreg: r1 });
   } else {
     // `meta mark set meta mark and ~M or V` (xor rules: `… xor V`): nft folds both into one
@@ -187,7 +194,7 @@ function matchAddress(c: Cursor, d: Draft, fam: Family | undefined): boolean {
   let k = 1;
   const b = c.peek(1);
   if (b?.kind === 'bitwise') {
-    if (p.len !== f.len || b.sreg !== r1 || b.dreg !== r1 || b.len !== f.len || !allZero(b.xor) || b.mask.length !== f.len) return false;
+    if (!isBoolBitwise(b) || p.len !== f.len || b.sreg !== r1 || b.dreg !== r1 || b.len !== f.len || !allZero(b.xor) || b.mask.length !== f.len) return false;
     prefix = prefixOfMask(b.mask);
     if (prefix === undefined) netmask = formatAddress(b.mask);
     k = 2;
@@ -283,7 +290,7 @@ function matchMark(c: Cursor, d: Draft): boolean {
     return true;
   }
   const s = c.peek(2);
-  if (isMetaLoad(a, NFT_META_MARK) && b?.kind === 'bitwise' && b.sreg === r1 && b.dreg === r1 && b.len === 4
+  if (isMetaLoad(a, NFT_META_MARK) && isBoolBitwise(b) && b.sreg === r1 && b.dreg === r1 && b.len === 4
       && b.mask.length === 4 && b.xor.length === 4 && setter(s)) {
     const keep = readHostU32(b.mask);
     const value = readHostU32(b.xor);
@@ -305,7 +312,7 @@ function matchMarkValue(c: Cursor, d: Draft): boolean {
   let mask = FULL_MASK as number;
   const b = c.peek(1);
   if (b?.kind === 'bitwise') {
-    if (b.sreg !== r1 || b.dreg !== r1 || b.len !== 4 || b.mask.length !== 4 || !allZero(b.xor) || b.op !== undefined && b.op !== NFT_BITWISE_BOOL) return false;
+    if (!isBoolBitwise(b) || b.sreg !== r1 || b.dreg !== r1 || b.len !== 4 || b.mask.length !== 4 || !allZero(b.xor) || b.op !== undefined && b.op !== NFT_BITWISE_BOOL) return false;
     mask = readHostU32(b.mask);
     k = 2;
   }
@@ -327,9 +334,11 @@ const UNIT_NAMES = new Map<bigint, RateUnit>(Object.entries(UNIT_SECONDS).map(([
  */
 export function exprsToRule(exprs: readonly Expr[], chain: string, comment?: string, sets?: ReadonlyMap<string, string>): MarkRule | undefined {
   const base = chainByName(chain);
-  if (!base) return undefined;
+  const user = base ? undefined : userChainOf(chain);
+  if (!base && !user) return undefined;
+  const table = base?.table ?? user!.table;
   const c = new Cursor(exprs, sets);
-  const d: Draft = { via: 'nft', hook: base.hook, table: base.table };
+  const d: Draft = base ? { via: 'nft', hook: base.hook, table } : { via: 'nft', chain: user!.name, table };
   let fam: Family | undefined;
   if (isMetaLoad(c.peek(), NFT_META_NFPROTO)) {
     const cm = c.peek(1);
@@ -358,7 +367,13 @@ export function exprsToRule(exprs: readonly Expr[], chain: string, comment?: str
   }
   if (c.peek()?.kind !== 'counter') return undefined;
   c.i++;
-  if (!matchMark(c, d) || !c.done) return undefined;
+  // the statement: connmark (native or xt target), a verdict (user chains), or the mark set
+  const cm = decodeConnmark(c.xs, c.i);
+  const jump = cm ? undefined : decodeJump(c.peek(), table);
+  if (cm) { d.connmark = connmarkInput(cm.c); c.i += cm.n; }
+  else if (jump !== undefined) { d.jump = jump; c.i++; }
+  else if (!matchMark(c, d)) return undefined;
+  if (!c.done) return undefined;
   if (comment !== undefined) d.comment = comment;
   try {
     return normalizeWith(nftFields, d as MarkRuleInput);

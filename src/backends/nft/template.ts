@@ -23,6 +23,8 @@ interface Template {
   readonly spans: readonly ExprSpan[];
   readonly fields: readonly RuleField[];
 }
+/** iptables-restore -c: the counter's first values */
+export interface StartCounter { readonly packets: bigint; readonly bytes: bigint }
 export interface WrittenRule { readonly spans: readonly ExprSpan[]; readonly fields: readonly RuleField[] }
 
 const MAX_SHAPES = 256;
@@ -32,7 +34,7 @@ function shapeKey(r: MarkRule, table: string): string {
   const a = (m: MarkRule['src']): string => (m ? `${m.family}/${m.prefix}${m.netmask ?? ''}${m.negate ? '!' : ''}` : '');
   const p = (m: object | undefined): string => (m ? JSON.stringify(m) : '');
   const rate = r.rate ? `${r.rate.rate}/${r.rate.unit}/${r.rate.burst}` : '';
-  return `${table}|${r.hook ?? ''}|${r.table ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${p(r.sports)}|${p(r.dports)}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${p(r.markMatch)}|${p(r.ctmarkMatch)}|${r.comment ?? ''}`;
+  return `${table}|${r.hook ?? ''}|${r.table ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${p(r.sports)}|${p(r.dports)}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${p(r.markMatch)}|${p(r.ctmarkMatch)}|${p(r.connmark)}|${r.chain ?? ''}|${r.jump ?? ''}|${r.comment ?? ''}`;
 }
 
 const sameAddressShape = (a: MarkRule['src'], b: MarkRule['src']): boolean =>
@@ -48,7 +50,8 @@ function sameShape(a: MarkRule, b: MarkRule): boolean {
     && a.iif === b.iif && a.oif === b.oif && a.proto === b.proto && a.sport === b.sport && a.dport === b.dport
     && samePorts(a.sports, b.sports) && samePorts(a.dports, b.dports)
     && JSON.stringify(a.markMatch) === JSON.stringify(b.markMatch) && JSON.stringify(a.ctmarkMatch) === JSON.stringify(b.ctmarkMatch)
-    && a.mark === b.mark && a.mask === b.mask && a.xor === b.xor && sameRate(a.rate, b.rate) && a.comment === b.comment;
+    && a.mark === b.mark && a.mask === b.mask && a.xor === b.xor && sameRate(a.rate, b.rate) && a.comment === b.comment
+    && a.chain === b.chain && a.jump === b.jump && (a.connmark === b.connmark || JSON.stringify(a.connmark) === JSON.stringify(b.connmark));
 }
 
 export class RuleEncoder {
@@ -56,9 +59,9 @@ export class RuleEncoder {
   private last: { rule: MarkRule; table: string; template: Template | null } | undefined;
 
   /** Append the NEWRULE message for `rule` to `w`. */
-  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds): WrittenRule {
-    // inserts are one-off placements, and a port list's set id differs per rule: encoded in full, never templated
-    if (position !== undefined || setIds !== undefined) return this.full(w, rule, table, flags, seq, msgType, position, setIds);
+  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds, counter?: StartCounter): WrittenRule {
+    // inserts are one-off placements, a port list's set id and a restored counter differ per rule: encoded in full, never templated
+    if (position !== undefined || setIds !== undefined || counter !== undefined) return this.full(w, rule, table, flags, seq, msgType, position, setIds, counter);
     let t: Template | null | undefined;
     if (this.last && this.last.table === table && sameShape(this.last.rule, rule)) t = this.last.template;
     else t = this.shapes.get(shapeKey(rule, table));
@@ -88,8 +91,8 @@ export class RuleEncoder {
     return t;
   }
 
-  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds): WrittenRule {
-    const tagged = ruleToExprs(rule, setIds);
+  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds, counter?: StartCounter): WrittenRule {
+    const tagged = ruleToExprs(rule, setIds, counter);
     const spans: ExprSpan[] = [];
     writeRule(w, msgType, flags, seq, {
       family: NFPROTO_INET, table, chain: chainOf(rule), exprs: tagged.map((x) => x.expr),

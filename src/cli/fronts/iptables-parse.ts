@@ -6,21 +6,33 @@
  * checked at the end, so `-m udp --dport 1 -p 17` works as in iptables.
  */
 import type { Hook, MarkRuleInput, XtTable } from '../../rule.js';
-import { DEFAULT_TABLE } from '../../backends/nft/chains.js';
+import { DEFAULT_TABLE, userChainProblem } from '../../backends/nft/chains.js';
 import { UsageError } from '../errors.js';
 import { Words } from '../words.js';
 import { Getopt, type OptSpec } from './getopt.js';
-import { MATCHES, PORT_PROTOCOLS, TARGETS, type OptAt, type XtExtension, type XtRule } from './xt.js';
+import { connmarkField, MATCHES, PORT_PROTOCOLS, TARGETS, type OptAt, type XtExtension, type XtRule } from './xt.js';
 
 export const XT_CHAINS: Readonly<Record<string, Hook>> = { PREROUTING: 'prerouting', OUTPUT: 'output' };
+const BUILTIN_CHAINS = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
 
+/**
+ * Rule commands name a built-in chain by its hook, or a user-defined chain (`-N`) by its name
+ * (`chain`, with the table, which user chains always need: iptables' default table is filter).
+ */
 export type XtCommand =
-  | { readonly op: 'append' | 'delete-spec'; readonly table: XtTable; readonly hook: Hook; readonly rule: MarkRuleInput }
-  | { readonly op: 'insert'; readonly table: XtTable; readonly hook: Hook; readonly index: number; readonly rule: MarkRuleInput }
-  | { readonly op: 'delete-index'; readonly table: XtTable; readonly hook: Hook; readonly index: number }
-  | { readonly op: 'flush'; readonly table?: XtTable; readonly hook?: Hook }
-  | { readonly op: 'list'; readonly table?: XtTable; readonly hook?: Hook; readonly verbose: boolean }
+  | { readonly op: 'append' | 'delete-spec'; readonly table: XtTable; readonly hook?: Hook; readonly chain?: string; readonly rule: MarkRuleInput }
+  | { readonly op: 'insert'; readonly table: XtTable; readonly hook?: Hook; readonly chain?: string; readonly index: number; readonly rule: MarkRuleInput }
+  | { readonly op: 'delete-index'; readonly table: XtTable; readonly hook?: Hook; readonly chain?: string; readonly index: number }
+  | { readonly op: 'flush'; readonly table?: XtTable; readonly hook?: Hook; readonly chain?: string }
+  | { readonly op: 'list'; readonly table?: XtTable; readonly hook?: Hook; readonly chain?: string; readonly verbose: boolean }
+  | { readonly op: 'new-chain'; readonly table: XtTable; readonly hook?: undefined; readonly chain: string }
+  | { readonly op: 'delete-chain'; readonly table: XtTable; readonly hook?: undefined; readonly chain?: string }
   | { readonly op: 'help' };
+
+/** iptables' own targets pktmark does not have: refused by name, never taken for a user chain. */
+const FOREIGN_TARGETS = new Set(['ACCEPT', 'DROP', 'QUEUE', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT', 'NETMAP', 'REJECT', 'LOG', 'NFLOG', 'ULOG',
+  'TPROXY', 'CT', 'NOTRACK', 'TRACE', 'TOS', 'DSCP', 'ECN', 'TCPMSS', 'TTL', 'HL', 'CLASSIFY', 'SECMARK', 'CONNSECMARK', 'NFQUEUE', 'AUDIT',
+  'CHECKSUM', 'IDLETIMER', 'LED', 'RATEEST', 'SET', 'SYNPROXY', 'TEE', 'HMARK', 'TCPOPTSTRIP']);
 
 const o = (long: string, short: string | undefined, arg: OptSpec['arg'], key = short ? `-${short}` : `--${long}`): OptSpec =>
   (short ? { long, short, arg, key } : { long, arg, key });
@@ -45,17 +57,20 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
   const r: XtRule = { family };
   let table: XtTable | undefined;
   let tablePos = 0;
-  let cmd: { name: string; pos: number; hook?: Hook; index?: number } | undefined;
+  let cmd: { name: string; pos: number; hook?: Hook; chain?: string; index?: number } | undefined;
   let bang: number | undefined;
   let verbose = false;
   const loaded: { ext: XtExtension; pos: number }[] = [];
   let target: { ext: XtExtension; pos: number } | undefined;
   let protoPos = 0;
 
-  const chainOf = (name: string, pos: number): Hook => {
+  const chainOf = (name: string, pos: number): { hook?: Hook; chain?: string } => {
     const hook = XT_CHAINS[name];
-    if (!hook) throw new UsageError('UNSUPPORTED', `unsupported word '${name}' at position ${pos}`, { field: name, hint: 'pktmark places rules in PREROUTING and OUTPUT of raw and mangle' });
-    return hook;
+    if (hook) return { hook };
+    if (BUILTIN_CHAINS.has(name)) throw new UsageError('UNSUPPORTED', `unsupported word '${name}' at position ${pos}`, { field: name, hint: 'pktmark places rules in PREROUTING and OUTPUT of raw and mangle, and in user-defined chains' });
+    const why = userChainProblem(name);
+    if (why) throw new UsageError('INVALID_OPTION', `chain '${name}' at position ${pos}: ${why}`, { field: 'chain' });
+    return { chain: name };
   };
   const command = (name: string, pos: number, chain: string | undefined, required: boolean): void => {
     if (cmd) throw new UsageError('INVALID_OPTION', `'${name}' at position ${pos}: only one command per line (already ${cmd.name} at position ${cmd.pos})`, { field: name });
@@ -65,7 +80,8 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
       if (required) throw new UsageError('INVALID_OPTION', `${name} at position ${pos} needs a chain (PREROUTING or OUTPUT)`, { field: 'chain' });
       return;
     }
-    cmd.hook = chainOf(c, g.w.lastPos);
+    Object.assign(cmd, chainOf(c, g.w.lastPos));
+    if ((name === '-N' || name === '-X') && cmd.hook) throw new UsageError('INVALID_OPTION', `${name} at position ${pos}: ${c} is a built-in chain`, { field: 'chain' });
     const n = name === '-I' || name === '-D' ? g.operand() : undefined;
     if (n !== undefined) {
       if (!/^\d+$/.test(n)) throw new UsageError('UNSUPPORTED', `unsupported word '${n}' at position ${g.w.lastPos}`, { field: n });
@@ -108,6 +124,8 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
       case '-D': command('-D', t.pos, v, true); break;
       case '-F': command('-F', t.pos, t.value, false); break;
       case '-L': command('-L', t.pos, t.value, false); break;
+      case '-N': command('-N', t.pos, v, true); break;
+      case '-X': command('-X', t.pos, t.value, false); break;
       case '-h': return { op: 'help' };
       case '-n': case '-x': case '--line-numbers': break; // pktmark never resolves names; counters are exact
       case '-v': verbose = true; break;
@@ -146,8 +164,13 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
         break;
       }
       case '-j': {
-        const ext = Object.hasOwn(TARGETS, v) ? TARGETS[v] : undefined;
-        if (!ext) throw new UsageError('UNSUPPORTED', `unsupported word '${v}' at position ${t.valuePos ?? t.pos}`, { field: v, hint: 'pktmark supports the MARK target' });
+        let ext = Object.hasOwn(TARGETS, v) ? TARGETS[v] : undefined;
+        // not a target pktmark has: RETURN, or a user-defined chain (whether it exists is checked where the chains are known)
+        if (!ext && (v === 'RETURN' || (!FOREIGN_TARGETS.has(v) && !BUILTIN_CHAINS.has(v) && userChainProblem(v) === undefined))) {
+          ext = { name: v, options: {} };
+          if (!target) r.jump = v;
+        }
+        if (!ext) throw new UsageError('UNSUPPORTED', `unsupported word '${v}' at position ${t.valuePos ?? t.pos}`, { field: v, hint: 'pktmark supports the MARK and CONNMARK targets, RETURN and user-defined chains' });
         if (target) throw new UsageError('INVALID_OPTION', `-j at position ${t.pos}: the target is already given`, { field: '-j' });
         target = { ext, pos: t.valuePos ?? t.pos };
         break;
@@ -157,19 +180,28 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
     }
   }
   if (bang !== undefined) throw new UsageError('UNSUPPORTED', `unsupported word '!' at position ${bang}`, { field: '!', hint: 'a trailing ! negates nothing' });
-  if (!cmd) throw new UsageError('INVALID_OPTION', 'no command given: use -A, -I, -D, -F or -L', { field: 'command', hint: 'see pktmark iptables --help' });
+  if (!cmd) throw new UsageError('INVALID_OPTION', 'no command given: use -A, -I, -D, -F, -L, -N or -X', { field: 'command', hint: 'see pktmark iptables --help' });
+  if (cmd.chain !== undefined && !table) {
+    throw new UsageError('INVALID_OPTION', `${cmd.name} at position ${cmd.pos}: user-defined chain ${cmd.chain} needs -t raw or -t mangle`, { field: '-t', hint: "iptables' default table is filter, which pktmark does not have" });
+  }
   // iptables' default table is filter, which pktmark does not have; without -t a chain takes
   // the table pktmark always put it in (PREROUTING: raw, OUTPUT: mangle), for -L/-F every table
   const ruleWords = r.src !== undefined || r.dst !== undefined || r.proto !== undefined || r.iif !== undefined || r.oif !== undefined || loaded.length > 0 || target !== undefined;
 
-  if (cmd.name === '-F' || cmd.name === '-L' || (cmd.name === '-D' && cmd.index !== undefined)) {
+  const where = cmd.chain !== undefined ? { chain: cmd.chain } : cmd.hook ? { hook: cmd.hook } : {};
+  if (cmd.name === '-F' || cmd.name === '-L' || cmd.name === '-N' || cmd.name === '-X' || (cmd.name === '-D' && cmd.index !== undefined)) {
     if (ruleWords) throw new UsageError('INVALID_OPTION', `${cmd.name} at position ${cmd.pos} takes no rule options`, { field: cmd.name });
     const tb = table ? { table } : {};
-    if (cmd.name === '-F') return { op: 'flush', ...tb, ...(cmd.hook ? { hook: cmd.hook } : {}) };
-    if (cmd.name === '-L') return { op: 'list', ...tb, verbose, ...(cmd.hook ? { hook: cmd.hook } : {}) };
-    return { op: 'delete-index', table: table ?? DEFAULT_TABLE[cmd.hook!], hook: cmd.hook!, index: cmd.index! };
+    if (cmd.name === '-F') return { op: 'flush', ...tb, ...where };
+    if (cmd.name === '-L') return { op: 'list', ...tb, verbose, ...where };
+    if (cmd.name === '-N') return { op: 'new-chain', table: table!, chain: cmd.chain! };
+    if (cmd.name === '-X') {
+      if (!table) throw new UsageError('INVALID_OPTION', `-X at position ${cmd.pos} needs -t raw or -t mangle`, { field: '-t' });
+      return { op: 'delete-chain', table, ...(cmd.chain !== undefined ? { chain: cmd.chain } : {}) };
+    }
+    return { op: 'delete-index', table: table ?? DEFAULT_TABLE[cmd.hook!], ...where, index: cmd.index! };
   }
-  if (!target) throw new UsageError('INVALID_OPTION', `${cmd.name} at position ${cmd.pos} needs -j MARK --set-mark V[/M]`, { field: '-j' });
+  if (!target) throw new UsageError('INVALID_OPTION', `${cmd.name} at position ${cmd.pos} needs -j MARK --set-mark V[/M] (or CONNMARK, RETURN, a chain)`, { field: '-j' });
   // a protocol match (-m tcp/udp/…) needs the same -p, wherever on the line it came
   for (const l of loaded) {
     const want = Object.values(PORT_PROTOCOLS).includes(l.ext.name) ? l.ext.name : l.ext.name === 'multiport' ? 'multiport' : undefined;
@@ -184,10 +216,13 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
   target.ext.finish?.(r, target.pos);
   if (cmd.hook === 'output' && r.iif !== undefined) throw new UsageError('INVALID_OPTION', `-i at position ${cmd.pos}: Can't use -i with OUTPUT`, { field: 'iif' });
   if (cmd.hook === 'prerouting' && r.oif !== undefined) throw new UsageError('INVALID_OPTION', `-o at position ${cmd.pos}: Can't use -o with PREROUTING`, { field: 'oif' });
-  const { family: fam, ...rest } = r;
+  const { family: fam, connmark, jump, ...rest } = r;
   const tb = table ?? DEFAULT_TABLE[cmd.hook!];
-  const rule: MarkRuleInput = { via: 'nft', family: fam, hook: cmd.hook!, ...(table ? { table } : {}), ...rest, mark: r.mark! };
-  if (cmd.name === '-A') return { op: 'append', table: tb, hook: cmd.hook!, rule };
-  if (cmd.name === '-I') return { op: 'insert', table: tb, hook: cmd.hook!, index: cmd.index ?? 1, rule };
-  return { op: 'delete-spec', table: tb, hook: cmd.hook!, rule };
+  const rule: MarkRuleInput = {
+    via: 'nft', family: fam, ...where, ...(table ? { table } : {}), ...rest,
+    ...(connmark ? { connmark: connmarkField(connmark) } : {}), ...(jump !== undefined ? { jump } : {}),
+  };
+  if (cmd.name === '-A') return { op: 'append', table: tb, ...where, rule };
+  if (cmd.name === '-I') return { op: 'insert', table: tb, ...where, index: cmd.index ?? 1, rule };
+  return { op: 'delete-spec', table: tb, ...where, rule };
 }

@@ -8,13 +8,21 @@ import { PktmarkError } from '../../errors.js';
 import { normalizeRule } from '../../normalize.js';
 import type { MarkRuleInput, XtTable } from '../../rule.js';
 import { parseIptables } from './iptables-parse.js';
+import { userChainProblem } from '../../backends/nft/chains.js';
+import type { UserChain } from '../../backends/nft/user-chains.js';
 
 export interface RestorePlan {
   /** the tables the input names (a restore without --noflush replaces pktmark's rules in these) */
   readonly tables: readonly XtTable[];
   /** in file order; `-I` lines go to the head of their chain, as iptables-restore does */
   readonly rules: readonly MarkRuleInput[];
+  /** with -c: each rule's `[packets:bytes]` (undefined where its line gave none), by index of `rules` */
+  readonly counters: readonly (RuleCounters | undefined)[];
+  /** user-defined chains the input declares (`:NAME - [p:b]` or `-N NAME`), by table, in file order */
+  readonly chains: readonly UserChain[];
 }
+
+export interface RuleCounters { readonly packets: bigint; readonly bytes: bigint }
 
 const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
 
@@ -44,10 +52,26 @@ export function splitLine(line: string, n: number): string[] {
   return out;
 }
 
+/** `[p:b]`: two decimal u64s, as iptables-restore's sscanf("[%llu:%llu]") reads them. */
+function parseCounters(word: string, n: number): RuleCounters {
+  const m = /^\[(\d{1,20}):(\d{1,20})\]$/.exec(word);
+  if (!m || BigInt(m[1]) > 0xffffffffffffffffn || BigInt(m[2]) > 0xffffffffffffffffn) throw lineError(n, word, `bad counters ${word} (want [packets:bytes])`, 'INVALID_OPTION');
+  return { packets: BigInt(m[1]), bytes: BigInt(m[2]) };
+}
+
 export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counters?: boolean } = {}): RestorePlan {
   const tables: XtTable[] = [];
   const rules: MarkRuleInput[] = [];
-  const heads: MarkRuleInput[] = [];
+  const counters: (RuleCounters | undefined)[] = [];
+  const heads: { rule: MarkRuleInput; counters?: RuleCounters }[] = [];
+  const chains: UserChain[] = [];
+  const declared = (t: XtTable, name: string): boolean => chains.some((c) => c.table === t && c.name === name);
+  const declare = (t: XtTable, name: string, n: number, word: string): void => {
+    const why = userChainProblem(name);
+    if (why) throw lineError(n, word, why, 'INVALID_OPTION');
+    if (declared(t, name)) throw lineError(n, word, `chain ${name} is declared twice in *${t}`, 'INVALID_OPTION');
+    chains.push({ table: t, name });
+  };
   let table: XtTable | undefined;
   let tableLine = 0;
   const chainsWithPolicy = new Map<string, number>();
@@ -67,21 +91,42 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       return;
     }
     if (!table) throw lineError(n, line.split(/\s+/)[0], 'a line outside a table (*raw or *mangle first)', 'INVALID_OPTION');
-    if (line === 'COMMIT') { rules.unshift(...heads.splice(0)); table = undefined; return; }
+    if (line === 'COMMIT') {
+      // -I lines of the table go to the head of their chains, each in front of the ones before it
+      const h = heads.splice(0);
+      rules.unshift(...h.map((x) => x.rule));
+      counters.unshift(...h.map((x) => x.counters));
+      table = undefined;
+      return;
+    }
     if (line.startsWith(':')) {
-      const [chain, policy] = line.slice(1).split(/\s+/);
-      if (!BUILTIN.has(chain)) throw lineError(n, chain, `user-defined chain ${chain}: not supported yet`);
+      const [chain, policy, count] = line.slice(1).split(/\s+/);
+      if (count !== undefined) parseCounters(count, n);
+      if (!BUILTIN.has(chain)) {
+        // a user-defined chain: policy `-` (it has none; its end returns)
+        if (policy !== '-') throw lineError(n, policy ?? chain, `user-defined chain ${chain} takes policy '-', not ${policy ?? 'nothing'}`, 'INVALID_OPTION');
+        declare(table, chain, n, chain);
+        return;
+      }
       if (policy !== 'ACCEPT') throw lineError(n, policy ?? chain, `chain ${chain} has policy ${policy}: pktmark's chains accept (a policy would drop packets)`);
       chainsWithPolicy.set(chain, n);
       return;
     }
     let words = splitLine(line, n);
+    let ctr: RuleCounters | undefined;
     if (words[0]?.startsWith('[')) {
       if (!opts.counters) throw lineError(n, words[0], 'a counter prefix needs -c', 'INVALID_OPTION');
-      throw lineError(n, words[0], 'restoring counters (-c) is not supported yet');
+      ctr = parseCounters(words[0], n);
+      words = words.slice(1);
+    }
+    if (words[0] === '-N' || words[0] === '--new-chain') {
+      if (words.length !== 2) throw lineError(n, words[2] ?? words[0], `${words[0]} takes one chain name`, 'INVALID_OPTION');
+      if (BUILTIN.has(words[1])) throw lineError(n, words[1], `${words[1]} is a built-in chain`, 'INVALID_OPTION');
+      declare(table, words[1], n, words[1]);
+      return;
     }
     if (words[0] !== '-A' && words[0] !== '-I' && words[0] !== '--append' && words[0] !== '--insert') {
-      throw lineError(n, words[0] ?? line, `only -A and -I lines belong in a restore file`);
+      throw lineError(n, words[0] ?? line, `only -A, -I and -N lines belong in a restore file`);
     }
     if (words.includes('-t') || words.some((w) => w.startsWith('--table'))) throw lineError(n, '-t', 'the table comes from the *table line', 'INVALID_OPTION');
     words = ['-t', table, ...words];
@@ -89,10 +134,14 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       const c = parseIptables(words, family);
       if (c.op !== 'append' && c.op !== 'insert') throw lineError(n, words[2], 'only -A and -I lines belong in a restore file');
       normalizeRule(c.rule);
+      // iptables-restore: a chain, and a jump target, must be known when the line is read
+      if (c.chain !== undefined && !declared(table, c.chain)) throw lineError(n, c.chain, `chain ${c.chain} does not exist in *${table} (declare it first: :${c.chain} - [0:0])`, 'NOT_FOUND');
+      const j = c.rule.jump;
+      if (j !== undefined && j !== 'RETURN' && !declared(table, j)) throw lineError(n, j, `-j ${j}: no chain or target ${j} in *${table} (declare it first: :${j} - [0:0])`, 'NOT_FOUND');
       if (c.op === 'insert') {
         if (c.index !== 1) throw lineError(n, String(c.index), 'pktmark restores -I at the head only', 'UNSUPPORTED');
-        heads.unshift(c.rule);
-      } else rules.push(c.rule);
+        heads.unshift({ rule: c.rule, ...(ctr ? { counters: ctr } : {}) });
+      } else { rules.push(c.rule); counters.push(ctr); }
     } catch (e) {
       if (!(e instanceof PktmarkError) || e.message.startsWith('line ')) throw e;
       // positions count from the rule's first word, as in the file (the -t TABLE we put in front is not there)
@@ -101,5 +150,5 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
     }
   });
   if (table) throw lineError(lines.length, `*${table}`, `*${table} (line ${tableLine}) has no COMMIT`, 'INVALID_OPTION');
-  return { tables, rules };
+  return { tables, rules, counters, chains };
 }

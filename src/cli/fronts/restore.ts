@@ -5,12 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 import type { RuleRecord } from '../../backends/backend.js';
-import { chainByName } from '../../backends/nft/chains.js';
+import { chainByName, userChainNft, userChainOf } from '../../backends/nft/chains.js';
+import { chainOps } from '../../backends/nft/index.js';
+import type { XtTable } from '../../rule.js';
 import { dryRunAdd, withMarker } from '../apply.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { checkGlobal, type GlobalOptions } from '../global.js';
 import type { Io } from '../io.js';
 import { parseRestore } from './restore-format.js';
+import { listUserChains } from '../../backends/nft/user-chains.js';
+import { backendContext } from '../../marker.js';
+import { NETLINK_NETFILTER } from '../../transport/transport.js';
 
 export function restoreFront(family: 'ip' | 'ip6') {
   return async (argv: readonly string[], _base: number, g: GlobalOptions, io: Io): Promise<number> => {
@@ -33,13 +38,25 @@ export function restoreFront(family: 'ip' | 'ip6') {
       return EXIT_OK;
     }
     await withMarker(g, async (m) => {
+      const tableOf = (nft: string): XtTable | undefined => chainByName(nft)?.table ?? userChainOf(nft)?.table;
       const mine = (rec: RuleRecord): boolean => {
-        const c = chainByName(rec.id.split(':')[1] ?? '');
-        return rec.via === 'nft' && c !== undefined && plan.tables.includes(c.table) && (rec.rule?.family === undefined || rec.rule.family === family);
+        const t = tableOf(rec.id.split(':')[1] ?? '');
+        return rec.via === 'nft' && t !== undefined && plan.tables.includes(t) && (rec.rule?.family === undefined || rec.rule.family === family);
       };
+      const declared = plan.chains.map((c) => userChainNft(c.table, c.name));
+      // the flush: the named tables' rules, and their user chains the file does not declare (iptables-restore rebuilds them)
+      const existing = noflush ? [] : await listUserChains(await backendContext(m).transport(NETLINK_NETFILTER), m.table);
+      const drop = existing.filter((c) => plan.tables.includes(c.table)).map((c) => userChainNft(c.table, c.name)).filter((n) => !declared.includes(n));
       const replace = noflush ? [] : (await m.list({ via: 'nft' })).filter(mine).map((r) => r.id);
-      if (plan.rules.length > 0) await m.add(plan.rules, { replace });
-      else if (replace.length > 0) await m.delete(replace);
+      const withCounters = plan.counters.some((c) => c !== undefined);
+      if (plan.rules.length > 0) {
+        await m.add(plan.rules, { replace, chains: { create: declared, delete: drop }, ...(withCounters ? { counters: plan.counters } : {}) });
+      } else {
+        // nothing to add: the flush, then the chains (two batches; the first removes what the second may drop)
+        if (replace.length > 0) await m.delete(replace);
+        const ops = [...plan.chains.map((chain) => ({ op: 'new' as const, chain })), ...drop.map((n) => ({ op: 'delete' as const, chain: userChainOf(n)! }))];
+        await chainOps(backendContext(m), ops);
+      }
     });
     return EXIT_OK;
   };
@@ -51,8 +68,8 @@ export function saveFront(family: 'ip' | 'ip6') {
     checkGlobal(g);
     const counters = argv.includes('-c') || argv.includes('--counters');
     const { saveText } = await import('./save-format.js');
-    const records = await withMarker(g, (m) => m.list({ via: 'nft' }));
-    for (const l of saveText(records, family, counters)) io.out(l);
+    const [records, users] = await withMarker(g, async (m) => [await m.list({ via: 'nft' }), await listUserChains(await backendContext(m).transport(NETLINK_NETFILTER), m.table)] as const);
+    for (const l of saveText(records, family, counters, users)) io.out(l);
     return EXIT_OK;
   };
 }

@@ -10,6 +10,8 @@ export function ruleToInput(r: MarkRule): MarkRuleInput {
   if (r.sports) { o.sport = formatPortMatch(r.sports); delete o.sports; }
   if (r.dports) { o.dport = formatPortMatch(r.dports); delete o.dports; }
   if (r.rate) { o.rate = `${r.rate.rate}/${r.rate.unit}`; o.burst = r.rate.burst; }
+  // a connmark or jump statement's rule has no mark to give (its 0/0 is the model's "mark unchanged")
+  if (r.connmark || r.jump !== undefined) { delete o.mark; delete o.mask; delete o.xor; }
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return o as unknown as MarkRuleInput;
 }

@@ -6,6 +6,7 @@
  * naming the word and its position. normalizeRule does the value checks after.
  */
 import { parseU32 } from '../../rule.js';
+import type { ConnmarkInput } from '../../connmark.js';
 import { parsePortField } from '../../ports.js';
 import { UsageError } from '../errors.js';
 
@@ -26,7 +27,24 @@ export interface XtRule {
   burst?: string;
   markMatch?: string;
   ctmarkMatch?: string;
+  /** -j CONNMARK, as connmark.ts's input */
+  connmark?: XtConnmark;
+  /** -j CHAIN / -j RETURN */
+  jump?: string;
   comment?: string;
+}
+
+/** CONNMARK's options as they are read; finish() checks the combination. */
+export interface XtConnmark {
+  op?: 'set' | 'save' | 'restore';
+  opAt?: OptAt;
+  value?: number;
+  mask?: number;
+  nfmask?: number;
+  ctmask?: number;
+  bothMask?: number;
+  shift?: { dir: 'left' | 'right'; bits: number };
+  maskAt?: OptAt;
 }
 
 /** Where an option stood: its word (the long name getopt resolved), position, and a `!` before it. */
@@ -176,4 +194,70 @@ export const markTarget: XtExtension = {
   },
 };
 
-export const TARGETS: Readonly<Record<string, XtExtension>> = { MARK: markTarget };
+/**
+ * libxt_CONNMARK (revision 2), ctmark = (ctmark & ~ctmask) ^ ctmark-value for the set forms
+ * (the same five as MARK), and the copies --save-mark / --restore-mark with --mask (both masks),
+ * --nfmask, --ctmask and the shifts --left-shift-mark / --right-shift-mark N.
+ */
+function cmOp(op: 'set' | 'save' | 'restore', fill: (c: XtConnmark, v: string, at: OptAt) => void, flag = false): XtOption {
+  const parse: XtOption['parse'] = (v, r, at) => {
+    const c = (r.connmark ??= {});
+    if (c.op !== undefined) throw new UsageError('INVALID_OPTION', `'${at.word}' at position ${at.pos}: CONNMARK takes one operation (already ${c.opAt!.word} at position ${c.opAt!.pos})`, { field: at.word });
+    c.op = op;
+    c.opAt = at;
+    fill(c, v, at);
+  };
+  return flag ? { parse, flag: true } : { parse };
+}
+function cmMask(key: 'nfmask' | 'ctmask' | 'bothMask'): XtOption {
+  return opt((v, r, at) => {
+    const c = (r.connmark ??= {});
+    if (c[key] !== undefined) throw new UsageError('INVALID_OPTION', `'${at.word}' at position ${at.pos} is given twice`, { field: at.word });
+    if (key === 'bothMask' ? c.nfmask !== undefined || c.ctmask !== undefined : c.bothMask !== undefined) {
+      throw new UsageError('INVALID_OPTION', `'${at.word}' at position ${at.pos}: --mask cannot be combined with --nfmask or --ctmask`, { field: at.word });
+    }
+    c[key] = parseU32(v, at.word, 'INVALID_MASK');
+    c.maskAt = at;
+  });
+}
+function cmShift(dir: 'left' | 'right'): XtOption {
+  return opt((v, r, at) => {
+    const c = (r.connmark ??= {});
+    if (c.shift !== undefined) throw new UsageError('INVALID_OPTION', `'${at.word}' at position ${at.pos}: the shift is already given`, { field: at.word });
+    if (!/^\d+$/.test(v) || Number(v) > 31) throw new UsageError('INVALID_OPTION', `${at.word} ${JSON.stringify(v)} at position ${at.pos} is not a bit count 0-31`, { field: at.word });
+    c.shift = { dir, bits: Number(v) };
+    c.maskAt ??= at;
+  });
+}
+
+export const connmarkTarget: XtExtension = {
+  name: 'CONNMARK',
+  options: {
+    '--set-xmark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); c.value = x; c.mask = m ?? 0xffffffff; }),
+    '--set-mark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); c.value = x; c.mask = m === undefined ? 0xffffffff : (m | x) >>> 0; }),
+    '--and-mark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); noMask(at, m); c.value = 0; c.mask = ~x >>> 0; }),
+    '--or-mark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); noMask(at, m); c.value = x; c.mask = x; }),
+    '--xor-mark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); noMask(at, m); c.value = x; c.mask = 0; }),
+    '--save-mark': cmOp('save', () => {}, true),
+    '--restore-mark': cmOp('restore', () => {}, true),
+    '--mask': cmMask('bothMask'),
+    '--nfmask': cmMask('nfmask'),
+    '--ctmask': cmMask('ctmask'),
+    '--left-shift-mark': cmShift('left'),
+    '--right-shift-mark': cmShift('right'),
+  },
+  finish: (r, at) => {
+    const c = r.connmark;
+    if (c?.op === undefined) throw new UsageError('INVALID_OPTION', `-j CONNMARK at position ${at}: No operation specified (--set-mark, --set-xmark, --and-mark, --or-mark, --xor-mark, --save-mark or --restore-mark)`, { field: '--save-mark' });
+    if (c.op === 'set' && c.maskAt) throw new UsageError('INVALID_OPTION', `'${c.maskAt.word}' at position ${c.maskAt.pos} applies to --save-mark and --restore-mark only`, { field: c.maskAt.word });
+  },
+};
+
+export const TARGETS: Readonly<Record<string, XtExtension>> = { MARK: markTarget, CONNMARK: connmarkTarget };
+
+/** The statement of a finished CONNMARK, as the rule field connmark. */
+export function connmarkField(c: XtConnmark): ConnmarkInput {
+  if (c.op === 'set') return { op: 'set', value: c.value!, mask: c.mask! };
+  const masks = c.bothMask !== undefined ? { mask: c.bothMask } : { ...(c.nfmask !== undefined ? { nfmask: c.nfmask } : {}), ...(c.ctmask !== undefined ? { ctmask: c.ctmask } : {}) };
+  return { op: c.op!, ...masks, ...(c.shift ? { shift: c.shift } : {}) };
+}
