@@ -5,7 +5,7 @@
  * skbedit on clsact, or on an existing ingress qdisc); `tc qdisc add|del` acts on the device.
  */
 import type { MarkRuleInput } from '../../rule.js';
-import type { RuleRecord } from '../../backends/backend.js';
+import type { BackendContext, RuleRecord } from '../../backends/backend.js';
 import { PktmarkError } from '../../errors.js';
 import { addRules, ifindexResolver, openTransport, withMarker } from '../apply.js';
 import { EXIT_OK, UsageError } from '../errors.js';
@@ -21,6 +21,7 @@ export type TcCommand =
   | { readonly op: 'qdisc-add' | 'qdisc-del'; readonly dev: string; readonly kind: 'ingress' | 'clsact' }
   | { readonly op: 'filter-add'; readonly rule: MarkRuleInput }
   | { readonly op: 'filter-del' | 'filter-show'; readonly dev: string; readonly direction?: Direction; readonly prio?: number; readonly family?: 'ip' | 'ip6' | 'all' }
+  | { readonly op: 'batch'; readonly file: string; readonly force: boolean }
   | { readonly op: 'help' };
 
 interface TcFilterSpec {
@@ -171,14 +172,23 @@ function parseFilter(w: Words, verb: string, verbPos: number): TcCommand {
 /** Parse the words after `tc`. Throws UsageError (exit 2) naming the word and its position. */
 export function parseTc(words: readonly string[], g?: GlobalOptions): TcCommand {
   const w = new Words(words, 1);
-  // tc's own global options: -n NETNS (-netns), -s (stats: counters are always read), -j (json)
+  // tc's own global options: -n NETNS (-netns), -s (stats: counters are always read), -j (json),
+  // -force and -batch FILE (tc.c matches() takes any prefix: -b, -ba, …, -f, -fo, …)
+  let batch: string | undefined, force = false;
   for (;;) {
     const o = w.peek();
+    if (o !== undefined && /^-b(a(t(ch?)?)?)?$/.test(o)) { w.take(); batch = w.value(o, 'a file (or - for standard input)'); continue; }
+    if (o !== undefined && /^-f(o(r(ce?)?)?)?$/.test(o)) { w.take(); force = true; continue; }
     if (o === '-n' || o === '-netns' || o === '--netns') { w.take(); const ns = w.value(o, 'a namespace'); if (g) g.netns = ns; continue; }
     if (o === '-s' || o === '-stats' || o === '-d' || o === '-p' || o === '-pretty') { w.take(); continue; }
     if (o === '-j' || o === '-json') { w.take(); if (g) g.json = true; continue; }
     break;
   }
+  if (batch !== undefined) {
+    if (!w.done) throw w.unsupported(w.take(), w.lastPos, '-batch FILE takes its commands from the file');
+    return { op: 'batch', file: batch, force };
+  }
+  if (force) throw usage('-force goes with -batch FILE', '-force');
   if (w.done) throw usage('tc needs an object: qdisc or filter', 'object', 'see pktmark tc --help');
   const object = w.take();
   if (object === 'help' || object === '-h' || object === '--help') return { op: 'help' };
@@ -205,7 +215,7 @@ export function parseTc(words: readonly string[], g?: GlobalOptions): TcCommand 
   return parseFilter(w, verb, w.lastPos);
 }
 
-async function qdisc(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>, g: GlobalOptions, io: Io): Promise<void> {
+export async function qdisc(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>, g: GlobalOptions, io: Io): Promise<void> {
   const { encodeDelIngressQdisc, encodeNewIngressQdisc } = await import('../../../codecs/tc/qdisc.js');
   const { parseIfName } = await import('../../rule.js');
   parseIfName(cmd.dev, 'dev', false);
@@ -230,6 +240,18 @@ async function qdisc(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>,
   }
 }
 
+/** A batch's `qdisc add` line on the Marker's transport; returns the step that removes it again. */
+export async function qdiscStep(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>, ctx: BackendContext): Promise<() => Promise<void>> {
+  const { encodeDelIngressQdisc, encodeNewIngressQdisc } = await import('../../../codecs/tc/qdisc.js');
+  const { NETLINK_ROUTE } = await import('../../transport/transport.js');
+  const { tcKernel } = await import('../../backends/tc/index.js');
+  const { execute } = await import('../../transport/execute.js');
+  const t = await ctx.transport(NETLINK_ROUTE);
+  const ifindex = await tcKernel.ifindexOf(t, cmd.dev);
+  await execute(t, `add ${cmd.kind} qdisc on ${cmd.dev}`, (w, seq) => encodeNewIngressQdisc(w, seq, ifindex, cmd.kind));
+  return async () => { await execute(t, `delete ${cmd.kind} qdisc on ${cmd.dev}`, (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, cmd.kind)); };
+}
+
 const familyOf = (r: RuleRecord): 'ip' | 'ip6' | undefined => r.rule?.family;
 
 function selected(records: readonly RuleRecord[], c: { dev: string; direction?: Direction; prio?: number; family?: 'ip' | 'ip6' | 'all' }): RuleRecord[] {
@@ -245,6 +267,7 @@ function selected(records: readonly RuleRecord[], c: { dev: string; direction?: 
 
 export async function runTc(cmd: TcCommand, g: GlobalOptions, io: Io): Promise<number> {
   if (cmd.op === 'help') { io.out(helpText('tc')); return EXIT_OK; }
+  if (cmd.op === 'batch') return (await import('./tc-batch.js')).runTcBatch(cmd.file, cmd.force, g, io);
   if (g.dryRun && cmd.op !== 'filter-add' && cmd.op !== 'qdisc-add' && cmd.op !== 'qdisc-del') {
     throw new UsageError('UNSUPPORTED', `--dry-run applies to tc filter add and tc qdisc add|del; filter ${cmd.op === 'filter-del' ? 'del' : 'show'} depends on the kernel's current filters`, { field: '--dry-run' });
   }
