@@ -27,7 +27,8 @@ class FakeU32 {
   /** requests per sendmsg: the filters of a batch must come in one */
   readonly sends: number[][] = [];
   private next = 0x800;
-  readonly transport = new FakeTransport(0, (reqs) => { this.sends.push(reqs.map((r) => r.header.type)); return reqs.flatMap((r) => this.handle(r)); });
+  /** a new socket on the same fake kernel (the CLI closes its socket after each command) */
+  connect(): FakeTransport { return new FakeTransport(0, (reqs) => { this.sends.push(reqs.map((r) => r.header.type)); return reqs.flatMap((r) => this.handle(r)); }); }
 
   private handle(r: NetlinkMessage): Uint8Array[] {
     const seq = r.header.seq;
@@ -67,7 +68,8 @@ class FakeU32 {
       case RTM_DELTFILTER: {
         const f = decodeFilter(r);
         const hit = (x: TcFilter): boolean => x.ifindex === f.ifindex && x.parent === f.parent && x.prio === f.prio && (f.handle === 0 || x.handle === f.handle);
-        if (!this.filters.some(hit)) return [ackFor(r, 2)];
+        // (a priority's u32 instance outlives its last node, so deleting the priority always works)
+        if (f.handle !== 0 && !this.filters.some(hit)) return [ackFor(r, 2)];
         this.filters = this.filters.filter((x) => !hit(x));
         return [ackFor(r)];
       }
@@ -89,7 +91,7 @@ const dir = mkdtempSync(join(tmpdir(), 'pktmark-tc-batch-'));
 function file(name: string, text: string): string { const p = join(dir, name); writeFileSync(p, text); return p; }
 async function run(k: FakeU32 | undefined, argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [], err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }, k ? { transport: () => k.transport } : undefined);
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }, k ? { transport: () => k.connect() } : undefined);
   return { code, out, err };
 }
 const F = (prio: number, mark: string, match = `match ip src 10.0.0.${prio}`): string => `filter add dev d0 ingress protocol ip prio ${prio} u32 ${match} action skbedit mark ${mark}`;
@@ -181,4 +183,31 @@ test('--dry-run --hex prints the messages without a kernel: the batch qdisc, the
   const text = await run(undefined, ['--dry-run', 'tc', '-batch', file('dry2.tc', [F(1, '1'), F(2, '2')].join('\n'))]);
   t.deepEqual(text.out.filter((l) => l.startsWith('tc qdisc')), ['tc qdisc add dev d0 clsact'], 'one clsact for the device');
   t.is(text.out.length, 3);
+});
+
+test('filter show and del act on pktmark\'s filters as tc does: by direction, prio, handle; a foreign filter stays', async (t) => {
+  const k = new FakeU32();
+  t.is((await run(k, ['tc', '-batch', file('sd.tc', [F(1, '1'), F(2, '2'), F(3, '3'), 'filter add dev d0 egress protocol ip prio 4 u32 match u32 0 0 action skbedit mark 4'].join('\n'))])).code, 0);
+  // someone else's filter at prio 7 (no owner cookie)
+  const foreign: TcFilter = { ifindex: 3, parent: 0xfffffff2, prio: 7, protocol: 0x0008, handle: 0x80000fff, options: { kind: 'u32', sel: k.filters[0].options!.kind === 'u32' ? k.filters[0].options!.sel! : undefined!, extra: [] } };
+  k.filters.push(foreign);
+  const show = await run(k, ['tc', 'filter', 'show', 'dev', 'd0', 'ingress']);
+  t.is(show.code, 0, show.err.join('\n'));
+  t.deepEqual(show.out.map((l) => l.split(' ')[0]), ['tc:d0:ingress:1:800::800', 'tc:d0:ingress:2:800::801', 'tc:d0:ingress:3:800::802']);
+  const eg = await run(k, ['tc', '-j', 'filter', 'show', 'dev', 'd0', 'egress']);
+  t.is((JSON.parse(eg.out[0]) as { rules: unknown[] }).rules.length, 1);
+  t.is((await run(k, ['tc', 'filter', 'del', 'dev', 'd0', 'ingress', 'prio', '2'])).code, 0);
+  t.deepEqual(k.marks(), [1, 3, 4]);
+  const none = await run(k, ['tc', 'filter', 'del', 'dev', 'd0', 'ingress', 'prio', '9']);
+  t.is(none.code, 1);
+  t.regex(none.err[0], /NOT_FOUND prio: no pktmark filter on d0 ingress with prio 9/);
+  const wrongHandle = await run(k, ['tc', 'filter', 'del', 'dev', 'd0', 'ingress', 'protocol', 'ip', 'prio', '1', 'handle', '800::801', 'u32']);
+  t.is(wrongHandle.code, 1);
+  t.regex(wrongHandle.err[0], /NOT_FOUND handle: .*prio 1 handle 800::801/);
+  t.is((await run(k, ['tc', 'filter', 'del', 'dev', 'd0', 'ingress', 'protocol', 'ip', 'prio', '1', 'handle', '800::800', 'u32'])).code, 0);
+  t.deepEqual(k.marks(), [3, 4]);
+  t.is((await run(k, ['tc', 'filter', 'del', 'dev', 'd0', 'handle', '800::802', 'ingress'])).code, 2, 'a handle needs its prio, as the kernel says');
+  t.is((await run(k, ['tc', 'filter', 'del', 'dev', 'd0', 'ingress'])).code, 0);
+  t.deepEqual(k.marks(), [4], 'the egress filter stays');
+  t.true(k.filters.includes(foreign), 'the foreign filter stays');
 });

@@ -14,13 +14,14 @@ import { helpText } from '../help.js';
 import type { Io } from '../io.js';
 import { hex, rulesJson } from '../output.js';
 import { Words } from '../words.js';
+import { formatU32Handle, parseU32Handle } from '../../../codecs/tc/classifiers/u32.js';
 
 type Direction = 'ingress' | 'egress';
 
 export type TcCommand =
   | { readonly op: 'qdisc-add' | 'qdisc-del'; readonly dev: string; readonly kind: 'ingress' | 'clsact' }
   | { readonly op: 'filter-add'; readonly rule: MarkRuleInput }
-  | { readonly op: 'filter-del' | 'filter-show'; readonly dev: string; readonly direction?: Direction; readonly prio?: number; readonly family?: 'ip' | 'ip6' | 'all' }
+  | { readonly op: 'filter-del' | 'filter-show'; readonly dev: string; readonly direction?: Direction; readonly prio?: number; readonly family?: 'ip' | 'ip6' | 'all'; readonly handle?: number }
   | { readonly op: 'batch'; readonly file: string; readonly force: boolean }
   | { readonly op: 'help' };
 
@@ -29,6 +30,7 @@ interface TcFilterSpec {
   direction?: Direction;
   family?: 'ip' | 'ip6' | 'all';
   prio?: number;
+  handle?: number;
   src?: string;
   dst?: string;
   proto?: string;
@@ -136,6 +138,14 @@ function parseFilter(w: Words, verb: string, verbPos: number): TcCommand {
         if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0xffff) throw new UsageError('INVALID_OPTION', `prio ${JSON.stringify(v)} at position ${w.lastPos} is not 1-65535`, { field: 'prio' });
         f.prio = Number(v); continue;
       }
+      case 'handle': {
+        // `filter del … prio N handle 800::800 u32`: one u32 node, as tc deletes it
+        if (verb === 'add') throw w.unsupported(word, w.lastPos, 'the kernel picks the u32 handle of a new filter (see filter show)');
+        const h = w.value('handle', 'a u32 handle, e.g. 800::800');
+        const n = parseU32Handle(h.toLowerCase());
+        if (n === undefined || (n & 0xfff) === 0) throw w.unsupported(h, w.lastPos, 'a u32 node handle is HT:BKT:NODE, e.g. 800::800');
+        f.handle = n; continue;
+      }
       case 'u32':
         if (verb !== 'add') { if (verb === 'del') continue; throw w.unsupported(); }
         u32 = true; continue;
@@ -157,7 +167,9 @@ function parseFilter(w: Words, verb: string, verbPos: number): TcCommand {
   if (f.dev === undefined) throw usage(`filter ${verb} needs dev IF`, 'dev');
   if (verb === 'show' || verb === 'del') {
     if (verb === 'del' && f.direction === undefined) throw usage('filter del needs parent ffff: (or ingress/egress)', 'parent');
-    return { op: verb === 'show' ? 'filter-show' : 'filter-del', dev: f.dev, ...(f.direction ? { direction: f.direction } : {}), ...(f.prio ? { prio: f.prio } : {}), ...(f.family ? { family: f.family } : {}) };
+    // the kernel's rule (tc_del_tfilter): a handle names a node within one priority
+    if (f.handle !== undefined && f.prio === undefined) throw usage('filter del with a handle needs its prio (the kernel cannot find a handle without one)', 'handle');
+    return { op: verb === 'show' ? 'filter-show' : 'filter-del', dev: f.dev, ...(f.direction ? { direction: f.direction } : {}), ...(f.prio ? { prio: f.prio } : {}), ...(f.family ? { family: f.family } : {}), ...(f.handle !== undefined ? { handle: f.handle } : {}) };
   }
   void devPos; void verbPos;
   if (f.direction === undefined) throw usage('filter add needs parent ffff: (or ingress/egress)', 'parent', 'the cheat sheet writes: parent ffff:');
@@ -254,9 +266,10 @@ export async function qdiscStep(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdi
 
 const familyOf = (r: RuleRecord): 'ip' | 'ip6' | undefined => r.rule?.family;
 
-function selected(records: readonly RuleRecord[], c: { dev: string; direction?: Direction; prio?: number; family?: 'ip' | 'ip6' | 'all' }): RuleRecord[] {
+function selected(records: readonly RuleRecord[], c: { dev: string; direction?: Direction; prio?: number; family?: 'ip' | 'ip6' | 'all'; handle?: number }): RuleRecord[] {
   return records.filter((r) => {
-    const [, dev, direction, prio] = r.id.split(':');
+    const [, dev, direction, prio, ...handle] = r.id.split(':');
+    if (c.handle !== undefined && parseU32Handle(handle.join(':')) !== c.handle) return false;
     if (r.via !== 'tc' || dev !== c.dev) return false;
     if (c.direction && direction !== c.direction) return false;
     if (c.prio !== undefined && Number(prio) !== c.prio) return false;
@@ -284,7 +297,8 @@ export async function runTc(cmd: TcCommand, g: GlobalOptions, io: Io): Promise<n
       await withMarker(g, async (m) => {
         const victims = selected(await m.list({ via: 'tc' }), cmd);
         if (victims.length === 0 && cmd.prio !== undefined) {
-          throw new PktmarkError('NOT_FOUND', `no pktmark filter on ${cmd.dev} ${cmd.direction} with prio ${cmd.prio}`, { field: 'prio', hint: `see pktmark tc filter show dev ${cmd.dev}` });
+          const what = cmd.handle !== undefined ? `prio ${cmd.prio} handle ${formatU32Handle(cmd.handle)}` : `prio ${cmd.prio}`;
+          throw new PktmarkError('NOT_FOUND', `no pktmark filter on ${cmd.dev} ${cmd.direction} with ${what}`, { field: cmd.handle !== undefined ? 'handle' : 'prio', hint: `see pktmark tc filter show dev ${cmd.dev}` });
         }
         if (victims.length) await m.delete(victims.map((v) => v.id));
         if (g.json) io.out(JSON.stringify({ deleted: victims.map((v) => v.id) }));
