@@ -61,6 +61,12 @@ export interface AddOptions {
    * in: iptables-restore's flush, so no other reader ever sees the chain empty or half-filled
    */
   readonly replace?: readonly string[];
+  /**
+   * nft: the ruleset generation the caller read before deciding `replace` (NFNL_BATCH_GENID). If
+   * anyone commits after it, the kernel refuses the whole batch with ERESTART and nothing applies,
+   * so the caller can read again and retry (iptables-restore's flush against racing writers).
+   */
+  readonly generation?: number;
 }
 
 /** One line of `pktmark doctor`. */
