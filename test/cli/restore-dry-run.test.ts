@@ -3,7 +3,6 @@
  * As nobody the flush cannot be read (stderr says so) and the batch is the one for a namespace
  * without pktmark rules; as root in a namespace with pktmark rules it starts with their DELRULEs.
  */
-import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +10,13 @@ import { parseMessages } from '../../codecs/netlink/message.js';
 import { NFT_MSG_DELRULE, NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
 import { cli } from './cli.js';
 import { liveTest, uniqueName, withNetns } from '../helpers/netns.js';
+import { DROP_TO_NOBODY, liveTest as requiresTest } from '../helpers/requires.js';
 
 const FILE = join(tmpdir(), `${uniqueName('pmrd')}.rules`);
 writeFileSync(FILE, '*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -s 10.0.0.1 -j MARK --set-mark 0x1\nCOMMIT\n*mangle\n-A OUTPUT -p tcp --dport 443 -j MARK --set-mark 0x2/0xff\nCOMMIT\n');
 const types = (stdout: string): number[] => stdout.trim().split('\n').map((h) => parseMessages(Buffer.from(h, 'hex'))[0]!.header.type);
 
-test('as nobody: --dry-run --hex prints one batch (begin … end) with every rule; the flush is said to be left out', async (t) => {
+requiresTest('as nobody: --dry-run --hex prints one batch (begin … end) with every rule; the flush is said to be left out', [DROP_TO_NOBODY], async (t) => {
   const r = await cli(['--dry-run', '--hex', 'iptables-restore', FILE], { asNobody: true });
   t.is(r.code, 0, r.stderr);
   const ty = types(r.stdout);
