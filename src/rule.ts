@@ -280,6 +280,11 @@ export interface RuleFields<V extends Via = Via> {
   implied?(input: MarkRuleInput): boolean;
   /** check and copy this backend's fields into the draft (shared fields are already in it) */
   normalize(input: MarkRuleInput, out: RuleDraft): void;
+  /**
+   * true when a port may be given without proto: tc's u32 `match ip dport N 0xffff` compares the
+   * 16 bits at the transport offset of any packet, whatever its protocol, and tc accepts it alone
+   */
+  readonly portsWithoutProto?: boolean;
 }
 
 /**
@@ -312,7 +317,7 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
   for (const f of ['sport', 'dport'] as const) {
     if (input[f] === undefined) continue;
     const port = parsePortField(input[f]!, f);
-    if (out.proto === undefined || !PORT_PROTOCOLS.has(out.proto)) {
+    if ((out.proto === undefined && !spec.portsWithoutProto) || (out.proto !== undefined && !PORT_PROTOCOLS.has(out.proto))) {
       fail('PORT_WITHOUT_PROTO', f, `${f} needs proto tcp, udp, sctp or udplite`, `add proto: 'tcp' (iptables: -p tcp)`);
     }
     if (typeof port === 'number') out[f] = port;

@@ -76,6 +76,12 @@ export interface AddOptions {
   readonly chains?: { readonly create?: readonly string[]; readonly delete?: readonly string[] };
   /** nft, iptables-restore -c: each rule's counter starts at these values (by index of the rules; undefined: zero) */
   readonly counters?: readonly ({ readonly packets: bigint; readonly bytes: bigint } | undefined)[];
+  /**
+   * nft: the ruleset generation the caller read before deciding `replace` (NFNL_BATCH_GENID). If
+   * anyone commits after it, the kernel refuses the whole batch with ERESTART and nothing applies,
+   * so the caller can read again and retry (iptables-restore's flush against racing writers).
+   */
+  readonly generation?: number;
 }
 
 /** One line of `pktmark doctor`. */

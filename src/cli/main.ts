@@ -54,7 +54,8 @@ export async function version(): Promise<string> {
   return 'unknown';
 }
 
-function report(e: unknown, g: GlobalOptions, io: Io): number {
+/** Print one error as the CLI does (one line, or JSON), and return its exit code. */
+export function report(e: unknown, g: GlobalOptions, io: Io): number {
   if (!(e instanceof PktmarkError)) {
     const msg = e instanceof Error ? e.message : String(e);
     io.err(g.json ? JSON.stringify({ error: { code: 'INTERNAL', message: msg, exitCode: EXIT_RULE } }) : `pktmark: INTERNAL: ${safeField(msg.split('\n')[0]!)}`);

@@ -14,8 +14,29 @@ import { cli, pool, type CliResult } from '../cli/cli.js';
 import { main } from '../../src/cli/main.js';
 import { snapshot } from './snapshot.js';
 import { RAW } from './raw.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-type Line = readonly [args: readonly string[], exit: 1 | 2, code: string];
+/** Truncated input files (a restore without COMMIT or cut mid-line, an apply YAML cut mid-rule, tc batches). */
+const DIR = mkdtempSync(join(tmpdir(), 'pktmark-bad-files-'));
+const T = (name: string, text: string): string => { const p = join(DIR, name); writeFileSync(p, text); return p; };
+const RESTORE_HEAD = '*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -s 10.0.0.1 -j MARK --set-mark 0x1\n';
+const FILES = {
+  noCommit: T('no-commit.rules', RESTORE_HEAD),
+  cutOption: T('cut-option.rules', `${RESTORE_HEAD}-A PREROUTING -s 10.0.0.2 -j MARK --set-mark`),
+  cutAddress: T('cut-address.rules', `${RESTORE_HEAD}-A PREROUTING -s 10.0.`),
+  cutTable: T('cut-table.rules', `${RESTORE_HEAD}COMMIT\n*mang`),
+  cutYaml: T('cut.yaml', 'rules:\n  - {src: 10.0.0.1, mark: 1}\n  - {src: 10.0.'),
+  cutYamlKey: T('cut-key.yaml', 'rules:\n  - src: 10.0.0.1\n    mark: 1\n  - src: 10.0.0.2\n    ma'),
+  cutYamlQuote: T('cut-quote.yaml', 'rules:\n  - src: 10.0.0.1\n    mark: "0x'),
+  batchWord: T('bad-word.tc', 'filter add dev d0 ingress protocol ip prio 3 u32 match ip src 10.0.0.9 action skbedit mark 1\nfilter add dev d0 ingress protocol ip prio 4 u32 match ip srx 10.0.0.9 action skbedit mark 1\n'),
+  batchCut: T('cut.tc', 'filter add dev d0 ingress protocol ip prio 3 u32 match ip src 10.0.0.9 action skbedit mark 1\nfilter add dev d0 ingress protocol ip prio 4 u32 match ip src 10.0.0.9 action skbedit ma'),
+  batchDev: T('bad-dev.tc', 'filter add dev d0 ingress protocol ip prio 3 u32 match ip src 10.0.0.9 action skbedit mark 1\nfilter add dev o0 ingress protocol ip prio 4 u32 match ip src 10.0.0.9 action skbedit mark 1\n'),
+};
+
+/** argv, exit status, code, and (where the position matters: files) what the message must say */
+type Line = readonly [args: readonly string[], exit: 1 | 2, code: string, says?: RegExp];
 const ESC = '\x1b[31m', OSC = '\x1b]0;owned\x07', CSI8 = '\u009b2J', RLO = '\u202e';
 const IPT = ['iptables', '-t', 'raw', '-A', 'PREROUTING'];
 const TCF = ['tc', 'filter', 'add', 'dev', 'd0', 'parent', 'ffff:', 'protocol', 'ip', 'prio', '1', 'u32'];
@@ -79,6 +100,17 @@ const LINES: readonly Line[] = [
   [['--netns', '/etc/passwd', 'list'], 1, 'INVALID_NETNS'],
   [['--netns', '/dev/tty', 'add', '--mark', '1'], 1, 'INVALID_NETNS'],
   [['--netns', '/proc/self/ns/mnt', 'list'], 1, 'INVALID_NETNS'],
+  [['iptables-restore', FILES.noCommit], 1, 'INVALID_OPTION', /line 4: \*raw \(line 1\) has no COMMIT/],
+  [['iptables-restore', FILES.cutOption], 1, 'INVALID_OPTION', /line 4: --set-mark at word 7 needs a value/],
+  [['iptables-restore', FILES.cutAddress], 1, 'INVALID_OPTION', /line 4: -A at word 1 needs -j MARK/],
+  [['iptables-restore', FILES.cutTable], 1, 'UNSUPPORTED', /line 5: table \*mang/],
+  [['iptables-restore', '--noflush', FILES.noCommit], 1, 'INVALID_OPTION', /line 4/],
+  [['apply', '-f', FILES.cutYaml], 1, 'INVALID_ARGUMENT', /cut\.yaml:3/],
+  [['apply', '-f', FILES.cutYamlKey], 1, 'INVALID_ARGUMENT', /cut-key\.yaml:5/],
+  [['apply', '-f', FILES.cutYamlQuote], 1, 'INVALID_ARGUMENT', /cut-quote\.yaml:3/],
+  [['tc', '-batch', FILES.batchWord], 1, 'UNSUPPORTED', /bad-word\.tc:2: unsupported word 'srx' at position 13/],
+  [['tc', '-batch', FILES.batchCut], 1, 'UNSUPPORTED', /cut\.tc:2: unsupported word 'ma'/],
+  [['tc', '-batch', FILES.batchDev], 1, 'NOT_FOUND', /bad-dev\.tc:2: device "o0" does not exist/],
 ];
 
 /** Lines that bring their own --netns; the others get `--netns NS` in front. */
@@ -111,12 +143,13 @@ liveTest(`CLI and fronts: ${LINES.length} bad lines with escapes, names and ids 
       if (r.code !== mine.code || r.stderr !== mine.stderr) problems.push(`${JSON.stringify(a)}: as a process ${r.code} ${JSON.stringify(r.stderr)}, in-process ${mine.code} ${JSON.stringify(mine.stderr)}`);
     });
     results.forEach((res, i) => {
-      const [args, exit, code] = LINES[i]!;
+      const [args, exit, code, says] = LINES[i]!;
       const what = JSON.stringify(args);
       const errLines = res.stderr.trimEnd().split('\n');
       if (res.code !== exit) problems.push(`${what}: exit ${res.code}, expected ${exit}: ${res.stderr}`);
       if (errLines.length !== 1) problems.push(`${what}: ${errLines.length} stderr lines`);
       if (!errLines[0]!.startsWith(`pktmark: ${code}`)) problems.push(`${what}: expected ${code}: ${errLines[0]}`);
+      if (says && !says.test(errLines[0]!)) problems.push(`${what}: expected ${says}: ${errLines[0]}`);
       if (RAW.test(res.stderr) || RAW.test(res.stdout)) problems.push(`${what}: raw control character in ${JSON.stringify(res.stderr)}`);
       if (res.stdout !== '') problems.push(`${what}: stdout ${res.stdout}`);
     });

@@ -40,7 +40,8 @@ const nobodyTest = (title: string, fn: (t: ExecutionContext) => Promise<void>): 
 
 nobodyTest('nft: --dry-run --hex as nobody prints the golden messages of every fixture case', async (t) => {
   t.timeout(300_000);
-  const plain = cases.filter((c) => !c.input.xor && c.input.mask === undefined);
+  // (the add command has no option for the mark and ct mark matches: those cases go through the iptables front's tests)
+  const plain = cases.filter((c) => !c.input.xor && c.input.mask === undefined && c.input.markMatch === undefined && c.input.ctmarkMatch === undefined);
   t.true(plain.length >= 25);
   const results = await pool(plain, 6, (c) => cli(['--dry-run', '--hex', 'add', ...options(c.input)], { asNobody: true }));
   results.forEach((r, i) => {

@@ -7,7 +7,7 @@
  * plus that one attribute.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { batchOf, loadFixture } from '../helpers/fixtures.js';
 import { AttributeReader, AttributeWriter } from '../../codecs/netlink/attributes.js';
 import { writeBatchBegin } from '../../codecs/netlink/batch.js';
 import { NLM_F_ACK, NLM_F_ECHO } from '../../codecs/netlink/message.js';
@@ -17,7 +17,8 @@ import { diff } from '../../src/apply/diff.js';
 import type { CurrentRule } from '../../src/apply/state.js';
 import { normalizeRule } from '../../src/normalize.js';
 
-const fixture = (n: string): { batch: string[]; nftVersion: string } => JSON.parse(readFileSync(new URL(`../../fixtures/nft/${n}.json`, import.meta.url), 'utf8'));
+/** an apply capture (schema 1): the batch nft sent in its one run */
+const fixture = (n: string): { batch: string[]; toolVersion: string } => { const f = loadFixture('nft', n); return { batch: batchOf(f.runs[0]), toolVersion: f.toolVersion }; };
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const norm = (h: string): string => h.slice(0, 16) + '0'.repeat(16) + h.slice(32);
 
@@ -51,7 +52,7 @@ const rulesOf = (rs: DesiredRuleInput[], current: CurrentRule[]): string[] => {
 };
 
 test('fixtures come from nft 1.0.6', (t) => {
-  for (const n of ['apply-replace', 'apply-add-after', 'apply-two-rules']) t.regex(fixture(n).nftVersion, /^nftables v1\.0\.6/);
+  for (const n of ['apply-replace', 'apply-add-after', 'apply-two-rules']) t.regex(fixture(n).toolVersion, /^nftables v1\.0\.6/);
 });
 
 test('replace in place = nft replace rule … handle 3 (NLM_F_REPLACE, NFTA_RULE_HANDLE before the expressions)', (t) => {

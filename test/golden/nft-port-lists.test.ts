@@ -6,7 +6,7 @@
  * intended difference: the rule, alone in its batch, carries NLM_F_ECHO | NLM_F_ACK.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { batchOf, loadFixture } from '../helpers/fixtures.js';
 import { NLM_F_ACK, NLM_F_ECHO } from '../../codecs/netlink/message.js';
 import { nftBackend } from '../../src/backends/nft/index.js';
 import { exprsToRule } from '../../src/backends/nft/rule.js';
@@ -17,8 +17,8 @@ import { parseMessages } from '../../codecs/netlink/message.js';
 import { normalizeRule } from '../../src/normalize.js';
 import type { MarkRuleInput } from '../../src/rule.js';
 
-interface Fixture { command: string[]; batch: string[] }
-const fixture = (name: string): Fixture => JSON.parse(readFileSync(new URL(`../../fixtures/nft/${name}.json`, import.meta.url), 'utf8'));
+/** a set capture (schema 1): its one run's command and batch */
+const fixture = (name: string): { command: readonly string[]; batch: string[] } => { const r = loadFixture('nft', name).runs[0]; return { command: r.command, batch: batchOf(r) }; };
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const norm = (h: string): string => h.slice(0, 16) + '0'.repeat(16) + h.slice(32);
 const typeOf = (h: string): string => h.slice(8, 12);

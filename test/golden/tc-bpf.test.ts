@@ -7,7 +7,7 @@
  * pktmark writes its owner name in the same attribute (TCA_BPF_NAME).
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { loadFixture } from '../helpers/fixtures.js';
 import { AttributeWriter } from '../../codecs/netlink/attributes.js';
 import { parseMessages } from '../../codecs/netlink/message.js';
 import { decodeFilter, encodeDelFilter, encodeNewFilter, type TcFilter } from '../../codecs/tc/filter.js';
@@ -15,8 +15,11 @@ import { TCA_BPF_FLAG_ACT_DIRECT } from '../../codecs/tc/classifiers/bpf.js';
 import { ETH_P_ALL, PARENT_INGRESS } from '../../codecs/tc/constants.js';
 import { encodeSetXdp, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST } from '../../codecs/tc/xdp.js';
 
-interface Fixture { ifindex: number; runs: { command: string; messages: string[]; progFd: number | null }[] }
-const load = (name: string): Fixture => JSON.parse(readFileSync(new URL(`../../fixtures/tc/${name}.json`, import.meta.url), 'utf8')) as Fixture;
+/** a cls_bpf / XDP capture (schema 1): d0's ifindex, and per run its command as one string and progFd */
+function load(name: string): { ifindex: number; runs: { command: string; messages: readonly string[]; progFd?: number }[] } {
+  const f = loadFixture('tc', name);
+  return { ifindex: f.ifindex!, runs: f.runs.map((r) => ({ command: r.command.join(' '), messages: r.messages, ...(r.progFd !== undefined ? { progFd: r.progFd } : {}) })) };
+}
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const norm = (h: string): string => { const b = Buffer.from(h, 'hex'); for (const m of parseMessages(b)) b.fill(0, m.offset + 8, m.offset + 16); return b.toString('hex'); };
 const enc = (fill: (w: AttributeWriter) => void): string => { const w = new AttributeWriter(); fill(w); return norm(hex(w.finish())); };

@@ -87,6 +87,9 @@ const CASES: [string, Omit<MarkRuleInput, 'via' | 'dev'>][] = [
   ['mark-mask', { src: '10.0.0.1', mark: '0x10/0xf0', prio: 1 }],
   ['police-rate', { src: '10.0.0.1', mark: 0xdeadbeef, prio: 1, rate: '1/second', burst: 1 }],
   ['match-all', { mark: 0x2a, prio: 3, direction: 'egress' }],
+  // `match ip dport` without `match ip protocol`, as tc accepts it: no protocol key
+  ['dport-only', { family: 'ip', dport: 53, mark: 0xdeadbeef, prio: 1 }],
+  ['v6-sport-only', { family: 'ip6', sport: 53, mark: 7, prio: 2 }],
 ];
 for (const [name, input] of CASES) {
   test(`filter add: ${name}`, (t) => {

@@ -15,6 +15,8 @@ export interface FixtureRun {
   readonly messages: readonly string[];
   /** every message it received, in order (hex), where the capture traced recvmsg */
   readonly replies?: readonly string[];
+  /** where the capture traced bpf(): the fd the run's BPF_OBJ_GET returned (tc/ip put it in TCA_BPF_FD / IFLA_XDP_FD) */
+  readonly progFd?: number;
 }
 export interface Fixture {
   readonly schema: 1;
@@ -38,21 +40,13 @@ const DIR = new URL('../../fixtures/', import.meta.url);
 /** files in fixtures/<tool>/ that are inputs, not captures */
 export const INPUTS: Readonly<Record<Tool, readonly string[]>> = { nft: ['cases.json'], tc: [] };
 
-/**
- * Captures whose scripts still write the shape they had before schema 1 (capture-nft-sets.sh,
- * capture-nft-apply.sh, capture-tc-bpf.sh: written alongside the schema change, not yet moved
- * onto strace-fixture.mjs); their golden tests read them directly. They record command, tool
- * version and kernel too. Move a script over and its names leave this list.
- */
-export const PRE_SCHEMA: Readonly<Record<Tool, RegExp>> = { nft: /^(set-|apply-)/, tc: /^(bpf-da|xdp-generic)$/ };
-
 export function loadFixture(tool: Tool, name: string): Fixture {
   return JSON.parse(readFileSync(new URL(`${tool}/${name}.json`, DIR), 'utf8')) as Fixture;
 }
 /** every capture of a tool, by name */
 export function fixtureNames(tool: Tool): string[] {
   return readdirSync(new URL(`${tool}/`, DIR)).filter((f) => f.endsWith('.json') && !INPUTS[tool].includes(f)).map((f) => f.slice(0, -5))
-    .filter((n) => !PRE_SCHEMA[tool].test(n)).sort();
+    .sort();
 }
 /** a tool's input file (e.g. fixtures/nft/cases.json), parsed */
 export function loadInput<T>(tool: Tool, file: string): T {
@@ -85,18 +79,20 @@ export function schemaProblems(x: unknown, tool: Tool, name: string): string[] {
   if (o.name !== name) p.push(`name ${String(o.name)} is not the file's (${name})`);
   if (o.tool !== tool) p.push(`tool ${String(o.tool)} is not the directory's (${tool})`);
   for (const k of ['toolVersion', 'kernel', 'madeBy'] as const) if (typeof o[k] !== 'string' || o[k] === '') p.push(`${k} missing`);
-  // capture-TOOL.sh, or a script of its own for one feature (capture-nft-verify.sh)
-  if (typeof o.madeBy === 'string' && !new RegExp(`^fixtures/capture-${tool}(-[a-z0-9-]+)?\\.sh`).test(o.madeBy)) p.push('madeBy is not the capture script');
+  // fixtures/capture-nft.sh, capture-nft-sets.sh, capture-tc-bpf.sh, capture-nft-verify.sh, …: a capture script of the tool
+  if (typeof o.madeBy === 'string' && !new RegExp(`^fixtures/capture-${tool}(-[a-z0-9]+)*\\.sh( |$)`).test(o.madeBy)) p.push('madeBy is not the capture script');
   if (o.note !== undefined && typeof o.note !== 'string') p.push('note is not a string');
   if (o.ifindex !== undefined && !Number.isInteger(o.ifindex)) p.push('ifindex is not an integer');
   if (tool === 'tc' && o.ifindex === undefined) p.push('tc fixture without ifindex');
   if (!Array.isArray(o.runs) || o.runs.length === 0) return [...p, 'no runs'];
   (o.runs as Record<string, unknown>[]).forEach((r, i) => {
-    const rk = new Set(['command', 'files', 'messages', 'replies']);
+    const rk = new Set(['command', 'files', 'messages', 'replies', 'progFd']);
+    if (r.progFd !== undefined && !Number.isInteger(r.progFd)) p.push(`runs[${i}].progFd is not an integer`);
     for (const k of Object.keys(r)) if (!rk.has(k)) p.push(`runs[${i}]: unknown field ${k}`);
     const c = r.command;
     if (!Array.isArray(c) || c.length < 2 || !c.every((w) => typeof w === 'string')) p.push(`runs[${i}].command is not an argv`);
-    else if (c[0] !== `/usr/sbin/${tool}` && !(tool === 'nft' && c[0] === '/usr/sbin/iptables-nft')) p.push(`runs[${i}].command does not start with /usr/sbin/${tool}`);
+    // (tc fixtures may hold `ip link set … xdp…`: IFLA_XDP is a link attribute, sent by ip; nft ones iptables-nft's own batches)
+    else if (c[0] !== `/usr/sbin/${tool}` && !(tool === 'tc' && c[0] === '/usr/sbin/ip') && !(tool === 'nft' && c[0] === '/usr/sbin/iptables-nft')) p.push(`runs[${i}].command does not start with /usr/sbin/${tool}`);
     if (r.files !== undefined && (typeof r.files !== 'object' || !Object.values(r.files as object).every((v) => typeof v === 'string'))) p.push(`runs[${i}].files is not name → text`);
     for (const k of ['messages', 'replies'] as const) {
       const m = r[k];

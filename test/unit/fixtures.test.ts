@@ -1,7 +1,7 @@
 /**
  * Every capture in fixtures/ follows the one schema (fixtures/README.md, test/helpers/fixtures.ts):
  * schema 1, tool, toolVersion, kernel, madeBy, note?, ifindex? (tc), runs[{ command argv, files?,
- * messages hex[], replies? hex[] }]. A new capture that drifts from it fails here, by name.
+ * messages hex[], replies? hex[], progFd? }]. A new capture that drifts from it fails here, by name.
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ test('every fixture file follows schema 1 and records its command, tool version 
     }
   }
   t.deepEqual(problems, []);
-  t.true(n >= 45, `${n} fixtures checked`);
+  t.true(n >= 80, `${n} fixtures checked (every capture: no script is exempt)`);
 });
 
 test('schemaProblems names what is wrong', (t) => {
@@ -31,4 +31,7 @@ test('schemaProblems names what is wrong', (t) => {
   t.deepEqual(schemaProblems({ ...good, runs: [{ command: 'tc qdisc', messages: [] }] }, 'tc', 'x'), ['runs[0].command is not an argv', 'runs[0] sent no message']);
   t.deepEqual(schemaProblems({ ...good, runs: [{ command: ['/usr/sbin/tc', 'q'], messages: ['14000000000000000000000000000000'] }] }, 'tc', 'x'), ['runs[0].messages: nlmsg_len 20 is not the message\'s length 16']);
   t.deepEqual(schemaProblems(good, 'nft', 'x'), ['tool tc is not the directory\'s (nft)', 'madeBy is not the capture script', 'runs[0].command does not start with /usr/sbin/nft']);
+  t.deepEqual(schemaProblems({ ...good, madeBy: 'fixtures/capture-tc-bpf.sh (strace …)' }, 'tc', 'x'), [], 'a script per capture family');
+  t.deepEqual(schemaProblems({ ...good, madeBy: 'fixtures/capture-nft-sets.sh' }, 'tc', 'x'), ['madeBy is not the capture script']);
+  t.deepEqual(schemaProblems({ ...good, runs: [{ ...good.runs[0], progFd: 'x' }] }, 'tc', 'x'), ['runs[0].progFd is not an integer']);
 });

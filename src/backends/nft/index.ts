@@ -77,8 +77,8 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * if another program creates a table of that name first, the batch fails (EEXIST) instead of
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = []): Batch {
-  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool);
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = [], genid?: number): Batch {
+  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool, genid);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
   const used = new Set(rules.map(chainOf));
@@ -180,7 +180,8 @@ export function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: 
 const batchPool = new WriterPool();
 
 /** Send a batch, retrying a bounded number of times when another writer won a race. */
-async function sendBatch(t: Transport, op: string, build: (pool: WriterPool) => Batch, describe: (item: number) => string): Promise<{ batch: Batch; replies: NetlinkMessage[] }> {
+/** `resend`: false for a batch guarded by a generation (resending it could only fail again: the caller re-reads) */
+async function sendBatch(t: Transport, op: string, build: (pool: WriterPool) => Batch, describe: (item: number) => string, resend = true): Promise<{ batch: Batch; replies: NetlinkMessage[] }> {
   for (let attempt = 0; ; attempt++) {
     const batch = build(batchPool);
     let replies: NetlinkMessage[];
@@ -191,7 +192,7 @@ async function sendBatch(t: Transport, op: string, build: (pool: WriterPool) => 
     }
     const errors = errorsOf(replies);
     if (errors.length === 0) return { batch, replies };
-    if (attempt < MAX_RETRIES && errors.some((e) => RETRYABLE.has(e.errno))) continue;
+    if (resend && attempt < MAX_RETRIES && errors.some((e) => RETRYABLE.has(e.errno))) continue;
     // report the first failing message in batch order (the kernel reports them in that order too)
     errors.sort((a, b) => batch.indexOfSeq(a.request.seq) - batch.indexOfSeq(b.request.seq));
     throw batchError(op, errors[0], batch, describe);
@@ -266,7 +267,7 @@ export const nftBackend: Backend<'nft'> = {
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
-    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId), opts.chains, opts.counters).messages();
+    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId), opts.chains, opts.counters, opts.generation).messages();
   },
 
   async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
@@ -282,7 +283,7 @@ export const nftBackend: Backend<'nft'> = {
         throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist (table inet ${ctx.table} does not exist)`, { field: 'before' });
       }
       try {
-        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent', state === 'absent' ? [] : replace, state === 'absent' ? { create: opts.chains?.create ?? [] } : opts.chains, opts.counters), describe);
+        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent', state === 'absent' ? [] : replace, state === 'absent' ? { create: opts.chains?.create ?? [] } : opts.chains, opts.counters, opts.generation), describe, opts.generation === undefined);
       } catch (e) {
         if (!(e instanceof PktmarkError)) throw e;
         // someone made the table between our look and our batch: look again (NOT_OWNED if it is not ours)

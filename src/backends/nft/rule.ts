@@ -67,7 +67,8 @@ function addressExprs(family: Family, which: 'src' | 'dst', a: AddressMatch): Ex
   if (a.netmask === undefined && a.prefix === f.len * 8) return [load(f.len), cmpEq(bytes, op)];
   if (a.netmask === undefined && a.prefix > 0 && a.prefix % 8 === 0) return [load(a.prefix / 8), cmpEq(bytes.slice(0, a.prefix / 8), op)];
   // other prefixes, /0 and non-contiguous masks: `ip saddr & MASK == ADDR`
-  const mask: Bitwise = { kind: 'bitwise', sreg: r1, dreg: r1, len: f.len, mask: maskBytes(a, prefixMask), xor: new Uint8Array(f.len) };
+  // nft writes NFTA_BITWISE_OP (bool) for an explicit `& MASK`, not for a prefix (fixtures/nft/src-bitwise-mask.json)
+  const mask: Bitwise = { kind: 'bitwise', sreg: r1, dreg: r1, ...(a.netmask !== undefined ? { op: NFT_BITWISE_BOOL } : {}), len: f.len, mask: maskBytes(a, prefixMask), xor: new Uint8Array(f.len) };
   return [load(f.len), mask, cmpEq(bytes, op)];
 }
 

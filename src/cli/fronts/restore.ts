@@ -7,15 +7,19 @@ import { readFileSync } from 'node:fs';
 import type { RuleRecord } from '../../backends/backend.js';
 import { chainByName, userChainNft, userChainOf } from '../../backends/nft/chains.js';
 import { chainOps } from '../../backends/nft/index.js';
+import { listUserChains } from '../../backends/nft/user-chains.js';
 import type { XtTable } from '../../rule.js';
+import { EBUSY, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
+import { PktmarkError } from '../../errors.js';
+import { backendContext, type Marker } from '../../marker.js';
+import { readGeneration } from '../../apply/state.js';
+import { NETLINK_NETFILTER } from '../../transport/transport.js';
 import { dryRunAdd, withMarker } from '../apply.js';
+import { hex } from '../output.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { checkGlobal, type GlobalOptions } from '../global.js';
 import type { Io } from '../io.js';
 import { parseRestore } from './restore-format.js';
-import { listUserChains } from '../../backends/nft/user-chains.js';
-import { backendContext } from '../../marker.js';
-import { NETLINK_NETFILTER } from '../../transport/transport.js';
 
 export function restoreFront(family: 'ip' | 'ip6') {
   return async (argv: readonly string[], _base: number, g: GlobalOptions, io: Io): Promise<number> => {
@@ -33,33 +37,104 @@ export function restoreFront(family: 'ip' | 'ip6') {
     const plan = parseRestore(text, family, { counters });
     if (testOnly) return EXIT_OK;
     if (g.dryRun) {
-      if (!noflush) throw new UsageError('UNSUPPORTED', '--dry-run needs --noflush: the flush depends on the kernel\'s current rules', { field: '--dry-run' });
-      await dryRunAdd(plan.rules, g, io);
+      await dryRunRestore(plan, family, noflush, g, io);
       return EXIT_OK;
     }
-    await withMarker(g, async (m) => {
-      const tableOf = (nft: string): XtTable | undefined => chainByName(nft)?.table ?? userChainOf(nft)?.table;
-      const mine = (rec: RuleRecord): boolean => {
-        const t = tableOf(rec.id.split(':')[1] ?? '');
-        return rec.via === 'nft' && t !== undefined && plan.tables.includes(t) && (rec.rule?.family === undefined || rec.rule.family === family);
-      };
-      const declared = plan.chains.map((c) => userChainNft(c.table, c.name));
-      // the flush: the named tables' rules, and their user chains the file does not declare (iptables-restore rebuilds them)
-      const existing = noflush ? [] : await listUserChains(await backendContext(m).transport(NETLINK_NETFILTER), m.table);
-      const drop = existing.filter((c) => plan.tables.includes(c.table)).map((c) => userChainNft(c.table, c.name)).filter((n) => !declared.includes(n));
-      const replace = noflush ? [] : (await m.list({ via: 'nft' })).filter(mine).map((r) => r.id);
-      const withCounters = plan.counters.some((c) => c !== undefined);
+    await withMarker(g, (m) => restoreInto(m, plan, family, noflush));
+    return EXIT_OK;
+  };
+}
+
+type Plan = ReturnType<typeof parseRestore>;
+
+const tableOf = (nft: string): XtTable | undefined => chainByName(nft)?.table ?? userChainOf(nft)?.table;
+
+/** pktmark's nft rules in the tables a restore names (its flush), for `family`, base and user chains alike. */
+function flushed(records: readonly RuleRecord[], plan: Plan, family: 'ip' | 'ip6'): string[] {
+  return records.filter((rec) => {
+    const t = tableOf(rec.id.split(':')[1] ?? '');
+    return rec.via === 'nft' && t !== undefined && plan.tables.includes(t) && (rec.rule?.family === undefined || rec.rule.family === family);
+  }).map((r) => r.id);
+}
+
+/** A batch that lost a race: the generation moved (ERESTART), or the kernel was busy. */
+const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
+export const RESTORE_RETRIES = 8;
+
+/**
+ * Read the generation, then pktmark's rules (the flush), then send one batch guarded by that
+ * generation (NFNL_BATCH_GENID): if another writer commits in between, the kernel refuses all of
+ * it and the restore reads again and retries, so it is never applied against a stale view (a
+ * rule another process added meanwhile is flushed too, as iptables-restore's commit would).
+ */
+async function restoreInto(m: Marker, plan: Plan, family: 'ip' | 'ip6', noflush: boolean): Promise<void> {
+  const t = await backendContext(m).transport(NETLINK_NETFILTER);
+  const declared = plan.chains.map((c) => userChainNft(c.table, c.name));
+  const withCounters = plan.counters.some((c) => c !== undefined);
+  for (let attempt = 0; ; attempt++) {
+    const generation = await readGeneration(t);
+    const replace = noflush ? [] : flushed(await m.list({ via: 'nft' }), plan, family);
+    // the flush also drops the named tables' user chains the file does not declare (iptables-restore rebuilds them)
+    const existing = noflush ? [] : await listUserChains(t, m.table);
+    const drop = existing.filter((c) => plan.tables.includes(c.table)).map((c) => userChainNft(c.table, c.name)).filter((n) => !declared.includes(n));
+    try {
       if (plan.rules.length > 0) {
-        await m.add(plan.rules, { replace, chains: { create: declared, delete: drop }, ...(withCounters ? { counters: plan.counters } : {}) });
+        await m.add(plan.rules, { replace, generation, chains: { create: declared, delete: drop }, ...(withCounters ? { counters: plan.counters } : {}) });
       } else {
         // nothing to add: the flush, then the chains (two batches; the first removes what the second may drop)
         if (replace.length > 0) await m.delete(replace);
         const ops = [...plan.chains.map((chain) => ({ op: 'new' as const, chain })), ...drop.map((n) => ({ op: 'delete' as const, chain: userChainOf(n)! }))];
         await chainOps(backendContext(m), ops);
       }
-    });
-    return EXIT_OK;
-  };
+      return;
+    } catch (e) {
+      const lost = e instanceof PktmarkError && ((e.errno !== undefined && RETRYABLE.has(e.errno)) || (plan.rules.length === 0 && e.code === 'NOT_FOUND'));
+      if (!lost) throw e;
+      if (attempt + 1 >= RESTORE_RETRIES) {
+        throw new PktmarkError('BUSY', `iptables-restore lost the race with other writers ${attempt + 1} times (the ruleset changed between read and commit); nothing was applied`, {
+          ...(e.errno !== undefined ? { errno: e.errno } : {}), hint: 'try again; another program is changing the ruleset continuously',
+        });
+      }
+      // a little jitter, so two restores that keep colliding fall out of step
+      await new Promise((r) => setTimeout(r, Math.random() * 4 * (attempt + 1)));
+    }
+  }
+}
+
+/**
+ * `--dry-run [--hex]`: the one batch the restore would send. Its flush depends on the rules pktmark
+ * has now: they are read where this process may (a dump changes nothing); without the right to,
+ * the batch is printed as for a namespace without pktmark rules, and stderr says so.
+ */
+async function dryRunRestore(plan: Plan, family: 'ip' | 'ip6', noflush: boolean, g: GlobalOptions, io: Io): Promise<void> {
+  let replace: string[] = [];
+  if (!noflush) {
+    try {
+      replace = await withMarker(g, async (m) => flushed(await m.list({ via: 'nft' }), plan, family));
+    } catch (e) {
+      if (!(e instanceof PktmarkError)) throw e;
+      io.err(`pktmark: note: the flush is left out (pktmark's current rules cannot be read: ${e.code}); this is the batch for a namespace without pktmark rules`);
+    }
+  }
+  if (replace.length === 0) { await dryRunAdd(plan.rules, g, io); return; }
+  const { explain } = await import('../../marker.js');
+  const { nftBackend } = await import('../../backends/nft/index.js');
+  const { normalizeRule } = await import('../../normalize.js');
+  const table = g.table === undefined ? {} : { table: g.table };
+  if (g.hex) {
+    let seq = 0;
+    const ctx = { table: g.table ?? 'pktmark', nextSeq: () => ++seq };
+    // (a restore without rules deletes only: Marker.delete's batch, which encodeAdd does not write)
+    const lines = nftBackend.encodeAdd(plan.rules.map((r) => normalizeRule(r)), ctx, { replace, chains: { create: plan.chains.map((c) => userChainNft(c.table, c.name)) } }).map(hex);
+    if (g.json) io.out(JSON.stringify({ dryRun: true, messages: lines })); else for (const l of lines) io.out(l);
+    return;
+  }
+  const tableName = g.table ?? 'pktmark';
+  const commands = [
+    ...replace.map((id) => { const [, chain, handle] = id.split(':'); return `nft delete rule inet ${tableName} ${chain} handle ${handle}`; }),
+    ...plan.rules.map((r) => explain(r, table)),
+  ];
+  if (g.json) io.out(JSON.stringify({ dryRun: true, commands })); else for (const c of commands) io.out(c);
 }
 
 /** `pktmark iptables-save [-c]`: pktmark's rules in the iptables-save format, table by table. */

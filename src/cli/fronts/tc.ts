@@ -5,7 +5,7 @@
  * skbedit on clsact, or on an existing ingress qdisc); `tc qdisc add|del` acts on the device.
  */
 import type { MarkRuleInput } from '../../rule.js';
-import type { RuleRecord } from '../../backends/backend.js';
+import type { BackendContext, RuleRecord } from '../../backends/backend.js';
 import { PktmarkError } from '../../errors.js';
 import { addRules, ifindexResolver, openTransport, withMarker } from '../apply.js';
 import { EXIT_OK, UsageError } from '../errors.js';
@@ -14,13 +14,15 @@ import { helpText } from '../help.js';
 import type { Io } from '../io.js';
 import { hex, rulesJson } from '../output.js';
 import { Words } from '../words.js';
+import { formatU32Handle, parseU32Handle } from '../../../codecs/tc/classifiers/u32.js';
 
 type Direction = 'ingress' | 'egress';
 
 export type TcCommand =
   | { readonly op: 'qdisc-add' | 'qdisc-del'; readonly dev: string; readonly kind: 'ingress' | 'clsact' }
   | { readonly op: 'filter-add'; readonly rule: MarkRuleInput }
-  | { readonly op: 'filter-del' | 'filter-show'; readonly dev: string; readonly direction?: Direction; readonly prio?: number; readonly family?: 'ip' | 'ip6' | 'all' }
+  | { readonly op: 'filter-del' | 'filter-show'; readonly dev: string; readonly direction?: Direction; readonly prio?: number; readonly family?: 'ip' | 'ip6' | 'all'; readonly handle?: number }
+  | { readonly op: 'batch'; readonly file: string; readonly force: boolean }
   | { readonly op: 'help' };
 
 interface TcFilterSpec {
@@ -28,6 +30,7 @@ interface TcFilterSpec {
   direction?: Direction;
   family?: 'ip' | 'ip6' | 'all';
   prio?: number;
+  handle?: number;
   src?: string;
   dst?: string;
   proto?: string;
@@ -135,6 +138,14 @@ function parseFilter(w: Words, verb: string, verbPos: number): TcCommand {
         if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0xffff) throw new UsageError('INVALID_OPTION', `prio ${JSON.stringify(v)} at position ${w.lastPos} is not 1-65535`, { field: 'prio' });
         f.prio = Number(v); continue;
       }
+      case 'handle': {
+        // `filter del … prio N handle 800::800 u32`: one u32 node, as tc deletes it
+        if (verb === 'add') throw w.unsupported(word, w.lastPos, 'the kernel picks the u32 handle of a new filter (see filter show)');
+        const h = w.value('handle', 'a u32 handle, e.g. 800::800');
+        const n = parseU32Handle(h.toLowerCase());
+        if (n === undefined || (n & 0xfff) === 0) throw w.unsupported(h, w.lastPos, 'a u32 node handle is HT:BKT:NODE, e.g. 800::800');
+        f.handle = n; continue;
+      }
       case 'u32':
         if (verb !== 'add') { if (verb === 'del') continue; throw w.unsupported(); }
         u32 = true; continue;
@@ -156,7 +167,9 @@ function parseFilter(w: Words, verb: string, verbPos: number): TcCommand {
   if (f.dev === undefined) throw usage(`filter ${verb} needs dev IF`, 'dev');
   if (verb === 'show' || verb === 'del') {
     if (verb === 'del' && f.direction === undefined) throw usage('filter del needs parent ffff: (or ingress/egress)', 'parent');
-    return { op: verb === 'show' ? 'filter-show' : 'filter-del', dev: f.dev, ...(f.direction ? { direction: f.direction } : {}), ...(f.prio ? { prio: f.prio } : {}), ...(f.family ? { family: f.family } : {}) };
+    // the kernel's rule (tc_del_tfilter): a handle names a node within one priority
+    if (f.handle !== undefined && f.prio === undefined) throw usage('filter del with a handle needs its prio (the kernel cannot find a handle without one)', 'handle');
+    return { op: verb === 'show' ? 'filter-show' : 'filter-del', dev: f.dev, ...(f.direction ? { direction: f.direction } : {}), ...(f.prio ? { prio: f.prio } : {}), ...(f.family ? { family: f.family } : {}), ...(f.handle !== undefined ? { handle: f.handle } : {}) };
   }
   void devPos; void verbPos;
   if (f.direction === undefined) throw usage('filter add needs parent ffff: (or ingress/egress)', 'parent', 'the cheat sheet writes: parent ffff:');
@@ -171,14 +184,23 @@ function parseFilter(w: Words, verb: string, verbPos: number): TcCommand {
 /** Parse the words after `tc`. Throws UsageError (exit 2) naming the word and its position. */
 export function parseTc(words: readonly string[], g?: GlobalOptions): TcCommand {
   const w = new Words(words, 1);
-  // tc's own global options: -n NETNS (-netns), -s (stats: counters are always read), -j (json)
+  // tc's own global options: -n NETNS (-netns), -s (stats: counters are always read), -j (json),
+  // -force and -batch FILE (tc.c matches() takes any prefix: -b, -ba, …, -f, -fo, …)
+  let batch: string | undefined, force = false;
   for (;;) {
     const o = w.peek();
+    if (o !== undefined && /^-b(a(t(ch?)?)?)?$/.test(o)) { w.take(); batch = w.value(o, 'a file (or - for standard input)'); continue; }
+    if (o !== undefined && /^-f(o(r(ce?)?)?)?$/.test(o)) { w.take(); force = true; continue; }
     if (o === '-n' || o === '-netns' || o === '--netns') { w.take(); const ns = w.value(o, 'a namespace'); if (g) g.netns = ns; continue; }
     if (o === '-s' || o === '-stats' || o === '-d' || o === '-p' || o === '-pretty') { w.take(); continue; }
     if (o === '-j' || o === '-json') { w.take(); if (g) g.json = true; continue; }
     break;
   }
+  if (batch !== undefined) {
+    if (!w.done) throw w.unsupported(w.take(), w.lastPos, '-batch FILE takes its commands from the file');
+    return { op: 'batch', file: batch, force };
+  }
+  if (force) throw usage('-force goes with -batch FILE', '-force');
   if (w.done) throw usage('tc needs an object: qdisc or filter', 'object', 'see pktmark tc --help');
   const object = w.take();
   if (object === 'help' || object === '-h' || object === '--help') return { op: 'help' };
@@ -205,7 +227,7 @@ export function parseTc(words: readonly string[], g?: GlobalOptions): TcCommand 
   return parseFilter(w, verb, w.lastPos);
 }
 
-async function qdisc(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>, g: GlobalOptions, io: Io): Promise<void> {
+export async function qdisc(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>, g: GlobalOptions, io: Io): Promise<void> {
   const { encodeDelIngressQdisc, encodeNewIngressQdisc } = await import('../../../codecs/tc/qdisc.js');
   const { parseIfName } = await import('../../rule.js');
   parseIfName(cmd.dev, 'dev', false);
@@ -230,11 +252,24 @@ async function qdisc(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>,
   }
 }
 
+/** A batch's `qdisc add` line on the Marker's transport; returns the step that removes it again. */
+export async function qdiscStep(cmd: Extract<TcCommand, { op: 'qdisc-add' | 'qdisc-del' }>, ctx: BackendContext): Promise<() => Promise<void>> {
+  const { encodeDelIngressQdisc, encodeNewIngressQdisc } = await import('../../../codecs/tc/qdisc.js');
+  const { NETLINK_ROUTE } = await import('../../transport/transport.js');
+  const { tcKernel } = await import('../../backends/tc/index.js');
+  const { execute } = await import('../../transport/execute.js');
+  const t = await ctx.transport(NETLINK_ROUTE);
+  const ifindex = await tcKernel.ifindexOf(t, cmd.dev);
+  await execute(t, `add ${cmd.kind} qdisc on ${cmd.dev}`, (w, seq) => encodeNewIngressQdisc(w, seq, ifindex, cmd.kind));
+  return async () => { await execute(t, `delete ${cmd.kind} qdisc on ${cmd.dev}`, (w, seq) => encodeDelIngressQdisc(w, seq, ifindex, cmd.kind)); };
+}
+
 const familyOf = (r: RuleRecord): 'ip' | 'ip6' | undefined => r.rule?.family;
 
-function selected(records: readonly RuleRecord[], c: { dev: string; direction?: Direction; prio?: number; family?: 'ip' | 'ip6' | 'all' }): RuleRecord[] {
+function selected(records: readonly RuleRecord[], c: { dev: string; direction?: Direction; prio?: number; family?: 'ip' | 'ip6' | 'all'; handle?: number }): RuleRecord[] {
   return records.filter((r) => {
-    const [, dev, direction, prio] = r.id.split(':');
+    const [, dev, direction, prio, ...handle] = r.id.split(':');
+    if (c.handle !== undefined && parseU32Handle(handle.join(':')) !== c.handle) return false;
     if (r.via !== 'tc' || dev !== c.dev) return false;
     if (c.direction && direction !== c.direction) return false;
     if (c.prio !== undefined && Number(prio) !== c.prio) return false;
@@ -245,6 +280,7 @@ function selected(records: readonly RuleRecord[], c: { dev: string; direction?: 
 
 export async function runTc(cmd: TcCommand, g: GlobalOptions, io: Io): Promise<number> {
   if (cmd.op === 'help') { io.out(helpText('tc')); return EXIT_OK; }
+  if (cmd.op === 'batch') return (await import('./tc-batch.js')).runTcBatch(cmd.file, cmd.force, g, io);
   if (g.dryRun && cmd.op !== 'filter-add' && cmd.op !== 'qdisc-add' && cmd.op !== 'qdisc-del') {
     throw new UsageError('UNSUPPORTED', `--dry-run applies to tc filter add and tc qdisc add|del; filter ${cmd.op === 'filter-del' ? 'del' : 'show'} depends on the kernel's current filters`, { field: '--dry-run' });
   }
@@ -261,7 +297,8 @@ export async function runTc(cmd: TcCommand, g: GlobalOptions, io: Io): Promise<n
       await withMarker(g, async (m) => {
         const victims = selected(await m.list({ via: 'tc' }), cmd);
         if (victims.length === 0 && cmd.prio !== undefined) {
-          throw new PktmarkError('NOT_FOUND', `no pktmark filter on ${cmd.dev} ${cmd.direction} with prio ${cmd.prio}`, { field: 'prio', hint: `see pktmark tc filter show dev ${cmd.dev}` });
+          const what = cmd.handle !== undefined ? `prio ${cmd.prio} handle ${formatU32Handle(cmd.handle)}` : `prio ${cmd.prio}`;
+          throw new PktmarkError('NOT_FOUND', `no pktmark filter on ${cmd.dev} ${cmd.direction} with ${what}`, { field: cmd.handle !== undefined ? 'handle' : 'prio', hint: `see pktmark tc filter show dev ${cmd.dev}` });
         }
         if (victims.length) await m.delete(victims.map((v) => v.id));
         if (g.json) io.out(JSON.stringify({ deleted: victims.map((v) => v.id) }));

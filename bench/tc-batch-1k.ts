@@ -1,0 +1,126 @@
+/**
+ * Issue 10's tc batch benchmark: `pktmark tc -batch` of 1,000 filter lines against `tc -batch` of the
+ * same file, both as whole processes (the bundled CLI, dist/pktmark.cjs), into a fresh namespace
+ * with a veth device each round (target ≤ 1.0×), and the in-process pipelined add on an open Marker
+ * (target ≤ 0.5× tc -batch).
+ *
+ * The lines mark (`action skbedit mark 0x1`). Where the kernel has no act_skbedit (this machine's
+ * 6.18) no marking filter can go in, so the bench says so and measures what can be measured
+ * honestly: tc -batch of the same selectors without the action, pktmark's whole process with
+ * --dry-run --hex (read, parse, check and encode every line, print each message, no kernel), and the
+ * pipelined exchange of pktmark's filters without the action (the tc backend's one sendmsg).
+ * PKTMARK_BENCH_FILTERS / _ROUNDS make it smaller.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AttributeWriter } from '../codecs/netlink/attributes.js';
+import { decodeAck, NLMSG_ERROR } from '../codecs/netlink/message.js';
+import { encodeNewFilter } from '../codecs/tc/filter.js';
+import { parseTc } from '../src/cli/fronts/tc.js';
+import { Marker } from '../src/marker.js';
+import { normalizeRule } from '../src/normalize.js';
+import { ownerCookie, ruleToFilter } from '../src/backends/tc/rule.js';
+import { NetlinkSocket } from '../src/transport/netlink-socket.js';
+import { IP, ROOT_DIR, TC, dropNetns, freshNetns, median, ms, saveResults, timeInNetns, verdict } from './common.js';
+
+const N = Number(process.env.PKTMARK_BENCH_FILTERS ?? 1000);
+const ROUNDS = Number(process.env.PKTMARK_BENCH_ROUNDS ?? 5);
+const BUNDLE = join(ROOT_DIR, 'dist', 'pktmark.cjs');
+const src = (i: number): string => `10.0.${i >> 8}.${i & 255}`;
+const line = (i: number, action: boolean): string => `filter add dev d0 ingress protocol ip prio 1 u32 match ip src ${src(i)}${action ? ' action skbedit mark 0x1' : ''}`;
+const dir = mkdtempSync(join(tmpdir(), 'pktmark-bench-tcb-'));
+const withAction = join(dir, 'marks.tc'), plain = join(dir, 'plain.tc');
+writeFileSync(withAction, Array.from({ length: N }, (_, i) => line(i, true)).join('\n') + '\n');
+writeFileSync(plain, Array.from({ length: N }, (_, i) => line(i, false)).join('\n') + '\n');
+
+function device(): { ns: string; ifindex: number } {
+  const ns = freshNetns();
+  execFileSync(IP, ['-n', ns, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1']);
+  execFileSync(IP, ['-n', ns, 'link', 'set', 'd0', 'up']);
+  const [l] = JSON.parse(execFileSync(IP, ['-n', ns, '-j', 'link', 'show', 'd0'], { encoding: 'utf8' })) as { ifindex: number }[];
+  return { ns, ifindex: l.ifindex };
+}
+const count = (ns: string): number => (execFileSync(TC, ['-n', ns, 'filter', 'show', 'dev', 'd0', 'ingress'], { encoding: 'utf8' }).match(/match /g) ?? []).length;
+
+function skbeditAvailable(): boolean {
+  const { ns } = device();
+  try {
+    execFileSync(TC, ['-n', ns, 'qdisc', 'add', 'dev', 'd0', 'clsact']);
+    return spawnSync(TC, ['-n', ns, 'filter', 'add', 'dev', 'd0', 'ingress', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'u32', '0', '0', 'action', 'skbedit', 'mark', '1']).status === 0;
+  } finally { dropNetns(ns); }
+}
+
+/** a whole process in a fresh namespace; `expect` filters afterwards (undefined: not checked) */
+function processRun(cmd: string, args: string[], expect: number | undefined, clsact: boolean): number {
+  const { ns } = device();
+  try {
+    if (clsact) execFileSync(TC, ['-n', ns, 'qdisc', 'add', 'dev', 'd0', 'clsact']);
+    const [t] = timeInNetns(ns, 1, cmd, args);
+    if (expect !== undefined && count(ns) !== expect) throw new Error(`${args.join(' ')}: ${count(ns)} filters, expected ${expect}`);
+    return t;
+  } finally { dropNetns(ns); }
+}
+
+/** in process: the tc backend's pipelined add on an open Marker (marking), or the same filters' exchange without the action */
+async function inProcess(marking: boolean): Promise<number> {
+  const { ns, ifindex } = device();
+  try {
+    const rules = Array.from({ length: N }, (_, i) => { const c = parseTc(line(i, true).split(' ')); if (c.op !== 'filter-add') throw new Error('not an add'); return c.rule; });
+    if (marking) {
+      const m = await Marker.open({ netns: ns });
+      const t0 = process.hrtime.bigint();
+      await m.add(rules);
+      const t = ms(t0);
+      await m.close();
+      if (count(ns) !== N) throw new Error('in-process: wrong filter count');
+      return t;
+    }
+    execFileSync(TC, ['-n', ns, 'qdisc', 'add', 'dev', 'd0', 'clsact']);
+    const s = NetlinkSocket.open({ protocol: 0, netns: ns });
+    const t0 = process.hrtime.bigint();
+    const w = new AttributeWriter(N * 256);
+    let last = 0;
+    for (const input of rules) {
+      const f = ruleToFilter(normalizeRule(input), { ifindex, qdisc: 'clsact', cookie: ownerCookie(false, 'ingress') });
+      const o = f.options!;
+      last = s.nextSeq();
+      encodeNewFilter(w, last, { ...f, options: o.kind === 'u32' ? { ...o, actions: [], sel: { ...o.sel!, flags: 0 } } : o }, { echo: true });
+    }
+    const replies = await s.exchange(w.finish(), { seq: last, until: 'ack' });
+    const t = ms(t0);
+    s.close();
+    const bad = replies.filter((r) => r.header.type === NLMSG_ERROR && decodeAck(r).errno !== 0);
+    if (bad.length || count(ns) !== N) throw new Error(`in-process: ${bad.length} refused, ${count(ns)} filters`);
+    return t;
+  } finally { dropNetns(ns); }
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: npm run build`);
+  const marking = skbeditAvailable();
+  console.log(`# tc -batch of ${N} lines, ${ROUNDS} rounds (median); act_skbedit ${marking ? 'available: marking filters' : 'missing: see the note'}`);
+  await inProcess(marking); // warm the JIT
+  const mine: number[] = [], tc: number[] = [], lib: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    mine.push(marking
+      ? processRun(process.execPath, [BUNDLE, 'tc', '-batch', withAction], N, false)
+      : processRun(process.execPath, [BUNDLE, '--dry-run', '--hex', '--ifindex', 'd0=2', 'tc', '-batch', withAction], undefined, false));
+    tc.push(processRun(TC, ['-batch', marking ? withAction : plain], N, true));
+    lib.push(await inProcess(marking));
+  }
+  const r = {
+    lines: N, marking,
+    pktmarkProcessMs: median(mine), tcBatchMs: median(tc), inProcessMs: median(lib),
+    processVsTcBatch: median(mine) / median(tc), inProcessVsTcBatch: median(lib) / median(tc),
+    note: marking ? 'marking filters (u32 + skbedit) through both tools'
+      : 'no act_skbedit on this kernel: pktmark process = --dry-run --hex of the marking lines (no kernel); tc -batch and in-process = the same selectors without the action',
+  };
+  console.log(JSON.stringify(r, null, 2));
+  console.log(verdict('pktmark tc -batch (process) / tc -batch', r.processVsTcBatch, 1.0));
+  console.log(verdict('in-process pipelined add / tc -batch', r.inProcessVsTcBatch, 0.5));
+  saveResults('tcBatch1k', r);
+}
+
+await main();
