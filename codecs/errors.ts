@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'UNSUPPORTED'
   // state
   | 'NOT_FOUND' | 'NOT_OWNED' | 'CLOSED'
+  // an address-list update (Marker.update) on a rule that has no list set
+  | 'NOT_A_SET_RULE'
   // kernel / system
   | 'EPERM' | 'ACTION_UNAVAILABLE' | 'KERNEL' | 'ENOBUFS' | 'TIMEOUT' | 'BUSY' | 'SYSCALL'
   // a program the eBPF verifier rejected (its log is in the message)

@@ -5,6 +5,7 @@ import { DEFAULT_TABLE } from './chains.js';
 export const nftFields: RuleFields = {
   via: 'nft',
   fields: ['hook', 'table', 'iif', 'oif'],
+  addressLists: true,
   normalize(input, out) {
     out.hook = parseHook(input.hook);
     if (input.table !== undefined) {

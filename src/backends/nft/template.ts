@@ -12,7 +12,7 @@ import type { AttributeWriter } from '../../../codecs/netlink/attributes.js';
 import { writeRule, type ExprSpan } from '../../../codecs/nftables/messages.js';
 import type { MarkRule } from '../../rule.js';
 import { ruleToExprs, type RuleField } from './rule.js';
-import type { PortSetIds } from './port-sets.js';
+import type { RuleSetIds } from './address-sets.js';
 import { chainOf } from './chains.js';
 import { NFPROTO_INET } from '../../../codecs/nftables/messages.js';
 
@@ -56,7 +56,7 @@ export class RuleEncoder {
   private last: { rule: MarkRule; table: string; template: Template | null } | undefined;
 
   /** Append the NEWRULE message for `rule` to `w`. */
-  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds): WrittenRule {
+  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: RuleSetIds): WrittenRule {
     // inserts are one-off placements, and a port list's set id differs per rule: encoded in full, never templated
     if (position !== undefined || setIds !== undefined) return this.full(w, rule, table, flags, seq, msgType, position, setIds);
     let t: Template | null | undefined;
@@ -88,7 +88,7 @@ export class RuleEncoder {
     return t;
   }
 
-  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds): WrittenRule {
+  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: RuleSetIds): WrittenRule {
     const tagged = ruleToExprs(rule, setIds);
     const spans: ExprSpan[] = [];
     writeRule(w, msgType, flags, seq, {
