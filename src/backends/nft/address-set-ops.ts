@@ -179,7 +179,13 @@ export function encodeDeleteWithSets(table: string, rules: readonly { chain: str
 // updates
 
 /** One set's change: elements to delete and to add, in that order, in one batch. */
-export interface SetChange { readonly set: string; readonly del: readonly NftSetElem[]; readonly add: readonly NftSetElem[] }
+export interface SetChange {
+  readonly set: string;
+  readonly del: readonly NftSetElem[];
+  readonly add: readonly NftSetElem[];
+  /** an interval set's ranges after the change */
+  readonly want?: readonly KeyRange[];
+}
 
 const KEYLEN = { ip: 4, ip6: 16 } as const;
 const sameRange = (a: KeyRange, b: KeyRange): boolean => a.first === b.first && a.last === b.last;
@@ -191,13 +197,21 @@ const sameRange = (a: KeyRange, b: KeyRange): boolean => a.first === b.first && 
  * 10.0.0.0/24 and 10.0.2.0–10.0.255.255, in one batch: addresses that stay never leave the set.
  * Removing what the set does not hold changes nothing.
  */
-export function intervalChange(set: string, family: Family, storedElems: readonly NftSetElem[], add: readonly KeyRange[], remove: readonly KeyRange[]): SetChange {
+export function intervalChange(set: string, family: Family, stored: readonly KeyRange[], add: readonly KeyRange[], remove: readonly KeyRange[]): SetChange {
   const len = KEYLEN[family];
-  const stored = intervalRanges(storedElems, len);
   const want = subtractRanges(mergeRanges([...stored, ...add]), remove);
-  const del = stored.filter((r) => !want.some((x) => sameRange(x, r)));
-  const put = want.filter((r) => !stored.some((x) => sameRange(x, r)));
-  return { set, del: intervalDeleteElements(del, len), add: intervalElements(put, len, { intoEmptySet: false }) };
+  // both ascending: one walk finds the ranges only one side has (a 100,000-range set stays linear)
+  const sorted = [...stored].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const del: KeyRange[] = [];
+  const put: KeyRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < sorted.length || j < want.length) {
+    const a = sorted[i];
+    const b = want[j];
+    if (a && b && sameRange(a, b)) { i++; j++; } else if (b === undefined || (a !== undefined && a.first < b.first) || (a !== undefined && a.first === b.first && a.last < b.last)) { del.push(a!); i++; } else { put.push(b); j++; }
+  }
+  return { set, del: intervalDeleteElements(del, len), add: intervalElements(put, len, { intoEmptySet: false }), want };
 }
 
 /** A hash set's change: every address given (the kernel keeps one copy; a removed address not there is NOT_FOUND). */
@@ -236,5 +250,8 @@ export function encodeSetChanges(table: string, changes: readonly SetChange[], n
   });
   return b.finish(ackSeq);
 }
+
+/** The ranges a dumped interval set holds, as stored. */
+export const storedRanges = (elements: readonly NftSetElem[], family: Family): KeyRange[] => intervalRanges(elements, KEYLEN[family]);
 
 export { setName, setElements };

@@ -8,8 +8,10 @@
  * - Interval sets: the stored elements are read (one GETSETELEM dump), the new list is the
  *   stored ranges plus `add`, minus `remove`, merged; ranges that stay identical are not
  *   touched, the others are deleted by their exact stored pair and their remainders added
- *   (intervalChange). Removing a prefix out of a merged range re-splits it. A batch that loses
- *   a race with another writer of the set (ENOENT/EEXIST) is recomputed and retried.
+ *   (intervalChange). Removing a prefix out of a merged range re-splits it. What a set holds
+ *   after an update is remembered per socket, so a loop of updates reads the set once; a batch
+ *   that loses a race with another writer of the set (ENOENT/EEXIST: the memory is stale) is
+ *   recomputed from a fresh read and retried.
  */
 import type { Family } from '../../../codecs/address.js';
 import { EEXIST, ENOENT } from '../../../codecs/errno.js';
@@ -18,8 +20,13 @@ import { PktmarkError } from '../../errors.js';
 import { NETLINK_NETFILTER } from '../../transport/transport.js';
 import type { BackendContext, ListUpdate, UpdateResult } from '../backend.js';
 import { parseSetName, setName, type ListField } from './address-sets.js';
-import { encodeSetChanges, hashChange, intervalChange, listRuleParts, parseUpdateEntries, readTableSets, setElements, type SetChange } from './address-set-ops.js';
+import { encodeSetChanges, hashChange, intervalChange, listRuleParts, parseUpdateEntries, readTableSets, setElements, storedRanges, type SetChange } from './address-set-ops.js';
 import { MAX_RETRIES, parseRuleId, sendBatch, tableState } from './index.js';
+import type { Transport } from '../../transport/transport.js';
+import type { KeyRange } from '../../../codecs/nftables/set-intervals.js';
+
+/** Interval sets' ranges as this socket last wrote them (by set name): the next update's starting point. */
+const known = new WeakMap<Transport, Map<string, readonly KeyRange[]>>();
 
 function checkChange(change: unknown): ListUpdate {
   if (change === null || typeof change !== 'object') throw new PktmarkError('INVALID_ARGUMENT', 'an update must be an object { add?, remove?, field? }', { field: 'update' });
@@ -73,24 +80,32 @@ export async function updateList(id: string, input: ListUpdate, ctx: BackendCont
         }
         changes.push(hashChange(name, family, a.map((e) => e.range), r.map((e) => e.range)));
       } else {
-        const stored = await setElements(t, ctx.table, name);
-        if (!stored) throw new PktmarkError('NOT_FOUND', `the set ${name} of rule ${id} is gone`, { field: 'id' });
+        let stored = attempt === 0 ? known.get(t)?.get(name) : undefined;
+        if (!stored) {
+          const els = await setElements(t, ctx.table, name);
+          if (!els) throw new PktmarkError('NOT_FOUND', `the set ${name} of rule ${id} is gone`, { field: 'id' });
+          stored = storedRanges(els, family);
+        }
         changes.push(intervalChange(name, family, stored, a.map((e) => e.range), r.map((e) => e.range)));
       }
     }
     const deleted = changes.reduce((n, c) => n + c.del.length, 0);
     const added = changes.reduce((n, c) => n + c.add.length, 0);
     if (deleted + added === 0) return { id, deleted: 0, added: 0 };
+    let mem = known.get(t);
+    if (!mem) known.set(t, mem = new Map());
     const interval = changes.some((c) => (names.get(c.set)! & NFT_SET_INTERVAL) !== 0);
     try {
       await sendBatch(t, 'update', () => encodeSetChanges(ctx.table, changes, () => t.nextSeq())!, () => `rule ${id}`);
     } catch (e) {
       if (!(e instanceof PktmarkError)) throw e;
       // an interval set changed between our read and our batch: read it again
+      for (const c of changes) mem.delete(c.set);
       if (interval && (e.errno === ENOENT || e.errno === EEXIST) && attempt < MAX_RETRIES) continue;
       if (e.errno === ENOENT) throw new PktmarkError('NOT_FOUND', `rule ${id}: an address to remove is not in its ${field} list; nothing was changed`, { field: 'remove', errno: ENOENT });
       throw e;
     }
+    for (const c of changes) if (c.want) mem.set(c.set, c.want);
     return { id, deleted, added };
   }
 }
