@@ -219,6 +219,10 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
       throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply manages nft rules only so far (via ${JSON.stringify(d.rule.via)})`,
         { field: `rules[${d.index}].via`, messageIndex: d.index, hint: 'use add for tc and bpf rules' });
     }
+    if (d.rule.srcList || d.rule.dstList) {
+      throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply does not manage address lists (sets) yet`,
+        { field: `rules[${d.index}].${d.rule.srcList ? 'src' : 'dst'}`, messageIndex: d.index, hint: 'add the list rule with add (--src @FILE) and change it with update (pktmark set add|del)' });
+    }
   }
   const t = await ctx.transport(NETLINK_NETFILTER);
   const max = opts.maxRetries ?? DEFAULT_MAX_RETRIES;
