@@ -12,7 +12,8 @@ import { Marker, PktmarkError, type MarkRuleInput } from '../../src/index.js';
 import { normalizeRule } from '../../src/normalize.js';
 import { FakeNftKernel } from '../../src/testing/index.js';
 import { intervalChange } from '../../src/backends/nft/address-set-ops.js';
-import { parseAddressEntry } from '../../codecs/nftables/set-intervals.js';
+import { intervalRanges, mergeRanges, parseAddressEntry, subtractRanges } from '../../codecs/nftables/set-intervals.js';
+import fc from 'fast-check';
 
 const T = (n: number): number => nftType(n);
 const NAMES: Record<number, string> = {
@@ -179,4 +180,19 @@ test('a large list is split across NEWSETELEM messages (nla_len), all in the one
   const rule = k.rules[0];
   t.is(decodeRule(k.requests.find((r) => r.header.type === T(NFT_MSG_NEWRULE))!).exprs.some((e) => e.kind === 'lookup'), true);
   t.truthy(rule);
+});
+
+test('property: intervalChange equals the whole-set computation, and its deletes and adds turn stored into wanted', (t) => {
+  const range = fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 12 })).map(([a, w]) => ({ first: BigInt(a), last: BigInt(a + w) }));
+  fc.assert(fc.property(fc.array(range, { maxLength: 30 }), fc.array(range, { maxLength: 6 }), fc.array(range, { maxLength: 6 }), (s, add, rm) => {
+    const stored = mergeRanges(s);
+    const c = intervalChange('s', 'ip', stored, add, rm);
+    const expect = subtractRanges(mergeRanges([...stored, ...add]), rm);
+    t.deepEqual(c.want?.map((r) => [r.first, r.last]), expect.map((r) => [r.first, r.last]));
+    // applying del then add to the stored ranges gives the wanted ones
+    const dels = intervalRanges(c.del, 4);
+    const kept = stored.filter((r) => !dels.some((d) => d.first === r.first && d.last === r.last));
+    const after = mergeRanges([...kept, ...intervalRanges(c.add, 4)]);
+    t.deepEqual(after.map((r) => [r.first, r.last]), expect.map((r) => [r.first, r.last]));
+  }), { numRuns: 300 });
 });
