@@ -18,12 +18,17 @@ const PACKETS = Number(process.env.PKTMARK_BENCH_PACKETS ?? 200_000);
 const RUNS = Number(process.env.PKTMARK_BENCH_RUNS ?? 5);
 const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
-type Kind = 'nft' | 'bpf' | 'xdp';
-const ruleFor = (kind: Kind, src: string): MarkRuleInput =>
+/** nft-set / nft-iset: one rule whose src is an n-entry list (a named hash / interval set) */
+type Kind = 'nft' | 'bpf' | 'xdp' | 'nft-set' | 'nft-iset';
+const ruleFor = (kind: 'nft' | 'bpf' | 'xdp', src: string): MarkRuleInput =>
   kind === 'nft' ? { src, mark: 0xdeadbeef } : { via: kind, dev: 'vb', src, mark: 0xdeadbeef };
 /** n rules; only the last matches the sender */
-const rules = (kind: Kind, n: number): MarkRuleInput[] =>
-  Array.from({ length: n }, (_, i) => ruleFor(kind, i === n - 1 ? '10.0.0.1' : `10.1.${i >> 8}.${i & 255}`));
+const rules = (kind: Kind, n: number): MarkRuleInput[] => {
+  if (kind === 'nft-set') return [{ src: [...Array.from({ length: n - 1 }, (_, i) => `10.1.${i >> 8}.${i & 255}`), '10.0.0.1'], mark: 0xdeadbeef }];
+  if (kind === 'nft-iset') return [{ src: [...Array.from({ length: n - 1 }, (_, i) => `10.${1 + (i >> 14)}.${(i >> 6) & 255}.${(i & 63) * 4}/30`), '10.0.0.0/31'], mark: 0xdeadbeef }];
+  const k = kind;
+  return Array.from({ length: n }, (_, i) => ruleFor(k, i === n - 1 ? '10.0.0.1' : `10.1.${i >> 8}.${i & 255}`));
+};
 
 /** ns per datagram, sent from `a` (its only address is 10.0.0.1) by bench/udp-sender.ts */
 const blast = (a: string): number => runChild<{ usPerPacket: number }>('udp-sender', ['10.0.0.2', '9', String(PACKETS)], a).usPerPacket * 1000;
@@ -83,9 +88,11 @@ async function main(): Promise<void> {
     };
     await measure('no rule', undefined, 0);
     for (const n of [1, 100]) for (const kind of ['nft', 'bpf', 'xdp'] as const) await measure(`${kind} ${n}`, kind, n);
+    // one rule with a 10,000-entry set (issue 13: the overhead should stay near one rule's)
+    for (const kind of ['nft-set', 'nft-iset'] as const) await measure(`${kind} 10000`, kind, 10_000);
 
     // load + attach of one marker vs one nft rule, warm, on the open Marker
-    const addTimes = async (kind: Kind): Promise<number> => {
+    const addTimes = async (kind: 'nft' | 'bpf' | 'xdp'): Promise<number> => {
       const xs: number[] = [];
       for (let i = 0; i < 15; i++) { await m.clear(); const t0 = process.hrtime.bigint(); await m.add(ruleFor(kind, '10.0.0.1')); xs.push(ms(t0)); }
       return median(xs.slice(3));
@@ -103,12 +110,15 @@ async function main(): Promise<void> {
       addMs: { nft: addNft, bpf: addBpf ?? null }, addBpfVsNft: addBpf !== undefined ? addBpf / addNft : null,
       bpf1VsNft1: ratio(get('bpf 1'), get('nft 1')) ?? null, bpf100VsNft100: ratio(get('bpf 100'), get('nft 100')) ?? null,
       xdp1VsNft1: ratio(get('xdp 1'), get('nft 1')) ?? null, xdp100VsNft100: ratio(get('xdp 100'), get('nft 100')) ?? null,
+      hashSet10kVsNft1: ratio(get('nft-set 10000'), get('nft 1')) ?? null, intervalSet10kVsNft1: ratio(get('nft-iset 10000'), get('nft 1')) ?? null,
     };
     saveResults('perPacket', r);
     console.log(`add one rule: nft ${addNft.toFixed(2)} ms, bpf ${addBpf?.toFixed(2) ?? '-'} ms`);
     for (const [name, v] of [['bpf 1 overhead / nft 1 overhead', r.bpf1VsNft1], ['bpf 100 overhead / nft 100 overhead', r.bpf100VsNft100]] as const) {
       if (v !== null) console.log(verdict(name, v, 1));
     }
+    if (r.hashSet10kVsNft1 !== null) console.log(verdict('hash set of 10,000 overhead / nft 1 overhead', r.hashSet10kVsNft1, 1.2));
+    if (r.intervalSet10kVsNft1 !== null) console.log(`interval set of 10,000 overhead / nft 1 overhead: ${r.intervalSet10kVsNft1.toFixed(2)} (reported)`);
     console.log('(differences are a fraction of a microsecond against a noisy send: the program run times are the steadier figure)');
   } finally {
     if (statsWas !== undefined) writeFileSync(STATS, statsWas);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ROOT_DIR, type Spread } from './common.js';
 import { renderReport, type Bar, type Point } from './chart.js';
 import type { ApplyRow, PacketRow } from './scale.js';
+import type { SetUpdateRow } from './set-update.js';
 
 const BENCH = join(ROOT_DIR, 'bench');
 const read = <T>(f: string): T | undefined => { try { return JSON.parse(readFileSync(join(BENCH, f), 'utf8')) as T; } catch { return undefined; } };
@@ -38,12 +39,29 @@ if (none && one && many) {
   target('per packet: 1 rule over no rule (µs)', (one.median - none.median).toFixed(2), '-');
   target('per packet: 10,000 rules over no rule (µs)', (many.median - none.median).toFixed(2), '(set: ≤ 1.2× one rule)');
 }
+// set mode (issue 13): apply of a 100,000-entry list vs nft -f of the same set, update of 1%, per packet
+for (const mode of ['cold', 'warm']) {
+  const set = row(100_000, 'pktmark-set', mode), nftSet = row(100_000, 'nft-f-set', 'cold');
+  if (set?.ms && nftSet?.ms) target(`set apply 100,000, ${mode} / nft -f of the same set`, ratio(set.ms, nftSet.ms), '≤ 0.5');
+  if (set?.rssMB && mode === 'cold') target('set apply 100,000, peak RSS (MB)', fmt(set.rssMB, 0), '≤ 80');
+}
+const hashSet = pkt('set of 10000 (hash)'), intervalSet = pkt('set of 10000 (interval)');
+if (none && one && hashSet) target('per packet: hash set of 10,000 over no rule / 1 rule over no rule', ((hashSet.median - none.median) / (one.median - none.median)).toFixed(2), '≤ 1.2');
+if (none && one && intervalSet) target('per packet: interval set of 10,000 over no rule / 1 rule over no rule', ((intervalSet.median - none.median) / (one.median - none.median)).toFixed(2), '(reported)');
+const su = (all as { setUpdate?: { rows: SetUpdateRow[] } }).setUpdate;
+for (const kind of ['hash', 'interval'] as const) {
+  const get = (m: string): SetUpdateRow | undefined => su?.rows.find((r) => r.kind === kind && r.method === m);
+  const warm = get('pktmark-warm'), cold = get('pktmark-cold'), nft = get('nft-f');
+  if (warm) target(`1% update of ${warm.n} (${kind}), pktmark warm (ms)`, fmt(warm.ms), '≤ 50');
+  if (cold) target(`1% update of ${cold.n} (${kind}), pktmark first update (ms)`, fmt(cold.ms), '-');
+  if (warm && nft) target(`1% update (${kind}): nft -f / pktmark warm`, ratio(nft.ms, warm.ms), '-');
+}
 for (const r of s.apply.filter((x) => x.status !== 'ok')) lines.push(`N=${r.n} ${r.method} ${r.mode}: ${r.status}${r.note ? ` (${r.note})` : ''}`);
 
 const label: Record<string, string> = {
   'pktmark-rules cold': 'pktmark rules, cold', 'pktmark-rules warm': 'pktmark rules, warm', 'pktmark-rules+import cold': 'pktmark import + first add',
   'pktmark-set cold': 'pktmark set, cold', 'pktmark-set warm': 'pktmark set, warm', 'nft-f cold': 'nft -f', 'nft-add-each cold': 'nft add rule × N',
-  'iptables-nft-restore cold': 'iptables-nft-restore', 'replay-floor warm': 'replay floor',
+  'iptables-nft-restore cold': 'iptables-nft-restore', 'replay-floor warm': 'replay floor', 'nft-f-set cold': 'nft -f (one set)',
 };
 const ok = s.apply.filter((r) => r.status === 'ok' && r.ms);
 const applyPts: Point[] = ok.map((r) => ({ n: r.n, series: label[`${r.method} ${r.mode}`] ?? r.method, value: r.ms!.median, low: r.ms!.min, high: r.ms!.max }));
@@ -51,7 +69,7 @@ const rssPts: Point[] = ok.filter((r) => r.rssMB).map((r) => ({ n: r.n, series: 
 const bar = (group: string, lbl: string, x: Spread): Bar => ({ group, label: lbl, value: x.median, low: x.min, high: x.max });
 const list: Bar[] = s.list ? [bar('list', 'pktmark rules() stream', s.list.pktmarkStream.ms), bar('list', 'nft -j list ruleset', s.list.nftJson.ms)] : [];
 const packet: Bar[] = s.perPacket.filter((p) => p.status === 'ok').map((p) => bar('packet', p.case, p.usPerPacket!));
-const svg = await renderReport({ apply: applyPts, rss: rssPts, list, packet, subtitle: `${s.date.slice(0, 10)}; ${s.machine.replace(/^.*load/, 'load')}; set mode: not yet` });
+const svg = await renderReport({ apply: applyPts, rss: rssPts, list, packet, subtitle: `${s.date.slice(0, 10)}; ${s.machine.replace(/^.*load/, 'load')}` });
 writeFileSync(join(BENCH, 'report.svg'), svg);
 console.log(lines.join('\n'));
 console.log(`wrote ${join(BENCH, 'report.svg')} (${svg.length} bytes)`);

@@ -63,13 +63,17 @@ const childWithImport = (n: number) => (ns: string): { ms: number; kb: number } 
   return { ms: r.ms!, kb: r.vmHwmKB };
 };
 
-function files(n: number): { nft: string; ipt: string } {
-  const nft = join(dir, `rules-${n}.nft`), ipt = join(dir, `rules-${n}.ipt`);
+function files(n: number): { nft: string; ipt: string; nftSet: string } {
+  const nft = join(dir, `rules-${n}.nft`), ipt = join(dir, `rules-${n}.ipt`), nftSet = join(dir, `set-${n}.nft`);
   const lines = Array.from({ length: n }, (_, i) => addr(i));
   writeFileSync(nft, ['add table inet pktmark', 'add chain inet pktmark prerouting { type filter hook prerouting priority raw; }',
     ...lines.map((a) => `add rule inet pktmark prerouting ip saddr ${a} counter meta mark set 0xdeadbeef`)].join('\n') + '\n');
   writeFileSync(ipt, ['*raw', ':PREROUTING ACCEPT [0:0]', ...lines.map((a) => `-A PREROUTING -s ${a}/32 -j MARK --set-xmark 0xdeadbeef/0xffffffff`), 'COMMIT'].join('\n') + '\n');
-  return { nft, ipt };
+  // set mode's twin: one named set with every address and one rule looking it up
+  writeFileSync(nftSet, ['add table inet pktmark', 'add chain inet pktmark prerouting { type filter hook prerouting priority raw; }',
+    `add set inet pktmark s4 { type ipv4_addr; elements = { ${lines.join(', ')} } }`,
+    'add rule inet pktmark prerouting ip saddr @s4 counter meta mark set 0xdeadbeef'].join('\n') + '\n');
+  return { nft, ipt, nftSet };
 }
 
 function applyRows(): ApplyRow[] {
@@ -82,6 +86,7 @@ function applyRows(): ApplyRow[] {
     rows.push(repeat(n, 'pktmark-set', 'cold', child('set-cold', n)));
     rows.push(repeat(n, 'pktmark-set', 'warm', child('set-warm', n)));
     rows.push(repeat(n, 'nft-f', 'cold', (ns) => { const r = measureInNetns(ns, NFT, ['-f', f.nft]); return { ms: r.ms, kb: r.maxRssKB }; }));
+    rows.push(repeat(n, 'nft-f-set', 'cold', (ns) => { const r = measureInNetns(ns, NFT, ['-f', f.nftSet]); return { ms: r.ms, kb: r.maxRssKB }; }, 'one named set of the N addresses + one lookup rule'));
     rows.push(repeat(n, 'iptables-nft-restore', 'cold', (ns) => { const r = measureInNetns(ns, IPT_RESTORE, [], f.ipt); return { ms: r.ms, kb: r.maxRssKB }; }));
     rows.push(repeat(n, 'replay-floor', 'warm', child('replay', n), 'pre-encoded batch through a bare socket'));
     if (n <= 1000) {
@@ -143,7 +148,13 @@ async function packetBench(n: number): Promise<PacketRow[]> {
       await m.add([...others, { hook: 'output', src: '10.77.0.1', mark: 0xdeadbeef }]);
       measure(`${n} rules (match last)`, 1);
       await m.clear();
-      for (const c of [`set of ${n} (hash)`, `set of ${n} (interval)`]) rows.push({ case: c, status: 'not yet' });
+      // set mode: one rule, the sender's address among n entries (hash), or in a /24 among n − 1 /30s (interval)
+      await m.add({ hook: 'output', src: [...Array.from({ length: n - 1 }, (_, i) => `10.200.${(i >> 8) & 255}.${i & 255}`), '10.77.0.1'], mark: 0xdeadbeef });
+      measure(`set of ${n} (hash)`, 3);
+      await m.clear();
+      await m.add({ hook: 'output', src: [...Array.from({ length: n - 1 }, (_, i) => `10.${200 + (i >> 14)}.${(i >> 6) & 255}.${(i & 63) * 4}/30`), '10.77.0.0/24'], mark: 0xdeadbeef });
+      measure(`set of ${n} (interval)`, 3);
+      await m.clear();
     } finally { await m.close(); }
     return rows;
   } finally { dropNetns(a); dropNetns(b); }

@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'NOT_FOUND' | 'NOT_OWNED' | 'CLOSED'
   // another program on this host uses the mark's bits (add --strict), or --mark auto found no free bit
   | 'MARK_CONFLICT' | 'NO_FREE_MARK'
+  // an address-list update (Marker.update) on a rule that has no list set
+  | 'NOT_A_SET_RULE'
   // kernel / system
   | 'EPERM' | 'ACTION_UNAVAILABLE' | 'KERNEL' | 'ENOBUFS' | 'TIMEOUT' | 'BUSY' | 'SYSCALL'
   // a program the eBPF verifier rejected (its log is in the message)

@@ -6,6 +6,7 @@
  */
 import { canonicalIPv4, formatAddress, parseCidr, parseIPv4, parseIPv6, type Cidr, type Family } from '../codecs/address.js';
 import { fail } from './rule.js';
+import { formatRange, keyValue, planAddressSet, type KeyRange } from '../codecs/nftables/set-intervals.js';
 
 export interface AddressMatch extends Cidr {
   /** `! -s ADDR` in iptables, `ip saddr != ADDR` in nft */
@@ -69,4 +70,70 @@ export function formatAddressMatch(a: AddressMatch): string {
   const full = a.family === 'ip' ? 32 : 128;
   const tail = a.netmask !== undefined ? `/${a.netmask}` : a.prefix === full ? '' : `/${a.prefix}`;
   return `${a.negate ? '!' : ''}${a.address}${tail}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Address lists: `src: ['10.0.0.1', '10.1.0.0/16', …]`, one rule with an nft set lookup.
+
+/**
+ * A normalized address list. `entries` is canonical (IPv4 first, then IPv6, each ascending), so
+ * a list read back from the kernel equals the list that was added: a hash list holds its
+ * distinct addresses; an interval list holds the merged ranges (overlapping, duplicate and
+ * adjacent entries joined), each written as an address, a prefix, or `first-last`.
+ */
+export interface AddressList {
+  readonly entries: readonly string[];
+  /**
+   * The families whose set is an interval set (`flags interval`, the kernel's rbtree): those
+   * with a prefix or range among their entries. The others are hash sets (one address each).
+   */
+  readonly interval: readonly Family[];
+  /** the families present, in the order ip, ip6 (one nft rule and set each) */
+  readonly families: readonly Family[];
+}
+
+/** The most entries one list takes (a set of a million elements is a config error, not a use). */
+export const MAX_LIST_ENTRIES = 1_000_000;
+
+/**
+ * Parse and merge an address list. Errors name the entry (`src[3]`); an empty list is an
+ * error (it would match nothing, which is never what a mark rule means).
+ */
+export function parseAddressList(v: readonly unknown[], field: string): AddressList {
+  if (v.length === 0) fail('INVALID_CIDR', field, `${field} is an empty list`, 'give at least one address or prefix');
+  if (v.length > MAX_LIST_ENTRIES) fail('INVALID_CIDR', field, `${field} has ${v.length} entries; at most ${MAX_LIST_ENTRIES}`);
+  v.forEach((x, i) => {
+    if (typeof x !== 'string') fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] must be an address string`);
+    if (x.trim().startsWith('!')) fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] ${JSON.stringify(x)}: a list entry cannot be negated`);
+  });
+  const plans = planAddressSet(v as readonly string[], { intoEmptySet: true }, field);
+  // a hash plan's ranges are merged (10.0.0.1 and 10.0.0.2 join); its elements are the addresses
+  return listOfPlans(plans.map((p) => ({
+    family: p.family, interval: p.interval,
+    ranges: p.interval ? p.ranges : p.elements.map((e) => { const k = keyValue(e.key); return { first: k, last: k }; }),
+  })));
+}
+
+/** One family's part of a list, as a set holds it. */
+export interface ListPart { readonly family: Family; readonly interval: boolean; readonly ranges: readonly KeyRange[] }
+
+/** A list from its per-family parts (the kernel's sets on decode, the planner on input). */
+export function listOfPlans(parts: readonly ListPart[]): AddressList {
+  const entries: string[] = [];
+  const families: Family[] = [];
+  const interval: Family[] = [];
+  for (const family of ['ip', 'ip6'] as const) {
+    const p = parts.find((x) => x.family === family);
+    if (!p) continue;
+    families.push(family);
+    if (p.interval) interval.push(family);
+    const sorted = p.interval ? p.ranges : [...p.ranges].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+    for (const r of sorted) entries.push(formatRange(r, family));
+  }
+  return { interval, entries, families };
+}
+
+/** The entries of one family (an entry's family is told by its ':'). */
+export function listEntriesOf(l: AddressList, family: Family): string[] {
+  return l.entries.filter((e) => e.includes(':') === (family === 'ip6'));
 }

@@ -1,7 +1,7 @@
 export { Marker, encode, explain, DEFAULT_TABLE, type MarkerOptions } from './marker.js';
 export { normalizeRule } from './normalize.js';
-export { formatMark, type MarkRule, type MarkRuleInput, type Mark, type Mask, type IfName, type Via, type Hook, type Direction, type Rate, type AddressMatch } from './rule.js';
-export type { RuleRecord, RawPart } from './backends/backend.js';
+export { formatMark, type MarkRule, type MarkRuleInput, type Mark, type Mask, type IfName, type Via, type Hook, type Direction, type Rate, type AddressMatch, type AddressList } from './rule.js';
+export type { RuleRecord, RawPart, ListUpdate, UpdateResult } from './backends/backend.js';
 export { PktmarkError, isPktmarkError, type ErrorCode } from './errors.js';
 export type { NetnsTarget } from './transport/netns.js';
 export { markConflicts, REGISTRY, REGISTRY_ATTRIBUTION, type MarkConflict, type RegistryEntry } from './registry/index.js';

@@ -6,7 +6,7 @@
 import { PktmarkError } from './errors.js';
 import { type MarkRule, type MarkRuleInput, type Via } from './rule.js';
 import { normalizeRule } from './normalize.js';
-import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from './backends/backend.js';
+import type { AddOptions, Backend, BackendContext, EncodeContext, ListUpdate, RuleRecord, UpdateResult } from './backends/backend.js';
 import { BACKENDS, VIAS, isVia } from './backends/index.js';
 import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport } from './transport/transport.js';
 import type { BpfSys } from './transport/bpf.js';
@@ -252,6 +252,18 @@ export class Marker {
       if (list) list.push(id); else by.set(via, [id]);
     }
     for (const [via, list] of by) await BACKENDS[via].delete(list, this.ctx);
+  }
+
+  /**
+   * Change a list rule's addresses in place (`src: [...]` rules, nft): `{ add: [...], remove:
+   * [...] }` sends only the changed set elements, in one atomic batch; packets from addresses
+   * that stay in the list stay marked throughout. NOT_FOUND for an unknown id, NOT_A_SET_RULE
+   * for a rule without a list.
+   */
+  async update(id: string, change: ListUpdate): Promise<UpdateResult> {
+    const b = BACKENDS[idVia(id)];
+    if (!b.update) throw new PktmarkError('NOT_A_SET_RULE', `via ${b.via} rules have no address lists to update`, { field: 'id' });
+    return b.update(id, change, this.ctx);
   }
 
   /** Remove everything pktmark made in this namespace (its nft table, its tc filters). */

@@ -18,12 +18,12 @@ export type Direction = 'ingress' | 'egress';
 export type RateUnit = 'second' | 'minute' | 'hour' | 'day';
 export type { Family, Cidr };
 
-import type { AddressMatch } from './addresses.js';
+import type { AddressList, AddressMatch } from './addresses.js';
 import type { ConnmarkInput, ConnmarkStatement } from './connmark.js';
 export type { ConnmarkInput, ConnmarkStatement, MarkShift } from './connmark.js';
-import { parseAddressMatch } from './addresses.js';
+import { parseAddressList, parseAddressMatch } from './addresses.js';
 import { parsePortField, type PortInput, type PortMatch } from './ports.js';
-export type { AddressMatch, PortMatch, PortInput };
+export type { AddressList, AddressMatch, PortMatch, PortInput };
 export type { PortRange } from './ports.js';
 
 export interface Rate {
@@ -41,6 +41,9 @@ export interface MarkRule {
   readonly family?: Family;
   readonly src?: AddressMatch;
   readonly dst?: AddressMatch;
+  /** an address list (`src: [...]`): one rule per family with an nft set lookup (nft only; never with src) */
+  readonly srcList?: AddressList;
+  readonly dstList?: AddressList;
   /** IP protocol / IPv6 next header number */
   readonly proto?: number;
   /** one port; ranges, lists and negation are in sports/dports (never both) */
@@ -89,8 +92,9 @@ export interface MarkValueMatch { readonly value: number; readonly mask: number;
 export interface MarkRuleInput {
   readonly via?: Via;
   readonly family?: Family | 'ipv4' | 'ipv6' | 'inet' | '4' | '6' | 4 | 6;
-  readonly src?: string;
-  readonly dst?: string;
+  /** an address, or a list of addresses, prefixes and ranges (nft: one rule with a set lookup) */
+  readonly src?: string | readonly string[];
+  readonly dst?: string | readonly string[];
   readonly proto?: string | number;
   /** `53`, `1024-65535` (iptables `1024:`), `!53`, `80,443`, or `{ from, to, negate? }` */
   readonly sport?: PortInput;
@@ -278,6 +282,8 @@ export interface RuleFields<V extends Via = Via> {
   readonly fields: readonly (keyof MarkRuleInput)[];
   /** true when a rule without `via` is this backend's (tc: when dev is given); the registry asks in order */
   implied?(input: MarkRuleInput): boolean;
+  /** true when the backend takes address lists (`src: [...]`) */
+  readonly addressLists?: boolean;
   /** check and copy this backend's fields into the draft (shared fields are already in it) */
   normalize(input: MarkRuleInput, out: RuleDraft): void;
   /**
@@ -300,9 +306,22 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
   let family = parseFamily(input.family);
   const out: RuleDraft = { via: spec.via };
   for (const f of ['src', 'dst'] as const) {
-    if (input[f] === undefined) continue;
-    const a = parseAddressMatch(input[f], f);
-    if (family && a.family !== family) fail('FAMILY_MISMATCH', f, `${f} ${input[f]} is ${a.family === 'ip' ? 'IPv4' : 'IPv6'} but the rule's family is ${family}`);
+    const v = input[f];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) {
+      if (!spec.addressLists) fail('INVALID_OPTION', f, `an address list in ${f} needs via nft (it becomes an nft set); via ${JSON.stringify(spec.via)} takes one address`);
+      const l = parseAddressList(v, f);
+      if (family && !l.families.includes(family)) fail('FAMILY_MISMATCH', f, `${f} holds no ${family === 'ip' ? 'IPv4' : 'IPv6'} entry but the rule's family is ${family}`);
+      if (family && l.families.length > 1) fail('FAMILY_MISMATCH', f, `${f} mixes IPv4 and IPv6 but the rule's family is ${family}`);
+      const other = f === 'dst' ? out.srcList : undefined;
+      if (other && other.families.join() !== l.families.join()) fail('FAMILY_MISMATCH', f, `src and dst lists must hold the same families (src: ${other.families.join(', ')}; dst: ${l.families.join(', ')})`);
+      if (l.families.length === 1) family = l.families[0];
+      out[f === 'src' ? 'srcList' : 'dstList'] = l;
+      continue;
+    }
+    const a = parseAddressMatch(v, f);
+    if (f === 'dst' && out.srcList && out.srcList.families.length > 1) fail('FAMILY_MISMATCH', f, `dst ${v} is one family but the src list mixes IPv4 and IPv6`);
+    if (family && a.family !== family) fail('FAMILY_MISMATCH', f, `${f} ${v} is ${a.family === 'ip' ? 'IPv4' : 'IPv6'} but the rule's family is ${family}`);
     family = a.family;
     out[f] = a;
   }

@@ -231,6 +231,10 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
   const wanted = new Set<OtherVia>();
   for (const d of desired.rules) {
     const via = d.rule.via;
+    if (d.rule.srcList || d.rule.dstList) {
+      throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply does not manage address lists (sets) yet`,
+        { field: `rules[${d.index}].${d.rule.srcList ? 'src' : 'dst'}`, messageIndex: d.index, hint: 'add the list rule with add (--src @FILE) and change it with update (pktmark set add|del)' });
+    }
     if (via === 'nft') continue;
     if (!isOtherVia(via)) {
       throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply manages nft, tc, bpf and xdp rules; via ${JSON.stringify(via)} attaches host-wide, outside any namespace`,

@@ -128,6 +128,11 @@ export interface Backend<V extends Via = Via> extends RuleFields<V> {
    * (a 100,000-rule table). Optional: the facade falls back to `list` for a backend without it.
    */
   rules?(ctx: BackendContext): AsyncIterable<RuleRecord>;
+  /**
+   * Change the address list of a list rule (`src: [...]`) in place: only the changed elements
+   * are sent, in one atomic batch. Optional: backends without sets have none.
+   */
+  update?(id: string, change: ListUpdate, ctx: BackendContext): Promise<UpdateResult>;
   /** Delete by id; NOT_FOUND if one does not exist (then nothing is deleted). */
   delete(ids: readonly string[], ctx: BackendContext): Promise<void>;
   /** Remove everything this backend made. */
@@ -135,4 +140,19 @@ export interface Backend<V extends Via = Via> extends RuleFields<V> {
   /** The equivalent command line(s) of the real tool (`nft add rule …`, `tc filter add …`). */
   /** `first`: the command that inserts at the head instead of appending (`nft insert rule`) */
   explain(rule: MarkRule, ctx: { readonly table: string; readonly first?: boolean }): string;
+}
+
+/** `Marker.update(id, { add, remove })`: entries to put into and take out of a rule's address list. */
+export interface ListUpdate {
+  readonly add?: readonly string[];
+  readonly remove?: readonly string[];
+  /** which list, when the rule has both a src and a dst list */
+  readonly field?: 'src' | 'dst';
+}
+
+export interface UpdateResult {
+  readonly id: string;
+  /** set elements deleted and added (an interval range is two: its start and its END) */
+  readonly deleted: number;
+  readonly added: number;
 }

@@ -23,6 +23,7 @@ Commands:
   list       rules pktmark owns: id, via, match, mark, rate, packets, bytes, comment
   del ID…    delete rules by id
   clear      delete every rule pktmark owns (its nft table, its tc filters)
+  set        set add|del ID ADDR…|@FILE: change an address-list rule's set in place
   explain    print the nft/tc command equivalent to an add (sends nothing)
   apply      make the table hold exactly a file's rules (-f FILE; --plan, --prune)
   agent      keep applying a file: watch, resync, metrics (-f FILE)
@@ -57,7 +58,9 @@ Adds one rule (one atomic batch) and prints "ID<TAB>equivalent command".
   --prio N                  tc: filter priority 1-65535; bpf: the prio of the device's one program filter
   --cgroup PATH             cgroup: mark every new socket of this cgroup v2 directory (host-wide; mark only)
   --src ADDR[/LEN]          source address or prefix; '!ADDR' negates
-  --dst ADDR[/LEN]          destination address or prefix; '!ADDR' negates
+  --src @FILE               nft: an address list (one address, prefix or a-b range per line,
+                            # comments): one rule with a named set (hash, or interval with prefixes)
+  --dst ADDR[/LEN] | @FILE  destination address or prefix ('!ADDR' negates), or a list
   --proto P                 tcp, udp, sctp, icmp, icmpv6, … or a number
   --sport N / --dport N     ports (need --proto tcp|udp|sctp|udplite)
   --iif IF / --oif IF       input (prerouting) / output (output hook) interface; IF+ is a wildcard
@@ -73,6 +76,7 @@ Adds one rule (one atomic batch) and prints "ID<TAB>equivalent command".
 Examples:
   pktmark add --src 10.0.0.1 --mark 0xdeadbeef
   pktmark add --src 10.0.0.1 --mark 0xdeadbeef --rate 1/second --burst 1
+  pktmark add --src @blocklist.txt --mark 0x66
   pktmark add --proto tcp --dport 443 --mark 0x10/0xf0 --comment https
   pktmark add --hook output --dst 10.0.0.1 --oif eth0 --mark 42
   pktmark add --via tc --dev eth0 --src 10.0.0.1 --mark 0xdeadbeef
@@ -116,6 +120,21 @@ go in one batch: if one does not exist, none is deleted (NOT_FOUND, exit 1).
 
 Example:
   pktmark del nft:prerouting:7 nft:prerouting:9`,
+
+  set: `Usage: pktmark [GLOBAL] set add ID ADDR…|@FILE [--field src|dst]
+       pktmark [GLOBAL] set del ID ADDR…|@FILE [--field src|dst]
+
+Changes the address list of a rule added with --src @FILE (or src: [...]) in place: only the
+changed set elements are sent, in one atomic batch; addresses that stay are never unmarked.
+ADDR is an address, a prefix or a range a-b; @FILE as for add (one per line, # comments).
+A hash set (every entry one address) takes addresses only; deleting one it lacks is NOT_FOUND.
+An interval set merges what is added; deleting a prefix out of a merged range splits the range.
+--field picks the list when the rule has both a src and a dst list. Not a list rule:
+NOT_A_SET_RULE (exit 1). Prints "updated ID: N set elements deleted, M added".
+
+Examples:
+  pktmark set add nft:prerouting:7 10.0.0.9 192.168.7.0/24
+  pktmark set del nft:prerouting:7 @gone.txt`,
 
   clear: `Usage: pktmark [GLOBAL] clear [--via {vias}]
 

@@ -20,6 +20,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   del: async () => (await import('./commands/list.js')).delCommand,
   delete: async () => (await import('./commands/list.js')).delCommand,
   clear: async () => (await import('./commands/list.js')).clearCommand,
+  set: async () => (await import('./commands/set.js')).setCommand,
   apply: async () => (await import('./commands/apply-file.js')).applyFileCommand,
   agent: async () => (await import('./commands/agent.js')).agentCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,

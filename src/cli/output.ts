@@ -4,7 +4,7 @@
  */
 import type { RuleRecord } from '../backends/backend.js';
 import { BACKENDS, type Via } from '../backends/index.js';
-import { formatMark, protocolName, type AddressMatch, type ConnmarkStatement, type Mark, type MarkRule, type Mask } from '../rule.js';
+import { formatMark, protocolName, type AddressList, type AddressMatch, type ConnmarkStatement, type Mark, type MarkRule, type Mask } from '../rule.js';
 import { safeField } from '../terminal-text.js';
 import { formatPortMatch } from '../ports.js';
 import { ipftArgsOrNull } from '../ipft.js';
@@ -30,6 +30,9 @@ export interface RuleJson {
   prio: number | null;
   src: string | null;
   dst: string | null;
+  /** an address list (nft set): its canonical entries, families, and which families are interval sets */
+  srcList: AddressList | null;
+  dstList: AddressList | null;
   proto: string | null;
   /** one port as a number; ranges, lists and negation as text (`1024-65535`, `80,443`, `!53`) */
   sport: number | string | null;
@@ -74,6 +77,8 @@ export function ruleJson(rec: RuleRecord): RuleJson {
     prio: r.prio ?? null,
     src: addressText(r.src),
     dst: addressText(r.dst),
+    srcList: r.srcList ?? null,
+    dstList: r.dstList ?? null,
     proto: r.proto === undefined ? null : protocolName(r.proto),
     sport: r.sport ?? (r.sports ? formatPortMatch(r.sports) : null),
     dport: r.dport ?? (r.dports ? formatPortMatch(r.dports) : null),
@@ -98,13 +103,21 @@ export function ruleJson(rec: RuleRecord): RuleJson {
   };
 }
 
+/** A list in the MATCH column: its first entries and how many more (the whole list is in --json). */
+function listText(l: AddressList): string {
+  const head = l.entries.slice(0, 3).join(',');
+  return `{${head}${l.entries.length > 3 ? `,…+${l.entries.length - 3}` : ''}}`;
+}
+
 /** The MATCH column: what the rule selects, in pktmark's option words. */
 export function matchText(r: MarkRule): string {
   const parts: string[] = [];
   parts.push(BACKENDS[r.via].where(r));
-  if (r.family && !r.src && !r.dst) parts.push(r.family);
+  if (r.family && !r.src && !r.dst && !r.srcList && !r.dstList) parts.push(r.family);
   if (r.src) parts.push(`src ${addressText(r.src)!.replace(/\/(32|128)$/, '')}`);
+  if (r.srcList) parts.push(`src ${listText(r.srcList)}`);
   if (r.dst) parts.push(`dst ${addressText(r.dst)!.replace(/\/(32|128)$/, '')}`);
+  if (r.dstList) parts.push(`dst ${listText(r.dstList)}`);
   if (r.proto !== undefined) parts.push(protocolName(r.proto));
   if (r.sport !== undefined) parts.push(`sport ${r.sport}`);
   if (r.sports) parts.push(`sport ${formatPortMatch(r.sports)}`);

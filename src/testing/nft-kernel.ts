@@ -12,11 +12,20 @@ import {
   NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../codecs/nftables/messages.js';
 import { EEXIST, ENOENT } from '../../codecs/errno.js';
-import { NFT_MSG_GETSET, NFT_MSG_GETSETELEM } from '../../codecs/nftables/set.js';
+import {
+  decodeSet, decodeSetElems, NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_GETSET, NFT_MSG_GETSETELEM, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM,
+  NFT_SET_ELEM_INTERVAL_END, writeSet, writeSetElems, type NftSetElem,
+} from '../../codecs/nftables/set.js';
+import { EBUSY } from '../../codecs/errno.js';
 import { ackFor, doneFor, FakeTransport } from '../transport/fake.js';
 import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport } from '../transport/transport.js';
 
 export interface FakeTable { readonly name: string; readonly comment?: string }
+
+/** A set and its elements (keyed by key bytes and the END flag, as the kernel tells them apart). */
+export interface FakeSet { readonly table: string; readonly name: string; readonly flags: number; readonly keyType?: number; readonly keyLen?: number; readonly handle: bigint; readonly elements: ReadonlyMap<string, NftSetElem> }
+
+const elemKey = (e: NftSetElem): string => `${Buffer.from(e.key).toString('hex')}/${(e.flags ?? 0) & NFT_SET_ELEM_INTERVAL_END}`;
 
 /** Refuse the `index`-th NEWRULE of the next batches (counted from 0 within a batch), `times` times. */
 export interface RuleFault { readonly index: number; readonly errno: number; readonly offsetIn?: (m: NetlinkMessage) => number; times?: number; readonly message?: string }
@@ -24,6 +33,7 @@ export interface RuleFault { readonly index: number; readonly errno: number; rea
 export class FakeNftKernel {
   tables: FakeTable[] = [];
   rules: NftRule[] = [];
+  sets: FakeSet[] = [];
   /** the table's handle counter: chains and rules take the next handle, as in the kernel */
   handle = 0n;
   /** exchanges answered so far */
@@ -58,7 +68,17 @@ export class FakeNftKernel {
     if (r.header.type === nftType(NFT_MSG_GETRULE)) {
       // a dump request names only the table (NFTA_RULE_TABLE = 1), so it is no whole rule to decode
       let name: string | undefined;
-      for (const a of new AttributeReader(r.payload.subarray(4))) if (a.type === 1) name = attr.string(a);
+      let handle: bigint | undefined;
+      for (const a of new AttributeReader(r.payload.subarray(4))) { if (a.type === 1) name = attr.string(a); if (a.type === 3) handle = attr.u64(a, 'be'); }
+      if (handle !== undefined) {
+        // GETRULE of one rule (not a dump): the rule, or ENOENT
+        const d = decodeRule(r);
+        const rule = this.rules.find((x) => x.table === d.table && x.chain === d.chain && x.handle === handle);
+        if (!rule) return [ackFor(r, ENOENT)];
+        const w = new AttributeWriter();
+        writeRule(w, NFT_MSG_NEWRULE, 0, r.header.seq, rule);
+        return [w.finish(), ackFor(r)];
+      }
       if (name && !this.findTable(name)) return [ackFor(r, ENOENT)];
       const out = this.rules.filter((x) => !name || x.table === name).map((rule) => {
         const w = new AttributeWriter();
@@ -67,8 +87,26 @@ export class FakeNftKernel {
       });
       return [...out, doneFor(r.header.seq)];
     }
-    // no sets are modelled: a set or element dump is empty
-    if (r.header.type === nftType(NFT_MSG_GETSET) || r.header.type === nftType(NFT_MSG_GETSETELEM)) return [doneFor(r.header.seq)];
+    if (r.header.type === nftType(NFT_MSG_GETSET)) {
+      let name: string | undefined;
+      for (const a of new AttributeReader(r.payload.subarray(4))) if (a.type === 1) name = attr.string(a);
+      if (name && !this.findTable(name)) return [ackFor(r, ENOENT)];
+      const out = this.sets.filter((x) => !name || x.table === name).map((x) => {
+        const w = new AttributeWriter();
+        writeSet(w, NFT_MSG_NEWSET, NLM_F_MULTI, r.header.seq, { family: NFPROTO_INET, table: x.table, name: x.name, handle: x.handle, flags: x.flags, ...(x.keyType !== undefined ? { keyType: x.keyType } : {}), ...(x.keyLen !== undefined ? { keyLen: x.keyLen } : {}) });
+        return w.finish();
+      });
+      return [...out, doneFor(r.header.seq)];
+    }
+    if (r.header.type === nftType(NFT_MSG_GETSETELEM)) {
+      const l = decodeSetElems(r);
+      const set = this.sets.find((x) => x.table === l.table && x.name === l.set);
+      if (!set) return [ackFor(r, ENOENT)];
+      const w = new AttributeWriter();
+      // the kernel answers one message per skb of elements; one message (split by nla_len) here
+      if (set.elements.size) writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_MULTI, r.header.seq, { family: NFPROTO_INET, table: set.table, set: set.name, elements: [...set.elements.values()] });
+      return [...(set.elements.size ? [w.finish()] : []), doneFor(r.header.seq)];
+    }
     return this.batch(reqs);
   }
 
@@ -78,6 +116,9 @@ export class FakeNftKernel {
     const echoes: Uint8Array[] = [];
     let tables = [...this.tables];
     let rules = [...this.rules];
+    let sets = this.sets.map((x) => ({ ...x, elements: new Map(x.elements) }));
+    const setIds = new Map<number, string>();
+    let anon = 0;
     let handle = this.handle;
     let ruleIndex = 0;
     let failed = false;
@@ -120,12 +161,39 @@ export class FakeNftKernel {
         if (!tables.some((x) => x.name === name)) errno = ENOENT;
         tables = tables.filter((x) => x.name !== name);
         rules = rules.filter((x) => x.table !== name);
+        sets = sets.filter((x) => x.table !== name);
+      } else if (type === nftType(NFT_MSG_NEWSET)) {
+        const d = decodeSet(m);
+        const name = d.name.includes('%d') ? d.name.replace('%d', String(anon++)) : d.name;
+        if (!tables.some((x) => x.name === d.table)) errno = ENOENT;
+        else if (sets.some((x) => x.table === d.table && x.name === name)) { if (m.header.flags & NLM_F_EXCL) errno = EEXIST; }
+        else sets.push({ table: d.table, name, flags: d.flags ?? 0, ...(d.keyType !== undefined ? { keyType: d.keyType } : {}), ...(d.keyLen !== undefined ? { keyLen: d.keyLen } : {}), handle: ++handle, elements: new Map() });
+        if (!errno && d.id !== undefined) setIds.set(d.id, name);
+      } else if (type === nftType(NFT_MSG_DELSET)) {
+        const d = decodeSet(m);
+        const i = sets.findIndex((x) => x.table === d.table && x.name === d.name);
+        if (i < 0) errno = ENOENT;
+        else if (rules.some((r) => r.table === d.table && r.exprs.some((e) => e.kind === 'lookup' && e.set === d.name))) errno = EBUSY;
+        else sets.splice(i, 1);
+      } else if (type === nftType(NFT_MSG_NEWSETELEM) || type === nftType(NFT_MSG_DELSETELEM)) {
+        const l = decodeSetElems(m);
+        const name = l.setId !== undefined && !sets.some((x) => x.table === l.table && x.name === l.set) ? setIds.get(l.setId) : l.set;
+        const set = sets.find((x) => x.table === l.table && x.name === name);
+        if (!set) errno = ENOENT;
+        else if (type === nftType(NFT_MSG_NEWSETELEM)) {
+          for (const e of l.elements) {
+            if (set.elements.has(elemKey(e)) && m.header.flags & NLM_F_EXCL) { errno = EEXIST; break; }
+            set.elements.set(elemKey(e), e);
+          }
+        } else {
+          for (const e of l.elements) if (!set.elements.delete(elemKey(e))) { errno = ENOENT; break; }
+        }
       }
       if (errno) { failed = true; errs.push(ackFor(m, errno, offset === undefined && message === undefined ? undefined : { ...(message !== undefined ? { message } : {}), ...(offset !== undefined ? { offset } : {}) })); }
       else if (m.header.flags & NLM_F_ACK) errs.push(ackFor(m));
     }
     if (failed) return errs;
-    this.tables = tables; this.rules = rules; this.handle = handle;
+    this.tables = tables; this.rules = rules; this.sets = sets; this.handle = handle;
     return [...echoes, ...errs];
   }
 }

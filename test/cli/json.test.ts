@@ -23,9 +23,12 @@ const obj = (shape: Shape) => (v: unknown): boolean => {
   return Object.keys(shape).every((k) => k in o && shape[k](o[k])) && Object.keys(o).every((k) => k in shape);
 };
 
+const FAMILY = oneOf('ip', 'ip6');
+const LIST = obj({ entries: arrayOf(str), families: arrayOf(FAMILY), interval: arrayOf(FAMILY) });
 export const RULE: Shape = {
   id: str, via: oneOf('nft', 'tc'), decoded: bool, family: or(nul, oneOf('ip', 'ip6')), hook: or(nul, oneOf('prerouting', 'output')),
   dev: or(nul, str), direction: or(nul, oneOf('ingress', 'egress')), prio: or(nul, num), src: or(nul, str), dst: or(nul, str),
+  srcList: or(nul, LIST), dstList: or(nul, LIST),
   proto: or(nul, str), sport: or(nul, num, str), dport: or(nul, num, str), iif: or(nul, str), oif: or(nul, str), mark: or(nul, hexStr),
   mask: or(nul, hexStr), xor: bool, rate: or(nul, str), burst: or(nul, num), comment: or(nul, str), packets: num, bytes: num,
   connmark: or(nul, (v) => typeof v === 'object' && v !== null && ['set', 'save', 'restore'].includes((v as { op: string }).op)), chain: or(nul, str), jump: or(nul, str),

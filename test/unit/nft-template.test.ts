@@ -32,7 +32,7 @@ const withOtherAddresses = (input: MarkRuleInput, octets: number[]): MarkRuleInp
     });
     return prefix === undefined ? other : `${other}/${prefix}`;
   };
-  return { ...input, ...(input.src ? { src: swap(input.src) } : {}), ...(input.dst ? { dst: swap(input.dst) } : {}) };
+  return { ...input, ...(typeof input.src === 'string' ? { src: swap(input.src) } : {}), ...(typeof input.dst === 'string' ? { dst: swap(input.dst) } : {}) };
 };
 
 test('property: a patched template equals a full encode, for every rule shape', (t) => {

@@ -8,8 +8,9 @@
 import { formatCidr } from '../../../codecs/address.js';
 import { formatPortMatch, type PortMatch } from '../../ports.js';
 import { BASE_CHAINS, chainOf, DEFAULT_TABLE, userChainNft } from './chains.js';
+import { familyParts } from './address-sets.js';
 import type { ConnmarkStatement } from '../../connmark.js';
-import { FULL_MASK, type AddressMatch, type MarkRule, type MarkValueMatch } from '../../rule.js';
+import { FULL_MASK, type AddressList, type AddressMatch, type MarkRule, type MarkValueMatch } from '../../rule.js';
 import { safeField } from '../../terminal-text.js';
 
 /** Protocol words nft resolves (via /etc/protocols or its own table); others are printed as numbers. */
@@ -31,9 +32,13 @@ function ifname(word: string, name: string): string {
 export function nftStatements(rule: MarkRule): string {
   const s: string[] = [];
   const fam = rule.family;
-  if (fam && !rule.src && !rule.dst) s.push(`meta nfproto ${fam === 'ip' ? 'ipv4' : 'ipv6'}`);
+  if (fam && !rule.src && !rule.dst && !rule.srcList && !rule.dstList) s.push(`meta nfproto ${fam === 'ip' ? 'ipv4' : 'ipv6'}`);
+  // a list is a named set in pktmark's table; `{ … }` (an anonymous set) is the same match in one line
+  const list = (dir: string, l: AddressList): string => `${fam} ${dir} { ${l.entries.join(', ')} }`;
   if (rule.src) s.push(address(fam ?? rule.src.family, 'saddr', rule.src));
+  else if (rule.srcList) s.push(list('saddr', rule.srcList));
   if (rule.dst) s.push(address(fam ?? rule.dst.family, 'daddr', rule.dst));
+  else if (rule.dstList) s.push(list('daddr', rule.dstList));
   if (rule.iif) s.push(ifname('iifname', rule.iif));
   if (rule.oif) s.push(ifname('oifname', rule.oif));
   if (rule.proto !== undefined) {
@@ -78,7 +83,8 @@ function connmarkText(c: ConnmarkStatement): string {
 export const chainWord = (name: string): string => (/^[A-Za-z_.][A-Za-z0-9/_.-]*$/.test(name) ? name : `"${name}"`);
 
 export function explainNft(rule: MarkRule, table: string, first = false): string {
-  return `nft ${first ? 'insert' : 'add'} rule inet ${table} ${chainWord(chainOf(rule))} ${nftStatements(rule)}`;
+  // a mixed v4/v6 list is one rule per family
+  return familyParts(rule).map((r) => `nft ${first ? 'insert' : 'add'} rule inet ${table} ${chainWord(chainOf(r))} ${nftStatements(r)}`).join('\n');
 }
 
 /** `nft add table/chain` lines that create what pktmark creates on first use. */

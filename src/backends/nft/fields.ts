@@ -13,6 +13,7 @@ function userChain(v: unknown, field: string): string {
 export const nftFields: RuleFields<'nft'> = {
   via: 'nft',
   fields: ['hook', 'table', 'iif', 'oif', 'connmark', 'chain', 'jump'],
+  addressLists: true,
   normalize(input, out) {
     if (input.table !== undefined && input.table !== 'raw' && input.table !== 'mangle') fail('INVALID_OPTION', 'table', `table ${JSON.stringify(input.table)} is not raw or mangle`);
     if (input.chain !== undefined) {

@@ -31,8 +31,12 @@ import { counterOf, exprsToRule } from './rule.js';
 import { RuleEncoder, type WrittenRule } from './template.js';
 import { BASE_CHAINS, chainByName, chainOf, DEFAULT_TABLE, userChainOf, type BaseChain } from './chains.js';
 import { encodeChainBatch, writeDelChain, writeUserChain, type ChainOp, type UserChain } from './user-chains.js';
-import { ANON_SET_NAME, anonPortSets, needsSet, portListText, type PortSetIds } from './port-sets.js';
+import { ANON_SET_NAME, anonPortSets, needsSet, portListText } from './port-sets.js';
+import { hasList, planListRule, randomTag, sequentialTags, type RuleSetIds } from './address-sets.js';
 import { decodeSet, decodeSetElems, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFT_SET_ANONYMOUS, writeSet, writeSetDump, writeSetElemDump, writeSetElems } from '../../../codecs/nftables/set.js';
+import type { ListSetInfo } from './address-sets.js';
+import { encodeDeleteWithSets, joinFamilies, listRuleParts, readTableSets } from './address-set-ops.js';
+import { updateList } from './address-set-update.js';
 
 /** The table comment that says "pktmark made this table". */
 export const OWNER_COMMENT = 'pktmark';
@@ -77,7 +81,7 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * if another program creates a table of that name first, the batch fails (EEXIST) instead of
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = [], genid?: number): Batch {
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = [], genid?: number, tags: () => string = randomTag): Batch {
   const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool, genid);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
@@ -101,27 +105,44 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   const encoder = new RuleEncoder();
   const msgType = nftType(NFT_MSG_NEWRULE);
   const append = place.before === undefined && !place.first;
+  const portSets = (rule: MarkRule, i: number, ids: RuleSetIds): void => {
+    // a port list is an anonymous set made in the same batch, before its rule (port-sets.ts)
+    if (needsSet(rule.sports)) ids.sport = ++setId;
+    if (needsSet(rule.dports)) ids.dport = ++setId;
+    for (const s of anonPortSets(rule, table, ids)) {
+      b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE, seq, s.set));
+      b.add('element', i, (w, seq) => {
+        writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: ANON_SET_NAME, setId: s.set.id!, elements: s.elements });
+      });
+    }
+  };
+  // Address lists: all their sets go in before the first rule, so a list rule's family rules
+  // get consecutive handles (address-sets.ts). One NEWRULE per family, under the one rule item.
+  const sends: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] = [];
+  rules.forEach((rule, i) => {
+    if (!hasList(rule)) { sends.push({ i, rule, ids: undefined }); return; }
+    for (const part of planListRule(rule, table, tags(), () => ++setId)) {
+      for (const s of part.sets) {
+        b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, seq, s.set));
+        b.add('element', i, (w, seq) => {
+          writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: s.set.name, setId: s.set.id!, elements: s.elements });
+        });
+      }
+      const ids: RuleSetIds = { ...part.refs };
+      portSets(part.rule, i, ids);
+      sends.push({ i, rule: part.rule, ids });
+    }
+  });
   // Each head insert lands in front of the previous one, so `first` sends the rules last to first.
-  const order = place.first ? rules.map((_, i) => rules.length - 1 - i) : rules.map((_, i) => i);
-  order.forEach((i, k) => {
-    const last = k === rules.length - 1;
+  if (place.first) sends.reverse();
+  sends.forEach(({ i, rule, ids }, k) => {
+    const last = k === sends.length - 1;
     let flags = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
     if (k === 0 || last) flags |= NLM_F_ECHO;
     if (last) flags |= NLM_F_ACK;
-    // a port list is an anonymous set made just before its rule, in the same batch (port-sets.ts)
-    let setIds: PortSetIds | undefined;
-    if (needsSet(rules[i].sports) || needsSet(rules[i].dports)) {
-      setIds = {};
-      if (needsSet(rules[i].sports)) setIds.sport = ++setId;
-      if (needsSet(rules[i].dports)) setIds.dport = ++setId;
-      for (const s of anonPortSets(rules[i], table, setIds)) {
-        b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE, seq, s.set));
-        b.add('element', i, (w, seq) => {
-          writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: ANON_SET_NAME, setId: s.set.id!, elements: s.elements });
-        });
-      }
-    }
-    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rules[i], table, flags, seq, msgType, place.before, setIds, counters?.[i]));
+    let setIds = ids;
+    if (!setIds && (needsSet(rule.sports) || needsSet(rule.dports))) portSets(rule, i, setIds = {});
+    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rule, table, flags, seq, msgType, place.before, setIds, counters?.[i]));
     if (last) ackSeq = seq;
   });
   return b.finish(ackSeq);
@@ -181,7 +202,7 @@ const batchPool = new WriterPool();
 
 /** Send a batch, retrying a bounded number of times when another writer won a race. */
 /** `resend`: false for a batch guarded by a generation (resending it could only fail again: the caller re-reads) */
-async function sendBatch(t: Transport, op: string, build: (pool: WriterPool) => Batch, describe: (item: number) => string, resend = true): Promise<{ batch: Batch; replies: NetlinkMessage[] }> {
+export async function sendBatch(t: Transport, op: string, build: (pool: WriterPool) => Batch, describe: (item: number) => string, resend = true): Promise<{ batch: Batch; replies: NetlinkMessage[] }> {
   for (let attempt = 0; ; attempt++) {
     const batch = build(batchPool);
     let replies: NetlinkMessage[];
@@ -228,10 +249,10 @@ export async function tableState(t: Transport, table: string): Promise<TableStat
 }
 
 /** A kernel rule as a RuleRecord: decoded to a MarkRule when it has pktmark's shape, else kept raw. */
-export function ruleRecord(r: NftRule, table: string, sets?: ReadonlyMap<string, string>): RuleRecord {
+export function ruleRecord(r: NftRule, table: string, sets?: ReadonlyMap<string, string>, lists?: ReadonlyMap<string, ListSetInfo>): RuleRecord {
   const id = ruleId(r.chain, r.handle ?? 0n);
   // apply's rules keep their comment beside pktmark's own TLVs (codecs/nftables/userdata.ts)
-  const rule = exprsToRule(r.exprs, r.chain, r.comment ?? decodeRuleUserdata(r.userdata).comment, sets);
+  const rule = exprsToRule(r.exprs, r.chain, r.comment ?? decodeRuleUserdata(r.userdata).comment, sets, lists);
   const { packets, bytes } = counterOf(r.exprs);
   const raw: RawPart[] = [];
   if (!rule) {
@@ -267,7 +288,8 @@ export const nftBackend: Backend<'nft'> = {
 
   encodeAdd(rules, ctx: EncodeContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
-    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId), opts.chains, opts.counters, opts.generation).messages();
+    // set names are random per add; a dry run numbers them, so the same input gives the same bytes
+    return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId), opts.chains, opts.counters, opts.generation, sequentialTags()).messages();
   },
 
   async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
@@ -310,18 +332,20 @@ export const nftBackend: Backend<'nft'> = {
     }
     const first = echoed.get(ruleSeqs[0]);
     const last = echoed.get(ruleSeqs[ruleSeqs.length - 1]);
-    let handles: bigint[];
-    if (first !== undefined && last !== undefined && last - first === BigInt(rules.length - 1)) {
+    let handles: bigint[] = [];
+    // a list rule is one NEWRULE per family; its id is its lowest handle (address-sets.ts)
+    const lowest = (item: number, h: bigint): void => { if (handles[item] === undefined || h < handles[item]) handles[item] = h; };
+    if (first !== undefined && last !== undefined && last - first === BigInt(ruleSeqs.length - 1)) {
       // handles follow send order; the k-th NEWRULE sent carried rule items[k]
       handles = new Array<bigint>(rules.length);
-      batch.itemsOf('rule').forEach((item, k) => { handles[item] = first + BigInt(k); });
+      batch.itemsOf('rule').forEach((item, k) => lowest(item, first + BigInt(k)));
     } else if (first !== undefined && last !== undefined) {
       // not consecutive (should not happen within one batch): take our range from a dump
       const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
       mine.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));
-      if (mine.length !== rules.length) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${rules.length} found)`);
+      if (mine.length !== ruleSeqs.length) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${ruleSeqs.length} found)`);
       handles = new Array<bigint>(rules.length);
-      batch.itemsOf('rule').forEach((item, k) => { handles[item] = mine[k].handle!; });
+      batch.itemsOf('rule').forEach((item, k) => lowest(item, mine[k].handle!));
     } else {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
@@ -331,9 +355,9 @@ export const nftBackend: Backend<'nft'> = {
   async *rules(ctx) {
     const t = await ctx.transport(NETLINK_NETFILTER);
     if (await tableState(t, ctx.table) === 'absent') return;
-    // port lists live in anonymous sets: their elements are read first, so each rule streams decoded
-    const sets = await anonSetLists(t, ctx.table);
-    for await (const r of streamRules(t, ctx.table)) yield ruleRecord(r, ctx.table, sets);
+    // port lists and address lists live in sets: their elements are read first, so each rule streams decoded
+    const sets = await readTableSets(t, ctx.table);
+    yield* joinFamilies(streamRules(t, ctx.table), (r) => ruleRecord(r, ctx.table, sets.ports, sets.lists), sets, ctx.table);
   },
 
   async list(ctx) {
@@ -350,8 +374,23 @@ export const nftBackend: Backend<'nft'> = {
     if (await tableState(t, ctx.table) === 'absent') {
       throw new PktmarkError('NOT_FOUND', `rule ${ids[0]} does not exist (table inet ${ctx.table} does not exist)`, { field: 'id', messageIndex: 0 });
     }
-    await sendBatch(t, 'delete', () => encodeDeleteBatch(ctx.table, unique, () => t.nextSeq()), (i) => `rule ${ids[i]}`);
+    // a list rule goes with its family twin and its sets (address-sets.ts)
+    const { names } = await readTableSets(t, ctx.table, false);
+    if (names.size === 0) {
+      await sendBatch(t, 'delete', () => encodeDeleteBatch(ctx.table, unique, () => t.nextSeq()), (i) => `rule ${ids[i]}`);
+      return;
+    }
+    const rules = new Map<string, { chain: string; handle: bigint; i: number }>();
+    const sets = new Map<string, { name: string; i: number }>();
+    for (const u of unique) {
+      const parts = await listRuleParts(t, ctx.table, u.chain, u.handle, names, ids[u.i]);
+      for (const h of parts?.handles ?? [u.handle]) if (!rules.has(`${u.chain}:${h}`)) rules.set(`${u.chain}:${h}`, { chain: u.chain, handle: h, i: u.i });
+      for (const n of parts?.sets ?? []) if (!sets.has(n)) sets.set(n, { name: n, i: u.i });
+    }
+    await sendBatch(t, 'delete', () => encodeDeleteWithSets(ctx.table, [...rules.values()], [...sets.values()], () => t.nextSeq()), (i) => `rule ${ids[i]}`);
   },
+
+  update(id, change, ctx) { return updateList(id, change, ctx); },
 
   async clear(ctx) {
     const t = await ctx.transport(NETLINK_NETFILTER);
@@ -408,39 +447,4 @@ export function encodeClearBatch(table: string, nextSeq: () => number): Batch {
   const b = new BatchWriter<WrittenRule>(96, nextSeq);
   const seq = b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_DELTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, { family: NFPROTO_INET, name: table }));
   return b.finish(seq);
-}
-
-/**
- * The port lists of the table's anonymous sets (the kernel names them __set0, …): a GETSET dump
- * for their names, then one GETSETELEM dump per set, as `nft list ruleset` reads them. A set gone
- * meanwhile, or holding anything but ports, is left out, and a rule looking it up stays raw.
- */
-async function anonSetLists(t: Transport, table: string): Promise<Map<string, string>> {
-  const names = new Set<string>();
-  let setMsgs: NetlinkMessage[];
-  try {
-    setMsgs = await dump(t, `list sets of inet ${table}`, (w, seq) => writeSetDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table));
-  } catch (e) {
-    if (e instanceof PktmarkError && e.errno === ENOENT) return new Map();
-    throw e;
-  }
-  for (const m of setMsgs) {
-    if (m.header.type !== nftType(NFT_MSG_NEWSET)) continue;
-    const set = decodeSet(m);
-    if (set.table === table && ((set.flags ?? 0) & NFT_SET_ANONYMOUS) !== 0) names.add(set.name);
-  }
-  const out = new Map<string, string>();
-  for (const name of names) {
-    let msgs: NetlinkMessage[];
-    try {
-      msgs = await dump(t, `list elements of set ${name}`, (w, seq) => writeSetElemDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table, name));
-    } catch (e) {
-      if (e instanceof PktmarkError && e.errno === ENOENT) continue;
-      throw e;
-    }
-    const elements = msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWSETELEM)).flatMap((m) => decodeSetElems(m).elements);
-    const text = portListText(elements);
-    if (text !== undefined) out.set(name, text);
-  }
-  return out;
 }

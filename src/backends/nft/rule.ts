@@ -24,7 +24,8 @@ import { connmarkExprs, decodeConnmark, decodeJump, jumpExprs } from './statemen
 import { connmarkInput } from '../../connmark.js';
 import { NFT_CT_MARK } from '../../../codecs/nftables/expr/ct.js';
 import { NFT_LOOKUP_F_INV } from '../../../codecs/nftables/expr/lookup.js';
-import { ANON_SET_NAME, defaultSetIds, type PortSetIds } from './port-sets.js';
+import { ANON_SET_NAME, defaultSetIds } from './port-sets.js';
+import { listOfSet, lookupExprs, type ListSetInfo, type RuleSetIds } from './address-sets.js';
 import { FULL_MASK, IFNAMSIZ, normalizeWith, type MarkValueMatch, type AddressMatch, type Family, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
 
 /** Which MarkRule field produced an expression: lets an ext-ack offset name the field. */
@@ -105,13 +106,15 @@ function markMatchExprs(m: MarkValueMatch): Expr[] {
   return [{ kind: 'bitwise', sreg: r1, dreg: r1, op: NFT_BITWISE_BOOL, len: 4, mask: hostU32(m.mask), xor: hostU32(0) }, cmpEq(hostU32(m.value), op)];
 }
 
-/** `setIds`: the batch-local ids of the rule's anonymous port sets (port-sets.ts). */
-export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(rule), counter?: { readonly packets: bigint; readonly bytes: bigint }): TaggedExpr[] {
+/** `setIds`: the batch-local ids of the rule's anonymous port sets (port-sets.ts) and named list sets (address-sets.ts). */
+export function ruleToExprs(rule: MarkRule, setIds: RuleSetIds = defaultSetIds(rule), counter?: { readonly packets: bigint; readonly bytes: bigint }): TaggedExpr[] {
   const out: TaggedExpr[] = [];
   const add = (field: RuleField, ...exprs: Expr[]): void => { for (const expr of exprs) out.push({ expr, field }); };
   if (rule.family) add('family', metaLoad(NFT_META_NFPROTO), cmpEq(u8(ADDR[rule.family].nfproto)));
   if (rule.src) add('src', ...addressExprs(rule.family ?? rule.src.family, 'src', rule.src));
+  else if (rule.srcList && rule.family) add('src', ...lookupExprs(rule.family, 'src', setIds.src));
   if (rule.dst) add('dst', ...addressExprs(rule.family ?? rule.dst.family, 'dst', rule.dst));
+  else if (rule.dstList && rule.family) add('dst', ...lookupExprs(rule.family, 'dst', setIds.dst));
   if (rule.iif) add('iif', ...ifnameExprs(NFT_META_IIFNAME, rule.iif));
   if (rule.oif) add('oif', ...ifnameExprs(NFT_META_OIFNAME, rule.oif));
   if (rule.proto !== undefined) {
@@ -158,7 +161,9 @@ export function ruleToExprs(rule: MarkRule, setIds: PortSetIds = defaultSetIds(r
 class Cursor {
   i = 0;
   /** anonymous port sets by name → their list text (port-sets.ts portListText) */
-  constructor(readonly xs: readonly Expr[], readonly sets: ReadonlyMap<string, string> = new Map()) {}
+  constructor(readonly xs: readonly Expr[], readonly sets: ReadonlyMap<string, string> = new Map(), readonly lists: ReadonlyMap<string, ListSetInfo> = new Map()) {}
+  /** the list sets matched so far (address-sets.ts): they become srcList/dstList after normalizing */
+  readonly found: { src?: ListSetInfo; dst?: ListSetInfo } = {};
   peek(k = 0): Expr | undefined { return this.xs[this.i + k]; }
   get done(): boolean { return this.i >= this.xs.length; }
 }
@@ -189,7 +194,16 @@ function matchAddress(c: Cursor, d: Draft, fam: Family | undefined): boolean {
   if (!fam || p?.kind !== 'payload' || p.base !== NFT_PAYLOAD_NETWORK_HEADER || p.dreg !== r1) return false;
   const f = ADDR[fam];
   const which = p.offset === f.src ? 'src' : p.offset === f.dst ? 'dst' : undefined;
-  if (!which || d[which] !== undefined) return false;
+  if (!which || d[which] !== undefined || c.found[which]) return false;
+  const lk = c.peek(1);
+  if (lk?.kind === 'lookup') {
+    // `ip saddr @pm_…_src4`: a list set of this field and family, the whole address loaded
+    const info = c.lists.get(lk.set);
+    if (!info || info.field !== which || info.family !== fam || p.len !== f.len || lk.sreg !== r1 || lk.dreg !== undefined || (lk.flags ?? 0) !== 0) return false;
+    c.found[which] = info;
+    c.i += 2;
+    return true;
+  }
   let prefix: number | undefined;
   let netmask: string | undefined;
   let k = 1;
@@ -333,12 +347,12 @@ const UNIT_NAMES = new Map<bigint, RateUnit>(Object.entries(UNIT_SECONDS).map(([
  * is exactly what the same input would give — and inconsistent rules (oif in prerouting,
  * ports without a port protocol) do not map.
  */
-export function exprsToRule(exprs: readonly Expr[], chain: string, comment?: string, sets?: ReadonlyMap<string, string>): MarkRule | undefined {
+export function exprsToRule(exprs: readonly Expr[], chain: string, comment?: string, sets?: ReadonlyMap<string, string>, lists?: ReadonlyMap<string, ListSetInfo>): MarkRule | undefined {
   const base = chainByName(chain);
   const user = base ? undefined : userChainOf(chain);
   if (!base && !user) return undefined;
   const table = base?.table ?? user!.table;
-  const c = new Cursor(exprs, sets);
+  const c = new Cursor(exprs, sets, lists);
   const d: Draft = base ? { via: 'nft', hook: base.hook, table } : { via: 'nft', chain: user!.name, table };
   let fam: Family | undefined;
   if (isMetaLoad(c.peek(), NFT_META_NFPROTO)) {
@@ -377,7 +391,9 @@ export function exprsToRule(exprs: readonly Expr[], chain: string, comment?: str
   if (!c.done) return undefined;
   if (comment !== undefined) d.comment = comment;
   try {
-    return normalizeWith(nftFields, d as MarkRuleInput);
+    const rule = normalizeWith(nftFields, d as MarkRuleInput);
+    const { src, dst } = c.found;
+    return src || dst ? { ...rule, ...(src ? { srcList: listOfSet(src) } : {}), ...(dst ? { dstList: listOfSet(dst) } : {}) } : rule;
   } catch (e) {
     if (e instanceof PktmarkError) return undefined;
     throw e;

@@ -12,7 +12,7 @@ import type { AttributeWriter } from '../../../codecs/netlink/attributes.js';
 import { writeRule, type ExprSpan } from '../../../codecs/nftables/messages.js';
 import type { MarkRule } from '../../rule.js';
 import { ruleToExprs, type RuleField } from './rule.js';
-import type { PortSetIds } from './port-sets.js';
+import type { RuleSetIds } from './address-sets.js';
 import { chainOf } from './chains.js';
 import { NFPROTO_INET } from '../../../codecs/nftables/messages.js';
 
@@ -59,7 +59,7 @@ export class RuleEncoder {
   private last: { rule: MarkRule; table: string; template: Template | null } | undefined;
 
   /** Append the NEWRULE message for `rule` to `w`. */
-  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds, counter?: StartCounter): WrittenRule {
+  write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: RuleSetIds, counter?: StartCounter): WrittenRule {
     // inserts are one-off placements, a port list's set id and a restored counter differ per rule: encoded in full, never templated
     if (position !== undefined || setIds !== undefined || counter !== undefined) return this.full(w, rule, table, flags, seq, msgType, position, setIds, counter);
     let t: Template | null | undefined;
@@ -91,7 +91,7 @@ export class RuleEncoder {
     return t;
   }
 
-  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: PortSetIds, counter?: StartCounter): WrittenRule {
+  private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: RuleSetIds, counter?: StartCounter): WrittenRule {
     const tagged = ruleToExprs(rule, setIds, counter);
     const spans: ExprSpan[] = [];
     writeRule(w, msgType, flags, seq, {

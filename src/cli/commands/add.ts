@@ -17,8 +17,8 @@ export const RULE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--direction': { value: 'ingress or egress' },
   '--prio': { value: 'a number 1-65535' },
   '--cgroup': { value: 'a cgroup v2 path' },
-  '--src': { value: 'ADDR[/LEN]' },
-  '--dst': { value: 'ADDR[/LEN]' },
+  '--src': { value: 'ADDR[/LEN] or @FILE' },
+  '--dst': { value: 'ADDR[/LEN] or @FILE' },
   '--proto': { value: 'a protocol' },
   '--sport': { value: 'a port' },
   '--dport': { value: 'a port' },
@@ -30,12 +30,17 @@ export const RULE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--comment': { value: 'text' },
 };
 
-export function parseRule(cmd: string, argv: readonly string[], base: number, g: GlobalOptions): { input?: MarkRuleInput; help: boolean; strict?: boolean; noCheck?: boolean } {
+export async function parseRule(cmd: string, argv: readonly string[], base: number, g: GlobalOptions): Promise<{ input?: MarkRuleInput; help: boolean; strict?: boolean; noCheck?: boolean }> {
   const p = parseOptions(cmd, argv, base, cmd === 'add' ? { ...RULE_OPTIONS, '--strict': {}, '--no-check': {} } : RULE_OPTIONS, g);
   if (p.options.has('--strict') && p.options.has('--no-check')) throw new UsageError('INVALID_OPTION', '--strict needs the scan that --no-check skips', { field: '--no-check' });
   if (p.help) return { help: true };
-  const input: Record<string, string> = {};
+  const input: Record<string, string | string[]> = {};
   for (const [k, v] of p.options) if (typeof v === 'string') input[k.slice(2)] = v;
+  // --src @FILE / --dst @FILE: an address list, one rule with an nft set (commands/set.ts reads it)
+  for (const k of ['src', 'dst']) {
+    const v = input[k];
+    if (typeof v === 'string' && v.startsWith('@')) input[k] = (await import('./set.js')).readAddressFile(v.slice(1), `--${k}`);
+  }
   if (str(p, '--mark') === undefined) {
     throw new UsageError('INVALID_OPTION', `${cmd} needs --mark V[/M]`, { field: '--mark', hint: `e.g. pktmark ${cmd} --src 10.0.0.1 --mark 0xdeadbeef` });
   }
@@ -43,7 +48,7 @@ export function parseRule(cmd: string, argv: readonly string[], base: number, g:
 }
 
 export async function addCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
-  const { input, help, strict, noCheck } = parseRule('add', argv, base, g);
+  const { input, help, strict, noCheck } = await parseRule('add', argv, base, g);
   if (help || !input) { io.out(helpText('add', VIAS)); return EXIT_OK; }
   // --no-check: no live scan (scripts adding many rules); an auto mark still needs one
   await addRules([input], g, io, noCheck ? {} : { check: { strict: strict === true } });
@@ -53,7 +58,7 @@ export async function addCommand(argv: readonly string[], base: number, g: Globa
 /** `explain`: the nft/tc line (never sends; like add --dry-run). */
 export async function explainCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
   const dg = { ...g, dryRun: true }; // before parsing, so that --hex (which needs --dry-run) is accepted
-  const { input, help } = parseRule('explain', argv, base, dg);
+  const { input, help } = await parseRule('explain', argv, base, dg);
   if (help || !input) { io.out(helpText('explain', VIAS)); return EXIT_OK; }
   await addRules([input], dg, io);
   return EXIT_OK;

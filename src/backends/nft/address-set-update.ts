@@ -1,0 +1,111 @@
+/**
+ * `Marker.update(id, { add, remove })` for an nft list rule: only the changed set elements are
+ * sent, in one atomic batch (DELSETELEMs, then NEWSETELEMs), never the whole set.
+ *
+ * - Hash sets (every entry one address): the given addresses are sent as they are, without
+ *   reading the set. Adding an address already there changes nothing; removing one that is
+ *   not there is NOT_FOUND and nothing changes. Prefixes do not go into a hash set.
+ * - Interval sets: the stored elements are read (one GETSETELEM dump), the new list is the
+ *   stored ranges plus `add`, minus `remove`, merged; ranges that stay identical are not
+ *   touched, the others are deleted by their exact stored pair and their remainders added
+ *   (intervalChange). Removing a prefix out of a merged range re-splits it. What a set holds
+ *   after an update is remembered per socket, so a loop of updates reads the set once; a batch
+ *   that loses a race with another writer of the set (ENOENT/EEXIST: the memory is stale) is
+ *   recomputed from a fresh read and retried.
+ */
+import type { Family } from '../../../codecs/address.js';
+import { EEXIST, ENOENT } from '../../../codecs/errno.js';
+import { NFT_SET_INTERVAL } from '../../../codecs/nftables/set.js';
+import { PktmarkError } from '../../errors.js';
+import { NETLINK_NETFILTER } from '../../transport/transport.js';
+import type { BackendContext, ListUpdate, UpdateResult } from '../backend.js';
+import { parseSetName, setName, type ListField } from './address-sets.js';
+import { encodeSetChanges, hashChange, intervalChange, listRuleParts, parseUpdateEntries, readTableSets, setElements, storedRanges, type SetChange } from './address-set-ops.js';
+import { MAX_RETRIES, parseRuleId, sendBatch, tableState } from './index.js';
+import type { Transport } from '../../transport/transport.js';
+import type { KeyRange } from '../../../codecs/nftables/set-intervals.js';
+
+/** Interval sets' ranges as this socket last wrote them (by set name): the next update's starting point. */
+const known = new WeakMap<Transport, Map<string, readonly KeyRange[]>>();
+
+function checkChange(change: unknown): ListUpdate {
+  if (change === null || typeof change !== 'object') throw new PktmarkError('INVALID_ARGUMENT', 'an update must be an object { add?, remove?, field? }', { field: 'update' });
+  const c = change as Record<string, unknown>;
+  for (const k of Object.keys(c)) {
+    if (k !== 'add' && k !== 'remove' && k !== 'field') throw new PktmarkError('INVALID_OPTION', `unknown update field ${JSON.stringify(k)} (add, remove, field)`, { field: k });
+  }
+  if (c.field !== undefined && c.field !== 'src' && c.field !== 'dst') throw new PktmarkError('INVALID_OPTION', `field ${JSON.stringify(c.field)} is not src or dst`, { field: 'field' });
+  return c as ListUpdate;
+}
+
+export async function updateList(id: string, input: ListUpdate, ctx: BackendContext): Promise<UpdateResult> {
+  const change = checkChange(input);
+  const { chain, handle } = parseRuleId(id);
+  const add = parseUpdateEntries(change.add, 'add');
+  const remove = parseUpdateEntries(change.remove, 'remove');
+  const t = await ctx.transport(NETLINK_NETFILTER);
+  if (await tableState(t, ctx.table) === 'absent') throw new PktmarkError('NOT_FOUND', `rule ${id} does not exist (table inet ${ctx.table} does not exist)`, { field: 'id' });
+  for (let attempt = 0; ; attempt++) {
+    const { names } = await readTableSets(t, ctx.table, false);
+    const parts = await listRuleParts(t, ctx.table, chain, handle, names, id);
+    if (!parts) throw new PktmarkError('NOT_A_SET_RULE', `rule ${id} has no address list to update (it matches single addresses)`, { field: 'id', hint: 'add the rule with src: [...] (pktmark add --src @FILE) to get a set' });
+    const fields = new Set(parts.sets.map((n) => parseSetName(n)!.field));
+    let field: ListField;
+    if (change.field !== undefined) {
+      if (!fields.has(change.field)) throw new PktmarkError('NOT_A_SET_RULE', `rule ${id} has no ${change.field} list`, { field: 'field' });
+      field = change.field;
+    } else if (fields.size > 1) {
+      throw new PktmarkError('INVALID_OPTION', `rule ${id} has a src and a dst list: say which (field: 'src' or 'dst')`, { field: 'field' });
+    } else field = [...fields][0];
+
+    const changes: SetChange[] = [];
+    for (const family of ['ip', 'ip6'] as Family[]) {
+      const a = add.filter((e) => e.family === family);
+      const r = remove.filter((e) => e.family === family);
+      if (a.length === 0 && r.length === 0) continue;
+      const name = setName(parts.tag, field, family);
+      const flags = names.get(name);
+      if (flags === undefined) {
+        const e = a[0] ?? r[0];
+        const which = a.length ? 'add' : 'remove';
+        throw new PktmarkError('FAMILY_MISMATCH', `${which}[${e.i}] is ${family === 'ip' ? 'IPv4' : 'IPv6'} but rule ${id}'s ${field} list holds no ${family === 'ip' ? 'IPv4' : 'IPv6'} entry`, { field: `${which}[${e.i}]` });
+      }
+      if ((flags & NFT_SET_INTERVAL) === 0) {
+        for (const [which, list] of [['add', a], ['remove', r]] as const) {
+          const bad = list.find((e) => !e.single);
+          if (bad) {
+            throw new PktmarkError('INVALID_CIDR', `${which}[${bad.i}] is a prefix or range, but rule ${id}'s ${family === 'ip' ? 'IPv4' : 'IPv6'} ${field} list is a hash set of single addresses`,
+              { field: `${which}[${bad.i}]`, hint: 'a list made with a prefix among its entries is an interval set; re-add the rule with one' });
+          }
+        }
+        changes.push(hashChange(name, family, a.map((e) => e.range), r.map((e) => e.range)));
+      } else {
+        let stored = attempt === 0 ? known.get(t)?.get(name) : undefined;
+        if (!stored) {
+          const els = await setElements(t, ctx.table, name);
+          if (!els) throw new PktmarkError('NOT_FOUND', `the set ${name} of rule ${id} is gone`, { field: 'id' });
+          stored = storedRanges(els, family);
+        }
+        changes.push(intervalChange(name, family, stored, a.map((e) => e.range), r.map((e) => e.range)));
+      }
+    }
+    const deleted = changes.reduce((n, c) => n + c.del.length, 0);
+    const added = changes.reduce((n, c) => n + c.add.length, 0);
+    if (deleted + added === 0) return { id, deleted: 0, added: 0 };
+    let mem = known.get(t);
+    if (!mem) known.set(t, mem = new Map());
+    const interval = changes.some((c) => (names.get(c.set)! & NFT_SET_INTERVAL) !== 0);
+    try {
+      await sendBatch(t, 'update', () => encodeSetChanges(ctx.table, changes, () => t.nextSeq())!, () => `rule ${id}`);
+    } catch (e) {
+      if (!(e instanceof PktmarkError)) throw e;
+      // an interval set changed between our read and our batch: read it again
+      for (const c of changes) mem.delete(c.set);
+      if (interval && (e.errno === ENOENT || e.errno === EEXIST) && attempt < MAX_RETRIES) continue;
+      if (e.errno === ENOENT) throw new PktmarkError('NOT_FOUND', `rule ${id}: an address to remove is not in its ${field} list; nothing was changed`, { field: 'remove', errno: ENOENT });
+      throw e;
+    }
+    for (const c of changes) if (c.want) mem.set(c.set, c.want);
+    return { id, deleted, added };
+  }
+}
