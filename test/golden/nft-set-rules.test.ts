@@ -8,13 +8,12 @@
  * of its batch, carries NLM_F_ECHO | NLM_F_ACK (handles are learned from the echo).
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 import { NLM_F_ACK, NLM_F_ECHO, NLM_F_EXCL, parseMessages } from '../../codecs/netlink/message.js';
 import { decodeSetElems } from '../../codecs/nftables/set.js';
 import { encode } from '../../src/index.js';
+import { nftBatch } from '../helpers/fixtures.js';
 
-interface Fixture { batch: string[] }
-const fixture = (name: string): Fixture => JSON.parse(readFileSync(new URL(`../../fixtures/nft/set-${name}.json`, import.meta.url), 'utf8'));
+const fixture = (name: string): { batch: string[] } => ({ batch: nftBatch(`set-${name}`) });
 const norm = (h: string): string => h.slice(0, 16) + '0'.repeat(16) + h.slice(32);
 const flagsOf = (h: string): number => parseInt(h.slice(14, 16) + h.slice(12, 14), 16);
 const withFlags = (h: string, f: number): string => h.slice(0, 12) + (f & 0xff).toString(16).padStart(2, '0') + (f >> 8).toString(16).padStart(2, '0') + h.slice(16);

@@ -3,9 +3,9 @@
  * expression, the interval helpers' properties (checked against brute force on small keys),
  * message splitting, and decoder fuzz (random and mutated bytes → only PktmarkError).
  */
+import { loadFixture } from '../helpers/fixtures.js';
 import test from 'ava';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
 import { PktmarkError } from '../../codecs/errors.js';
 import { AttributeWriter, AttributeReader } from '../../codecs/netlink/attributes.js';
 import { parseMessages, type NetlinkMessage } from '../../codecs/netlink/message.js';
@@ -197,8 +197,8 @@ test('splitSetElems: every part fits nla_len, parts concatenate to the input, nu
 // ----- fuzz ---------------------------------------------------------------------------------
 
 const fixtureMessages = ['hash-v4', 'interval-v4-edges', 'list-set', 'anon-port-intervals', 'elem-delete-open'].flatMap((n) => {
-  const f = JSON.parse(readFileSync(new URL(`../../fixtures/nft/set-${n}.json`, import.meta.url), 'utf8')) as { buffers: { messages: string[] }[] };
-  return f.buffers.flatMap((b) => b.messages).map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
+  const f = loadFixture('nft', `set-${n}`);
+  return f.runs.flatMap((r) => [...r.messages, ...(r.replies ?? [])]).map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
 }).filter((m) => [0x0a09, 0x0a0c, 0x0a0e, 0x0a06].includes(m[4] | (m[5] << 8)));
 
 function decodeAny(bytes: Uint8Array): void {
