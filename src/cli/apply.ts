@@ -93,7 +93,7 @@ export async function addRules(inputs: readonly MarkRuleInput[], g: GlobalOption
     const { checkAdd } = await import('../conflicts/add-check.js');
     const { conflictError, describeUser } = await import('../conflicts/auto.js');
     const { REGISTRY_ATTRIBUTION } = await import('../registry/index.js');
-    const c = checkAdd(inputs, (await m.conflicts()).users);
+    const c = checkAdd(inputs, (await m.conflicts({ skipOwn: true })).users);
     for (const o of c.overlaps) {
       if (opts.check?.strict) throw conflictError(o.users, o.mark, o.mask);
       for (const u of o.users) io.err(`pktmark: warning: mark 0x${o.mark.toString(16)}/0x${o.mask.toString(16)} overlaps a live user: ${describeUser(u)}`);

@@ -40,7 +40,9 @@ async function mapValues(t: Transport, family: number, table: string, set: strin
 
 async function scanTable(ctx: ScanContext, t: Transport, tb: NftTable): Promise<void> {
   const fam = familyName(tb.family);
-  const owner = tb.family === NFPROTO_INET && tb.name === ctx.table ? 'pktmark' : `table ${fam} ${tb.name}`;
+  const own = tb.family === NFPROTO_INET && tb.name === ctx.table;
+  if (own && ctx.skipOwn) return;
+  const owner = own ? 'pktmark' : `table ${fam} ${tb.name}`;
   const msgs = await guarded(ctx, SOURCE, `rules of table ${fam} ${tb.name}`, () =>
     dump(t, `list rules of ${fam} ${tb.name}`, (w, seq) => writeRuleDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, tb.family, tb.name)));
   for (const m of msgs ?? []) {

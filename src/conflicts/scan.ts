@@ -19,6 +19,11 @@ export interface ScanOptions {
   readonly sources?: readonly ScanSource[];
   /** socket owners come from here (tests); default the real /proc */
   readonly proc?: ProcReader;
+  /**
+   * leave pktmark's own nft table out (add's and apply's checks, which ignore pktmark's own rules
+   * anyway): a table of 10,000 rules is not dumped and decoded again on every add
+   */
+  readonly skipOwn?: boolean;
 }
 
 export interface RegistryHalf {
@@ -52,7 +57,7 @@ export async function scan(
   const users: MarkUser[] = [];
   const unreadable: Unreadable[] = [];
   const ctx: ScanContext = {
-    transport: (p) => deps.transport(p), table: deps.table, deadline: start + budget, proc: opts.proc ?? realProc,
+    transport: (p) => deps.transport(p), table: deps.table, deadline: start + budget, proc: opts.proc ?? realProc, skipOwn: opts.skipOwn === true,
     user: (u) => users.push(u), unreadable: (u) => unreadable.push(u),
   };
   const sources = opts.sources ?? SCAN_SOURCES;

@@ -54,6 +54,8 @@ export interface ScanContext {
   readonly deadline: number;
   /** the /proc reader used to find socket owners (tests inject one) */
   readonly proc: ProcReader;
+  /** ScanOptions.skipOwn: pktmark's own table is not read */
+  readonly skipOwn?: boolean;
   user(u: MarkUser): void;
   unreadable(u: Unreadable): void;
 }

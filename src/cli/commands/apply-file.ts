@@ -92,7 +92,7 @@ export async function applyFileCommand(argv: readonly string[], base: number, g:
   const r = await withMarker(g, async (m) => {
     // like add: warn (stderr) about rules whose bits a live user other than pktmark relies on
     const { liveOverlaps, describeUser, conflictError } = await import('../../conflicts/auto.js');
-    const users = (await m.conflicts()).users;
+    const users = (await m.conflicts({ skipOwn: true })).users;
     for (const d of desired.rules) {
       if (d.autoMask !== undefined) continue;
       const hits = liveOverlaps(users, d.rule.mark, d.rule.mask);
