@@ -10,13 +10,14 @@
 import { addressBytes, canonicalIPv4 } from '../../../codecs/address.js';
 import type { AttributeWriter } from '../../../codecs/netlink/attributes.js';
 import { writeRule, type ExprSpan } from '../../../codecs/nftables/messages.js';
-import type { MarkRule } from '../../rule.js';
+import { FULL_MASK, type MarkRule } from '../../rule.js';
+import { HOST_LITTLE_ENDIAN } from '../../../codecs/netlink/struct.js';
 import { ruleToExprs, type RuleField } from './rule.js';
 import type { RuleSetIds } from './address-sets.js';
 import { chainOf } from './chains.js';
 import { NFPROTO_INET } from '../../../codecs/nftables/messages.js';
 
-interface Patch { readonly field: 'src' | 'dst'; readonly at: number; readonly len: number }
+interface Patch { readonly field: 'src' | 'dst' | 'mark'; readonly at: number; readonly len: number }
 interface Template {
   readonly bytes: Uint8Array;
   readonly patches: readonly Patch[];
@@ -29,12 +30,20 @@ export interface WrittenRule { readonly spans: readonly ExprSpan[]; readonly fie
 
 const MAX_SHAPES = 256;
 
-/** Everything that decides a rule's bytes except the address values. */
+/**
+ * A whole mark (`meta mark set V`) is an immediate's value, patched like an address: an
+ * iptables-restore file gives every line its own mark, and one template per mark would be a
+ * template per rule. A masked or xor mark is folded into a bitwise, part of the shape.
+ */
+const patchableMark = (r: MarkRule): boolean => r.mask === FULL_MASK && !r.xor && r.connmark === undefined && r.jump === undefined;
+const markShape = (r: MarkRule): string => (patchableMark(r) ? '*' : String(r.mark));
+
+/** Everything that decides a rule's bytes except the address values (and a whole mark's value). */
 function shapeKey(r: MarkRule, table: string): string {
   const a = (m: MarkRule['src']): string => (m ? `${m.family}/${m.prefix}${m.netmask ?? ''}${m.negate ? '!' : ''}` : '');
   const p = (m: object | undefined): string => (m ? JSON.stringify(m) : '');
   const rate = r.rate ? `${r.rate.rate}/${r.rate.unit}/${r.rate.burst}` : '';
-  return `${table}|${r.hook ?? ''}|${r.table ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${p(r.sports)}|${p(r.dports)}|${r.mark}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${p(r.markMatch)}|${p(r.ctmarkMatch)}|${p(r.connmark)}|${r.chain ?? ''}|${r.jump ?? ''}|${r.comment ?? ''}`;
+  return `${table}|${r.hook ?? ''}|${r.table ?? ''}|${r.family ?? ''}|${a(r.src)}|${a(r.dst)}|${r.iif ?? ''}|${r.oif ?? ''}|${r.proto ?? ''}|${r.sport ?? ''}|${r.dport ?? ''}|${p(r.sports)}|${p(r.dports)}|${markShape(r)}|${r.mask}|${r.xor ? 1 : 0}|${rate}|${p(r.markMatch)}|${p(r.ctmarkMatch)}|${p(r.connmark)}|${r.chain ?? ''}|${r.jump ?? ''}|${r.comment ?? ''}`;
 }
 
 const sameAddressShape = (a: MarkRule['src'], b: MarkRule['src']): boolean =>
@@ -50,7 +59,7 @@ function sameShape(a: MarkRule, b: MarkRule): boolean {
     && a.iif === b.iif && a.oif === b.oif && a.proto === b.proto && a.sport === b.sport && a.dport === b.dport
     && samePorts(a.sports, b.sports) && samePorts(a.dports, b.dports)
     && JSON.stringify(a.markMatch) === JSON.stringify(b.markMatch) && JSON.stringify(a.ctmarkMatch) === JSON.stringify(b.ctmarkMatch)
-    && a.mark === b.mark && a.mask === b.mask && a.xor === b.xor && sameRate(a.rate, b.rate) && a.comment === b.comment
+    && a.mask === b.mask && a.xor === b.xor && (a.mark === b.mark || (patchableMark(a) && patchableMark(b))) && sameRate(a.rate, b.rate) && a.comment === b.comment
     && a.chain === b.chain && a.jump === b.jump && (a.connmark === b.connmark || JSON.stringify(a.connmark) === JSON.stringify(b.connmark));
 }
 
@@ -81,6 +90,7 @@ export class RuleEncoder {
     w.patchU16(at + 6, flags);
     w.patchU32(at + 8, seq);
     for (const p of t.patches) {
+      if (p.field === 'mark') { w.patchU32(at + p.at, rule.mark, 'host'); continue; }
       const a = rule[p.field]!;
       // a whole IPv4 address is one big-endian u32: no parse into a fresh array, no copy
       const v4 = p.len === 4 && a.family === 'ip' ? canonicalIPv4(a.address) : -1;
@@ -120,6 +130,15 @@ function makeTemplate(bytes: Uint8Array, rule: MarkRule, written: WrittenRule): 
     const at = span.end - ((len + 3) & ~3);
     for (let i = 0; i < len; i++) if (bytes[at + i] !== value[i]) return null;
     patches.push({ field, at, len });
+  }
+  if (patchableMark(rule)) {
+    // the immediate (the first 'mark' expression) ends with NFTA_IMMEDIATE_DATA › NFTA_DATA_VALUE, 4 bytes host order
+    const span = written.spans.find((s) => s.index === written.fields.indexOf('mark'));
+    if (!span) return null;
+    const at = span.end - 4;
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (v.getUint32(at, HOST_LITTLE_ENDIAN) !== rule.mark >>> 0) return null;
+    patches.push({ field: 'mark', at, len: 4 });
   }
   return { bytes: bytes.slice(), patches, spans: written.spans, fields: written.fields };
 }
