@@ -16,6 +16,8 @@ export interface Corpus {
   readonly messages: Map<string, Uint8Array[]>;
   readonly insns: Uint8Array[];
   readonly configValues: Uint8Array[];
+  /** the conflicts scan's captured replies (fixtures/conflicts/NAME.json), single messages by file: their protocols' types overlap */
+  readonly scanReplies: Map<string, Uint8Array[]>;
 }
 
 const HEX = /^(?:[0-9a-f]{2}){8,}$/;
@@ -44,7 +46,7 @@ function keyOf(type: number): string {
 }
 
 export function loadCorpus(root = new URL('../../fixtures/', import.meta.url)): Corpus {
-  const c: Corpus = { buffers: [], messages: new Map(), insns: [], configValues: [] };
+  const c: Corpus = { buffers: [], messages: new Map(), insns: [], configValues: [], scanReplies: new Map() };
   const seen = new Set<string>();
   for (const dir of ['nft', 'tc', 'bpf']) {
     const d = new URL(`${dir}/`, root);
@@ -70,6 +72,16 @@ export function loadCorpus(root = new URL('../../fixtures/', import.meta.url)): 
         }
       }
     }
+  }
+  const scan = new URL('conflicts/', root);
+  for (const f of readdirSync(scan).filter((n) => n.endsWith('.json')).sort()) {
+    const out: Uint8Array[] = [];
+    for (const s of strings(JSON.parse(readFileSync(new URL(f, scan), 'utf8')) as unknown)) {
+      if (!HEX.test(s)) continue;
+      const b = fromHex(s);
+      try { for (const m of parseMessages(b)) out.push(b.slice(m.offset, m.offset + m.header.len)); } catch { /* not whole messages */ }
+    }
+    c.scanReplies.set(f.replace(/\.json$/, ''), out);
   }
   return c;
 }

@@ -24,6 +24,16 @@ import { decodeConfigValue, CONFIG_VALUE_SIZE } from '../../codecs/bpf/programs/
 import { ruleRecord } from '../../src/backends/nft/index.js';
 import { filterToRule, parseOwnerCookie } from '../../src/backends/tc/rule.js';
 import { decodeIcmp, decodeSockaddr, findCmsgInt, stripIPv4 } from '../../src/ping/packet.js';
+import { decodeFibRule } from '../../codecs/rtnetlink/rule.js';
+import { decodeXfrm } from '../../codecs/xfrm/xfrm.js';
+import { decodeFamilyId } from '../../codecs/genl/genl.js';
+import { decodeIpvsService } from '../../codecs/genl/ipvs.js';
+import { decodeWgDevice } from '../../codecs/genl/wireguard.js';
+import { decodeInetDiag } from '../../codecs/sockdiag/inet-diag.js';
+import { decodeXtExpr } from '../../codecs/nftables/xt-info.js';
+import { decodeConnmarkAction } from '../../codecs/tc/actions/connmark.js';
+import { decodeCtinfoAction } from '../../codecs/tc/actions/ctinfo.js';
+import { PktmarkError } from '../../codecs/errors.js';
 import type { Corpus } from './corpus.js';
 
 export interface Target {
@@ -205,6 +215,17 @@ export function targets(c: Corpus): Target[] {
         findCmsgInt(b, b.length, 0, 2); findCmsgInt(b, len, 41, 52);
       },
     },
+    // the conflicts scan's decoders (issue 12), seeded with the kernel's replies captured for it
+    { name: 'scan.ip-rule', seeds: c.scanReplies.get('ip-rules') ?? [], run: (b) => { decodeFibRule(asMessage(b)); } },
+    { name: 'scan.xfrm', seeds: c.scanReplies.get('xfrm-policy') ?? [], run: (b) => { decodeXfrm(asMessage(b)); } },
+    { name: 'scan.sock-diag', seeds: c.scanReplies.get('udp-sockets') ?? [], run: (b) => { decodeInetDiag(asMessage(b)); } },
+    {
+      name: 'scan.genl', seeds: c.scanReplies.get('wireguard-vm') ?? [],
+      run: (b) => { const m = asMessage(b); for (const d of [decodeFamilyId, decodeWgDevice, decodeIpvsService]) { try { d(m); } catch (e) { if (!(e instanceof PktmarkError)) throw e; } } },
+    },
+    { name: 'scan.xt-info', seeds: [...(inner.exprs.get('target') ?? []), ...(inner.exprs.get('match') ?? [])], run: (b) => { decodeXtExpr(b); } },
+    { name: 'scan.tc-connmark', seeds: inner.acts, run: (b) => { decodeConnmarkAction(b); } },
+    { name: 'scan.tc-ctinfo', seeds: inner.acts, run: (b) => { decodeCtinfoAction(b); } },
   ];
   return list.filter((t) => t.seeds.length > 0);
 }
