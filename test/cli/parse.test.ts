@@ -96,6 +96,17 @@ test('main: --help, CMD --help, --version, unknown command', async (t) => {
   const v = io();
   t.is(await main(['--version'], v.io), 0);
   t.regex(v.out[0], /^pktmark \d+\.\d+\.\d+/);
+  // the restore fronts: their own help, and iptables-save's refusals (no kernel is opened for either)
+  for (const args of [['iptables-restore', '--help'], ['ip6tables-restore', '-h'], ['iptables-save', '--help'], ['ip6tables-save', '-h']]) {
+    const o = io();
+    t.is(await main(args, o.io), 0, args.join(' '));
+    t.regex(o.out.join('\n'), /^Usage: pktmark \[GLOBAL\] ip6?tables-(restore|save)/, args.join(' '));
+  }
+  for (const [args, code] of [[['iptables-save', '--bogus'], 'UNSUPPORTED --bogus'], [['iptables-save', '-t', 'nat'], 'UNSUPPORTED -t']] as const) {
+    const o = io();
+    t.is(await main(args, o.io), 2, args.join(' '));
+    t.true(o.err[0]!.startsWith(`pktmark: ${code}`), o.err[0]);
+  }
   const u = io();
   t.is(await main(['frobnicate'], u.io), 2);
   t.is(u.err[0], "pktmark: UNSUPPORTED frobnicate: unknown command 'frobnicate' at position 1 — see pktmark --help");

@@ -54,6 +54,14 @@ liveTest('iptables-restore: save → restore → save prints the same text', asy
     const s2 = await cli([...g, 'iptables-save']);
     const body = (s: string): string => s.split('\n').filter((l) => !l.startsWith('#')).join('\n');
     t.is(body(s2.stdout), body(s1.stdout));
+    // -t TABLE, as iptables-save: only that table's section
+    for (const [args, table] of [[['-t', 'mangle'], 'mangle'], [['--table=raw'], 'raw']] as const) {
+      const one = await cli([...g, 'iptables-save', ...args]);
+      t.is(one.code, 0, one.stderr);
+      const sections = one.stdout.split('\n').filter((l) => l.startsWith('*'));
+      t.deepEqual(sections, [`*${table}`]);
+      t.true(body(s1.stdout).includes(body(one.stdout)), `the ${table} section is the full save's`);
+    }
     const rules = JSON.parse((await cli([...g, '--json', 'list'])).stdout) as { rules: unknown[] };
     t.is(rules.rules.length, 26, 'the restore replaced the rules, it did not add a second copy');
   });

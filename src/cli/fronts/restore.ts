@@ -21,8 +21,19 @@ import { checkGlobal, type GlobalOptions } from '../global.js';
 import type { Io } from '../io.js';
 import { parseRestore } from './restore-format.js';
 
+const restoreHelp = (family: 'ip' | 'ip6'): string => `Usage: pktmark [GLOBAL] ${family === 'ip' ? 'iptables' : 'ip6tables'}-restore [--noflush|-n] [--test|-t] [--counters|-c] [FILE]
+
+Reads the iptables-save format (*raw, *mangle, :CHAIN POLICY [p:b], -A/-I/-N lines, COMMIT) from
+FILE or stdin and applies all of it in one nftables batch, or none of it. Without --noflush it
+first replaces pktmark's rules in the tables the file names. Global --dry-run [--hex] prints the batch.`;
+const saveHelp = (family: 'ip' | 'ip6'): string => `Usage: pktmark [GLOBAL] ${family === 'ip' ? 'iptables' : 'ip6tables'}-save [--counters|-c] [--table|-t raw|mangle]
+
+Prints pktmark's rules in the iptables-save format, table by table (-t: only that one); -c adds
+each rule's [packets:bytes].`;
+
 export function restoreFront(family: 'ip' | 'ip6') {
   return async (argv: readonly string[], _base: number, g: GlobalOptions, io: Io): Promise<number> => {
+    if (argv.includes('--help') || argv.includes('-h')) { io.out(restoreHelp(family)); return EXIT_OK; }
     checkGlobal(g);
     let noflush = false, testOnly = false, counters = false;
     let file: string | undefined;
@@ -140,11 +151,22 @@ async function dryRunRestore(plan: Plan, family: 'ip' | 'ip6', noflush: boolean,
 /** `pktmark iptables-save [-c]`: pktmark's rules in the iptables-save format, table by table. */
 export function saveFront(family: 'ip' | 'ip6') {
   return async (argv: readonly string[], _base: number, g: GlobalOptions, io: Io): Promise<number> => {
+    let counters = false;
+    let only: XtTable | undefined;
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === '--help' || a === '-h') { io.out(saveHelp(family)); return EXIT_OK; }
+      if (a === '-c' || a === '--counters') { counters = true; continue; }
+      // iptables-save -t TABLE / --table=TABLE / -tTABLE (getopt)
+      const t = a === '-t' || a === '--table' ? argv[++i] : a.startsWith('--table=') ? a.slice(8) : a.startsWith('-t') && a.length > 2 ? a.slice(2) : undefined;
+      if (t === undefined) throw new UsageError('UNSUPPORTED', `unsupported word '${a}' at position ${i + 1}`, { field: a, hint: `see pktmark ${family === 'ip' ? 'iptables' : 'ip6tables'}-save --help` });
+      if (t !== 'raw' && t !== 'mangle') throw new UsageError('UNSUPPORTED', `table ${JSON.stringify(t)}: pktmark places rules in raw and mangle only`, { field: '-t' });
+      only = t;
+    }
     checkGlobal(g);
-    const counters = argv.includes('-c') || argv.includes('--counters');
     const { saveText } = await import('./save-format.js');
     const [records, users] = await withMarker(g, async (m) => [await m.list({ via: 'nft' }), await listUserChains(await backendContext(m).transport(NETLINK_NETFILTER), m.table)] as const);
-    for (const l of saveText(records, family, counters, users)) io.out(l);
+    for (const l of saveText(records, family, counters, users, only)) io.out(l);
     return EXIT_OK;
   };
 }
