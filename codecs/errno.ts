@@ -54,4 +54,12 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
 };
 
 /** Permission errnos: EPERM from capability checks, EACCES from LSMs and file modes. */
+/**
+ * How nf_tables refuses a batch that lost a race with another writer: ERESTART when the
+ * generation in NFNL_BATCH_GENID moved, EBUSY (and ERESTARTSYS from an interrupted commit) when
+ * the commit mutex or an object was busy. Nothing of such a batch was applied; reading again and
+ * resending is safe.
+ */
+export const LOST_RACE_ERRNOS: ReadonlySet<number> = new Set([EBUSY, ERESTART, ERESTARTSYS]);
+
 export const isPermissionErrno = (errno: number | undefined): boolean => errno === EPERM || errno === EACCES;

@@ -7,7 +7,7 @@
  */
 import { WriterPool } from '../../codecs/netlink/attributes.js';
 import { decodeRule, NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
-import { EBUSY, ERESTART, ERESTARTSYS } from '../../codecs/errno.js';
+import { LOST_RACE_ERRNOS } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { resolveAutoMarks, type AutoMarkPick } from '../conflicts/apply-auto.js';
 import type { BackendContext } from '../backends/backend.js';
@@ -119,7 +119,6 @@ export interface ApplyResult extends Counts {
 }
 
 export const DEFAULT_MAX_RETRIES = 5;
-const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
 const pool = new WriterPool();
 
 export type DesiredArg = DesiredState | DesiredStateInput | readonly DesiredRuleInput[];
@@ -191,7 +190,7 @@ async function send(t: Transport, table: string, desired: DesiredState, plan: Pl
   }
   const errors = errorsOf(replies);
   if (errors.length > 0) {
-    if (errors.some((e) => RETRYABLE.has(e.errno))) return 'retry';
+    if (errors.some((e) => LOST_RACE_ERRNOS.has(e.errno))) return 'retry';
     errors.sort((a, b) => batch.indexOfSeq(a.request.seq) - batch.indexOfSeq(b.request.seq));
     const describe = (i: number): string => {
       const s = plan.steps[i];

@@ -17,7 +17,7 @@ import {
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
 import { decodeRuleUserdata } from '../../../codecs/nftables/userdata.js';
-import { EBUSY, EEXIST, ENOENT, EOPNOTSUPP, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
+import { EEXIST, ENOENT, EOPNOTSUPP, LOST_RACE_ERRNOS } from '../../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
 import type { MarkRule } from '../../rule.js';
 import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
@@ -46,7 +46,6 @@ export { dumpRules } from './list.js';
 
 /** Batches that lose a race with another writer (EBUSY, ERESTART on a generation change) are retried this often. */
 export const MAX_RETRIES = 3;
-const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
 
 export type Batch = NftBatch<WrittenRule>;
 
@@ -213,7 +212,7 @@ export async function sendBatch(t: Transport, op: string, build: (pool: WriterPo
     }
     const errors = errorsOf(replies);
     if (errors.length === 0) return { batch, replies };
-    if (resend && attempt < MAX_RETRIES && errors.some((e) => RETRYABLE.has(e.errno))) continue;
+    if (resend && attempt < MAX_RETRIES && errors.some((e) => LOST_RACE_ERRNOS.has(e.errno))) continue;
     // report the first failing message in batch order (the kernel reports them in that order too)
     errors.sort((a, b) => batch.indexOfSeq(a.request.seq) - batch.indexOfSeq(b.request.seq));
     throw batchError(op, errors[0], batch, describe);

@@ -9,7 +9,7 @@ import { chainByName, userChainNft, userChainOf } from '../../backends/nft/chain
 import { chainOps } from '../../backends/nft/index.js';
 import { listUserChains } from '../../backends/nft/user-chains.js';
 import type { XtTable } from '../../rule.js';
-import { EBUSY, ERESTART, ERESTARTSYS } from '../../../codecs/errno.js';
+import { LOST_RACE_ERRNOS } from '../../../codecs/errno.js';
 import { PktmarkError } from '../../errors.js';
 import { backendContext, type Marker } from '../../marker.js';
 import { readGeneration } from '../../apply/state.js';
@@ -68,8 +68,6 @@ function flushed(records: readonly RuleRecord[], plan: Plan, family: 'ip' | 'ip6
   }).map((r) => r.id);
 }
 
-/** A batch that lost a race: the generation moved (ERESTART), or the kernel was busy. */
-const RETRYABLE = new Set([EBUSY, ERESTART, ERESTARTSYS]);
 export const RESTORE_RETRIES = 8;
 
 /**
@@ -99,7 +97,7 @@ async function restoreInto(m: Marker, plan: Plan, family: 'ip' | 'ip6', noflush:
       }
       return;
     } catch (e) {
-      const lost = e instanceof PktmarkError && ((e.errno !== undefined && RETRYABLE.has(e.errno)) || (plan.rules.length === 0 && e.code === 'NOT_FOUND'));
+      const lost = e instanceof PktmarkError && ((e.errno !== undefined && LOST_RACE_ERRNOS.has(e.errno)) || (plan.rules.length === 0 && e.code === 'NOT_FOUND'));
       if (!lost) throw e;
       if (attempt + 1 >= RESTORE_RETRIES) {
         throw new PktmarkError('BUSY', `iptables-restore lost the race with other writers ${attempt + 1} times (the ruleset changed between read and commit); nothing was applied`, {
