@@ -3,30 +3,16 @@
  * same namespace at the same time. The final state holds exactly what each process kept — none
  * lost, none duplicated — and no process sees an error (races are retried inside pktmark).
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runWriter } from './writer.js';
 import { liveTest, withNetns } from '../helpers/netns.js';
 
-const CHILD = fileURLToPath(new URL('./concurrency-child.ts', import.meta.url));
 const WRITERS = 8;
 const RULES = 500;
-
-function runChild(netns: string, who: number): Promise<{ who: string; kept: string[]; errors: string[] }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', CHILD, netns, String(who), String(RULES)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('close', (code) => {
-      try { resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '')); } catch { reject(new Error(`writer ${who} exited ${code}: ${err.slice(-2000)}`)); }
-    });
-  });
-}
 
 liveTest(`concurrency: ${WRITERS} processes × ${RULES} adds (half deleted again) in one namespace: nothing lost, nothing duplicated, no errors`, async (t) => {
   t.timeout(10 * 60_000);
   await withNetns(async (ns) => {
-    const results = await Promise.all(Array.from({ length: WRITERS }, (_, i) => runChild(ns.path, i)));
+    const results = await Promise.all(Array.from({ length: WRITERS }, (_, i) => runWriter(ns.path, i, RULES)));
     for (const r of results) t.deepEqual(r.errors, [], `writer ${r.who} saw errors`);
     const rules = (ns.ruleset().nftables.filter((o) => 'rule' in o) as { rule: { handle: number; comment?: string; chain: string } }[]).map((o) => o.rule);
     const ids = rules.map((r) => `nft:${r.chain}:${r.handle}`).sort();

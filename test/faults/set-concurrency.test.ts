@@ -5,27 +5,13 @@
  * no writer sees an error (lost races are retried inside pktmark), the writers' rules are all
  * there, and each list holds exactly what the updates left.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runWriter } from './writer.js';
 import { Marker } from '../../src/index.js';
 import { liveTest, withNetns } from '../helpers/netns.js';
 
-const CHILD = fileURLToPath(new URL('./concurrency-child.ts', import.meta.url));
 const WRITERS = 4;
 const RULES = 100;
 const UPDATES = 200;
-
-function runChild(netns: string, who: number): Promise<{ who: string; kept: string[]; errors: string[] }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', CHILD, netns, String(who), String(RULES)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('close', (code) => {
-      try { resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '')); } catch { reject(new Error(`writer ${who} exited ${code}: ${err.slice(-2000)}`)); }
-    });
-  });
-}
 
 liveTest(`set concurrency: ${UPDATES} updates each to an interval and a hash list while ${WRITERS} processes × ${RULES} adds run: no errors, nothing lost`, async (t) => {
   t.timeout(10 * 60_000);
@@ -34,7 +20,7 @@ liveTest(`set concurrency: ${UPDATES} updates each to an interval and a hash lis
     try {
       const iv = await m.add({ src: ['172.16.0.0/16'], mark: 0x77 });
       const h = await m.add({ src: ['172.31.0.1'], mark: 0x78 });
-      const writers = Promise.all(Array.from({ length: WRITERS }, (_, i) => runChild(ns.path, i)));
+      const writers = Promise.all(Array.from({ length: WRITERS }, (_, i) => runWriter(ns.path, i, RULES)));
       const errors: string[] = [];
       for (let i = 0; i < UPDATES; i++) {
         try {
