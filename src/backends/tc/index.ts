@@ -15,10 +15,10 @@ import { PktmarkError } from '../../errors.js';
 import { parseIfName, type MarkRule } from '../../rule.js';
 import { execute } from '../../transport/execute.js';
 import { NETLINK_ROUTE, type Transport } from '../../transport/transport.js';
-import type { AddOptions, ApplyTag, Backend, BackendContext, EncodeContext, RuleRecord } from '../backend.js';
+import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from '../backend.js';
 import {
   directionsOf, filtersOf, ifindexOf, ingressQdiscs, linkNames, ownerOfFilter, prepareClsact, removeClsactIfUnused,
-  type DevState, type Direction, type Undo,
+  type DevState, type Direction, type FilterOwner, type Undo,
 } from '../clsact.js';
 import { tcFields } from './fields.js';
 import { probeTc } from './probe.js';
@@ -29,7 +29,7 @@ import { explainRule, filterToRule, ownerCookie, ruleToFilter, checkTcRule } fro
 export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' (a cls_bpf program that sets the mark itself, no tc action needed; `pktmark doctor` says whether cls_bpf works here)";
 
 /** The owner cookie of a u32 filter (on any of its actions), if it is pktmark's (clsact.ts has the rule for every kind). */
-function ownerOf(f: TcFilter): { qdiscOwned: boolean; direction: Direction; applyTag?: ApplyTag } | undefined {
+function ownerOf(f: TcFilter): Extract<FilterOwner, { kind: 'u32' }> | undefined {
   const o = ownerOfFilter(f);
   return o?.kind === 'u32' ? o : undefined;
 }
