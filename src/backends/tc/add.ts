@@ -1,0 +1,158 @@
+/**
+ * Adding tc mark rules: every rule's u32 filter in one pipelined rtnetlink exchange, after the
+ * devices' qdiscs are looked up (or clsact made). The kernel's echo of each filter gives its handle
+ * (the rule's id) and what it really holds; the first refusal undoes the whole add (or, with force,
+ * as `tc -force -batch`, is reported while the rest stay).
+ */
+import { AttributeWriter } from '../../../codecs/netlink/attributes.js';
+import { decodeAck, kernelError, NLMSG_ERROR, type NetlinkAck, type NetlinkMessage } from '../../../codecs/netlink/message.js';
+import { RTM_NEWTFILTER } from '../../../codecs/tc/constants.js';
+import { decodeFilter, encodeNewFilter, type DecodedFilter, type TcFilter } from '../../../codecs/tc/filter.js';
+import { EEXIST } from '../../../codecs/errno.js';
+import { PktmarkError } from '../../errors.js';
+import type { MarkRule } from '../../rule.js';
+import { NETLINK_ROUTE, type Transport } from '../../transport/transport.js';
+import type { AddOptions, BackendContext, RuleRecord } from '../backend.js';
+import { prepareClsact, type DevState, type Direction, type Undo } from '../clsact.js';
+import { deleteNode, ownedKeys, record, removeNewOwned } from './owned.js';
+import { ownerCookie, ruleToFilter, checkTcRule } from './rule.js';
+
+/** the hint of ACTION_UNAVAILABLE: nft always; bpf too, since cls_bpf marks without any tc action (probed by doctor) */
+export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' (a cls_bpf program that sets the mark itself, no tc action needed; `pktmark doctor` says whether cls_bpf works here)";
+
+function addError(e: unknown, r: MarkRule): unknown {
+  if (!(e instanceof PktmarkError)) return e;
+  if (e.extack && /action module/i.test(e.extack)) {
+    const which = r.rate ? 'skbedit or police' : 'skbedit';
+    return new PktmarkError('ACTION_UNAVAILABLE', `tc action ${which} is not available in this kernel: ${e.extack}`, {
+      field: r.rate ? 'rate' : 'mark', ...(e.errno !== undefined ? { errno: e.errno } : {}), extack: e.extack,
+      ...(e.extackOffset !== undefined ? { extackOffset: e.extackOffset } : {}),
+      ...(e.messageIndex !== undefined ? { messageIndex: e.messageIndex } : {}), hint: ACTION_HINT, cause: e,
+    });
+  }
+  if (e.errno === EEXIST) {
+    return new PktmarkError('BUSY', `a filter with ${r.prio === undefined ? 'that prio' : `prio ${r.prio}`} on ${r.dev} already exists: ${e.message}`, {
+      field: 'prio', errno: EEXIST, ...(e.extack ? { extack: e.extack } : {}), ...(e.messageIndex !== undefined ? { messageIndex: e.messageIndex } : {}),
+    });
+  }
+  return e;
+}
+
+export const prepareDevice = (t: Transport, dev: string, direction: Direction, undo: Undo): Promise<DevState> => prepareClsact(t, dev, direction, undo);
+
+/** One rule's failure in a multi-rule add: its index in the input, and the typed error. */
+export interface TcAddFailure { readonly index: number; readonly error: unknown }
+/** What `addFilters` did: a record per rule that went in (undefined for the others), and each failure. */
+export interface TcAddOutcome { readonly records: readonly (RuleRecord | undefined)[]; readonly failures: readonly TcAddFailure[] }
+
+export async function addAll(rules: readonly MarkRule[], ctx: BackendContext, tags?: AddOptions['tags']): Promise<RuleRecord[]> {
+  const o = await addFilters(rules, ctx, { force: false, ...(tags ? { tags } : {}) });
+  if (o.failures.length) throw o.failures[0].error;
+  return o.records as RuleRecord[];
+}
+
+/**
+ * Add every rule's filter in one pipelined exchange. Atomic (force false): the first refusal undoes
+ * every filter and qdisc this call made and is the one failure reported. With force (`tc -force
+ * -batch`): each rule that the kernel (or the device lookup) refuses is reported by its index and
+ * the others stay; only a clsact qdisc made for a device none of whose filters went in is removed
+ * again, so nothing is left that no pktmark filter owns. A failed exchange (timeout, lost replies)
+ * undoes everything in both modes and throws.
+ */
+export async function addFilters(rules: readonly MarkRule[], ctx: BackendContext, opts: { readonly force: boolean; readonly tags?: AddOptions['tags'] }): Promise<TcAddOutcome> {
+  const failures: TcAddFailure[] = [];
+  const records: (RuleRecord | undefined)[] = rules.map(() => undefined);
+  const fail = (index: number, error: unknown): TcAddOutcome => { failures.push({ index, error }); return { records: rules.map(() => undefined), failures }; };
+  for (const [i, r] of rules.entries()) {
+    try { checkTcRule(r); } catch (e) { if (!opts.force) return fail(i, e); failures.push({ index: i, error: e }); }
+  }
+  const t = await ctx.transport(NETLINK_ROUTE);
+  // per device, so that with force a qdisc made for a device whose filters all failed can be removed alone
+  const undo: (() => Promise<void>)[] = [];
+  const devUndo = new Map<string, (() => Promise<void>)[]>();
+  const devices = new Map<string, DevState>();
+  const rollback = async (): Promise<void> => {
+    for (const u of [...[...devUndo.values()].flat(), ...undo].reverse()) {
+      try { await u(); } catch { /* best effort: report the original error */ }
+    }
+  };
+  const skipped = new Set(failures.map((f) => f.index));
+  try {
+    // Devices first (look up, reuse or create the qdisc), in rule order.
+    const planned: { index: number; r: MarkRule; dev: string; direction: Direction; ifindex: number; filter: TcFilter }[] = [];
+    for (const [index, r] of rules.entries()) {
+      if (skipped.has(index)) continue;
+      const dev = r.dev!, direction = r.direction ?? 'ingress';
+      try {
+        const du = devUndo.get(dev) ?? [];
+        devUndo.set(dev, du);
+        let st = devices.get(dev);
+        if (!st) { st = await prepareDevice(t, dev, direction, du); devices.set(dev, st); }
+        else if (st.qdisc === 'ingress' && direction === 'egress') await prepareDevice(t, dev, direction, du);
+        const filter = ruleToFilter(r, { ifindex: st.ifindex, qdisc: st.qdisc, cookie: ownerCookie(st.qdiscOwned, direction, opts.tags?.[index]) });
+        planned.push({ index, r, dev, direction, ifindex: st.ifindex, filter });
+      } catch (e) {
+        if (!opts.force) { await rollback(); return fail(index, e); }
+        failures.push({ index, error: e });
+      }
+    }
+    if (planned.length > 0) {
+      // Then every filter in one sendmsg: rtnetlink handles the messages in order and answers
+      // each one (its echo, then its ack) before sendmsg returns; a refused one does not stop the
+      // rest, so (unless force) everything that did go in is undone below.
+      const w = new AttributeWriter(256 * planned.length);
+      const seqs = planned.map((p) => { const seq = t.nextSeq(); encodeNewFilter(w, seq, p.filter, { echo: true }); return seq; });
+      // If the exchange itself fails (timeout, lost replies), the kernel may hold filters we never
+      // heard about: remember pktmark's filters on these devices now, and remove any new ones then.
+      // (a device whose clsact this add just created has none yet: no dump needed)
+      const before = await ownedKeys(t, planned.filter((p) => !devices.get(p.dev)?.created));
+      let replies: NetlinkMessage[];
+      try {
+        replies = await t.exchange(w.finish(), { seq: seqs[seqs.length - 1], until: 'ack' });
+      } catch (e) {
+        undo.push(async () => { await removeNewOwned(t, planned, before); });
+        throw e;
+      }
+      const echoes = new Map<number, DecodedFilter>();
+      const refused = new Map<number, NetlinkAck>();
+      for (const m of replies) {
+        if (m.header.type === RTM_NEWTFILTER) echoes.set(m.header.seq, decodeFilter(m));
+        else if (m.header.type === NLMSG_ERROR) {
+          const ack = decodeAck(m);
+          if (ack.errno !== 0) refused.set(ack.request.seq, ack);
+        }
+      }
+      planned.forEach((p, i) => {
+        const e = echoes.get(seqs[i]);
+        if (e) undo.push(async () => { await deleteNode(t, p.ifindex, p.direction, p.filter.parent, e.prio, p.filter.protocol, e.handle); });
+      });
+      const failed = seqs.findIndex((seq) => refused.has(seq));
+      if (failed >= 0 && !opts.force) {
+        const p = planned[failed];
+        await rollback();
+        return fail(p.index, addError(kernelError(`add tc filter on ${p.dev}`, refused.get(seqs[failed])!, p.index), p.r));
+      }
+      for (const [i, p] of planned.entries()) {
+        const ack = refused.get(seqs[i]);
+        const e = echoes.get(seqs[i]);
+        if (ack) failures.push({ index: p.index, error: addError(kernelError(`add tc filter on ${p.dev}`, ack, p.index), p.r) });
+        else if (e) records[p.index] = record(p.dev, p.direction, e, p.r);
+        else {
+          const error = new PktmarkError('KERNEL', `the kernel did not echo the new filter on ${p.dev}`, { field: 'dev', messageIndex: p.index });
+          if (!opts.force) throw error;
+          failures.push({ index: p.index, error });
+        }
+      }
+    }
+    // force: a qdisc this call made stays only where one of its filters went in
+    for (const [dev, du] of devUndo) {
+      if (records.some((rec, i) => rec && rules[i].dev === dev)) continue;
+      for (const u of du.reverse()) { try { await u(); } catch { /* best effort */ } }
+    }
+    failures.sort((a, b) => a.index - b.index);
+    return { records, failures };
+  } catch (e) {
+    await rollback();
+    throw e;
+  }
+}
