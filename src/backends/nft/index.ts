@@ -84,7 +84,15 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool, genid);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
-  const used = new Set(rules.map(chainOf));
+  // one pass for the chains the rules use; a hole (a sparse input array) is skipped, as forEach would
+  const used = new Set<string>();
+  let defined = 0;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r === undefined) continue;
+    defined++;
+    used.add(chainOf(r));
+  }
   for (const c of BASE_CHAINS) {
     if (used.has(c.name)) writeBaseChain(b, table, c);
   }
@@ -117,33 +125,44 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   };
   // Address lists: all their sets go in before the first rule, so a list rule's family rules
   // get consecutive handles (address-sets.ts). One NEWRULE per family, under the one rule item.
-  const sends: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] = [];
-  rules.forEach((rule, i) => {
-    if (!hasList(rule)) { sends.push({ i, rule, ids: undefined }); return; }
-    for (const part of planListRule(rule, table, tags(), () => ++setId)) {
-      for (const s of part.sets) {
-        b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, seq, s.set));
-        b.add('element', i, (w, seq) => {
-          writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: s.set.name, setId: s.set.id!, elements: s.elements });
-        });
+  // Without lists or holes (the bulk case) the rules are sent as they are, with no record per rule.
+  let sends: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] | undefined;
+  if (defined !== rules.length || rules.some(hasList)) {
+    const listed: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] = [];
+    rules.forEach((rule, i) => {
+      if (!hasList(rule)) { listed.push({ i, rule, ids: undefined }); return; }
+      for (const part of planListRule(rule, table, tags(), () => ++setId)) {
+        for (const s of part.sets) {
+          b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, seq, s.set));
+          b.add('element', i, (w, seq) => {
+            writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: s.set.name, setId: s.set.id!, elements: s.elements });
+          });
+        }
+        const ids: RuleSetIds = { ...part.refs };
+        portSets(part.rule, i, ids);
+        listed.push({ i, rule: part.rule, ids });
       }
-      const ids: RuleSetIds = { ...part.refs };
-      portSets(part.rule, i, ids);
-      sends.push({ i, rule: part.rule, ids });
-    }
-  });
-  // Each head insert lands in front of the previous one, so `first` sends the rules last to first.
-  if (place.first) sends.reverse();
-  sends.forEach(({ i, rule, ids }, k) => {
-    const last = k === sends.length - 1;
-    let flags = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
+    });
+    sends = listed;
+  }
+  const count = sends ? sends.length : rules.length;
+  const flagsBase = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
+  for (let k = 0; k < count; k++) {
+    // each head insert lands in front of the previous one, so `first` sends the rules last to first
+    const at = place.first ? count - 1 - k : k;
+    const s = sends?.[at];
+    const i = s ? s.i : at;
+    const rule = s ? s.rule : rules[at];
+    const last = k === count - 1;
+    let flags = flagsBase;
     if (k === 0 || last) flags |= NLM_F_ECHO;
     if (last) flags |= NLM_F_ACK;
-    let setIds = ids;
+    let setIds = s?.ids;
     if (!setIds && (needsSet(rule.sports) || needsSet(rule.dports))) portSets(rule, i, setIds = {});
-    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rule, table, flags, seq, msgType, place.before, setIds, counters?.[i]));
+    const seq = b.seq();
+    b.record('rule', i, seq, encoder.write(b.w, rule, table, flags, seq, msgType, place.before, setIds, counters?.[i]));
     if (last) ackSeq = seq;
-  });
+  }
   return b.finish(ackSeq);
 }
 
