@@ -21,6 +21,7 @@ import { EEXIST, ENOENT, EOPNOTSUPP, LOST_RACE_ERRNOS } from '../../../codecs/er
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
 import type { MarkRule } from '../../rule.js';
 import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
+import { SendPool } from '../../transport/send-pool.js';
 import { dumpRules, getRules, streamRules } from './list.js';
 import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
@@ -215,8 +216,8 @@ export function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: 
   return new PktmarkError(code, base.message, details);
 }
 
-/** Batches are encoded into one reused buffer: see WriterPool. */
-const batchPool = new WriterPool();
+/** Batches are encoded into reused buffers that a fork() leaves alone: see SendPool. */
+const batchPool = new SendPool();
 
 /** Send a batch, retrying a bounded number of times when another writer won a race. */
 /** `resend`: false for a batch guarded by a generation (resending it could only fail again: the caller re-reads) */
