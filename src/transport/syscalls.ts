@@ -48,6 +48,7 @@ export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
 export const MAP_PRIVATE = 0x02;
 export const MAP_ANONYMOUS = 0x20;
+export const MAP_POPULATE = 0x8000;
 export const MADV_DONTFORK = 10;
 const MAP_FAILED = 0xffffffffffffffffn;
 export const IPPROTO_IP = 0;
@@ -95,10 +96,10 @@ export interface Libc {
   alloc(size: number): NativeBuffer;
   /**
    * `size` zeroed bytes of anonymous memory (mmap) that fork() leaves out of the child
-   * (madvise MADV_DONTFORK), or undefined if either call fails. Never unmapped: views of it
+   * (madvise MADV_DONTFORK), or undefined if mmap fails; `populate` faults it all in at once. Never unmapped: views of it
    * must stay valid (send-pool.ts keeps every such buffer for reuse).
    */
-  mapDontFork(size: number): Uint8Array | undefined;
+  mapDontFork(size: number, populate?: boolean): Uint8Array | undefined;
 }
 
 /**
@@ -239,8 +240,8 @@ export function getLibc(): Libc {
       let freed = false;
       return { address: koffi.address(ptr), bytes, free: () => { if (!freed) { freed = true; koffi.free(ptr); } } };
     },
-    mapDontFork: (size) => {
-      const ptr: unknown = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mapDontFork: (size, populate = false) => {
+      const ptr: unknown = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
       if (ptr === null || koffi.address(ptr) === MAP_FAILED) return undefined;
       // if madvise fails the memory is still good, only not fork-safe: keep it (it is mapped for good)
       madvise(ptr, size, MADV_DONTFORK);
