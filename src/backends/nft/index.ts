@@ -171,7 +171,7 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
 // ---------------------------------------------------------------------------------------------
 // ids
 
-export function ruleId(chain: string, handle: bigint): string { return `nft:${chain}:${handle}`; }
+export function ruleId(chain: string, handle: bigint | number): string { return `nft:${chain}:${handle}`; }
 
 /** `nft:CHAIN:HANDLE`, CHAIN one of the base chains (chains.ts) or a user chain `raw.NAME` / `mangle.NAME`. */
 export function parseRuleId(id: string): { chain: string; handle: bigint } {
@@ -290,10 +290,21 @@ export function ruleRecord(r: NftRule, table: string, sets?: ReadonlyMap<string,
  * 10,000-rule add should not format 10,000 command lines that nobody asked for.
  */
 class AddedRule implements RuleRecord {
-  readonly via = 'nft' as const;
-  readonly packets = 0;
-  readonly bytes = 0;
-  constructor(readonly id: string, readonly rule: MarkRule, private readonly table: string) {}
+  declare readonly id: string;
+  declare readonly rule: MarkRule;
+  private declare readonly table: string;
+  declare readonly via: 'nft';
+  declare readonly packets: number;
+  declare readonly bytes: number;
+  // plain assignments, not class fields (which define each property): one record per rule of a bulk add
+  constructor(id: string, rule: MarkRule, table: string) {
+    this.id = id;
+    this.rule = rule;
+    this.table = table;
+    this.via = 'nft';
+    this.packets = 0;
+    this.bytes = 0;
+  }
   get text(): string { return explainNft(this.rule, this.table); }
   toJSON(): RuleRecord { return { id: this.id, via: this.via, rule: this.rule, packets: 0, bytes: 0, text: this.text }; }
 }
@@ -351,13 +362,21 @@ export const nftBackend: Backend<'nft'> = {
     }
     const first = echoed.get(ruleSeqs[0]);
     const last = echoed.get(ruleSeqs[ruleSeqs.length - 1]);
-    let handles: bigint[] = [];
+    // handles are numbers when they fit (they print the same): 10,000 BigInt sums and
+    // BigInt-to-text conversions were a visible part of a first add's record building
+    let handles: (bigint | number)[] = [];
     // a list rule is one NEWRULE per family; its id is its lowest handle (address-sets.ts)
-    const lowest = (item: number, h: bigint): void => { if (handles[item] === undefined || h < handles[item]) handles[item] = h; };
+    const lowest = (item: number, h: bigint | number): void => { if (handles[item] === undefined || h < handles[item]) handles[item] = h; };
     if (first !== undefined && last !== undefined && last - first === BigInt(ruleSeqs.length - 1)) {
       // handles follow send order; the k-th NEWRULE sent carried rule items[k]
-      handles = new Array<bigint>(rules.length);
-      batch.itemsOf('rule').forEach((item, k) => lowest(item, first + BigInt(k)));
+      handles = new Array<bigint | number>(rules.length);
+      const items = batch.itemsOf('rule');
+      if (last <= BigInt(Number.MAX_SAFE_INTEGER)) {
+        const base = Number(first);
+        for (let k = 0; k < items.length; k++) lowest(items[k], base + k);
+      } else {
+        for (let k = 0; k < items.length; k++) lowest(items[k], first + BigInt(k));
+      }
     } else if (first !== undefined && last !== undefined) {
       // not consecutive (should not happen within one batch): take our range from a dump
       const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
