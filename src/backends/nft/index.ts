@@ -82,17 +82,21 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
 export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = [], genid?: number, tags: () => string = randomTag): Batch {
-  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool, genid);
+  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool, genid, rules.length + 8 + replace.length);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
   // one pass for the chains the rules use; a hole (a sparse input array) is skipped, as forEach would
   const used = new Set<string>();
   let defined = 0;
+  let prev: MarkRule | undefined;
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i];
     if (r === undefined) continue;
     defined++;
+    // bulk input is runs of one chain: only a change of hook, table or chain can name another
+    if (prev !== undefined && r.hook === prev.hook && r.table === prev.table && r.chain === prev.chain) continue;
     used.add(chainOf(r));
+    prev = r;
   }
   for (const c of BASE_CHAINS) {
     if (used.has(c.name)) writeBaseChain(b, table, c);
