@@ -1,13 +1,13 @@
 /**
- * The buffers large batches are encoded into, kept out of fork()'s reach. After any fork (every
- * child_process.spawn forks the whole Node process) each page the parent had is copy-on-write,
- * and the next write to it takes a fault with a TLB shoot-down on every core the process runs
- * on. Measured here, refilling a 4 MiB Uint8Array after one spawnSync('/bin/true') took
- * 45–107 ms (0.3 ms without the spawn); the same refill of MADV_DONTFORK memory took 0.25 ms.
- * A 10,000-rule add rewrites 3.3 MB of batch, so a process that runs any child between adds —
- * an agent calling out to a tool, or a benchmark making namespaces with `ip netns add` — paid
- * that on every add, more than the encoding itself. Pages marked MADV_DONTFORK are never shared
- * with a child, so they never become copy-on-write.
+ * The buffers large batches are encoded into, kept out of child processes. Starting any child
+ * process copies the whole Node process first (before the exec), after which each page
+ * the parent had is copy-on-write, and the next write to it takes a fault with a TLB shoot-down
+ * on every core the process runs on. Measured here, refilling a 4 MiB Uint8Array after running
+ * one /bin/true took 45–107 ms (0.3 ms without it); the same refill of MADV_DONTFORK memory took
+ * 0.25 ms. A 10,000-rule add rewrites 3.3 MB of batch, so a process that starts any child between
+ * adds — an agent calling out to a tool, or a benchmark making namespaces with `ip netns add` —
+ * paid that on every add, more than the encoding itself. Pages marked MADV_DONTFORK are never
+ * shared with a child, so they never become copy-on-write.
  *
  * The mapped buffers are never unmapped (a Batch may still view one); the pool keeps every one
  * it made, one per power-of-two size in use, so their number stays small. Small batches, and

@@ -95,7 +95,7 @@ export interface Libc {
   /** Zeroed native memory that the kernel reads and writes through an address held in a struct. */
   alloc(size: number): NativeBuffer;
   /**
-   * `size` zeroed bytes of anonymous memory (mmap) that fork() leaves out of the child
+   * `size` zeroed bytes of anonymous memory (mmap) that a child process does not inherit
    * (madvise MADV_DONTFORK), or undefined if mmap fails; `populate` faults it all in at once. Never unmapped: views of it
    * must stay valid (send-pool.ts keeps every such buffer for reuse).
    */
@@ -243,7 +243,7 @@ export function getLibc(): Libc {
     mapDontFork: (size, populate = false) => {
       const ptr: unknown = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
       if (ptr === null || koffi.address(ptr) === MAP_FAILED) return undefined;
-      // if madvise fails the memory is still good, only not fork-safe: keep it (it is mapped for good)
+      // if madvise fails the memory is still good, only shared copy-on-write with children: keep it (it is mapped for good)
       madvise(ptr, size, MADV_DONTFORK);
       return new Uint8Array(koffi.view(ptr, size));
     },

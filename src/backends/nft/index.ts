@@ -220,7 +220,7 @@ export function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: 
   return new PktmarkError(code, base.message, details);
 }
 
-/** Batches are encoded into reused buffers that a fork() leaves alone: see SendPool. */
+/** Batches are encoded into reused buffers that child processes do not share: see SendPool. */
 const batchPool = new SendPool();
 
 /** Send a batch, retrying a bounded number of times when another writer won a race. */
