@@ -51,16 +51,25 @@ export function validateTable(table: unknown): string {
 /** Normalize one rule or many; the error of a rule in an array names its index. */
 export function normalizeRules(input: MarkRuleInput | readonly MarkRuleInput[]): MarkRule[] {
   if (!Array.isArray(input)) return [normalizeRule(input as MarkRuleInput)];
-  return input.map((r, i) => {
-    try {
-      return normalizeRule(r);
-    } catch (e) {
-      if (e instanceof PktmarkError) {
-        throw new PktmarkError(e.code, `rule ${i}: ${e.message}`, { ...e.toJSON(), field: e.field === undefined ? `[${i}]` : `[${i}].${e.field}`, messageIndex: i });
-      }
-      throw e;
+  const list = input as readonly MarkRuleInput[];
+  const out = new Array<MarkRule>(list.length);
+  // one try around the loop, not one per rule (a closure with a try/catch per rule was a
+  // measurable part of a cold 200,000-rule encode); `i` says which rule failed
+  let i = 0;
+  try {
+    for (; i < list.length; i++) {
+      const r = list[i];
+      // a hole stays a hole, as Array.prototype.map leaves it
+      if (r === undefined && !(i in list)) continue;
+      out[i] = normalizeRule(r);
     }
-  });
+  } catch (e) {
+    if (e instanceof PktmarkError) {
+      throw new PktmarkError(e.code, `rule ${i}: ${e.message}`, { ...e.toJSON(), field: e.field === undefined ? `[${i}]` : `[${i}].${e.field}`, messageIndex: i });
+    }
+    throw e;
+  }
+  return out;
 }
 
 function splitByVia(rules: readonly MarkRule[]): Backend {

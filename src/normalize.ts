@@ -4,24 +4,38 @@
  * backend by name, then lets rule.ts do the shared checks and the backend its own.
  */
 import { BACKENDS, DEFAULT_VIA, VIAS, isVia, viaWords, type Via } from './backends/index.js';
-import { fail, normalizeWith, SHARED_FIELD_SET, type MarkRule, type MarkRuleInput } from './rule.js';
+import { fail, normalizeFields, SHARED_FIELD_SET, type MarkRule, type MarkRuleInput } from './rule.js';
 
 function owners(field: string): Via[] {
   return VIAS.filter((v) => (BACKENDS[v].fields as readonly string[]).includes(field));
 }
 
+/** The first backend whose `implied` says the input is its own (a loop, not a closure per rule). */
+function impliedVia(input: MarkRuleInput): Via | undefined {
+  for (let i = 0; i < VIAS.length; i++) {
+    const b = BACKENDS[VIAS[i]];
+    if (b.implied?.(input)) return VIAS[i];
+  }
+  return undefined;
+}
+
 export function normalizeRule(input: MarkRuleInput): MarkRule {
   if (input === null || typeof input !== 'object') fail('INVALID_ARGUMENT', 'rule', 'a rule must be an object');
-  for (const k of Object.keys(input)) {
+  // the keys are read once: this runs for every rule of a bulk add
+  const keys = Object.keys(input);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
     if (!SHARED_FIELD_SET.has(k) && owners(k).length === 0) fail('INVALID_OPTION', k, `unknown rule field ${JSON.stringify(k)}`);
   }
-  const via = input.via ?? VIAS.find((v) => BACKENDS[v].implied?.(input)) ?? DEFAULT_VIA;
+  const via = input.via ?? impliedVia(input) ?? DEFAULT_VIA;
   if (!isVia(via)) fail('INVALID_OPTION', 'via', `via ${JSON.stringify(via)} is not ${viaWords()}`);
   const b = BACKENDS[via];
-  for (const k of Object.keys(input)) {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
     if (SHARED_FIELD_SET.has(k) || (b.fields as readonly string[]).includes(k)) continue;
     const o = owners(k);
     fail('INVALID_OPTION', k, `${k} applies to via ${o.map((v) => JSON.stringify(v)).join(' or ')} only, not via ${JSON.stringify(via)}`);
   }
-  return normalizeWith(b, input);
+  // every key is now one of this backend's (normalizeWith's own key check would pass)
+  return normalizeFields(b, input);
 }

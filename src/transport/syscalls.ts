@@ -43,6 +43,14 @@ export const NSFS_MAGIC = 0x6e736673;
 export const STATFS_SIZE = 256;
 export const CLONE_NEWNET = 0x40000000;
 export const POLLIN = 0x1;
+// <sys/mman.h> (Linux, every architecture pktmark runs on)
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const MAP_PRIVATE = 0x02;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_POPULATE = 0x8000;
+export const MADV_DONTFORK = 10;
+const MAP_FAILED = 0xffffffffffffffffn;
 export const IPPROTO_IP = 0;
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_IPV6 = 41;
@@ -86,6 +94,12 @@ export interface Libc {
   syscall3(nr: number, a: number, b: bigint, c: number): number;
   /** Zeroed native memory that the kernel reads and writes through an address held in a struct. */
   alloc(size: number): NativeBuffer;
+  /**
+   * `size` zeroed bytes of anonymous memory (mmap) that a child process does not inherit
+   * (madvise MADV_DONTFORK), or undefined if mmap fails; `populate` faults it all in at once. Never unmapped: views of it
+   * must stay valid (send-pool.ts keeps every such buffer for reuse).
+   */
+  mapDontFork(size: number, populate?: boolean): Uint8Array | undefined;
 }
 
 /**
@@ -167,6 +181,8 @@ export function getLibc(): Libc {
   });
   const recvmsg = lib.func('recvmsg', 'long', ['int', koffi.inout(koffi.pointer(msghdr)), 'int']);
   const syscall = f('long syscall(long number, ...)');
+  const mmap = f('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)');
+  const madvise = f('int madvise(void *addr, size_t len, int advice)');
   const l = {
     socket: f('int socket(int, int, int)'),
     bind: f('int bind(int, const uint8_t *addr, uint32_t len)'),
@@ -223,6 +239,13 @@ export function getLibc(): Libc {
       bytes.fill(0);
       let freed = false;
       return { address: koffi.address(ptr), bytes, free: () => { if (!freed) { freed = true; koffi.free(ptr); } } };
+    },
+    mapDontFork: (size, populate = false) => {
+      const ptr: unknown = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
+      if (ptr === null || koffi.address(ptr) === MAP_FAILED) return undefined;
+      // if madvise fails the memory is still good, only shared copy-on-write with children: keep it (it is mapped for good)
+      madvise(ptr, size, MADV_DONTFORK);
+      return new Uint8Array(koffi.view(ptr, size));
     },
   };
   return libc;

@@ -30,7 +30,12 @@ export const BASE_CHAINS: readonly BaseChain[] = [
 export const DEFAULT_TABLE: Readonly<Record<Hook, XtTable>> = { prerouting: 'raw', output: 'mangle' };
 
 export function baseChain(hook: Hook, table: XtTable = DEFAULT_TABLE[hook]): BaseChain {
-  return BASE_CHAINS.find((c) => c.hook === hook && c.table === table)!;
+  // a loop over four, not find() with a closure: chainOf asks for every rule of a bulk add
+  for (let i = 0; i < BASE_CHAINS.length; i++) {
+    const c = BASE_CHAINS[i];
+    if (c.hook === hook && c.table === table) return c;
+  }
+  return undefined!;
 }
 
 /** The nft chain a rule goes to: its user chain (userChainNft below), or the base chain of its hook and table. */

@@ -21,6 +21,7 @@ import { EEXIST, ENOENT, EOPNOTSUPP, LOST_RACE_ERRNOS } from '../../../codecs/er
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
 import type { MarkRule } from '../../rule.js';
 import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
+import { SendPool } from '../../transport/send-pool.js';
 import { dumpRules, getRules, streamRules } from './list.js';
 import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
@@ -81,10 +82,22 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
 export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = [], genid?: number, tags: () => string = randomTag): Batch {
-  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool, genid);
+  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool, genid, rules.length + 8 + replace.length);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
-  const used = new Set(rules.map(chainOf));
+  // one pass for the chains the rules use; a hole (a sparse input array) is skipped, as forEach would
+  const used = new Set<string>();
+  let defined = 0;
+  let prev: MarkRule | undefined;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r === undefined) continue;
+    defined++;
+    // bulk input is runs of one chain: only a change of hook, table or chain can name another
+    if (prev !== undefined && r.hook === prev.hook && r.table === prev.table && r.chain === prev.chain) continue;
+    used.add(chainOf(r));
+    prev = r;
+  }
   for (const c of BASE_CHAINS) {
     if (used.has(c.name)) writeBaseChain(b, table, c);
   }
@@ -117,33 +130,44 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   };
   // Address lists: all their sets go in before the first rule, so a list rule's family rules
   // get consecutive handles (address-sets.ts). One NEWRULE per family, under the one rule item.
-  const sends: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] = [];
-  rules.forEach((rule, i) => {
-    if (!hasList(rule)) { sends.push({ i, rule, ids: undefined }); return; }
-    for (const part of planListRule(rule, table, tags(), () => ++setId)) {
-      for (const s of part.sets) {
-        b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, seq, s.set));
-        b.add('element', i, (w, seq) => {
-          writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: s.set.name, setId: s.set.id!, elements: s.elements });
-        });
+  // Without lists or holes (the bulk case) the rules are sent as they are, with no record per rule.
+  let sends: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] | undefined;
+  if (defined !== rules.length || rules.some(hasList)) {
+    const listed: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] = [];
+    rules.forEach((rule, i) => {
+      if (!hasList(rule)) { listed.push({ i, rule, ids: undefined }); return; }
+      for (const part of planListRule(rule, table, tags(), () => ++setId)) {
+        for (const s of part.sets) {
+          b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, seq, s.set));
+          b.add('element', i, (w, seq) => {
+            writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: s.set.name, setId: s.set.id!, elements: s.elements });
+          });
+        }
+        const ids: RuleSetIds = { ...part.refs };
+        portSets(part.rule, i, ids);
+        listed.push({ i, rule: part.rule, ids });
       }
-      const ids: RuleSetIds = { ...part.refs };
-      portSets(part.rule, i, ids);
-      sends.push({ i, rule: part.rule, ids });
-    }
-  });
-  // Each head insert lands in front of the previous one, so `first` sends the rules last to first.
-  if (place.first) sends.reverse();
-  sends.forEach(({ i, rule, ids }, k) => {
-    const last = k === sends.length - 1;
-    let flags = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
+    });
+    sends = listed;
+  }
+  const count = sends ? sends.length : rules.length;
+  const flagsBase = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
+  for (let k = 0; k < count; k++) {
+    // each head insert lands in front of the previous one, so `first` sends the rules last to first
+    const at = place.first ? count - 1 - k : k;
+    const s = sends?.[at];
+    const i = s ? s.i : at;
+    const rule = s ? s.rule : rules[at];
+    const last = k === count - 1;
+    let flags = flagsBase;
     if (k === 0 || last) flags |= NLM_F_ECHO;
     if (last) flags |= NLM_F_ACK;
-    let setIds = ids;
+    let setIds = s?.ids;
     if (!setIds && (needsSet(rule.sports) || needsSet(rule.dports))) portSets(rule, i, setIds = {});
-    const seq = b.add('rule', i, (w, seq) => encoder.write(w, rule, table, flags, seq, msgType, place.before, setIds, counters?.[i]));
+    const seq = b.seq();
+    b.record('rule', i, seq, encoder.write(b.w, rule, table, flags, seq, msgType, place.before, setIds, counters?.[i]));
     if (last) ackSeq = seq;
-  });
+  }
   return b.finish(ackSeq);
 }
 
@@ -151,7 +175,7 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
 // ---------------------------------------------------------------------------------------------
 // ids
 
-export function ruleId(chain: string, handle: bigint): string { return `nft:${chain}:${handle}`; }
+export function ruleId(chain: string, handle: bigint | number): string { return `nft:${chain}:${handle}`; }
 
 /** `nft:CHAIN:HANDLE`, CHAIN one of the base chains (chains.ts) or a user chain `raw.NAME` / `mangle.NAME`. */
 export function parseRuleId(id: string): { chain: string; handle: bigint } {
@@ -196,8 +220,8 @@ export function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: 
   return new PktmarkError(code, base.message, details);
 }
 
-/** Batches are encoded into one reused buffer: see WriterPool. */
-const batchPool = new WriterPool();
+/** Batches are encoded into reused buffers that child processes do not share: see SendPool. */
+const batchPool = new SendPool();
 
 /** Send a batch, retrying a bounded number of times when another writer won a race. */
 /** `resend`: false for a batch guarded by a generation (resending it could only fail again: the caller re-reads) */
@@ -270,10 +294,21 @@ export function ruleRecord(r: NftRule, table: string, sets?: ReadonlyMap<string,
  * 10,000-rule add should not format 10,000 command lines that nobody asked for.
  */
 class AddedRule implements RuleRecord {
-  readonly via = 'nft' as const;
-  readonly packets = 0;
-  readonly bytes = 0;
-  constructor(readonly id: string, readonly rule: MarkRule, private readonly table: string) {}
+  declare readonly id: string;
+  declare readonly rule: MarkRule;
+  private declare readonly table: string;
+  declare readonly via: 'nft';
+  declare readonly packets: number;
+  declare readonly bytes: number;
+  // plain assignments, not class fields (which define each property): one record per rule of a bulk add
+  constructor(id: string, rule: MarkRule, table: string) {
+    this.id = id;
+    this.rule = rule;
+    this.table = table;
+    this.via = 'nft';
+    this.packets = 0;
+    this.bytes = 0;
+  }
   get text(): string { return explainNft(this.rule, this.table); }
   toJSON(): RuleRecord { return { id: this.id, via: this.via, rule: this.rule, packets: 0, bytes: 0, text: this.text }; }
 }
@@ -331,13 +366,21 @@ export const nftBackend: Backend<'nft'> = {
     }
     const first = echoed.get(ruleSeqs[0]);
     const last = echoed.get(ruleSeqs[ruleSeqs.length - 1]);
-    let handles: bigint[] = [];
+    // handles are numbers when they fit (they print the same): 10,000 BigInt sums and
+    // BigInt-to-text conversions were a visible part of a first add's record building
+    let handles: (bigint | number)[] = [];
     // a list rule is one NEWRULE per family; its id is its lowest handle (address-sets.ts)
-    const lowest = (item: number, h: bigint): void => { if (handles[item] === undefined || h < handles[item]) handles[item] = h; };
+    const lowest = (item: number, h: bigint | number): void => { if (handles[item] === undefined || h < handles[item]) handles[item] = h; };
     if (first !== undefined && last !== undefined && last - first === BigInt(ruleSeqs.length - 1)) {
       // handles follow send order; the k-th NEWRULE sent carried rule items[k]
-      handles = new Array<bigint>(rules.length);
-      batch.itemsOf('rule').forEach((item, k) => lowest(item, first + BigInt(k)));
+      handles = new Array<bigint | number>(rules.length);
+      const items = batch.itemsOf('rule');
+      if (last <= BigInt(Number.MAX_SAFE_INTEGER)) {
+        const base = Number(first);
+        for (let k = 0; k < items.length; k++) lowest(items[k], base + k);
+      } else {
+        for (let k = 0; k < items.length; k++) lowest(items[k], first + BigInt(k));
+      }
     } else if (first !== undefined && last !== undefined) {
       // not consecutive (should not happen within one batch): take our range from a dump
       const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);

@@ -53,43 +53,52 @@ const samePorts = (a: MarkRule['sports'], b: MarkRule['sports']): boolean =>
 const sameRate = (a: MarkRule['rate'], b: MarkRule['rate']): boolean =>
   a === b || (a !== undefined && b !== undefined && a.rate === b.rate && a.unit === b.unit && a.burst === b.burst);
 
+/** JSON.stringify(a) === JSON.stringify(b), without stringifying when both are absent (the usual case) or the same object. */
+const sameJson = (a: object | undefined, b: object | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
+
 /** shapeKey(a) === shapeKey(b), without building strings: bulk input is usually runs of one shape. */
 function sameShape(a: MarkRule, b: MarkRule): boolean {
   return a.hook === b.hook && a.table === b.table && a.family === b.family && sameAddressShape(a.src, b.src) && sameAddressShape(a.dst, b.dst)
     && a.iif === b.iif && a.oif === b.oif && a.proto === b.proto && a.sport === b.sport && a.dport === b.dport
     && samePorts(a.sports, b.sports) && samePorts(a.dports, b.dports)
-    && JSON.stringify(a.markMatch) === JSON.stringify(b.markMatch) && JSON.stringify(a.ctmarkMatch) === JSON.stringify(b.ctmarkMatch)
+    && sameJson(a.markMatch, b.markMatch) && sameJson(a.ctmarkMatch, b.ctmarkMatch)
     && a.mask === b.mask && a.xor === b.xor && (a.mark === b.mark || (patchableMark(a) && patchableMark(b))) && sameRate(a.rate, b.rate) && a.comment === b.comment
     && a.chain === b.chain && a.jump === b.jump && (a.connmark === b.connmark || JSON.stringify(a.connmark) === JSON.stringify(b.connmark));
 }
 
 export class RuleEncoder {
   private readonly shapes = new Map<string, Template | null>();
-  private last: { rule: MarkRule; table: string; template: Template | null } | undefined;
+  // the previous rule and its template, kept in fields (not a fresh object per rule)
+  private lastRule: MarkRule | undefined;
+  private lastTable = '';
+  private lastTemplate: Template | null = null;
 
   /** Append the NEWRULE message for `rule` to `w`. */
   write(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: RuleSetIds, counter?: StartCounter): WrittenRule {
     // inserts are one-off placements, a port list's set id and a restored counter differ per rule: encoded in full, never templated
     if (position !== undefined || setIds !== undefined || counter !== undefined) return this.full(w, rule, table, flags, seq, msgType, position, setIds, counter);
     let t: Template | null | undefined;
-    if (this.last && this.last.table === table && sameShape(this.last.rule, rule)) t = this.last.template;
+    if (this.lastRule !== undefined && this.lastTable === table && sameShape(this.lastRule, rule)) t = this.lastTemplate;
     else t = this.shapes.get(shapeKey(rule, table));
-    if (t !== undefined) this.last = { rule, table, template: t };
     if (t === undefined) {
       const start = w.length;
       const written = this.full(w, rule, table, flags, seq, msgType);
       t = makeTemplate(w.finish().subarray(start), rule, written);
       if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
       this.shapes.set(shapeKey(rule, table), t);
-      this.last = { rule, table, template: t };
+      this.remember(rule, table, t);
       return written;
     }
+    this.remember(rule, table, t);
     if (t === null) return this.full(w, rule, table, flags, seq, msgType);
     const at = w.reserve(t.bytes.length);
     w.patchBytes(at, t.bytes);
     w.patchU16(at + 6, flags);
     w.patchU32(at + 8, seq);
-    for (const p of t.patches) {
+    const patches = t.patches;
+    for (let k = 0; k < patches.length; k++) {
+      const p = patches[k];
       if (p.field === 'mark') { w.patchU32(at + p.at, rule.mark, 'host'); continue; }
       const a = rule[p.field]!;
       // a whole IPv4 address is one big-endian u32: no parse into a fresh array, no copy
@@ -99,6 +108,12 @@ export class RuleEncoder {
       w.patchBytes(at + p.at, p.len === b.length ? b : b.subarray(0, p.len));
     }
     return t;
+  }
+
+  private remember(rule: MarkRule, table: string, t: Template | null): void {
+    this.lastRule = rule;
+    this.lastTable = table;
+    this.lastTemplate = t;
   }
 
   private full(w: AttributeWriter, rule: MarkRule, table: string, flags: number, seq: number, msgType: number, position?: bigint, setIds?: RuleSetIds, counter?: StartCounter): WrittenRule {
