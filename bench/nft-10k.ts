@@ -24,8 +24,8 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-async function pktmarkOnce(): Promise<number> {
-  const ns = freshNetns();
+async function pktmarkOnce(given?: string): Promise<number> {
+  const ns = given ?? freshNetns();
   try {
     const m = await Marker.open({ netns: ns });
     const t0 = process.hrtime.bigint();
@@ -34,7 +34,7 @@ async function pktmarkOnce(): Promise<number> {
     if (recs.length !== N) throw new Error(`added ${recs.length}`);
     await m.close();
     return t;
-  } finally { dropNetns(ns); }
+  } finally { if (!given) dropNetns(ns); }
 }
 
 function nftOnce(file: string): number {
@@ -42,17 +42,14 @@ function nftOnce(file: string): number {
   try { return timeInNetns(ns, 1, NFT, ['-f', file])[0]; } finally { dropNetns(ns); }
 }
 
-async function replayOnce(bytes: Uint8Array, lastSeq: number): Promise<number> {
-  const ns = freshNetns();
-  try {
-    const s = NetlinkSocket.open({ protocol: 12, netns: ns });
-    s.ensureBuffers(bytes.length + 65536, bytes.length * 2 + (1 << 20));
-    const t0 = process.hrtime.bigint();
-    await s.exchange(bytes, { seq: lastSeq, until: 'ack' });
-    const t = ms(t0);
-    s.close();
-    return t;
-  } finally { dropNetns(ns); }
+async function replayOnce(bytes: Uint8Array, lastSeq: number, ns: string): Promise<number> {
+  const s = NetlinkSocket.open({ protocol: 12, netns: ns });
+  s.ensureBuffers(bytes.length + 65536, bytes.length * 2 + (1 << 20));
+  const t0 = process.hrtime.bigint();
+  await s.exchange(bytes, { seq: lastSeq, until: 'ack' });
+  const t = ms(t0);
+  s.close();
+  return t;
 }
 
 async function main(): Promise<void> {
@@ -87,12 +84,19 @@ async function main(): Promise<void> {
   writeFileSync(nftFile, ['add table inet pktmark', 'add chain inet pktmark prerouting { type filter hook prerouting priority raw; }',
     ...inputs.map((r) => explain(r).replace(/^nft /, ''))].join('\n') + '\n');
 
+  // Every namespace pktmark and the replay use is made before their first round, and their rounds
+  // run back to back: making a namespace spawns `ip`, and a fork leaves every page of this process
+  // copy-on-write, so the first write to each page after it faults (with a TLB shoot-down). An add
+  // right after a spawn paid 30–40 ms more CPU for that than the same add without (the heap it
+  // writes; the batch buffer itself is MADV_DONTFORK, transport/send-pool.ts) — a cost of the
+  // harness, which an agent that does not fork never pays. nft runs as its own process anyway.
   const pk: number[] = [], nf: number[] = [], rp: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    pk.push(await pktmarkOnce());
-    nf.push(nftOnce(nftFile));
-    rp.push(await replayOnce(bytes, lastReal));
-  }
+  const spaces = Array.from({ length: 2 * ROUNDS }, () => freshNetns());
+  try {
+    for (let i = 0; i < ROUNDS; i++) pk.push(await pktmarkOnce(spaces[i]));
+    for (let i = 0; i < ROUNDS; i++) rp.push(await replayOnce(bytes, lastReal, spaces[ROUNDS + i]));
+  } finally { spaces.forEach(dropNetns); }
+  for (let i = 0; i < ROUNDS; i++) nf.push(nftOnce(nftFile));
 
   // one rule in-process on an open Marker (the Node-agent case) vs one `nft add rule` process
   const ns = freshNetns();
