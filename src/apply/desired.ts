@@ -55,7 +55,32 @@ export function ruleLabel(r: { index: number; name?: string; line?: number }, so
   return `rule ${r.index}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
-interface Located { readonly input: unknown; readonly line?: number; readonly fieldLine?: (field: string) => number | undefined }
+interface Located {
+  readonly input: unknown;
+  readonly line?: number;
+  readonly fieldLine?: (field: string) => number | undefined;
+  /** a one-line flow map's text, and what the last parse made of it (then `input` is not read) */
+  readonly flow?: string;
+  readonly known?: DesiredRule;
+}
+
+/**
+ * The rules of the last parse by the text of their one-line flow maps (`- {src: …, mark: …}`),
+ * for a caller that parses the same file again and again (the agent): a line of the same text is
+ * the same rule, so a 1% change validates and normalizes 1% of the lines, and the other rules
+ * are the same objects as before (whose content keys diff has already computed).
+ */
+export class DesiredLines {
+  private byFlow = new Map<string, DesiredRule>();
+  has(flow: string): boolean { return this.byFlow.has(flow); }
+  get(flow: string): DesiredRule | undefined { return this.byFlow.get(flow); }
+  /** after a parse that succeeded: its lines, and only those, are known */
+  replace(rules: readonly DesiredRule[], items: readonly Located[]): void {
+    const m = new Map<string, DesiredRule>();
+    items.forEach((it, i) => { if (it.flow !== undefined) m.set(it.flow, rules[i]); });
+    this.byFlow = m;
+  }
+}
 
 function checkName(name: unknown, at: Located & { index: number }, source?: string): string {
   const label = ruleLabel({ index: at.index, ...(at.line !== undefined ? { line: at.line } : {}) }, source);
@@ -78,9 +103,10 @@ export function narrowDesired(d: DesiredState, keep: (r: DesiredRule) => boolean
 }
 
 /** Validate located inputs into a DesiredState (the common path of files and arrays). */
-function build(items: readonly Located[], source?: string): DesiredState {
+function build(items: readonly Located[], source?: string, lines?: DesiredLines): DesiredState {
   const out = buildUnmarked(items, source);
   made.add(out);
+  lines?.replace(out.rules, items);
   return out;
 }
 
@@ -88,6 +114,19 @@ function buildUnmarked(items: readonly Located[], source?: string): DesiredState
   const seen = new Map<string, number>();
   const rules = items.map((it, index): DesiredRule => {
     const base = { index, ...(it.line !== undefined ? { line: it.line } : {}) };
+    const known = it.known;
+    if (known) {
+      // validated when it was read; only the file-wide check (unique names) is left
+      if (known.name !== undefined) {
+        const prev = seen.get(known.name);
+        if (prev !== undefined) {
+          throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel({ ...base, name: known.name }, source)}: name ${JSON.stringify(known.name)} is already used by rule ${prev}; names are unique within a file`,
+            { field: `rules[${index}].name`, messageIndex: index });
+        }
+        seen.set(known.name, index);
+      }
+      return { rule: known.rule, index, ...(known.name !== undefined ? { name: known.name } : {}), ...(it.line !== undefined ? { line: it.line } : {}), ...(known.autoMask !== undefined ? { autoMask: known.autoMask } : {}) };
+    }
     if (it.input === null || typeof it.input !== 'object' || Array.isArray(it.input)) {
       throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(base, source)}: a rule must be a mapping of fields (src, mark, …)`, { field: `rules[${index}]`, messageIndex: index });
     }
@@ -136,10 +175,18 @@ export function desiredFromInput(input: DesiredStateInput | readonly DesiredRule
 
 const TOP_LEVEL = new Set(['rules']);
 
-/** Parse a desired-state file's text (YAML or JSON). `source` (the file name) prefixes line numbers in messages. */
-export function parseDesired(text: string, source?: string): DesiredState {
-  const fast = parseFast(text);
-  if (fast) return build(fast.map((f) => ({ input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]) })), source);
+/**
+ * Parse a desired-state file's text (YAML or JSON). `source` (the file name) prefixes line numbers
+ * in messages. `lines`: the rules of the last parse by line (see DesiredLines), updated by this one.
+ */
+export function parseDesired(text: string, source?: string, lines?: DesiredLines): DesiredState {
+  const fast = parseFast(text, lines ? (flow) => lines.has(flow) : undefined);
+  if (fast) {
+    return build(fast.map((f): Located => ({
+      input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]),
+      ...(f.flow !== undefined ? { flow: f.flow } : {}), ...(f.known && lines ? { known: lines.get(f.flow!)! } : {}),
+    })), source, lines);
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const lineOf = (n: { range?: [number, number, number] | null } | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);
@@ -150,7 +197,7 @@ export function parseDesired(text: string, source?: string): DesiredState {
     throw new PktmarkError('INVALID_ARGUMENT', `${at(line)}: ${e.message.split('\n')[0]}`, { field: 'file' });
   }
   const root = doc.contents;
-  if (root === null) return build([], source); // an empty file: nothing desired
+  if (root === null) return build([], source, lines); // an empty file: nothing desired
   if (!isMap(root)) throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(root))}: the file must be a mapping with a rules: list`, { field: 'rules' });
   for (const p of (root as YAMLMap).items) {
     const k = (p.key as { value?: unknown } | null)?.value;
@@ -159,7 +206,7 @@ export function parseDesired(text: string, source?: string): DesiredState {
     }
   }
   const seq = root.get('rules', true) as YamlNode | undefined;
-  if (seq === undefined || (seq as { value?: unknown }).value === null) return build([], source);
+  if (seq === undefined || (seq as { value?: unknown }).value === null) return build([], source, lines);
   if (!isSeq(seq)) throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(seq))}: rules: must be a list`, { field: 'rules' });
   const items = seq.items.map((node): Located => {
     const n = node as YamlNode;
@@ -172,5 +219,5 @@ export function parseDesired(text: string, source?: string): DesiredState {
     };
     return { input: n === null || n === undefined ? null : (n as { toJSON(): unknown }).toJSON(), ...(line !== undefined ? { line } : {}), fieldLine };
   });
-  return build(items, source);
+  return build(items, source, lines);
 }

@@ -24,7 +24,7 @@ import { withOthers } from './others-result.js';
 import { BACKENDS } from '../backends/index.js';
 import { nextGeneration, readGeneration, readState, type CurrentRule, type CurrentState } from './state.js';
 
-export { parseDesired, desiredFromInput, type DesiredRuleInput, type DesiredState, type DesiredStateInput, type DesiredRule } from './desired.js';
+export { parseDesired, desiredFromInput, DesiredLines, type DesiredRuleInput, type DesiredState, type DesiredStateInput, type DesiredRule } from './desired.js';
 export type { Prune, StepAction, Counts } from './diff.js';
 
 export interface ApplyOptions {
@@ -63,16 +63,20 @@ export class ApplyCache {
 
 /** The table after `plan` was committed, as far as diff cares: unmanaged rules, then each chain's rules in desired order. */
 function stateAfter(plan: Plan, before: CurrentState, made: ReadonlyMap<number, string>, generation: number): CurrentState | undefined {
-  const removed = new Set(plan.steps.filter((s) => s.action === 'remove' || s.action === 'move').map((s) => s.current));
-  const kept = new Set(plan.steps.map((s) => s.current));
-  const rules: CurrentRule[] = before.rules.filter((c) => !removed.has(c) && !kept.has(c));
+  // every rule the plan names was kept, replaced, moved or removed: the others stay as they were
+  const planned = new Set<CurrentRule>();
+  for (const s of plan.steps) if (s.current) planned.add(s.current);
+  const rules: CurrentRule[] = before.rules.filter((c) => !planned.has(c));
   for (const { name: h } of BASE_CHAINS) {
     for (let i = 0; i < plan.steps.length; i++) {
       const s = plan.steps[i];
       if (s.chain !== h || s.action === 'remove') continue;
       const d = s.desired!;
+      const c = s.current;
+      // a kept rule that already is this record (the last apply's, as this function made it): reuse it
+      if (s.action === 'keep' && c!.rule === d.rule && c!.name === d.name && c!.packets === 0n && c!.bytes === 0n) { rules.push(c!); continue; }
       let handle: bigint;
-      if (s.action === 'keep' || s.action === 'replace') handle = s.current!.handle;
+      if (s.action === 'keep' || s.action === 'replace') handle = c!.handle;
       else {
         const id = made.get(i);
         if (id === undefined) return undefined; // handles not learned: the next apply dumps
@@ -301,7 +305,8 @@ async function applyNft(ctx: BackendContext, input: DesiredState, opts: ApplyOpt
     });
     if (opts.plan) return done(false);
     if (isEmpty(plan)) {
-      if (cache) { cache.generation = generation; cache.state = state; }
+      // a fresh dump's records are kept as records of the desired rules (one MarkRule per rule, not two)
+      if (cache) { cache.generation = generation; cache.state = state === cache.state ? state : stateAfter(plan, state, new Map(), generation) ?? state; }
       return done(false);
     }
     let r: Map<number, string> | 'retry';
