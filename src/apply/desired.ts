@@ -110,6 +110,15 @@ function build(items: readonly Located[], source?: string, lines?: DesiredLines)
   return out;
 }
 
+/** A DesiredRule without its absent fields (built without spreads: 10,000 of them per apply). */
+function desiredRule(rule: MarkRule, index: number, name: string | undefined, line: number | undefined, autoMask: number | undefined): DesiredRule {
+  const d: { rule: MarkRule; index: number; name?: string; line?: number; autoMask?: number } = { rule, index };
+  if (name !== undefined) d.name = name;
+  if (line !== undefined) d.line = line;
+  if (autoMask !== undefined) d.autoMask = autoMask;
+  return d;
+}
+
 function buildUnmarked(items: readonly Located[], source?: string): DesiredState {
   const seen = new Map<string, number>();
   const rules = items.map((it, index): DesiredRule => {
@@ -125,7 +134,7 @@ function buildUnmarked(items: readonly Located[], source?: string): DesiredState
         }
         seen.set(known.name, index);
       }
-      return { rule: known.rule, index, ...(known.name !== undefined ? { name: known.name } : {}), ...(it.line !== undefined ? { line: it.line } : {}), ...(known.autoMask !== undefined ? { autoMask: known.autoMask } : {}) };
+      return desiredRule(known.rule, index, known.name, it.line, known.autoMask);
     }
     if (it.input === null || typeof it.input !== 'object' || Array.isArray(it.input)) {
       throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(base, source)}: a rule must be a mapping of fields (src, mark, …)`, { field: `rules[${index}]`, messageIndex: index });
@@ -161,7 +170,7 @@ function buildUnmarked(items: readonly Located[], source?: string): DesiredState
         ...e.toJSON(), field: `rules[${index}]${e.field !== undefined ? `.${e.field}` : ''}`, messageIndex: index,
       });
     }
-    return { rule, index, ...(name !== undefined ? { name } : {}), ...(it.line !== undefined ? { line: it.line } : {}), ...(auto !== undefined ? { autoMask: auto } : {}) };
+    return desiredRule(rule, index, name, it.line, auto);
   });
   return { rules, ...(source !== undefined ? { source } : {}) };
 }
