@@ -61,8 +61,11 @@ interface Located {
   readonly fieldLine?: (field: string) => number | undefined;
   /** a one-line flow map's text, and what the last parse made of it (then `input` is not read) */
   readonly flow?: string;
-  readonly known?: DesiredRule;
+  readonly known?: KnownRule;
 }
+
+/** what a line read before gave: all a rule of it needs besides its index and line */
+type KnownRule = Pick<DesiredRule, 'rule' | 'name' | 'autoMask'>;
 
 /**
  * The rules of the last parse by the text of their one-line flow maps (`- {src: …, mark: …}`),
@@ -71,14 +74,29 @@ interface Located {
  * are the same objects as before (whose content keys diff has already computed).
  */
 export class DesiredLines {
-  private byFlow = new Map<string, DesiredRule>();
-  has(flow: string): boolean { return this.byFlow.has(flow); }
-  get(flow: string): DesiredRule | undefined { return this.byFlow.get(flow); }
+  /** what a line gave, and the parse that last saw it (entries no parse saw are dropped after it) */
+  private readonly byFlow = new Map<string, { readonly rule: MarkRule; readonly name?: string; readonly autoMask?: number; seen: number }>();
+  private parse = 0;
+  /** for parseFast: a line read before, which this parse then uses */
+  lookup(flow: string): KnownRule | undefined {
+    const e = this.byFlow.get(flow);
+    if (e !== undefined) e.seen = this.parse + 1;
+    return e;
+  }
   /** after a parse that succeeded: its lines, and only those, are known */
-  replace(rules: readonly DesiredRule[], items: readonly Located[]): void {
-    const m = new Map<string, DesiredRule>();
-    items.forEach((it, i) => { if (it.flow !== undefined) m.set(it.flow, rules[i]); });
-    this.byFlow = m;
+  update(rules: readonly DesiredRule[], items: readonly Located[]): void {
+    const now = ++this.parse;
+    let fresh = false;
+    items.forEach((it, i) => {
+      if (it.flow === undefined || it.known) return;
+      const d = rules[i];
+      this.byFlow.set(it.flow, { rule: d.rule, ...(d.name !== undefined ? { name: d.name } : {}), ...(d.autoMask !== undefined ? { autoMask: d.autoMask } : {}), seen: now });
+      fresh = true;
+    });
+    let known = 0;
+    for (const it of items) if (it.known) known++;
+    // sweep out the lines this parse did not have; not needed when it had every known line and no new one
+    if (fresh || known !== this.byFlow.size) for (const [k, e] of this.byFlow) if (e.seen !== now) this.byFlow.delete(k);
   }
 }
 
@@ -106,7 +124,7 @@ export function narrowDesired(d: DesiredState, keep: (r: DesiredRule) => boolean
 function build(items: readonly Located[], source?: string, lines?: DesiredLines): DesiredState {
   const out = buildUnmarked(items, source);
   made.add(out);
-  lines?.replace(out.rules, items);
+  lines?.update(out.rules, items);
   return out;
 }
 
@@ -189,12 +207,14 @@ const TOP_LEVEL = new Set(['rules']);
  * in messages. `lines`: the rules of the last parse by line (see DesiredLines), updated by this one.
  */
 export function parseDesired(text: string, source?: string, lines?: DesiredLines): DesiredState {
-  const fast = parseFast(text, lines ? (flow) => lines.has(flow) : undefined);
+  // the lines parseFast skips as known, in file order
+  const hits: KnownRule[] = [];
+  const fast = parseFast(text, lines ? (flow) => { const k = lines.lookup(flow); if (k) hits.push(k); return k !== undefined; } : undefined);
   if (fast) {
-    return build(fast.map((f): Located => ({
-      input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]),
-      ...(f.flow !== undefined ? { flow: f.flow } : {}), ...(f.known && lines ? { known: lines.get(f.flow!)! } : {}),
-    })), source, lines);
+    let h = 0;
+    return build(fast.map((f): Located => (f.known
+      ? { input: undefined, line: f.line, flow: f.flow!, known: hits[h++] }
+      : { input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]), ...(f.flow !== undefined ? { flow: f.flow } : {}) })), source, lines);
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });

@@ -67,10 +67,16 @@ function stateAfter(plan: Plan, before: CurrentState, made: ReadonlyMap<number, 
   const planned = new Set<CurrentRule>();
   for (const s of plan.steps) if (s.current) planned.add(s.current);
   const rules: CurrentRule[] = before.rules.filter((c) => !planned.has(c));
+  // the steps of each chain, in one pass (not one pass over all steps per base chain)
+  const byChain = new Map<string, number[]>();
+  plan.steps.forEach((s, i) => {
+    if (s.action === 'remove') return;
+    const l = byChain.get(s.chain);
+    if (l) l.push(i); else byChain.set(s.chain, [i]);
+  });
   for (const { name: h } of BASE_CHAINS) {
-    for (let i = 0; i < plan.steps.length; i++) {
+    for (const i of byChain.get(h) ?? []) {
       const s = plan.steps[i];
-      if (s.chain !== h || s.action === 'remove') continue;
       const d = s.desired!;
       const c = s.current;
       // a kept rule that already is this record (the last apply's, as this function made it): reuse it
