@@ -12,7 +12,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { PktmarkError } from '../errors.js';
 import { backendContext, type Marker } from '../marker.js';
-import { apply, ApplyCache, parseDesired, type ApplyResult, type DesiredState, type Prune } from '../apply/index.js';
+import { apply, ApplyCache, DesiredLines, parseDesired, type ApplyResult, type DesiredState, type Prune } from '../apply/index.js';
 import { readState } from '../apply/state.js';
 import { NETLINK_NETFILTER } from '../transport/transport.js';
 import { AgentMetrics, type RuleMetricsMode, type RuleSample } from './metrics.js';
@@ -52,6 +52,8 @@ export class Agent {
   /** the text of the last file that applied, and the generation that apply left */
   private goodText: string | undefined;
   private goodDesired: DesiredState | undefined;
+  /** the rules of the last parse by line: a change re-reads only the lines that changed */
+  private readonly lines = new DesiredLines();
   /** the table as the last apply left it, so a change while nobody else committed needs no dump */
   private readonly cache = new ApplyCache();
   private generation: number | undefined;
@@ -132,7 +134,7 @@ export class Agent {
       // steady state: same file, and nobody committed since our last apply → no dump at all
       const same = text === this.goodText && this.lastError === undefined;
       if (reason === 'file' && same) return;
-      const desired = same && this.goodDesired ? this.goodDesired : parseDesired(text, basename(this.file));
+      const desired = same && this.goodDesired ? this.goodDesired : parseDesired(text, basename(this.file), this.lines);
       const ctx = backendContext(this.marker);
       const r: ApplyResult = await apply(ctx, desired, {
         cache: this.cache,

@@ -55,7 +55,50 @@ export function ruleLabel(r: { index: number; name?: string; line?: number }, so
   return `rule ${r.index}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
-interface Located { readonly input: unknown; readonly line?: number; readonly fieldLine?: (field: string) => number | undefined }
+interface Located {
+  readonly input: unknown;
+  readonly line?: number;
+  readonly fieldLine?: (field: string) => number | undefined;
+  /** a one-line flow map's text, and what the last parse made of it (then `input` is not read) */
+  readonly flow?: string;
+  readonly known?: KnownRule;
+}
+
+/** what a line read before gave: all a rule of it needs besides its index and line */
+type KnownRule = Pick<DesiredRule, 'rule' | 'name' | 'autoMask'>;
+
+/**
+ * The rules of the last parse by the text of their one-line flow maps (`- {src: …, mark: …}`),
+ * for a caller that parses the same file again and again (the agent): a line of the same text is
+ * the same rule, so a 1% change validates and normalizes 1% of the lines, and the other rules
+ * are the same objects as before (whose content keys diff has already computed).
+ */
+export class DesiredLines {
+  /** what a line gave, and the parse that last saw it (entries no parse saw are dropped after it) */
+  private readonly byFlow = new Map<string, { readonly rule: MarkRule; readonly name?: string; readonly autoMask?: number; seen: number }>();
+  private parse = 0;
+  /** for parseFast: a line read before, which this parse then uses */
+  lookup(flow: string): KnownRule | undefined {
+    const e = this.byFlow.get(flow);
+    if (e !== undefined) e.seen = this.parse + 1;
+    return e;
+  }
+  /** after a parse that succeeded: its lines, and only those, are known */
+  update(rules: readonly DesiredRule[], items: readonly Located[]): void {
+    const now = ++this.parse;
+    let fresh = false;
+    items.forEach((it, i) => {
+      if (it.flow === undefined || it.known) return;
+      const d = rules[i];
+      this.byFlow.set(it.flow, { rule: d.rule, ...(d.name !== undefined ? { name: d.name } : {}), ...(d.autoMask !== undefined ? { autoMask: d.autoMask } : {}), seen: now });
+      fresh = true;
+    });
+    let known = 0;
+    for (const it of items) if (it.known) known++;
+    // sweep out the lines this parse did not have; not needed when it had every known line and no new one
+    if (fresh || known !== this.byFlow.size) for (const [k, e] of this.byFlow) if (e.seen !== now) this.byFlow.delete(k);
+  }
+}
 
 function checkName(name: unknown, at: Located & { index: number }, source?: string): string {
   const label = ruleLabel({ index: at.index, ...(at.line !== undefined ? { line: at.line } : {}) }, source);
@@ -78,16 +121,39 @@ export function narrowDesired(d: DesiredState, keep: (r: DesiredRule) => boolean
 }
 
 /** Validate located inputs into a DesiredState (the common path of files and arrays). */
-function build(items: readonly Located[], source?: string): DesiredState {
+function build(items: readonly Located[], source?: string, lines?: DesiredLines): DesiredState {
   const out = buildUnmarked(items, source);
   made.add(out);
+  lines?.update(out.rules, items);
   return out;
+}
+
+/** A DesiredRule without its absent fields (built without spreads: 10,000 of them per apply). */
+function desiredRule(rule: MarkRule, index: number, name: string | undefined, line: number | undefined, autoMask: number | undefined): DesiredRule {
+  const d: { rule: MarkRule; index: number; name?: string; line?: number; autoMask?: number } = { rule, index };
+  if (name !== undefined) d.name = name;
+  if (line !== undefined) d.line = line;
+  if (autoMask !== undefined) d.autoMask = autoMask;
+  return d;
 }
 
 function buildUnmarked(items: readonly Located[], source?: string): DesiredState {
   const seen = new Map<string, number>();
   const rules = items.map((it, index): DesiredRule => {
     const base = { index, ...(it.line !== undefined ? { line: it.line } : {}) };
+    const known = it.known;
+    if (known) {
+      // validated when it was read; only the file-wide check (unique names) is left
+      if (known.name !== undefined) {
+        const prev = seen.get(known.name);
+        if (prev !== undefined) {
+          throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel({ ...base, name: known.name }, source)}: name ${JSON.stringify(known.name)} is already used by rule ${prev}; names are unique within a file`,
+            { field: `rules[${index}].name`, messageIndex: index });
+        }
+        seen.set(known.name, index);
+      }
+      return desiredRule(known.rule, index, known.name, it.line, known.autoMask);
+    }
     if (it.input === null || typeof it.input !== 'object' || Array.isArray(it.input)) {
       throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(base, source)}: a rule must be a mapping of fields (src, mark, …)`, { field: `rules[${index}]`, messageIndex: index });
     }
@@ -122,7 +188,7 @@ function buildUnmarked(items: readonly Located[], source?: string): DesiredState
         ...e.toJSON(), field: `rules[${index}]${e.field !== undefined ? `.${e.field}` : ''}`, messageIndex: index,
       });
     }
-    return { rule, index, ...(name !== undefined ? { name } : {}), ...(it.line !== undefined ? { line: it.line } : {}), ...(auto !== undefined ? { autoMask: auto } : {}) };
+    return desiredRule(rule, index, name, it.line, auto);
   });
   return { rules, ...(source !== undefined ? { source } : {}) };
 }
@@ -136,10 +202,20 @@ export function desiredFromInput(input: DesiredStateInput | readonly DesiredRule
 
 const TOP_LEVEL = new Set(['rules']);
 
-/** Parse a desired-state file's text (YAML or JSON). `source` (the file name) prefixes line numbers in messages. */
-export function parseDesired(text: string, source?: string): DesiredState {
-  const fast = parseFast(text);
-  if (fast) return build(fast.map((f) => ({ input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]) })), source);
+/**
+ * Parse a desired-state file's text (YAML or JSON). `source` (the file name) prefixes line numbers
+ * in messages. `lines`: the rules of the last parse by line (see DesiredLines), updated by this one.
+ */
+export function parseDesired(text: string, source?: string, lines?: DesiredLines): DesiredState {
+  // the lines parseFast skips as known, in file order
+  const hits: KnownRule[] = [];
+  const fast = parseFast(text, lines ? (flow) => { const k = lines.lookup(flow); if (k) hits.push(k); return k !== undefined; } : undefined);
+  if (fast) {
+    let h = 0;
+    return build(fast.map((f): Located => (f.known
+      ? { input: undefined, line: f.line, flow: f.flow!, known: hits[h++] }
+      : { input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]), ...(f.flow !== undefined ? { flow: f.flow } : {}) })), source, lines);
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const lineOf = (n: { range?: [number, number, number] | null } | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);
@@ -150,7 +226,7 @@ export function parseDesired(text: string, source?: string): DesiredState {
     throw new PktmarkError('INVALID_ARGUMENT', `${at(line)}: ${e.message.split('\n')[0]}`, { field: 'file' });
   }
   const root = doc.contents;
-  if (root === null) return build([], source); // an empty file: nothing desired
+  if (root === null) return build([], source, lines); // an empty file: nothing desired
   if (!isMap(root)) throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(root))}: the file must be a mapping with a rules: list`, { field: 'rules' });
   for (const p of (root as YAMLMap).items) {
     const k = (p.key as { value?: unknown } | null)?.value;
@@ -159,7 +235,7 @@ export function parseDesired(text: string, source?: string): DesiredState {
     }
   }
   const seq = root.get('rules', true) as YamlNode | undefined;
-  if (seq === undefined || (seq as { value?: unknown }).value === null) return build([], source);
+  if (seq === undefined || (seq as { value?: unknown }).value === null) return build([], source, lines);
   if (!isSeq(seq)) throw new PktmarkError('INVALID_ARGUMENT', `${at(lineOf(seq))}: rules: must be a list`, { field: 'rules' });
   const items = seq.items.map((node): Located => {
     const n = node as YamlNode;
@@ -172,5 +248,5 @@ export function parseDesired(text: string, source?: string): DesiredState {
     };
     return { input: n === null || n === undefined ? null : (n as { toJSON(): unknown }).toJSON(), ...(line !== undefined ? { line } : {}), fieldLine };
   });
-  return build(items, source);
+  return build(items, source, lines);
 }

@@ -81,65 +81,84 @@ export function longestIncreasing(xs: readonly number[]): Set<number> {
   return out;
 }
 
-interface Match { readonly d: DesiredRule; readonly c?: CurrentRule; readonly same: boolean }
-
+/**
+ * Kernel rules are referred to by their index in `current` (which is also their kernel position
+ * within a chain), matches in typed arrays: a 10,000-rule diff makes no per-rule map entry or
+ * match object, which was most of a warm agent's garbage.
+ */
 export function diff(desired: DesiredState, current: readonly CurrentRule[], prune: Prune = true): Plan {
-  const byName = new Map<string, CurrentRule>();
-  const byKey = new Map<string, CurrentRule[]>();
-  const position = new Map<CurrentRule, number>();
+  const byName = new Map<string, number>();
+  // a content key's kernel rules, oldest first: one index, or a queue when several rules are equal
+  const byKey = new Map<string, number | number[]>();
   current.forEach((c, i) => {
-    position.set(c, i);
     if (!c.managed) return;
-    if (c.name !== undefined) { if (!byName.has(c.name)) byName.set(c.name, c); return; }
+    if (c.name !== undefined) { if (!byName.has(c.name)) byName.set(c.name, i); return; }
     if (!c.rule) return;
     const k = ruleKey(c.rule);
     const q = byKey.get(k);
-    if (q) q.push(c); else byKey.set(k, [c]);
+    if (q === undefined) byKey.set(k, i); else if (typeof q === 'number') byKey.set(k, [q, i]); else q.push(i);
   });
-  const used = new Set<CurrentRule>();
-  const matches: Match[] = desired.rules.map((d) => {
+  const n = desired.rules.length;
+  const used = new Uint8Array(current.length);
+  /** per desired rule: the index of its kernel rule, or -1 */
+  const match = new Int32Array(n).fill(-1);
+  /** per desired rule with a match: 1 when the contents are equal */
+  const same = new Uint8Array(n);
+  const chainOf: string[] = new Array<string>(n);
+  desired.rules.forEach((d, j) => {
+    chainOf[j] = chainNameOf(d.rule);
+    let ci: number | undefined;
     if (d.name !== undefined) {
-      const c = byName.get(d.name);
-      if (!c) return { d, same: false };
-      used.add(c);
-      return { d, c, same: c.rule !== undefined && ruleKey(c.rule) === ruleKey(d.rule) };
+      ci = byName.get(d.name);
+      if (ci === undefined) return;
+      const c = current[ci];
+      same[j] = c.rule !== undefined && ruleKey(c.rule) === ruleKey(d.rule) ? 1 : 0;
+    } else {
+      if (byKey.size === 0) return;
+      const k = ruleKey(d.rule);
+      const q = byKey.get(k);
+      if (q === undefined) return;
+      if (typeof q === 'number') { ci = q; byKey.delete(k); } else { ci = q.shift(); if (ci === undefined) return; }
+      same[j] = 1;
     }
-    const c = byKey.size === 0 ? undefined : byKey.get(ruleKey(d.rule))?.shift();
-    if (c) used.add(c);
-    return c ? { d, c, same: true } : { d, same: false };
+    used[ci] = 1;
+    match[j] = ci;
   });
 
   // per chain: which matched rules may stay in place
-  const stays = new Set<Match>();
-  const chains = new Map<string, Match[]>();
-  for (const m of matches) {
-    if (!m.c || m.c.chain !== chainNameOf(m.d.rule)) continue;
-    const list = chains.get(m.c.chain);
-    if (list) list.push(m); else chains.set(m.c.chain, [m]);
+  const stays = new Uint8Array(n);
+  const chains = new Map<string, number[]>();
+  for (let j = 0; j < n; j++) {
+    const ci = match[j];
+    if (ci < 0 || current[ci].chain !== chainOf[j]) continue;
+    const list = chains.get(chainOf[j]);
+    if (list) list.push(j); else chains.set(chainOf[j], [j]);
   }
   for (const list of chains.values()) {
-    const keep = longestIncreasing(list.map((m) => position.get(m.c!)!));
-    list.forEach((m, i) => { if (keep.has(i)) stays.add(m); });
+    const keep = longestIncreasing(list.map((j) => match[j]));
+    list.forEach((j, i) => { if (keep.has(i)) stays[j] = 1; });
   }
 
   const steps: Step[] = [];
   let added = 0; let replaced = 0; let moved = 0; let kept = 0; let removed = 0;
-  for (const m of matches) {
-    const chain = chainNameOf(m.d.rule);
-    if (!m.c) { steps.push({ action: 'add', chain, desired: m.d }); added++; continue; }
-    if (stays.has(m)) {
-      if (m.same) { steps.push({ action: 'keep', chain, desired: m.d, current: m.c }); kept++; }
-      else { steps.push({ action: 'replace', chain, desired: m.d, current: m.c, reason: 'content changed' }); replaced++; }
-      continue;
+  desired.rules.forEach((d, j) => {
+    const chain = chainOf[j];
+    const ci = match[j];
+    if (ci < 0) { steps.push({ action: 'add', chain, desired: d }); added++; return; }
+    const c = current[ci];
+    if (stays[j]) {
+      if (same[j]) { steps.push({ action: 'keep', chain, desired: d, current: c }); kept++; }
+      else { steps.push({ action: 'replace', chain, desired: d, current: c, reason: 'content changed' }); replaced++; }
+      return;
     }
-    const reason = m.c.chain !== chain ? `hook changed from ${m.c.chain}` : 'out of order';
-    steps.push({ action: 'move', chain, desired: m.d, current: m.c, reason }); moved++;
-  }
+    const reason = c.chain !== chain ? `hook changed from ${c.chain}` : 'out of order';
+    steps.push({ action: 'move', chain, desired: d, current: c, reason }); moved++;
+  });
   if (prune !== false) {
-    for (const c of current) {
-      if (used.has(c) || (!c.managed && prune !== 'all')) continue;
+    current.forEach((c, i) => {
+      if (used[i] || (!c.managed && prune !== 'all')) return;
       steps.push({ action: 'remove', chain: c.chain, current: c }); removed++;
-    }
+    });
   }
   return { steps, counts: { added, removed, replaced, moved, kept } };
 }

@@ -13,7 +13,8 @@ import type { MarkRule } from '../rule.js';
 import { chainOf } from '../backends/nft/chains.js';
 import { execute } from '../transport/execute.js';
 import type { Transport } from '../transport/transport.js';
-import { dumpRules, ruleId, tableState, type TableState } from '../backends/nft/index.js';
+import { ruleId, tableState, type TableState } from '../backends/nft/index.js';
+import { streamRules } from '../backends/nft/list.js';
 import { exprsToRule } from '../backends/nft/rule.js';
 
 export interface CurrentRule {
@@ -62,7 +63,10 @@ export function currentRule(r: NftRule): CurrentRule {
 export async function readState(t: Transport, table: string, generation?: number): Promise<CurrentState> {
   generation ??= await readGeneration(t);
   const state = await tableState(t, table);
-  const rules = state === 'absent' ? [] : (await dumpRules(t, table)).map(currentRule);
+  // each rule is reduced to its record as it arrives: the decoded messages and expressions of a
+  // 10,000-rule dump then die young instead of all being alive at once (the agent's peak RSS)
+  const rules: CurrentRule[] = [];
+  if (state !== 'absent') for await (const r of streamRules(t, table)) rules.push(currentRule(r));
   return { generation, table: state, rules };
 }
 

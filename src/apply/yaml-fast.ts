@@ -8,7 +8,17 @@
  * undefined and the caller uses `yaml`. test/unit/apply-yaml-fast.test.ts checks it against
  * `yaml` on generated files.
  */
-export interface FastItem { readonly input: Record<string, unknown>; readonly line: number; readonly fieldLines: ReadonlyMap<string, number> }
+export interface FastItem {
+  readonly input: Record<string, unknown>;
+  readonly line: number;
+  readonly fieldLines: ReadonlyMap<string, number>;
+  /** a one-line flow map's line, as it is in the file: what DesiredLines knows it by */
+  readonly flow?: string;
+  /** `known(flow)` said the line was read before: input and fieldLines are left empty */
+  readonly known?: true;
+}
+
+const NO_LINES: ReadonlyMap<string, number> = new Map();
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // a plain scalar that cannot be a tag, anchor, alias, block scalar, directive or flow indicator
@@ -58,7 +68,12 @@ function uncomment(line: string): string {
   return line;
 }
 
-export function parseFast(text: string): FastItem[] | undefined {
+/**
+ * `known`: whether a one-line flow-map item of exactly this line was read (and validated) before;
+ * such a line is not read again (what it says does not depend on the lines around it, only
+ * whether its indent matches theirs).
+ */
+export function parseFast(text: string, known?: (flow: string) => boolean): FastItem[] | undefined {
   const lines = text.split('\n');
   let i = 0;
   const skip = (): void => { while (i < lines.length && uncomment(lines[i]).trim() === '') i++; };
@@ -67,12 +82,21 @@ export function parseFast(text: string): FastItem[] | undefined {
   i++;
   const items: FastItem[] = [];
   let indent: number | undefined;
-  let cur: { input: Record<string, unknown>; line: number; fieldLines: Map<string, number>; keyIndent: number } | undefined;
+  let cur: { input: Record<string, unknown>; line: number; fieldLines: Map<string, number>; keyIndent: number; flow?: string } | undefined;
   const add = (c: typeof cur, k: string, v: unknown, line: number): boolean => {
     if (!c || Object.hasOwn(c.input, k)) return false; // duplicate keys: yaml's error to report
     c.input[k] = v; c.fieldLines.set(k, line); return true;
   };
   for (; i < lines.length; i++) {
+    if (known !== undefined && known(lines[i])) {
+      // a flow-map item read before: only its indent, which must match its neighbours', is checked
+      const lead = lines[i].length - lines[i].trimStart().length;
+      if (indent === undefined) indent = lead;
+      if (lead !== indent) return undefined;
+      items.push({ input: {}, line: i + 1, fieldLines: NO_LINES, flow: lines[i], known: true });
+      cur = undefined;
+      continue;
+    }
     const raw = uncomment(lines[i]).trimEnd();
     if (raw.trim() === '') continue;
     if (raw.includes('\t')) return undefined;
@@ -86,6 +110,7 @@ export function parseFast(text: string): FastItem[] | undefined {
       items.push(cur);
       if (rest.startsWith('{')) {
         if (!rest.endsWith('}')) return undefined;
+        cur.flow = lines[i];
         const inner = rest.slice(1, -1).trim();
         if (inner !== '') {
           if (/[{}[\]]/.test(inner)) return undefined;
