@@ -11,7 +11,7 @@ import { attr, nestedReader, NLA_HDRLEN, align4, type Attribute, type AttributeW
 import { writeMessage, type NetlinkMessage } from '../netlink/message.js';
 import { body, header, nftType } from './messages.js';
 import { NFTA_DATA_VALUE } from './expr/types.js';
-import { decodeUserdata as decodeUdata, encodeUserdata as encodeUdata, type Tlv as UdataTlv } from './userdata.js';
+import { isPacked, splitPacked, writePackedElems, type PackedPart, type PackedSetElems } from './set-elems-packed.js';
 
 /** enum nf_tables_msg_types */
 export const NFT_MSG_NEWSET = 9;
@@ -142,6 +142,11 @@ export interface NftSetElemList {
   /** NFTA_SET_ELEM_LIST_SET_ID; nft sends it on NEWSETELEM (its set id), not on DELSETELEM */
   readonly setId?: number;
   readonly elements: readonly NftSetElem[];
+}
+
+/** What writeSetElems takes: an element list whose elements may be packed (an IPv4 list set's, set-elems-packed.ts). */
+export interface NftSetElemWrite extends Omit<NftSetElemList, 'elements'> {
+  readonly elements: readonly NftSetElem[] | PackedSetElems;
 }
 
 /**
@@ -285,9 +290,11 @@ function writeElem(w: AttributeWriter, index: number, e: NftSetElem): void {
  * batch gets one ack after all its parts). Returns the number of messages written.
  */
 export function writeSetElems(
-  w: AttributeWriter, msg: number, flags: number, seq: number | (() => number), l: NftSetElemList, lastFlags = 0,
+  w: AttributeWriter, msg: number, flags: number, seq: number | (() => number), l: NftSetElemWrite, lastFlags = 0,
 ): number {
-  const parts = splitSetElems(l.elements);
+  const els = l.elements;
+  const packed = isPacked(els);
+  const parts = packed ? splitPacked(els, MAX_ELEMENTS_NEST) : splitSetElems(els);
   parts.forEach((part, i) => {
     const f = i === parts.length - 1 ? flags | lastFlags : flags;
     writeMessage(w, nftType(msg), f, typeof seq === 'number' ? seq : seq(), (w) => {
@@ -296,7 +303,8 @@ export function writeSetElems(
       w.string(NFTA_SET_ELEM_LIST_SET, l.set);
       if (l.setId !== undefined) w.u32(NFTA_SET_ELEM_LIST_SET_ID, l.setId, 'be');
       w.nested(NFTA_SET_ELEM_LIST_ELEMENTS, (w) => {
-        part.elements.forEach((e, j) => writeElem(w, part.firstIndex + j, e));
+        if (packed) writePackedElems(w, els, part as PackedPart);
+        else { const p = part as SetElemPart; p.elements.forEach((e, j) => writeElem(w, p.firstIndex + j, e)); }
       });
     });
   });
@@ -418,96 +426,5 @@ export function decodeSetElems(m: NetlinkMessage): NftSetElemList {
   return setId === undefined ? { family, table, set, elements } : { family, table, set, setId, elements };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Userdata. libnftnl keeps set and element userdata as one-byte type / one-byte length TLVs
-// (libnftnl/udata.h); the kernel stores the blob untouched. nft reads it back to print the set.
-
-/** enum udata_set_type (libnftnl) */
-export const NFTNL_UDATA_SET_KEYBYTEORDER = 0;
-export const NFTNL_UDATA_SET_DATABYTEORDER = 1;
-export const NFTNL_UDATA_SET_MERGE_ELEMENTS = 2;
-export const NFTNL_UDATA_SET_KEY_TYPEOF = 3;
-export const NFTNL_UDATA_SET_DATA_TYPEOF = 4;
-export const NFTNL_UDATA_SET_COMMENT = 7;
-/** enum udata_set_elem_type / nftnl_udata_set_elem_flags */
-export const NFTNL_UDATA_SET_ELEM_COMMENT = 0;
-export const NFTNL_UDATA_SET_ELEM_FLAGS = 1;
-export const NFTNL_SET_ELEM_F_INTERVAL_OPEN = 0x1;
-
-/** nft's enum byteorder, as written in NFTNL_UDATA_SET_KEYBYTEORDER (a host-order u32) */
-export const NFT_BYTEORDER_HOST = 1;
-export const NFT_BYTEORDER_BIG_ENDIAN = 2;
-
-// Set and element userdata are the same one-byte TLVs as a rule's (userdata.ts), under set names.
-export { decodeUdata, encodeUdata, type UdataTlv };
-
-/** A u32 TLV value: libnftnl's nftnl_udata_put_u32 writes host order (little-endian here). */
-export function udataU32(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  return b;
-}
-
-/** nft's `typeof` record for a payload field (NFTNL_UDATA_SET_KEY_TYPEOF), e.g. tcp dport. */
-export interface TypeofPayload {
-  /** nft's proto_desc id: tcp 8, udp 6 (nftables include/proto.h, enum proto_desc_id) */
-  readonly desc: number;
-  /** the header field id in that protocol: tcp/udp sport 1, dport 2 */
-  readonly field: number;
-}
-/** nft's expression type for payload (enum expr_types EXPR_PAYLOAD), in the typeof record */
-const NFT_EXPR_PAYLOAD = 7;
-
-export interface SetUserdata {
-  /** NFT_BYTEORDER_BIG_ENDIAN for addresses and ports */
-  readonly keyByteorder?: number;
-  /** nft sets it on anonymous interval sets (it merged adjacent elements itself) */
-  readonly mergeElements?: boolean;
-  readonly keyTypeof?: TypeofPayload;
-}
-
-/**
- * The userdata blob nft writes on NEWSET, in its order (set-hash-v4: key byte order only;
- * set-anon-port-intervals: byte order, merge-elements, typeof { expr type, { desc, field } }).
- */
-export function encodeSetUserdata(u: SetUserdata): Uint8Array {
-  const tlvs: UdataTlv[] = [];
-  if (u.keyByteorder !== undefined) tlvs.push({ type: NFTNL_UDATA_SET_KEYBYTEORDER, value: udataU32(u.keyByteorder) });
-  if (u.mergeElements) tlvs.push({ type: NFTNL_UDATA_SET_MERGE_ELEMENTS, value: udataU32(1) });
-  if (u.keyTypeof !== undefined) {
-    const inner = encodeUdata([
-      { type: 0, value: udataU32(u.keyTypeof.desc) },
-      { type: 1, value: udataU32(u.keyTypeof.field) },
-    ]);
-    tlvs.push({
-      type: NFTNL_UDATA_SET_KEY_TYPEOF,
-      value: encodeUdata([{ type: 0, value: udataU32(NFT_EXPR_PAYLOAD) }, { type: 1, value: inner }]),
-    });
-  }
-  return encodeUdata(tlvs);
-}
-
-const u32le = (v: Uint8Array, what: string, base: number): number => {
-  if (v.length !== 4) throw decodeError(`${what}: u32 TLV has ${v.length} bytes`, base);
-  return new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
-};
-
-/** The fields of SetUserdata, or undefined when the blob holds anything else (then keep it raw). */
-export function decodeSetUserdata(b: Uint8Array, base = 0): SetUserdata | undefined {
-  const u: Mutable<SetUserdata> = {};
-  for (const t of decodeUdata(b, base)) {
-    if (t.type === NFTNL_UDATA_SET_KEYBYTEORDER) u.keyByteorder = u32le(t.value, 'key byte order', base);
-    else if (t.type === NFTNL_UDATA_SET_MERGE_ELEMENTS && u32le(t.value, 'merge elements', base) === 1) u.mergeElements = true;
-    else if (t.type === NFTNL_UDATA_SET_KEY_TYPEOF) {
-      const outer = decodeUdata(t.value, base);
-      if (outer.length !== 2 || outer[0].type !== 0 || u32le(outer[0].value, 'typeof', base) !== NFT_EXPR_PAYLOAD || outer[1].type !== 1) return undefined;
-      const inner = decodeUdata(outer[1].value, base);
-      if (inner.length !== 2 || inner[0].type !== 0 || inner[1].type !== 1) return undefined;
-      u.keyTypeof = { desc: u32le(inner[0].value, 'typeof desc', base), field: u32le(inner[1].value, 'typeof field', base) };
-    } else return undefined;
-  }
-  return u;
-}
-
-/** Element userdata nft writes on the start of an interval that runs to the top of the key space. */
-export const INTERVAL_OPEN_USERDATA: Uint8Array = encodeUdata([{ type: NFTNL_UDATA_SET_ELEM_FLAGS, value: udataU32(NFTNL_SET_ELEM_F_INTERVAL_OPEN) }]);
+// Userdata TLVs of sets and elements (set-userdata.ts).
+export * from './set-userdata.js';

@@ -1,0 +1,122 @@
+/**
+ * The elements of an IPv4 list set packed into two typed arrays (key, shape) and written
+ * straight into the batch buffer: a 100,000-address set was 100,000 element objects, each with
+ * its own key Uint8Array and four writer closures. The bytes, the split into messages and the
+ * element numbering are exactly writeSetElems' for the same elements as objects (unpackSetElems
+ * gives them; the unit test compares the two encodings).
+ */
+import { NLA_F_NESTED, NLA_HDRLEN, type AttributeWriter } from '../netlink/attributes.js';
+import { NFTA_DATA_VALUE } from './expr/types.js';
+import { INTERVAL_OPEN_USERDATA } from './set-userdata.js';
+import type { V4Ranges } from './v4-ranges.js';
+
+/** An element as nft sends it for an address: the key alone (a hash entry or an interval's start). */
+export const SHAPE_KEY = 0;
+/** The END element of an interval: NFTA_SET_ELEM_FLAGS = NFT_SET_ELEM_INTERVAL_END, then the key. */
+export const SHAPE_END = 1;
+/** An interval start that runs to 255.255.255.255: the key, then the INTERVAL_OPEN userdata. */
+export const SHAPE_OPEN = 2;
+
+/** IPv4 set elements: `keys[i]` (a host-order u32, written big-endian) of shape `shapes[i]`. */
+export interface PackedSetElems {
+  readonly packed: 'v4';
+  readonly keys: Uint32Array;
+  readonly shapes: Uint8Array;
+}
+
+export const isPacked = (e: unknown): e is PackedSetElems => (e as PackedSetElems | undefined)?.packed === 'v4';
+
+const NFTA_SET_ELEM_KEY = 1;
+const NFTA_SET_ELEM_FLAGS = 3;
+const NFTA_SET_ELEM_USERDATA = 6;
+const NFT_SET_ELEM_INTERVAL_END = 0x1;
+const TOP = 0xffffffff;
+
+/** Bytes of one element nest by shape: header 4, KEY { DATA_VALUE { 4 } } 12, FLAGS 8, USERDATA 4 + 6 → 12. */
+const SIZE = [16, 24, 16 + ((NLA_HDRLEN + INTERVAL_OPEN_USERDATA.length + 3) & ~3)] as const;
+
+/** A hash set's elements: one per key, in the order given. */
+export function packedHashElems(keys: Uint32Array): PackedSetElems {
+  return { packed: 'v4', keys, shapes: new Uint8Array(keys.length) };
+}
+
+/** As intervalElements for merged ranges: the zero-key END first into an empty set, then start/END pairs. */
+export function packedIntervalElems(r: V4Ranges, intoEmptySet: boolean): PackedSetElems {
+  const n = r.first.length;
+  const lead = intoEmptySet && n > 0 && r.first[0] !== 0 ? 1 : 0;
+  const keys = new Uint32Array(lead + 2 * n);
+  const shapes = new Uint8Array(keys.length);
+  let k = 0;
+  if (lead) { keys[k] = 0; shapes[k++] = SHAPE_END; }
+  for (let i = 0; i < n; i++) {
+    const last = r.last[i];
+    keys[k] = r.first[i];
+    if (last === TOP) { shapes[k++] = SHAPE_OPEN; continue; }
+    shapes[k++] = SHAPE_KEY;
+    keys[k] = last + 1; shapes[k++] = SHAPE_END;
+  }
+  return { packed: 'v4', keys: keys.subarray(0, k), shapes: shapes.subarray(0, k) };
+}
+
+/** One message's share: elements [from, to), numbered from `firstIndex` (see splitSetElems). */
+export interface PackedPart { readonly from: number; readonly to: number; readonly firstIndex: number }
+
+/** splitSetElems for packed elements: the same cuts and the same skipped number at each. */
+export function splitPacked(p: PackedSetElems, maxNest: number): PackedPart[] {
+  const parts: PackedPart[] = [];
+  let start = 0, index = 1, firstIndex = 1, size = NLA_HDRLEN;
+  const shapes = p.shapes;
+  for (let i = 0; i < shapes.length; i++) {
+    const n = SIZE[shapes[i]];
+    if (size + n > maxNest) {
+      parts.push({ from: start, to: i, firstIndex });
+      start = i;
+      index++; // the number libnftnl spent on the element that overflowed
+      firstIndex = index;
+      size = NLA_HDRLEN;
+    }
+    size += n;
+    index++;
+  }
+  parts.push({ from: start, to: shapes.length, firstIndex });
+  return parts;
+}
+
+/**
+ * Elements [from, to) as writeElem writes them, into one reserved block (the writer's buffers
+ * start zeroed, so padding needs no writes). Inside an open NFTA_SET_ELEM_LIST_ELEMENTS nest.
+ */
+export function writePackedElems(w: AttributeWriter, p: PackedSetElems, part: PackedPart): void {
+  let bytes = 0;
+  for (let i = part.from; i < part.to; i++) bytes += SIZE[p.shapes[i]];
+  let at = w.reserve(bytes);
+  for (let i = part.from; i < part.to; i++) {
+    const shape = p.shapes[i];
+    const len = SIZE[shape];
+    // index is a u16 counter in libnftnl; past 0x3fff it runs into the flag bits, as nft's does
+    w.patchU16(at, len);
+    w.patchU16(at + 2, ((part.firstIndex + i - part.from) & 0xffff) | NLA_F_NESTED);
+    let o = at + 4;
+    if (shape === SHAPE_END) {
+      w.patchU16(o, 8); w.patchU16(o + 2, NFTA_SET_ELEM_FLAGS); w.patchU32(o + 4, NFT_SET_ELEM_INTERVAL_END, 'be');
+      o += 8;
+    }
+    w.patchU16(o, 12); w.patchU16(o + 2, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+    w.patchU16(o + 4, 8); w.patchU16(o + 6, NFTA_DATA_VALUE);
+    w.patchU32(o + 8, p.keys[i], 'be');
+    if (shape === SHAPE_OPEN) {
+      w.patchU16(o + 12, NLA_HDRLEN + INTERVAL_OPEN_USERDATA.length); w.patchU16(o + 14, NFTA_SET_ELEM_USERDATA);
+      w.patchBytes(o + 16, INTERVAL_OPEN_USERDATA);
+    }
+    at += len;
+  }
+}
+
+/** The same elements as objects (what writeSetElems takes otherwise; tests compare the two). */
+export function unpackSetElems(p: PackedSetElems): { key: Uint8Array; flags?: number; userdata?: Uint8Array }[] {
+  return Array.from(p.keys, (k, i) => {
+    const key = new Uint8Array([k >>> 24, (k >>> 16) & 255, (k >>> 8) & 255, k & 255]);
+    const s = p.shapes[i];
+    return s === SHAPE_END ? { key, flags: NFT_SET_ELEM_INTERVAL_END } : s === SHAPE_OPEN ? { key, userdata: INTERVAL_OPEN_USERDATA.slice() } : { key };
+  });
+}
