@@ -106,7 +106,7 @@ export function parseAddressList(v: readonly unknown[], field: string): AddressL
   if (v.length > MAX_LIST_ENTRIES) fail('INVALID_CIDR', field, `${field} has ${v.length} entries; at most ${MAX_LIST_ENTRIES}`);
   v.forEach((x, i) => {
     if (typeof x !== 'string') fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] must be an address string`);
-    if (x.trim().startsWith('!')) fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] ${JSON.stringify(x)}: a list entry cannot be negated`);
+    if (x.includes('!') && x.trim().startsWith('!')) fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] ${JSON.stringify(x)}: a list entry cannot be negated`);
   });
   const parsed = parseEntries(v as readonly string[], field);
   const parts: ListPart[] = [];
@@ -114,7 +114,7 @@ export function parseAddressList(v: readonly unknown[], field: string): AddressL
   if (parsed.v4Count > 0) {
     const p = planV4(parsed);
     v4 = p.ranges;
-    parts.push({ family: 'ip', interval: p.interval, ranges: v4 });
+    parts.push({ family: 'ip', interval: p.interval, ranges: v4, text: p.text });
   }
   if (parsed.v6.length > 0) {
     const interval = parsed.v6.some((e) => !e.single);
@@ -128,11 +128,19 @@ export function parseAddressList(v: readonly unknown[], field: string): AddressL
 }
 
 /** One family's part of a list, as a set holds it (IPv4 ranges may come packed: v4-ranges.ts). */
-export interface ListPart { readonly family: Family; readonly interval: boolean; readonly ranges: readonly KeyRange[] | V4Ranges }
+export interface ListPart {
+  readonly family: Family;
+  readonly interval: boolean;
+  readonly ranges: readonly KeyRange[] | V4Ranges;
+  /** the ranges as text when the parser has it (an input's own string for a canonical address) */
+  readonly text?: readonly string[];
+}
 
 /** A list from its per-family parts (the kernel's sets on decode, the planner on input). */
 export function listOfPlans(parts: readonly ListPart[]): AddressList {
-  const entries: string[] = [];
+  // one family with its text ready (a parsed IPv4 list): that array is the entries
+  const only = parts.length === 1 ? parts[0].text : undefined;
+  const entries: string[] = only ? only.slice() : [];
   const families: Family[] = [];
   const interval: Family[] = [];
   for (const family of ['ip', 'ip6'] as const) {
@@ -140,6 +148,8 @@ export function listOfPlans(parts: readonly ListPart[]): AddressList {
     if (!p) continue;
     families.push(family);
     if (p.interval) interval.push(family);
+    if (only) continue;
+    if (p.text) { for (const x of p.text) entries.push(x); continue; }
     if (isV4Ranges(p.ranges)) {
       // packed ranges are ascending already (distinct addresses, or merged)
       for (let i = 0; i < p.ranges.first.length; i++) entries.push(formatV4Range(p.ranges.first[i], p.ranges.last[i]));

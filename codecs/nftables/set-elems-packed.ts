@@ -82,6 +82,13 @@ export function splitPacked(p: PackedSetElems, maxNest: number): PackedPart[] {
   return parts;
 }
 
+/** Bytes of all the elements' nests (the messages around them are extra). */
+export function packedBytes(p: PackedSetElems): number {
+  let bytes = 0;
+  for (let i = 0; i < p.shapes.length; i++) bytes += SIZE[p.shapes[i]];
+  return bytes;
+}
+
 /**
  * Elements [from, to) as writeElem writes them, into one reserved block (the writer's buffers
  * start zeroed, so padding needs no writes). Inside an open NFTA_SET_ELEM_LIST_ELEMENTS nest.

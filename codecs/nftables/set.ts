@@ -11,7 +11,7 @@ import { attr, nestedReader, NLA_HDRLEN, align4, type Attribute, type AttributeW
 import { writeMessage, type NetlinkMessage } from '../netlink/message.js';
 import { body, header, nftType } from './messages.js';
 import { NFTA_DATA_VALUE } from './expr/types.js';
-import { isPacked, splitPacked, writePackedElems, type PackedPart, type PackedSetElems } from './set-elems-packed.js';
+import { isPacked, packedBytes, splitPacked, writePackedElems, type PackedPart, type PackedSetElems } from './set-elems-packed.js';
 
 /** enum nf_tables_msg_types */
 export const NFT_MSG_NEWSET = 9;
@@ -295,6 +295,7 @@ export function writeSetElems(
   const els = l.elements;
   const packed = isPacked(els);
   const parts = packed ? splitPacked(els, MAX_ELEMENTS_NEST) : splitSetElems(els);
+  if (packed) w.makeRoom(packedBytes(els) + parts.length * (128 + l.table.length + l.set.length));
   parts.forEach((part, i) => {
     const f = i === parts.length - 1 ? flags | lastFlags : flags;
     writeMessage(w, nftType(msg), f, typeof seq === 'number' ? seq : seq(), (w) => {

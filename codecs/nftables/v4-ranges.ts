@@ -22,6 +22,10 @@ export interface ParsedEntries {
   readonly v4First: Uint32Array;
   readonly v4Last: Uint32Array;
   readonly v4Count: number;
+  /** per IPv4 entry: its index in the input, and 1 when its text is a canonical dotted quad (its own formatV4) */
+  readonly v4Index: Uint32Array;
+  readonly v4Canonical: Uint8Array;
+  readonly texts: readonly string[];
   /** every IPv4 entry is one address */
   readonly v4Single: boolean;
   readonly v6: readonly AddressEntry[];
@@ -48,6 +52,8 @@ function plainPrefix(t: string, from: number): number {
 export function parseEntries(entries: readonly string[], field: string): ParsedEntries {
   const first = new Uint32Array(entries.length);
   const last = new Uint32Array(entries.length);
+  const index = new Uint32Array(entries.length);
+  const canonical = new Uint8Array(entries.length);
   const v6: AddressEntry[] = [];
   let n = 0;
   let single = true;
@@ -56,7 +62,7 @@ export function parseEntries(entries: readonly string[], field: string): ParsedE
     const slash = t.indexOf('/');
     if (slash < 0) {
       const v = canonicalIPv4(t);
-      if (v >= 0) { first[n] = v; last[n] = v; n++; continue; }
+      if (v >= 0) { first[n] = v; last[n] = v; index[n] = i; canonical[n] = 1; n++; continue; }
     } else {
       const p = plainPrefix(t, slash + 1);
       const v = p >= 0 ? canonicalIPv4(t.slice(0, slash)) : -1;
@@ -64,26 +70,17 @@ export function parseEntries(entries: readonly string[], field: string): ParsedE
         // host bits below the prefix are cleared, as nft and iptables do
         const host = 2 ** (32 - p);
         const lo = v - (v % host);
-        first[n] = lo; last[n] = lo + host - 1; n++;
+        first[n] = lo; last[n] = lo + host - 1; index[n] = i; n++;
         if (p !== 32) single = false;
         continue;
       }
     }
     const e = parseAddressEntry(t, `${field}[${i}]`);
     if (e.family === 'ip6') { v6.push(e); continue; }
-    first[n] = Number(e.range.first); last[n] = Number(e.range.last); n++;
+    first[n] = Number(e.range.first); last[n] = Number(e.range.last); index[n] = i; n++;
     if (!e.single) single = false;
   }
-  return { v4First: first, v4Last: last, v4Count: n, v4Single: single, v6 };
-}
-
-/** Distinct addresses, ascending: what a hash set of these keys holds. */
-export function distinctKeys(keys: Uint32Array): V4Ranges {
-  const s = keys.slice().sort();
-  let n = 0;
-  for (let i = 0; i < s.length; i++) if (n === 0 || s[i] !== s[n - 1]) s[n++] = s[i];
-  const out = s.slice(0, n);
-  return { first: out, last: out };
+  return { v4First: first, v4Last: last, v4Count: n, v4Index: index, v4Canonical: canonical, texts: entries, v4Single: single, v6 };
 }
 
 // first × 2^20 + index is exact in a double (2^52 < 2^53) for up to 2^20 entries (MAX_LIST_ENTRIES
@@ -95,16 +92,7 @@ const INDEX_BITS = 2 ** 20;
  * ([a, b] and [b + 1, c] become [a, c]). `first[i]` ≤ `last[i]` for every i < count.
  */
 export function mergeV4(first: Uint32Array, last: Uint32Array, count: number): V4Ranges {
-  const order = new Uint32Array(count);
-  if (count < INDEX_BITS) {
-    const k = new Float64Array(count);
-    for (let i = 0; i < count; i++) k[i] = first[i] * INDEX_BITS + i;
-    k.sort();
-    for (let i = 0; i < count; i++) order[i] = k[i] % INDEX_BITS;
-  } else {
-    for (let i = 0; i < count; i++) order[i] = i;
-    order.sort((a, b) => first[a] - first[b]);
-  }
+  const order = orderBy(first, count);
   const outFirst = new Uint32Array(count);
   const outLast = new Uint32Array(count);
   let n = 0;
@@ -120,12 +108,51 @@ export function mergeV4(first: Uint32Array, last: Uint32Array, count: number): V
   return { first: outFirst.slice(0, n), last: outLast.slice(0, n) };
 }
 
-/** The IPv4 part of a parsed list, as its set holds it: distinct addresses (hash) or merged ranges (interval). */
-export function planV4(p: ParsedEntries): { readonly interval: boolean; readonly ranges: V4Ranges } {
-  const interval = !p.v4Single;
-  return interval
-    ? { interval, ranges: mergeV4(p.v4First, p.v4Last, p.v4Count) }
-    : { interval, ranges: distinctKeys(p.v4First.subarray(0, p.v4Count)) };
+/** Entry positions 0 … count − 1 ordered by `keys` (ties in position order). */
+function orderBy(keys: Uint32Array, count: number): Uint32Array {
+  const order = new Uint32Array(count);
+  let sorted = true;
+  for (let i = 1; i < count && sorted; i++) sorted = keys[i - 1] <= keys[i];
+  if (sorted) {
+    // lists are often written (or generated) in order: no sort at all
+    for (let i = 0; i < count; i++) order[i] = i;
+  } else if (count < INDEX_BITS) {
+    const k = new Float64Array(count);
+    for (let i = 0; i < count; i++) k[i] = keys[i] * INDEX_BITS + i;
+    k.sort();
+    for (let i = 0; i < count; i++) order[i] = k[i] % INDEX_BITS;
+  } else {
+    for (let i = 0; i < count; i++) order[i] = i;
+    order.sort((a, b) => keys[a] - keys[b] || a - b);
+  }
+  return order;
+}
+
+/**
+ * Distinct addresses ascending (what a hash set of them holds), with their text: the input's
+ * own string where it was canonical (no second string per address), else formatted.
+ */
+export function distinctKeys(p: ParsedEntries): { readonly ranges: V4Ranges; readonly text: string[] } {
+  const order = orderBy(p.v4First, p.v4Count);
+  const keys = new Uint32Array(p.v4Count);
+  const text: string[] = [];
+  let n = 0;
+  for (let j = 0; j < order.length; j++) {
+    const i = order[j];
+    const k = p.v4First[i];
+    if (n > 0 && keys[n - 1] === k) continue;
+    keys[n++] = k;
+    text.push(p.v4Canonical[i] ? p.texts[p.v4Index[i]] : formatV4(k));
+  }
+  const out = keys.slice(0, n);
+  return { ranges: { first: out, last: out }, text };
+}
+
+/** The IPv4 part of a parsed list, as its set holds it (distinct addresses, or merged ranges) and as text. */
+export function planV4(p: ParsedEntries): { readonly interval: boolean; readonly ranges: V4Ranges; readonly text: string[] } {
+  if (p.v4Single) return { interval: false, ...distinctKeys(p) };
+  const ranges = mergeV4(p.v4First, p.v4Last, p.v4Count);
+  return { interval: true, ranges, text: formatV4Ranges(ranges) };
 }
 
 export const formatV4 = (v: number): string => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;

@@ -128,6 +128,8 @@ export function planListRule(rule: MarkRule, table: string, tag: string, nextId:
 
 /** The list cut to one family. */
 export function narrowList(l: AddressList, family: Family): AddressList {
+  // a list of one family is already narrow (and keeps its parsed keys: address-list-keys.ts)
+  if (l.families.length === 1 && l.families[0] === family) return l;
   return { entries: listEntriesOf(l, family), families: [family], interval: l.interval.filter((f) => f === family) };
 }
 
