@@ -127,3 +127,73 @@ export function unpackSetElems(p: PackedSetElems): { key: Uint8Array; flags?: nu
     return s === SHAPE_END ? { key, flags: NFT_SET_ELEM_INTERVAL_END } : s === SHAPE_OPEN ? { key, userdata: INTERVAL_OPEN_USERDATA.slice() } : { key };
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// decoding: a GETSETELEM dump of an IPv4 list set straight into typed arrays
+
+/** Packed elements gathered across the messages of one dump. */
+export class PackedCollector {
+  private keys = new Uint32Array(4096);
+  private shapes = new Uint8Array(4096);
+  count = 0;
+
+  push(key: number, shape: number): void {
+    if (this.count === this.keys.length) {
+      const k = new Uint32Array(this.count * 2); k.set(this.keys); this.keys = k;
+      const s = new Uint8Array(this.count * 2); s.set(this.shapes); this.shapes = s;
+    }
+    this.keys[this.count] = key;
+    this.shapes[this.count++] = shape;
+  }
+
+  result(): PackedSetElems { return { packed: 'v4', keys: this.keys.subarray(0, this.count), shapes: this.shapes.subarray(0, this.count) }; }
+}
+
+const NLA_TYPE = 0x3fff;
+const OPEN_LEN = NLA_HDRLEN + INTERVAL_OPEN_USERDATA.length;
+
+/**
+ * Append the elements of one NFTA_SET_ELEM_LIST_ELEMENTS payload to `into`, when every one is an
+ * IPv4 element of the three shapes pktmark writes (a 4-byte key, optionally FLAGS
+ * INTERVAL_END or the INTERVAL_OPEN userdata). Anything else — another attribute, another key
+ * length, a bad length — appends nothing and returns false: the caller decodes that dump with
+ * decodeSetElems, which keeps every attribute and words the errors.
+ */
+export function collectPackedElems(data: Uint8Array, into: PackedCollector): boolean {
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const start = into.count;
+  const fail = (): boolean => { into.count = start; return false; };
+  let p = 0;
+  while (p < data.length) {
+    if (data.length - p < NLA_HDRLEN) return fail();
+    const len = v.getUint16(p, true);
+    if (len < NLA_HDRLEN || p + len > data.length) return fail();
+    let key = -1, flags = -1, open = false;
+    for (let q = p + NLA_HDRLEN; q < p + len;) {
+      if (p + len - q < NLA_HDRLEN) return fail();
+      const alen = v.getUint16(q, true);
+      const type = v.getUint16(q + 2, true) & NLA_TYPE;
+      if (alen < NLA_HDRLEN || q + alen > p + len) return fail();
+      if (type === NFTA_SET_ELEM_KEY && alen === 12 && key < 0 && v.getUint16(q + 4, true) === 8 && (v.getUint16(q + 6, true) & NLA_TYPE) === NFTA_DATA_VALUE) {
+        key = v.getUint32(q + 8, false);
+      } else if (type === NFTA_SET_ELEM_FLAGS && alen === 8 && flags < 0) {
+        flags = v.getUint32(q + 4, false);
+        if (flags !== 0 && flags !== NFT_SET_ELEM_INTERVAL_END) return fail();
+      } else if (type === NFTA_SET_ELEM_USERDATA && alen === OPEN_LEN && !open && sameBytes(data, q + NLA_HDRLEN, INTERVAL_OPEN_USERDATA)) {
+        open = true;
+      } else {
+        return fail();
+      }
+      q += (alen + 3) & ~3;
+    }
+    if (key < 0 || (open && flags > 0)) return fail();
+    into.push(key, flags > 0 ? SHAPE_END : open ? SHAPE_OPEN : SHAPE_KEY);
+    p += (len + 3) & ~3;
+  }
+  return true;
+}
+
+function sameBytes(a: Uint8Array, at: number, b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (a[at + i] !== b[i]) return false;
+  return true;
+}

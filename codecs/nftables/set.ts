@@ -11,7 +11,7 @@ import { attr, nestedReader, NLA_HDRLEN, align4, type Attribute, type AttributeW
 import { writeMessage, type NetlinkMessage } from '../netlink/message.js';
 import { body, header, nftType } from './messages.js';
 import { NFTA_DATA_VALUE } from './expr/types.js';
-import { isPacked, packedBytes, splitPacked, writePackedElems, type PackedPart, type PackedSetElems } from './set-elems-packed.js';
+import { collectPackedElems, isPacked, packedBytes, splitPacked, writePackedElems, type PackedCollector, type PackedPart, type PackedSetElems } from './set-elems-packed.js';
 
 /** enum nf_tables_msg_types */
 export const NFT_MSG_NEWSET = 9;
@@ -425,6 +425,24 @@ export function decodeSetElems(m: NetlinkMessage): NftSetElemList {
   }
   if (table === undefined || set === undefined) throw decodeError('set element list without table or set', m.offset);
   return setId === undefined ? { family, table, set, elements } : { family, table, set, setId, elements };
+}
+
+/**
+ * decodeSetElems for a dump of an IPv4 list set, without an object per element: the elements
+ * are appended to `into` (set-elems-packed.ts). false, with nothing appended, when the message
+ * holds anything the packed form does not (then decode it with decodeSetElems).
+ */
+export function decodeSetElemsPacked(m: NetlinkMessage, into: PackedCollector): boolean {
+  const { attrs } = body(m, [NFT_MSG_NEWSETELEM, NFT_MSG_GETSETELEM, NFT_MSG_DELSETELEM], 'set element');
+  let table = false, set = false;
+  let elements: Attribute | undefined;
+  for (const a of attrs) {
+    if (a.type === NFTA_SET_ELEM_LIST_TABLE && !table) table = true;
+    else if (a.type === NFTA_SET_ELEM_LIST_SET && !set) set = true;
+    else if (a.type === NFTA_SET_ELEM_LIST_ELEMENTS && !elements) elements = a;
+    else if (a.type !== NFTA_SET_ELEM_LIST_SET_ID) return false;
+  }
+  return table && set && (!elements || collectPackedElems(elements.data, into));
 }
 
 // Userdata TLVs of sets and elements (set-userdata.ts).

@@ -7,6 +7,7 @@
  */
 import { canonicalIPv4 } from '../address.js';
 import { parseAddressEntry, type AddressEntry } from './set-intervals.js';
+import { SHAPE_END, type PackedSetElems } from './set-elems-packed.js';
 
 /** Ranges of IPv4 keys, ascending and disjoint: `first[i]` ≤ `last[i]` (equal for one address). */
 export interface V4Ranges {
@@ -172,4 +173,40 @@ export function formatV4Ranges(r: V4Ranges): string[] {
   const out = new Array<string>(r.first.length);
   for (let i = 0; i < r.first.length; i++) out[i] = formatV4Range(r.first[i], r.last[i]);
   return out;
+}
+
+/** A hash set's dumped keys (END elements left out, as listSetInfo does), ascending. */
+export function dumpedHashKeys(p: PackedSetElems): V4Ranges {
+  const keys = new Uint32Array(p.keys.length);
+  let n = 0;
+  for (let i = 0; i < p.keys.length; i++) if (p.shapes[i] !== SHAPE_END) keys[n++] = p.keys[i];
+  const out = keys.slice(0, n).sort();
+  return { first: out, last: out };
+}
+
+/**
+ * intervalRanges for packed IPv4 elements: the ranges as stored (adjacent stored pairs stay
+ * separate), ascending; undefined where intervalRanges throws DECODE (a start inside a range,
+ * an END without a start above the lowest range).
+ */
+export function dumpedIntervalRanges(p: PackedSetElems): V4Ranges | undefined {
+  const n = p.keys.length;
+  // key × 2 + (END ? 0 : 1): ascending keys, an END (closing the range below) before a start at one key
+  const order = new Float64Array(n);
+  for (let i = 0; i < n; i++) order[i] = p.keys[i] * 2 + (p.shapes[i] === SHAPE_END ? 0 : 1);
+  order.sort();
+  const first = new Uint32Array(n), last = new Uint32Array(n);
+  let m = 0;
+  let open = -1;
+  for (let i = 0; i < n; i++) {
+    const key = Math.floor(order[i] / 2);
+    if (order[i] % 2 === 0) {
+      if (open >= 0) { first[m] = open; last[m++] = key - 1; open = -1; } else if (key !== 0 && m > 0) return undefined;
+    } else {
+      if (open >= 0) return undefined;
+      open = key;
+    }
+  }
+  if (open >= 0) { first[m] = open; last[m++] = 0xffffffff; }
+  return { first: first.slice(0, m), last: last.slice(0, m) };
 }

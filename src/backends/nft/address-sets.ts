@@ -28,7 +28,8 @@ import { hashElements, intervalElements, intervalRanges, keyValue, mergeRanges, 
 import { listEntriesOf, listOfPlans, type AddressList, type ListPart } from '../../addresses.js';
 import { PktmarkError } from '../../errors.js';
 import { keptV4Keys } from '../../address-list-keys.js';
-import { packedHashElems, packedIntervalElems, type PackedSetElems } from '../../../codecs/nftables/set-elems-packed.js';
+import { isPacked, packedHashElems, packedIntervalElems, type PackedSetElems } from '../../../codecs/nftables/set-elems-packed.js';
+import { dumpedHashKeys, dumpedIntervalRanges, mergeV4, type V4Ranges } from '../../../codecs/nftables/v4-ranges.js';
 import type { MarkRule } from '../../rule.js';
 import type { PortSetIds } from './port-sets.js';
 
@@ -160,17 +161,24 @@ export function lookupExprs(family: Family, field: ListField, ref: SetRef | unde
 export interface ListSetInfo extends SetNameParts {
   readonly name: string;
   readonly interval: boolean;
-  /** merged and ascending (interval), or one range per address (hash) */
-  readonly ranges: readonly KeyRange[];
+  /** merged and ascending (interval), or one range per address (hash); IPv4 ones packed when the dump was */
+  readonly ranges: readonly KeyRange[] | V4Ranges;
 }
 
 /** The list a dumped set holds, from its NEWSET flags and its GETSETELEM elements. */
-export function listSetInfo(name: string, flags: number, elements: readonly NftSetElem[]): ListSetInfo | undefined {
+export function listSetInfo(name: string, flags: number, elements: readonly NftSetElem[] | PackedSetElems): ListSetInfo | undefined {
   const p = parseSetName(name);
   if (!p) return undefined;
+  const interval = (flags & NFT_SET_INTERVAL) !== 0;
+  if (isPacked(elements)) {
+    // 4-byte keys: only an IPv4 set holds them
+    if (p.family !== 'ip') return undefined;
+    const stored = interval ? dumpedIntervalRanges(elements) : dumpedHashKeys(elements);
+    if (!stored) return undefined;
+    return { ...p, name, interval, ranges: interval ? mergeV4(stored.first, stored.last, stored.first.length) : stored };
+  }
   const len = KEY[p.family].len;
   if (elements.some((e) => e.key.length !== len)) return undefined;
-  const interval = (flags & NFT_SET_INTERVAL) !== 0;
   let ranges: KeyRange[];
   try {
     ranges = interval
