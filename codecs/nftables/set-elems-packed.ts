@@ -6,6 +6,7 @@
  * gives them; the unit test compares the two encodings).
  */
 import { NLA_F_NESTED, NLA_HDRLEN, type AttributeWriter } from '../netlink/attributes.js';
+import { HOST_LITTLE_ENDIAN } from '../netlink/struct.js';
 import { NFTA_DATA_VALUE } from './expr/types.js';
 import { INTERVAL_OPEN_USERDATA } from './set-userdata.js';
 import type { V4Ranges } from './v4-ranges.js';
@@ -31,6 +32,7 @@ const NFTA_SET_ELEM_FLAGS = 3;
 const NFTA_SET_ELEM_USERDATA = 6;
 const NFT_SET_ELEM_INTERVAL_END = 0x1;
 const TOP = 0xffffffff;
+const OPEN_LEN = NLA_HDRLEN + INTERVAL_OPEN_USERDATA.length;
 
 /** Bytes of one element nest by shape: header 4, KEY { DATA_VALUE { 4 } } 12, FLAGS 8, USERDATA 4 + 6 → 12. */
 const SIZE = [16, 24, 16 + ((NLA_HDRLEN + INTERVAL_OPEN_USERDATA.length + 3) & ~3)] as const;
@@ -89,34 +91,47 @@ export function packedBytes(p: PackedSetElems): number {
   return bytes;
 }
 
+/** One part's element bytes are assembled here, then copied into the batch (≤ one 65,535-byte nest). */
+const scratch = new Uint8Array(0x10000);
+const OPEN_UD = INTERVAL_OPEN_USERDATA;
+const LO = HOST_LITTLE_ENDIAN ? 0 : 1;
+const HI = 1 - LO;
+
 /**
- * Elements [from, to) as writeElem writes them, into one reserved block (the writer's buffers
- * start zeroed, so padding needs no writes). Inside an open NFTA_SET_ELEM_LIST_ELEMENTS nest.
+ * Elements [from, to) as writeElem writes them, inside an open NFTA_SET_ELEM_LIST_ELEMENTS nest.
+ * Byte by byte into a scratch buffer (every byte written, padding included), then one copy:
+ * DataView calls through the writer cost several times more per element.
  */
 export function writePackedElems(w: AttributeWriter, p: PackedSetElems, part: PackedPart): void {
-  let bytes = 0;
-  for (let i = part.from; i < part.to; i++) bytes += SIZE[p.shapes[i]];
-  let at = w.reserve(bytes);
+  const b = scratch;
+  const keys = p.keys, shapes = p.shapes;
+  // an attribute header: length and type, host-order u16s
+  const hdr = (at: number, len: number, type: number): void => {
+    b[at + LO] = len & 0xff; b[at + HI] = len >>> 8; b[at + 2 + LO] = type & 0xff; b[at + 2 + HI] = type >>> 8;
+  };
+  let o = 0;
   for (let i = part.from; i < part.to; i++) {
-    const shape = p.shapes[i];
-    const len = SIZE[shape];
+    const shape = shapes[i];
     // index is a u16 counter in libnftnl; past 0x3fff it runs into the flag bits, as nft's does
-    w.patchU16(at, len);
-    w.patchU16(at + 2, ((part.firstIndex + i - part.from) & 0xffff) | NLA_F_NESTED);
-    let o = at + 4;
+    hdr(o, SIZE[shape], ((part.firstIndex + i - part.from) & 0xffff) | NLA_F_NESTED);
+    o += 4;
     if (shape === SHAPE_END) {
-      w.patchU16(o, 8); w.patchU16(o + 2, NFTA_SET_ELEM_FLAGS); w.patchU32(o + 4, NFT_SET_ELEM_INTERVAL_END, 'be');
+      hdr(o, 8, NFTA_SET_ELEM_FLAGS);
+      b[o + 4] = 0; b[o + 5] = 0; b[o + 6] = 0; b[o + 7] = NFT_SET_ELEM_INTERVAL_END; // be32
       o += 8;
     }
-    w.patchU16(o, 12); w.patchU16(o + 2, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
-    w.patchU16(o + 4, 8); w.patchU16(o + 6, NFTA_DATA_VALUE);
-    w.patchU32(o + 8, p.keys[i], 'be');
+    const k = keys[i];
+    hdr(o, 12, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+    hdr(o + 4, 8, NFTA_DATA_VALUE);
+    b[o + 8] = k >>> 24; b[o + 9] = (k >>> 16) & 0xff; b[o + 10] = (k >>> 8) & 0xff; b[o + 11] = k & 0xff;
+    o += 12;
     if (shape === SHAPE_OPEN) {
-      w.patchU16(o + 12, NLA_HDRLEN + INTERVAL_OPEN_USERDATA.length); w.patchU16(o + 14, NFTA_SET_ELEM_USERDATA);
-      w.patchBytes(o + 16, INTERVAL_OPEN_USERDATA);
+      hdr(o, OPEN_LEN, NFTA_SET_ELEM_USERDATA);
+      for (let j = 0; j < 8; j++) b[o + 4 + j] = j < OPEN_UD.length ? OPEN_UD[j] : 0; // padded to 4
+      o += 12;
     }
-    at += len;
   }
+  w.raw(b.subarray(0, o));
 }
 
 /** The same elements as objects (what writeSetElems takes otherwise; tests compare the two). */
@@ -150,7 +165,6 @@ export class PackedCollector {
 }
 
 const NLA_TYPE = 0x3fff;
-const OPEN_LEN = NLA_HDRLEN + INTERVAL_OPEN_USERDATA.length;
 
 /**
  * Append the elements of one NFTA_SET_ELEM_LIST_ELEMENTS payload to `into`, when every one is an
