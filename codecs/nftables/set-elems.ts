@@ -159,7 +159,8 @@ function writeElem(w: AttributeWriter, index: number, e: NftSetElem): void {
  * TIMEOUT, EXPIRATION, KEY, KEY_END, DATA, USERDATA. `seq`: a number puts it on every part, as
  * nft does; a function is called once per part (distinct numbers let a caller tell which part
  * the kernel refused). `lastFlags` is ORed into the last part's flags only (e.g. NLM_F_ACK, so a
- * batch gets one ack after all its parts). Returns the number of messages written.
+ * batch gets one ack after all its parts). Packed elements (an IPv4 list set's) give the same
+ * bytes as their objects would. Returns the number of messages written.
  */
 export function writeSetElems(
   w: AttributeWriter, msg: number, flags: number, seq: number | (() => number), l: NftSetElemWrite, lastFlags = 0,
