@@ -11,7 +11,7 @@ import type { SetUpdateRow } from './set-update.js';
 
 const BENCH = join(ROOT_DIR, 'bench');
 const read = <T>(f: string): T | undefined => { try { return JSON.parse(readFileSync(join(BENCH, f), 'utf8')) as T; } catch { return undefined; } };
-interface Scale { apply: ApplyRow[]; perPacket: PacketRow[]; coldEncodeRulesPerSec: Spread; list?: { n: number; pktmarkStream: { ms: Spread; rssMB: Spread }; nftJson: { ms: Spread; rssMB: Spread } }; machine: string; date: string }
+interface Scale { apply: ApplyRow[]; perPacket: PacketRow[]; coldEncodeRulesPerSec: Spread; list?: { n: number; pktmarkStream: { ms: Spread; rssMB: Spread }; nftJson: { ms: Spread; rssMB: Spread } }; setList?: { n: number; pktmark: { ms: Spread; rssMB: Spread }; nftListSet: { ms: Spread; rssMB: Spread } }; machine: string; date: string }
 const all = read<{ scale?: Scale; nft10k?: Record<string, number> }>('results.json') ?? {};
 const cli = read<{ ratios: Record<string, number>; medianMs: Record<string, number>; spreadMs?: Record<string, Spread> }>('results-cli.json');
 const s = all.scale;
@@ -33,6 +33,7 @@ for (const n of [1000, 10_000, 100_000]) {
   if (w?.ms && f?.ms) target(`warm add of ${n} / replay floor`, ratio(w.ms, f.ms), '≤ 1.1');
 }
 if (s.list) target(`list ${s.list.n}: pktmark streaming / nft -j list ruleset`, ratio(s.list.pktmarkStream.ms, s.list.nftJson.ms), '(sets: ≤ 0.5)');
+if (s.setList) target(`set list ${s.setList.n}: pktmark m.rules() / nft -j list set`, ratio(s.setList.pktmark.ms, s.setList.nftListSet.ms), '≤ 0.5');
 const pkt = (c: string): Spread | undefined => s.perPacket.find((p) => p.case.startsWith(c) && p.status === 'ok')?.usPerPacket;
 const none = pkt('no rule'), one = pkt('1 rule'), many = pkt('10000 rules');
 if (none && one && many) {

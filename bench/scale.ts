@@ -2,11 +2,14 @@
  * Issue 13's scale benchmark, in one run: for N = 10 … 100,000 sources, the apply time and peak
  * RSS of pktmark (rule mode cold and warm, set mode once the model has it), `nft -f`, one
  * `nft add rule` per rule (up to 1,000), `iptables-nft-restore` and the pre-encoded replay floor;
- * a 100,000-rule list (pktmark streaming vs `nft -j list ruleset`); the cost per packet of the
+ * a 100,000-rule list (pktmark streaming vs `nft -j list ruleset`) and, in set mode, the list of
+ * one rule whose src is a 100,000-address set (pktmark's m.rules() vs `nft -j list set`, the
+ * issue's reference; `nft -j list ruleset` too); the cost per packet of the
  * output hook with 10,000 rules vs one rule vs none (a veth pair); the cold encode rate.
  * Every measurement is repeated (see ROUNDS) and stored with its spread in bench/results.json
  * (section "scale"); bench/report.ts prints the ratios and draws bench/report.svg.
  *   PKTMARK_BENCH_MAX_N=10000  PKTMARK_BENCH_ROUNDS=3  PKTMARK_BENCH_PACKETS=100000
+ *   PKTMARK_BENCH_ONLY=set-apply,list,set-list,packets,encode (a comma list; default all)
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,6 +104,18 @@ function applyRows(): ApplyRow[] {
   return rows;
 }
 
+/** Set mode's rows alone (PKTMARK_BENCH_ONLY=set-apply): pktmark's set add and nft -f of the same set, interleaved. */
+function setApplyRows(): ApplyRow[] {
+  const rows: ApplyRow[] = [];
+  for (const n of SIZES) {
+    const f = files(n);
+    rows.push(repeat(n, 'pktmark-set', 'cold', child('set-cold', n)));
+    rows.push(repeat(n, 'nft-f-set', 'cold', (ns) => { const r = measureInNetns(ns, NFT, ['-f', f.nftSet]); return { ms: r.ms, kb: r.maxRssKB }; }, 'one named set of the N addresses + one lookup rule'));
+    rows.push(repeat(n, 'pktmark-set', 'warm', child('set-warm', n)));
+  }
+  return rows;
+}
+
 interface ListResult { n: number; pktmarkStream: { ms: Spread; rssMB: Spread; rows: number }; nftJson: { ms: Spread; rssMB: Spread } }
 async function listBench(n: number): Promise<ListResult> {
   const ns = freshNetns();
@@ -118,6 +133,30 @@ async function listBench(n: number): Promise<ListResult> {
       nftJson: { ms: spread(nf.map((x) => x.ms)), rssMB: spread(nf.map((x) => x.maxRssKB / 1024)) },
     };
     console.log(`list ${n}: pktmark streaming ${res.pktmarkStream.ms.median.toFixed(0)} ms (${res.pktmarkStream.rssMB.median.toFixed(0)} MB), nft -j list ruleset ${res.nftJson.ms.median.toFixed(0)} ms (${res.nftJson.rssMB.median.toFixed(0)} MB)`);
+    return res;
+  } finally { dropNetns(ns); }
+}
+
+interface SetListResult { n: number; pktmark: { ms: Spread; rssMB: Spread; entries: number }; nftListSet: { ms: Spread; rssMB: Spread }; nftListRuleset: { ms: Spread; rssMB: Spread } }
+/** Set mode: one rule whose src is n addresses (one hash set), listed back. */
+async function setListBench(n: number): Promise<SetListResult> {
+  const ns = freshNetns();
+  try {
+    const m = await Marker.open({ netns: ns, timeoutMs: 300_000 });
+    await m.add({ src: Array.from({ length: n }, (_, i) => addr(i)), mark: 0xdeadbeef });
+    await m.close();
+    const name = /\bset (pm_[0-9a-f]{16}_src4)\b/.exec(execFileSync(IP, ['netns', 'exec', ns, NFT, '-t', 'list', 'sets', 'inet'], { encoding: 'utf8', maxBuffer: 1 << 26 }))?.[1];
+    if (!name) throw new Error('set-list: the list set is not there');
+    const pk: { ms: number; entries: number; vmHwmKB: number }[] = [], set: { ms: number; maxRssKB: number }[] = [], all: { ms: number; maxRssKB: number }[] = [];
+    for (let r = 0; r < Math.max(1, rounds(n)); r++) {
+      pk.push(runChild('child-list', [ns]));
+      set.push(measureInNetns(ns, NFT, ['-j', 'list', 'set', 'inet', 'pktmark', name]));
+      all.push(measureInNetns(ns, NFT, ['-j', 'list', 'ruleset']));
+    }
+    if (pk[0].entries !== n) throw new Error(`set-list: listed ${pk[0].entries} entries of ${n}`);
+    const s = (xs: { ms: number; maxRssKB?: number; vmHwmKB?: number }[]): { ms: Spread; rssMB: Spread } => ({ ms: spread(xs.map((x) => x.ms)), rssMB: spread(xs.map((x) => (x.maxRssKB ?? x.vmHwmKB ?? 0) / 1024)) });
+    const res = { n, pktmark: { ...s(pk), entries: pk[0].entries }, nftListSet: s(set), nftListRuleset: s(all) };
+    console.log(`set list ${n}: pktmark m.rules() ${res.pktmark.ms.median.toFixed(0)} ms (${res.pktmark.rssMB.median.toFixed(0)} MB), nft -j list set ${res.nftListSet.ms.median.toFixed(0)} ms (${res.nftListSet.rssMB.median.toFixed(0)} MB) = ${(res.pktmark.ms.median / res.nftListSet.ms.median).toFixed(2)}x, nft -j list ruleset ${res.nftListRuleset.ms.median.toFixed(0)} ms`);
     return res;
   } finally { dropNetns(ns); }
 }
@@ -160,14 +199,24 @@ async function packetBench(n: number): Promise<PacketRow[]> {
   } finally { dropNetns(a); dropNetns(b); }
 }
 
+/** PKTMARK_BENCH_ONLY: run only these parts (rule/set apply rows are one part). */
+const ONLY = process.env.PKTMARK_BENCH_ONLY?.split(',');
+const part = (name: string): boolean => !ONLY || ONLY.includes(name);
+
 async function main(): Promise<void> {
-  console.log(`# scale: N = ${SIZES.join(', ')}; rounds ${SIZES.map(rounds).join('/')}; ${PACKETS} packets per run`);
-  const coldEncode = spread(Array.from({ length: 3 }, () => runChild<{ rulesPerSec: number }>('child-encode', ['200000']).rulesPerSec));
-  console.log(`cold validate+encode of 200,000 rules in a fresh process: ${(coldEncode.median / 1e6).toFixed(2)} M rules/s [${(coldEncode.min / 1e6).toFixed(2)}–${(coldEncode.max / 1e6).toFixed(2)}]`);
-  const apply = applyRows();
-  const list = SIZES.includes(100_000) || process.env.PKTMARK_BENCH_LIST_N ? await listBench(Number(process.env.PKTMARK_BENCH_LIST_N ?? 100_000)) : undefined;
-  const perPacket = await packetBench(10_000);
-  saveResults('scale', { sizes: SIZES, coldEncodeRulesPerSec: coldEncode, apply, ...(list ? { list } : {}), perPacket, machine: execFileSync('uptime', { encoding: 'utf8' }).trim() });
+  console.log(`# scale: N = ${SIZES.join(', ')}; rounds ${SIZES.map(rounds).join('/')}; ${PACKETS} packets per run${ONLY ? `; only ${ONLY.join(', ')}` : ''}`);
+  const coldEncode = part('encode') ? spread(Array.from({ length: 3 }, () => runChild<{ rulesPerSec: number }>('child-encode', ['200000']).rulesPerSec)) : undefined;
+  if (coldEncode) console.log(`cold validate+encode of 200,000 rules in a fresh process: ${(coldEncode.median / 1e6).toFixed(2)} M rules/s [${(coldEncode.min / 1e6).toFixed(2)}–${(coldEncode.max / 1e6).toFixed(2)}]`);
+  const apply = part('apply') ? applyRows() : part('set-apply') ? setApplyRows() : undefined;
+  const listN = Number(process.env.PKTMARK_BENCH_LIST_N ?? 100_000);
+  const wantList = SIZES.includes(100_000) || process.env.PKTMARK_BENCH_LIST_N;
+  const list = wantList && part('list') ? await listBench(listN) : undefined;
+  const setList = wantList && part('set-list') ? await setListBench(listN) : undefined;
+  const perPacket = part('packets') ? await packetBench(10_000) : undefined;
+  saveResults(ONLY ? 'scalePart' : 'scale', {
+    sizes: SIZES, ...(coldEncode ? { coldEncodeRulesPerSec: coldEncode } : {}), ...(apply ? { apply } : {}), ...(list ? { list } : {}),
+    ...(setList ? { setList } : {}), ...(perPacket ? { perPacket } : {}), machine: execFileSync('uptime', { encoding: 'utf8' }).trim(),
+  });
 }
 
 await main();

@@ -5,7 +5,7 @@
  * (hash) set of addresses and an interval set (`flags interval`, /30 prefixes). pktmark's first
  * update of a process reads an interval set once (cold); later ones start from what it wrote
  * (warm). Results go to bench/results.json (section "setUpdate"); report.ts prints the ratios.
- *   PKTMARK_BENCH_SET_N=100000  PKTMARK_BENCH_ROUNDS=3
+ *   PKTMARK_BENCH_SET_N=100000  PKTMARK_BENCH_ROUNDS=3  PKTMARK_BENCH_NFT=0 (pktmark's rows only)
  * nft's interval update of 100,000 elements took 35–49 s here (issue 13): the nft rows of the
  * interval set are one round each.
  */
@@ -18,6 +18,7 @@ import { IP, NFT, dropNetns, freshNetns, measureInNetns, ms, saveResults, spread
 
 const N = Number(process.env.PKTMARK_BENCH_SET_N ?? 100_000);
 const ROUNDS = Number(process.env.PKTMARK_BENCH_ROUNDS ?? 3);
+const WITH_NFT = process.env.PKTMARK_BENCH_NFT !== '0';
 const CHANGE = Math.max(2, Math.round(N / 100));
 const dir = mkdtempSync(join(tmpdir(), 'pktmark-setupd-'));
 const v4 = (n: number): string => `${n >>> 24}.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
@@ -92,12 +93,12 @@ async function main(): Promise<void> {
   const rows: SetUpdateRow[] = [];
   for (const k of KINDS) {
     const mine = await pktmarkRows(k);
-    const nft = nftRow(k);
-    rows.push(...mine, nft);
-    for (const r of [...mine, nft]) console.log(`${k.name.padEnd(9)} ${r.method.padEnd(13)} ${r.ms.median.toFixed(1).padStart(9)} ms [${r.ms.min.toFixed(1)}–${r.ms.max.toFixed(1)}]`);
-    console.log(`${k.name.padEnd(9)} nft -f / pktmark warm: ${(nft.ms.median / mine[1].ms.median).toFixed(1)}×; pktmark warm ${mine[1].ms.median <= 50 ? '≤' : '>'} 50 ms target`);
+    const nft = WITH_NFT ? nftRow(k) : undefined;
+    rows.push(...mine, ...(nft ? [nft] : []));
+    for (const r of [...mine, ...(nft ? [nft] : [])]) console.log(`${k.name.padEnd(9)} ${r.method.padEnd(13)} ${r.ms.median.toFixed(1).padStart(9)} ms [${r.ms.min.toFixed(1)}–${r.ms.max.toFixed(1)}]`);
+    console.log(`${k.name.padEnd(9)} ${nft ? `nft -f / pktmark warm: ${(nft.ms.median / mine[1].ms.median).toFixed(1)}×; ` : ''}pktmark warm ${mine[1].ms.median <= 50 ? '≤' : '>'} 50 ms target`);
   }
-  saveResults('setUpdate', { n: N, change: CHANGE, rows, machine: execFileSync('uptime', { encoding: 'utf8' }).trim() });
+  if (WITH_NFT) saveResults('setUpdate', { n: N, change: CHANGE, rows, machine: execFileSync('uptime', { encoding: 'utf8' }).trim() });
 }
 
 await main();

@@ -6,7 +6,9 @@
  */
 import { canonicalIPv4, formatAddress, parseCidr, parseIPv4, parseIPv6, type Cidr, type Family } from '../codecs/address.js';
 import { fail } from './rule.js';
-import { formatRange, keyValue, planAddressSet, type KeyRange } from '../codecs/nftables/set-intervals.js';
+import { formatRange, mergeRanges, type KeyRange } from '../codecs/nftables/set-intervals.js';
+import { formatV4Range, isV4Ranges, parseEntries, planV4, type V4Ranges } from '../codecs/nftables/v4-ranges.js';
+import { keepV4Keys } from './address-list-keys.js';
 
 export interface AddressMatch extends Cidr {
   /** `! -s ADDR` in iptables, `ip saddr != ADDR` in nft */
@@ -104,22 +106,41 @@ export function parseAddressList(v: readonly unknown[], field: string): AddressL
   if (v.length > MAX_LIST_ENTRIES) fail('INVALID_CIDR', field, `${field} has ${v.length} entries; at most ${MAX_LIST_ENTRIES}`);
   v.forEach((x, i) => {
     if (typeof x !== 'string') fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] must be an address string`);
-    if (x.trim().startsWith('!')) fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] ${JSON.stringify(x)}: a list entry cannot be negated`);
+    if (x.includes('!') && x.trim().startsWith('!')) fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] ${JSON.stringify(x)}: a list entry cannot be negated`);
   });
-  const plans = planAddressSet(v as readonly string[], { intoEmptySet: true }, field);
-  // a hash plan's ranges are merged (10.0.0.1 and 10.0.0.2 join); its elements are the addresses
-  return listOfPlans(plans.map((p) => ({
-    family: p.family, interval: p.interval,
-    ranges: p.interval ? p.ranges : p.elements.map((e) => { const k = keyValue(e.key); return { first: k, last: k }; }),
-  })));
+  const parsed = parseEntries(v as readonly string[], field);
+  const parts: ListPart[] = [];
+  let v4: V4Ranges | undefined;
+  if (parsed.v4Count > 0) {
+    const p = planV4(parsed);
+    v4 = p.ranges;
+    parts.push({ family: 'ip', interval: p.interval, ranges: v4, text: p.text });
+  }
+  if (parsed.v6.length > 0) {
+    const interval = parsed.v6.some((e) => !e.single);
+    // a hash list holds its distinct addresses (10.0.0.1 and 10.0.0.2 stay two), an interval list its merged ranges
+    const ranges = interval ? mergeRanges(parsed.v6.map((e) => e.range)) : [...new Set(parsed.v6.map((e) => e.range.first))].map((k) => ({ first: k, last: k }));
+    parts.push({ family: 'ip6', interval, ranges });
+  }
+  const list = listOfPlans(parts);
+  if (v4) keepV4Keys(list, v4);
+  return list;
 }
 
-/** One family's part of a list, as a set holds it. */
-export interface ListPart { readonly family: Family; readonly interval: boolean; readonly ranges: readonly KeyRange[] }
+/** One family's part of a list, as a set holds it (IPv4 ranges may come packed: v4-ranges.ts). */
+export interface ListPart {
+  readonly family: Family;
+  readonly interval: boolean;
+  readonly ranges: readonly KeyRange[] | V4Ranges;
+  /** the ranges as text when the parser has it (an input's own string for a canonical address) */
+  readonly text?: readonly string[];
+}
 
 /** A list from its per-family parts (the kernel's sets on decode, the planner on input). */
 export function listOfPlans(parts: readonly ListPart[]): AddressList {
-  const entries: string[] = [];
+  // one family with its text ready (a parsed IPv4 list): that array is the entries
+  const only = parts.length === 1 ? parts[0].text : undefined;
+  const entries: string[] = only ? only.slice() : [];
   const families: Family[] = [];
   const interval: Family[] = [];
   for (const family of ['ip', 'ip6'] as const) {
@@ -127,6 +148,13 @@ export function listOfPlans(parts: readonly ListPart[]): AddressList {
     if (!p) continue;
     families.push(family);
     if (p.interval) interval.push(family);
+    if (only) continue;
+    if (p.text) { for (const x of p.text) entries.push(x); continue; }
+    if (isV4Ranges(p.ranges)) {
+      // packed ranges are ascending already (distinct addresses, or merged)
+      for (let i = 0; i < p.ranges.first.length; i++) entries.push(formatV4Range(p.ranges.first[i], p.ranges.last[i]));
+      continue;
+    }
     const sorted = p.interval ? p.ranges : [...p.ranges].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
     for (const r of sorted) entries.push(formatRange(r, family));
   }

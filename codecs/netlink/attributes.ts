@@ -50,6 +50,9 @@ export class AttributeWriter {
     if (!this.err) this.err = new PktmarkError('ENCODE', message, field === undefined ? {} : { field });
   }
 
+  /** Room for `n` more bytes in one step: a 1.6 MB element list would otherwise regrow (and copy) the buffer a dozen times. */
+  makeRoom(n: number): void { this.ensure(n); }
+
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;

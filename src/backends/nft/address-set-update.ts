@@ -24,9 +24,21 @@ import { encodeSetChanges, hashChange, intervalChange, listRuleParts, parseUpdat
 import { MAX_RETRIES, parseRuleId, sendBatch, tableState } from './index.js';
 import type { Transport } from '../../transport/transport.js';
 import type { KeyRange } from '../../../codecs/nftables/set-intervals.js';
+import type { NftSetElem } from '../../../codecs/nftables/set.js';
+import { isPacked, unpackSetElems, type PackedSetElems } from '../../../codecs/nftables/set-elems-packed.js';
+import { dumpedIntervalRanges } from '../../../codecs/nftables/v4-ranges.js';
 
 /** Interval sets' ranges as this socket last wrote them (by set name): the next update's starting point. */
 const known = new WeakMap<Transport, Map<string, readonly KeyRange[]>>();
+
+/** The ranges an interval set holds as stored; packed IPv4 elements without an object per element until the end. */
+function storedOf(els: readonly NftSetElem[] | PackedSetElems, family: Family): readonly KeyRange[] {
+  if (!isPacked(els)) return storedRanges(els, family);
+  const r = family === 'ip' ? dumpedIntervalRanges(els) : undefined;
+  // what the packed reader cannot make ranges of, the object path refuses with its own DECODE error
+  if (!r) return storedRanges(unpackSetElems(els), family);
+  return Array.from(r.first, (f, i) => ({ first: BigInt(f), last: BigInt(r.last[i]) }));
+}
 
 function checkChange(change: unknown): ListUpdate {
   if (change === null || typeof change !== 'object') throw new PktmarkError('INVALID_ARGUMENT', 'an update must be an object { add?, remove?, field? }', { field: 'update' });
@@ -82,9 +94,9 @@ export async function updateList(id: string, input: ListUpdate, ctx: BackendCont
       } else {
         let stored = attempt === 0 ? known.get(t)?.get(name) : undefined;
         if (!stored) {
-          const els = await setElements(t, ctx.table, name);
+          const els = await setElements(t, ctx.table, name, true);
           if (!els) throw new PktmarkError('NOT_FOUND', `the set ${name} of rule ${id} is gone`, { field: 'id' });
-          stored = storedRanges(els, family);
+          stored = storedOf(els, family);
         }
         changes.push(intervalChange(name, family, stored, a.map((e) => e.range), r.map((e) => e.range)));
       }

@@ -27,6 +27,9 @@ import {
 import { hashElements, intervalElements, intervalRanges, keyValue, mergeRanges, parseAddressEntry, type KeyRange } from '../../../codecs/nftables/set-intervals.js';
 import { listEntriesOf, listOfPlans, type AddressList, type ListPart } from '../../addresses.js';
 import { PktmarkError } from '../../errors.js';
+import { keptV4Keys } from '../../address-list-keys.js';
+import { isPacked, packedHashElems, packedIntervalElems, type PackedSetElems } from '../../../codecs/nftables/set-elems-packed.js';
+import { dumpedHashKeys, dumpedIntervalRanges, mergeV4, type V4Ranges } from '../../../codecs/nftables/v4-ranges.js';
 import type { MarkRule } from '../../rule.js';
 import type { PortSetIds } from './port-sets.js';
 
@@ -66,7 +69,7 @@ export const hasList = (r: MarkRule): boolean => r.srcList !== undefined || r.ds
 const KEY = { ip: { len: 4, type: NFT_DATATYPE.ipv4_addr, src: 12, dst: 16 }, ip6: { len: 16, type: NFT_DATATYPE.ipv6_addr, src: 8, dst: 24 } } as const;
 
 /** One family's set of a list: NEWSET and the elements that go into it (in the same batch). */
-export interface PlannedSet { readonly field: ListField; readonly set: NftSet; readonly elements: readonly NftSetElem[] }
+export interface PlannedSet { readonly field: ListField; readonly set: NftSet; readonly elements: readonly NftSetElem[] | PackedSetElems }
 
 /** The NEWSET of a list set: nft's attributes for `add set inet T N { type ipv4_addr; [flags interval;] }`. */
 export function listSet(table: string, name: string, family: Family, interval: boolean, id: number): NftSet {
@@ -86,6 +89,13 @@ export function rangesOf(l: AddressList, family: Family): KeyRange[] {
 export function fillElements(ranges: readonly KeyRange[], family: Family, interval: boolean): NftSetElem[] {
   const len = KEY[family].len;
   return interval ? intervalElements(ranges, len, { intoEmptySet: true }) : hashElements(ranges.map((r) => r.first), len);
+}
+
+/** The elements of one family's new set: packed from the keys parsing kept (IPv4), else from the entries. */
+function newSetElements(l: AddressList, family: Family, interval: boolean): readonly NftSetElem[] | PackedSetElems {
+  const kept = family === 'ip' ? keptV4Keys(l) : undefined;
+  if (kept) return interval ? packedIntervalElems(kept, true) : packedHashElems(kept.first);
+  return fillElements(rangesOf(l, family), family, interval);
 }
 
 /** One kernel rule of a list rule: the rule narrowed to one family, and the sets it looks up. */
@@ -110,7 +120,7 @@ export function planListRule(rule: MarkRule, table: string, tag: string, nextId:
       const name = setName(tag, field, family);
       const id = nextId();
       refs[field] = { name, id };
-      sets.push({ field, set: listSet(table, name, family, interval, id), elements: fillElements(rangesOf(l, family), family, interval) });
+      sets.push({ field, set: listSet(table, name, family, interval, id), elements: newSetElements(l, family, interval) });
       narrowed[field === 'src' ? 'srcList' : 'dstList'] = narrowList(l, family);
     }
     return { rule: narrowed, sets, refs };
@@ -119,6 +129,8 @@ export function planListRule(rule: MarkRule, table: string, tag: string, nextId:
 
 /** The list cut to one family. */
 export function narrowList(l: AddressList, family: Family): AddressList {
+  // a list of one family is already narrow (and keeps its parsed keys: address-list-keys.ts)
+  if (l.families.length === 1 && l.families[0] === family) return l;
   return { entries: listEntriesOf(l, family), families: [family], interval: l.interval.filter((f) => f === family) };
 }
 
@@ -149,17 +161,24 @@ export function lookupExprs(family: Family, field: ListField, ref: SetRef | unde
 export interface ListSetInfo extends SetNameParts {
   readonly name: string;
   readonly interval: boolean;
-  /** merged and ascending (interval), or one range per address (hash) */
-  readonly ranges: readonly KeyRange[];
+  /** merged and ascending (interval), or one range per address (hash); IPv4 ones packed when the dump was */
+  readonly ranges: readonly KeyRange[] | V4Ranges;
 }
 
 /** The list a dumped set holds, from its NEWSET flags and its GETSETELEM elements. */
-export function listSetInfo(name: string, flags: number, elements: readonly NftSetElem[]): ListSetInfo | undefined {
+export function listSetInfo(name: string, flags: number, elements: readonly NftSetElem[] | PackedSetElems): ListSetInfo | undefined {
   const p = parseSetName(name);
   if (!p) return undefined;
+  const interval = (flags & NFT_SET_INTERVAL) !== 0;
+  if (isPacked(elements)) {
+    // 4-byte keys: only an IPv4 set holds them
+    if (p.family !== 'ip') return undefined;
+    const stored = interval ? dumpedIntervalRanges(elements) : dumpedHashKeys(elements);
+    if (!stored) return undefined;
+    return { ...p, name, interval, ranges: interval ? mergeV4(stored.first, stored.last, stored.first.length) : stored };
+  }
   const len = KEY[p.family].len;
   if (elements.some((e) => e.key.length !== len)) return undefined;
-  const interval = (flags & NFT_SET_INTERVAL) !== 0;
   let ranges: KeyRange[];
   try {
     ranges = interval
