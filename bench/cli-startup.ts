@@ -2,7 +2,8 @@
  * Start-up cost of the pktmark command: wall time of one whole `pktmark add …` process (one
  * rule, into a fresh throwaway namespace) against bare Node (`node -e 0`), `nft add rule …`
  * and `iptables-nft -t raw -A …`, measured in the same run, interleaved, median of N.
- * Target (issue 13): pktmark add ≤ 1.3 × node -e 0. Writes bench/results-cli.json.
+ * Target (issue 13): pktmark add ≤ 1.3 × node -e 0. `pktmark --help` (loading the CLI only) and
+ * `add --no-check` (no live scan) show where add's time goes. Writes bench/results-cli.json.
  *   npm run bench:cli            (builds dist/ first; BENCH_N=25 to change the run count)
  * Runs from the sources (tsx) or compiled (dist/bench/cli-startup.js, as `npm run bench` does).
  */
@@ -45,6 +46,9 @@ function timed(setup: ((ns: string) => void) | undefined, cmd: (ns: string) => [
 const cases: Record<string, { setup?: (ns: string) => void; cmd: (ns: string) => [string, string[]] }> = {
   'node -e 0': { cmd: () => [process.execPath, ['-e', '0']] },
   'pktmark add': { cmd: (ns) => [process.execPath, [BIN, '--netns', ns, 'add', '--src', '10.0.0.1', '--mark', '0xdeadbeef']] },
+  // where add's time goes: loading the CLI alone (--help), and add without its live conflicts scan
+  'pktmark --help': { cmd: () => [process.execPath, [BIN, '--help']] },
+  'pktmark add --no-check': { cmd: (ns) => [process.execPath, [BIN, '--netns', ns, 'add', '--no-check', '--src', '10.0.0.1', '--mark', '0xdeadbeef']] },
   'ip netns exec true': { cmd: (ns) => [IP, ['netns', 'exec', ns, '/bin/true']] },
   'nft add rule': {
     setup: (ns) => sh(IP, ['netns', 'exec', ns, NFT, 'add table inet pktmark; add chain inet pktmark prerouting { type filter hook prerouting priority raw ; }']),
@@ -69,6 +73,8 @@ const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, media
 const ratio = (a: string, b: string): number => Math.round((med[a] / med[b]) * 100) / 100;
 const ratios = {
   'pktmark add / node -e 0': ratio('pktmark add', 'node -e 0'),
+  'pktmark --help / node -e 0': ratio('pktmark --help', 'node -e 0'),
+  'pktmark add --no-check / node -e 0': ratio('pktmark add --no-check', 'node -e 0'),
   'pktmark add / nft add rule': ratio('pktmark add', 'nft add rule'),
   'pktmark add / iptables-nft -A': ratio('pktmark add', 'iptables-nft -t raw -A'),
   'nft add rule / node -e 0': ratio('nft add rule', 'node -e 0'),
@@ -80,7 +86,7 @@ const result = {
   ratios, target: `pktmark add ≤ ${target} × node -e 0`, met: ratios['pktmark add / node -e 0'] <= target,
   note: 'nft and iptables-nft run through `ip netns exec` (its own cost is listed); pktmark enters the namespace itself (--netns).',
 };
-for (const [k, v] of Object.entries(result.medianMs)) console.log(`${k.padEnd(24)} ${String(v).padStart(8)} ms (median of ${N})`);
-for (const [k, v] of Object.entries(ratios)) console.log(`${k.padEnd(30)} ${v}×`);
+for (const [k, v] of Object.entries(result.medianMs)) console.log(`${k.padEnd(26)} ${String(v).padStart(8)} ms (median of ${N})`);
+for (const [k, v] of Object.entries(ratios)) console.log(`${k.padEnd(36)} ${v}×`);
 console.log(`target ${result.target}: ${result.met ? 'met' : 'NOT met'}`);
 writeFileSync(join(BENCH_DIR, 'results-cli.json'), JSON.stringify(result, null, 2) + '\n');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // pktmark command line. Runs the bundled CommonJS build, dist/pktmark.cjs (`npm run build`;
-// .ci/setup.sh makes it): one file and the CommonJS loader start fastest. In a checkout that was
+// .ci/setup.sh makes it): one file and the CommonJS loader start fastest, and dist/pktmark.cjs
+// (build/launcher.cjs) runs the bundle from V8's code cache. In a checkout that was
 // never built it falls back to the TypeScript sources through tsx (correct, slower to start).
 'use strict';
 const { existsSync } = require('node:fs');

@@ -3,6 +3,7 @@
  * on demand, so `pktmark --help` loads only this file and help.ts, and `--dry-run` never loads
  * koffi or opens a socket.
  */
+import { readFileSync } from 'node:fs';
 import { isPermissionErrno } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { EXIT_OK, EXIT_RULE, NEEDS_ROOT, UsageError, exitCodeOf } from './errors.js';
@@ -44,8 +45,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
 };
 
 export async function version(): Promise<string> {
-  const { readFileSync } = await import('node:fs');
-  // src/cli/main.ts, dist/src/cli/main.js and the bundle dist/pktmark.cjs sit 2, 3 and 1 levels below package.json
+  // src/cli/main.ts, dist/src/cli/main.js and the bundle dist/pktmark-main.cjs sit 2, 3 and 1 levels below package.json
   for (const up of ['../../package.json', '../../../package.json', '../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
