@@ -33,7 +33,7 @@ elif [ ! -d node_modules/koffi ] || [ package-lock.json -nt node_modules/.packag
   npm ci --no-audit --no-fund --loglevel=error
 fi
 # The CLI runs the compiled, bundled JavaScript (fast start-up); rebuild when a source is newer.
-if [ ! -f dist/pktmark.cjs ] || [ -n "$(find src codecs package.json -newer dist/pktmark.cjs -print -quit 2>/dev/null)" ]; then
+if [ ! -f dist/pktmark.cjs ] || [ -n "$(find src codecs build package.json -newer dist/pktmark.cjs -print -quit 2>/dev/null)" ]; then
   echo "setup: npm run build"
   npm run build --silent
 fi
