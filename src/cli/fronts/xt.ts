@@ -147,17 +147,21 @@ function markMatch(name: string, field: 'markMatch' | 'ctmarkMatch'): XtExtensio
 
 export const PORT_PROTOCOLS: Readonly<Record<string, string>> = { tcp: 'tcp', '6': 'tcp', udp: 'udp', '17': 'udp', sctp: 'sctp', '132': 'sctp', udplite: 'udplite', '136': 'udplite' };
 
+// one object per match (they hold no state): the front keeps an option table per set of loaded extensions
+const tcpMatch = portMatch('tcp'), udpMatch = portMatch('udp'), sctpMatch = portMatch('sctp'), udpliteMatch = portMatch('udplite');
+const markMatchExt = markMatch('mark', 'markMatch'), connmarkMatchExt = markMatch('connmark', 'ctmarkMatch');
+
 /** The matches `-m NAME` may load (tcp/udp/sctp also load implicitly with -p). */
 export const MATCHES: Readonly<Record<string, () => XtExtension>> = {
   limit: () => limitMatch,
   comment: () => commentMatch,
-  tcp: () => portMatch('tcp'),
-  udp: () => portMatch('udp'),
-  sctp: () => portMatch('sctp'),
-  udplite: () => portMatch('udplite'),
+  tcp: () => tcpMatch,
+  udp: () => udpMatch,
+  sctp: () => sctpMatch,
+  udplite: () => udpliteMatch,
   multiport: () => multiportMatch,
-  mark: () => markMatch('mark', 'markMatch'),
-  connmark: () => markMatch('connmark', 'ctmarkMatch'),
+  mark: () => markMatchExt,
+  connmark: () => connmarkMatchExt,
 };
 
 function markValue(v: string, at: OptAt): [number, number | undefined] {
