@@ -10,7 +10,8 @@ import { DEFAULT_TABLE, userChainProblem } from '../../backends/nft/chains.js';
 import { UsageError } from '../errors.js';
 import { Words } from '../words.js';
 import { Getopt, OptTable, type OptSpec } from './getopt.js';
-import { connmarkField, MATCHES, PORT_PROTOCOLS, TARGETS, type OptAt, type XtExtension, type XtRule } from './xt.js';
+import { MATCHES, PORT_PROTOCOLS, ruleInput, TARGETS, type OptAt, type XtExtension, type XtRule } from './xt.js';
+import { quickCommand } from './iptables-quick.js';
 
 export const XT_CHAINS: Readonly<Record<string, Hook>> = { PREROUTING: 'prerouting', OUTPUT: 'output' };
 const BUILTIN_CHAINS = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
@@ -57,21 +58,6 @@ function extensionOf<L extends { ext: XtExtension }>(exts: readonly L[], key: st
   return undefined;
 }
 
-/**
- * The rule a command's words make: via, family, the chain or hook, the table, then the fields in
- * the order the words gave them, then CONNMARK's statement and the jump (the order object spreads
- * gave it, built without them: they were a fifth of a restore line's parse).
- */
-function ruleInput(r: XtRule, cmd: { hook?: Hook; chain?: string }, table: XtTable | undefined): MarkRuleInput {
-  const rule: Record<string, unknown> = { via: 'nft', family: r.family };
-  if (cmd.chain !== undefined) rule.chain = cmd.chain; else if (cmd.hook) rule.hook = cmd.hook;
-  if (table) rule.table = table;
-  const fields = r as unknown as Record<string, unknown>;
-  for (const k in fields) if (k !== 'family' && k !== 'connmark' && k !== 'jump') rule[k] = fields[k];
-  if (r.connmark) rule.connmark = connmarkField(r.connmark);
-  if (r.jump !== undefined) rule.jump = r.jump;
-  return rule as unknown as MarkRuleInput;
-}
 
 /**
  * The option table of CORE plus the loaded extensions' options, in the order their options are
@@ -109,6 +95,8 @@ let nextExtId = 0;
 const NEGATABLE = new Set(['-s', '-d', '-p', '-i', '-o']);
 
 export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): XtCommand {
+  const quick = quickCommand(words, family);
+  if (quick) return quick;
   const g = new Getopt(new Words(words, 1));
   const r: XtRule = { family };
   let table: XtTable | undefined;

@@ -32,10 +32,12 @@ function lineError(n: number, word: string, message: string, code: PktmarkError[
   return new PktmarkError(code, `line ${n}: ${message}`, { field: word, hint: `at word '${word}'` });
 }
 
-/** Split a rule line like iptables-restore (add_param_to_argv): whitespace, and "double quotes" with \" inside. */
-export function splitLine(line: string, n: number): string[] {
-  if (!line.includes('"')) return splitPlain(line);
-  const out: string[] = [];
+/**
+ * Split a rule line like iptables-restore (add_param_to_argv): whitespace, and "double quotes"
+ * with \" inside. The words are pushed onto `out` (a restore puts its `-t TABLE` in front).
+ */
+export function splitLine(line: string, n: number, out: string[] = []): string[] {
+  if (!line.includes('"')) return splitPlain(line, out);
   let cur = '';
   let inWord = false;
   let quoted = false;
@@ -56,8 +58,7 @@ export function splitLine(line: string, n: number): string[] {
 }
 
 /** A line without quotes: its runs of non-blanks, sliced (building each word a character at a time was a tenth of a line's parse). */
-function splitPlain(line: string): string[] {
-  const out: string[] = [];
+function splitPlain(line: string, out: string[]): string[] {
   let start = -1;
   for (let i = 0; i < line.length; i++) {
     const c = line.charCodeAt(i);
@@ -131,28 +132,27 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       chainsWithPolicy.set(chain, n);
       return;
     }
-    let words = splitLine(line, n);
+    // the line's words after the `-t TABLE` that parseIptables gets in front of them (one array a line, not three)
+    const words = splitLine(line, n, ['-t', table]);
+    const w = 2;
     let ctr: RuleCounters | undefined;
-    if (words[0]?.startsWith('[')) {
-      if (!opts.counters) throw lineError(n, words[0], 'a counter prefix needs -c', 'INVALID_OPTION');
-      ctr = parseCounters(words[0], n);
-      words = words.slice(1);
+    if (words[w]?.startsWith('[')) {
+      if (!opts.counters) throw lineError(n, words[w], 'a counter prefix needs -c', 'INVALID_OPTION');
+      ctr = parseCounters(words[w], n);
+      words.splice(w, 1);
     }
-    if (words[0] === '-N' || words[0] === '--new-chain') {
-      if (words.length !== 2) throw lineError(n, words[2] ?? words[0], `${words[0]} takes one chain name`, 'INVALID_OPTION');
-      if (BUILTIN.has(words[1])) throw lineError(n, words[1], `${words[1]} is a built-in chain`, 'INVALID_OPTION');
-      declare(table, words[1], n, words[1]);
+    if (words[w] === '-N' || words[w] === '--new-chain') {
+      if (words.length !== w + 2) throw lineError(n, words[w + 2] ?? words[w], `${words[w]} takes one chain name`, 'INVALID_OPTION');
+      if (BUILTIN.has(words[w + 1])) throw lineError(n, words[w + 1], `${words[w + 1]} is a built-in chain`, 'INVALID_OPTION');
+      declare(table, words[w + 1], n, words[w + 1]);
       return;
     }
-    if (words[0] !== '-A' && words[0] !== '-I' && words[0] !== '--append' && words[0] !== '--insert') {
-      throw lineError(n, words[0] ?? line, `only -A, -I and -N lines belong in a restore file`);
+    if (words[w] !== '-A' && words[w] !== '-I' && words[w] !== '--append' && words[w] !== '--insert') {
+      throw lineError(n, words[w] ?? line, `only -A, -I and -N lines belong in a restore file`);
     }
-    const argv = ['-t', table];
-    for (const w of words) {
-      if (w === '-t' || w.startsWith('--table')) throw lineError(n, '-t', 'the table comes from the *table line', 'INVALID_OPTION');
-      argv.push(w);
+    for (let k = w; k < words.length; k++) {
+      if (words[k] === '-t' || words[k].startsWith('--table')) throw lineError(n, '-t', 'the table comes from the *table line', 'INVALID_OPTION');
     }
-    words = argv;
     try {
       const c = parseIptables(words, family);
       if (c.op !== 'append' && c.op !== 'insert') throw lineError(n, words[2], 'only -A and -I lines belong in a restore file');
