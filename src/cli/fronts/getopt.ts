@@ -3,7 +3,8 @@
  * options of the loaded extensions): `--opt=value`, `--opt value`, a unique prefix of a long
  * option (`--sou` for --source; exact names win), glued short options with their value
  * (`-ptcp`, `-s1.2.3.4`), stacked flags (`-nv`), and `!` as a word of its own. The option table
- * is passed to each call, because iptables' grows as `-p`/`-m`/`-j` load extensions.
+ * is passed to each call, because iptables' grows as `-p`/`-m`/`-j` load extensions; it is an
+ * OptTable, indexed once, because a restore file walks the same few tables 10,000s of times.
  */
 import { UsageError } from '../errors.js';
 import type { Words } from '../words.js';
@@ -16,6 +17,23 @@ export interface OptSpec {
   readonly arg: ArgKind;
   /** the key the caller dispatches on (several long names may share one: --src, --source) */
   readonly key: string;
+}
+
+/**
+ * An option table with its names indexed. Where two rows share a name the first wins, as
+ * `find` over the rows did (and glibc's scan of struct option does).
+ */
+export class OptTable {
+  private readonly byLong = new Map<string, OptSpec>();
+  private readonly byShort = new Map<string, OptSpec>();
+  constructor(readonly specs: readonly OptSpec[]) {
+    for (const s of specs) {
+      if (!this.byLong.has(s.long)) this.byLong.set(s.long, s);
+      if (s.short !== undefined && !this.byShort.has(s.short)) this.byShort.set(s.short, s);
+    }
+  }
+  long(name: string): OptSpec | undefined { return this.byLong.get(name); }
+  short(c: string): OptSpec | undefined { return this.byShort.get(c); }
 }
 
 export type Token =
@@ -39,7 +57,7 @@ export class Getopt {
     return n;
   }
 
-  next(table: readonly OptSpec[]): Token {
+  next(table: OptTable): Token {
     if (this.cluster) return this.shortOpt(table, this.cluster.rest, this.cluster.pos, this.cluster.word);
     const word = this.w.take();
     const pos = this.w.lastPos;
@@ -49,18 +67,10 @@ export class Getopt {
     return { kind: 'word', word, pos };
   }
 
-  private longOpt(table: readonly OptSpec[], word: string, pos: number): Token {
+  private longOpt(table: OptTable, word: string, pos: number): Token {
     const eq = word.indexOf('=');
     const name = word.slice(2, eq < 0 ? undefined : eq);
-    const exact = table.find((s) => s.long === name);
-    // glibc: an abbreviation is ambiguous only when its candidates are different options
-    const cands = exact ? [exact] : table.filter((s) => s.long.startsWith(name));
-    const keys = new Set(cands.map((s) => s.key));
-    if (cands.length === 0) throw new UsageError('UNSUPPORTED', `unsupported word '${word}' at position ${pos}`, { field: word });
-    if (keys.size > 1) {
-      throw new UsageError('INVALID_OPTION', `option '--${name}' at position ${pos} is ambiguous (${cands.map((s) => `--${s.long}`).join(', ')})`, { field: word });
-    }
-    const spec = cands[0];
+    const spec = table.long(name) ?? abbreviated(table, name, word, pos);
     if (eq >= 0) {
       if (spec.arg === 'none') throw new UsageError('INVALID_OPTION', `option '--${spec.long}' at position ${pos} takes no value`, { field: word });
       return { kind: 'opt', spec, value: word.slice(eq + 1), word: `--${spec.long}`, pos, valuePos: pos };
@@ -72,10 +82,10 @@ export class Getopt {
     return { kind: 'opt', spec, word: `--${spec.long}`, pos };
   }
 
-  private shortOpt(table: readonly OptSpec[], chars: string, pos: number, word: string): Token {
+  private shortOpt(table: OptTable, chars: string, pos: number, word: string): Token {
     this.cluster = undefined;
     const c = chars[0];
-    const spec = table.find((s) => s.short === c);
+    const spec = table.short(c);
     if (!spec) throw new UsageError('UNSUPPORTED', `unsupported word '${word}' at position ${pos}`, { field: word, ...(word !== `-${c}` ? { hint: `unknown option -${c}` } : {}) });
     const rest = chars.slice(1);
     if (spec.arg === 'none') {
@@ -89,6 +99,17 @@ export class Getopt {
     }
     return { kind: 'opt', spec, word: `-${c}`, pos };
   }
+}
+
+/** The one option `--name` abbreviates (no exact name matched), or the error getopt gives. */
+function abbreviated(table: OptTable, name: string, word: string, pos: number): OptSpec {
+  const cands = table.specs.filter((s) => s.long.startsWith(name));
+  if (cands.length === 0) throw new UsageError('UNSUPPORTED', `unsupported word '${word}' at position ${pos}`, { field: word });
+  // glibc: an abbreviation is ambiguous only when its candidates are different options
+  if (cands.some((s) => s.key !== cands[0].key)) {
+    throw new UsageError('INVALID_OPTION', `option '--${name}' at position ${pos} is ambiguous (${cands.map((s) => `--${s.long}`).join(', ')})`, { field: word });
+  }
+  return cands[0];
 }
 
 /** Long names of an extension's options as table rows (all take a value unless listed as flags). */

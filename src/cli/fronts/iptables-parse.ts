@@ -9,8 +9,9 @@ import type { Hook, MarkRuleInput, XtTable } from '../../rule.js';
 import { DEFAULT_TABLE, userChainProblem } from '../../backends/nft/chains.js';
 import { UsageError } from '../errors.js';
 import { Words } from '../words.js';
-import { Getopt, type OptSpec } from './getopt.js';
-import { connmarkField, MATCHES, PORT_PROTOCOLS, TARGETS, type OptAt, type XtExtension, type XtRule } from './xt.js';
+import { Getopt, OptTable, type OptSpec } from './getopt.js';
+import { MATCHES, PORT_PROTOCOLS, ruleInput, TARGETS, type OptAt, type XtExtension, type XtRule } from './xt.js';
+import { quickCommand } from './iptables-quick.js';
 
 export const XT_CHAINS: Readonly<Record<string, Hook>> = { PREROUTING: 'prerouting', OUTPUT: 'output' };
 const BUILTIN_CHAINS = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
@@ -49,10 +50,53 @@ const CORE: readonly OptSpec[] = [
   o('set-counters', 'c', 'required'), o('check', 'C', 'required'), o('replace', 'R', 'required'), o('zero', 'Z', 'optional'),
   o('new-chain', 'N', 'required'), o('delete-chain', 'X', 'optional'), o('policy', 'P', 'required'), o('list-rules', 'S', 'optional'),
 ];
+const CORE_TABLE = new OptTable(CORE);
+
+/** The loaded extension that has option `key`, the first in lookup order. */
+function extensionOf<L extends { ext: XtExtension }>(exts: readonly L[], key: string): L | undefined {
+  for (const l of exts) if (Object.hasOwn(l.ext.options, key)) return l;
+  return undefined;
+}
+
+
+/**
+ * The option table of CORE plus the loaded extensions' options, in the order their options are
+ * looked up (target first, then matches, newest first), built once per combination and kept:
+ * rebuilding it for every word was most of a restore line's parse, and of its garbage.
+ * Extensions are keyed by identity (an extension without options adds nothing).
+ */
+const EXT_IDS = new WeakMap<XtExtension, number>();
+const TABLES = new Map<string, OptTable>();
+function optionTable(exts: readonly { ext: XtExtension }[]): OptTable {
+  let key = '';
+  for (const { ext } of exts) {
+    let id = EXT_IDS.get(ext);
+    if (id === undefined) {
+      // (a -j CHAIN target is a new object without options on every line: it adds nothing, and is not kept)
+      if (Object.keys(ext.options).length === 0) continue;
+      id = nextExtId++;
+      EXT_IDS.set(ext, id);
+    }
+    key += `${id},`;
+  }
+  if (key === '') return CORE_TABLE;
+  let t = TABLES.get(key);
+  if (!t) {
+    // (extensions are module constants, so this stays a handful; the bound is for one that is not)
+    if (TABLES.size >= 256) TABLES.clear();
+    t = new OptTable([...CORE, ...exts.flatMap((l) => Object.keys(l.ext.options).map((k) => o(k.slice(2), undefined, l.ext.options[k].flag ? 'none' : 'required', k)))]);
+    TABLES.set(key, t);
+  }
+  return t;
+}
+let nextExtId = 0;
+
 /** iptables lets these be negated (`! -s`, `! -p`, `! -i`); pktmark's model holds negation for addresses only. */
 const NEGATABLE = new Set(['-s', '-d', '-p', '-i', '-o']);
 
 export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): XtCommand {
+  const quick = quickCommand(words, family);
+  if (quick) return quick;
   const g = new Getopt(new Words(words, 1));
   const r: XtRule = { family };
   let table: XtTable | undefined;
@@ -93,11 +137,19 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
     if (r[key] !== undefined) throw new UsageError('INVALID_OPTION', `'${at.word}' at position ${at.pos}: ${key} is already given`, { field: at.word });
   };
 
+  // the option table grows with the loaded extensions (their options are long-only): exts and
+  // its table are remade only when -p, -m or -j loads one
+  let exts: { ext: XtExtension; pos: number }[] = [];
+  let options = CORE_TABLE;
+  let extsFor = 0;
   while (!g.done) {
-    // the option table grows with the loaded extensions (their options are long-only)
-    const exts = [...(target ? [target] : []), ...[...loaded].reverse()];
-    const table_ = [...CORE, ...exts.flatMap((l) => Object.keys(l.ext.options).map((k) => o(k.slice(2), undefined, l.ext.options[k].flag ? 'none' : 'required', k)))];
-    const t = g.next(table_);
+    if (extsFor !== loaded.length + (target ? 1 : 0)) {
+      exts = target ? [target] : [];
+      for (let i = loaded.length - 1; i >= 0; i--) exts.push(loaded[i]);
+      options = optionTable(exts);
+      extsFor = exts.length;
+    }
+    const t = g.next(options);
     if (t.kind === 'bang') {
       if (bang !== undefined) throw new UsageError('INVALID_OPTION', `'!' at position ${t.pos}: multiple ! flags not allowed`, { field: '!' });
       bang = t.pos;
@@ -106,7 +158,7 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
     if (t.kind === 'word') throw new UsageError('UNSUPPORTED', `unsupported word '${t.word}' at position ${t.pos}`, { field: t.word });
     const key = t.spec.key;
     const at: OptAt = { word: t.word, pos: t.pos, negate: bang !== undefined };
-    const ext = key.startsWith('--') ? exts.find((l) => Object.hasOwn(l.ext.options, key)) : undefined;
+    const ext = key.startsWith('--') ? extensionOf(exts, key) : undefined;
     if (bang !== undefined && !(ext ? ext.ext.options[key].negatable : NEGATABLE.has(key))) {
       throw new UsageError('INVALID_OPTION', `'!' at position ${bang}: ${t.word} cannot be negated`, { field: '!' });
     }
@@ -216,13 +268,13 @@ export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): X
   target.ext.finish?.(r, target.pos);
   if (cmd.hook === 'output' && r.iif !== undefined) throw new UsageError('INVALID_OPTION', `-i at position ${cmd.pos}: Can't use -i with OUTPUT`, { field: 'iif' });
   if (cmd.hook === 'prerouting' && r.oif !== undefined) throw new UsageError('INVALID_OPTION', `-o at position ${cmd.pos}: Can't use -o with PREROUTING`, { field: 'oif' });
-  const { family: fam, connmark, jump, ...rest } = r;
   const tb = table ?? DEFAULT_TABLE[cmd.hook!];
-  const rule: MarkRuleInput = {
-    via: 'nft', family: fam, ...where, ...(table ? { table } : {}), ...rest,
-    ...(connmark ? { connmark: connmarkField(connmark) } : {}), ...(jump !== undefined ? { jump } : {}),
-  };
-  if (cmd.name === '-A') return { op: 'append', table: tb, ...where, rule };
-  if (cmd.name === '-I') return { op: 'insert', table: tb, ...where, index: cmd.index ?? 1, rule };
-  return { op: 'delete-spec', table: tb, ...where, rule };
+  const rule = ruleInput(r, cmd, table);
+  const op = cmd.name === '-A' ? 'append' : cmd.name === '-I' ? 'insert' : 'delete-spec';
+  // (keys in the order the object spreads that built these gave them; a restore builds 10,000s)
+  const c: { op: typeof op; table: XtTable; chain?: string; hook?: Hook; index?: number; rule?: MarkRuleInput } = { op, table: tb };
+  if (cmd.chain !== undefined) c.chain = cmd.chain; else if (cmd.hook) c.hook = cmd.hook;
+  if (op === 'insert') c.index = cmd.index ?? 1;
+  c.rule = rule;
+  return c as XtCommand;
 }

@@ -6,7 +6,7 @@
  */
 import { PktmarkError } from '../../errors.js';
 import { normalizeRule } from '../../normalize.js';
-import type { MarkRuleInput, XtTable } from '../../rule.js';
+import type { MarkRule, MarkRuleInput, XtTable } from '../../rule.js';
 import { parseIptables } from './iptables-parse.js';
 import { userChainProblem } from '../../backends/nft/chains.js';
 import type { UserChain } from '../../backends/nft/user-chains.js';
@@ -16,6 +16,8 @@ export interface RestorePlan {
   readonly tables: readonly XtTable[];
   /** in file order; `-I` lines go to the head of their chain, as iptables-restore does */
   readonly rules: readonly MarkRuleInput[];
+  /** `rules` as normalizeRule made them while checking each line (by index of `rules`), so the restore need not do it again */
+  readonly normalized: readonly MarkRule[];
   /** with -c: each rule's `[packets:bytes]` (undefined where its line gave none), by index of `rules` */
   readonly counters: readonly (RuleCounters | undefined)[];
   /** user-defined chains the input declares (`:NAME - [p:b]` or `-N NAME`), by table, in file order */
@@ -30,9 +32,12 @@ function lineError(n: number, word: string, message: string, code: PktmarkError[
   return new PktmarkError(code, `line ${n}: ${message}`, { field: word, hint: `at word '${word}'` });
 }
 
-/** Split a rule line like iptables-restore (add_param_to_argv): whitespace, and "double quotes" with \" inside. */
-export function splitLine(line: string, n: number): string[] {
-  const out: string[] = [];
+/**
+ * Split a rule line like iptables-restore (add_param_to_argv): whitespace, and "double quotes"
+ * with \" inside. The words are pushed onto `out` (a restore puts its `-t TABLE` in front).
+ */
+export function splitLine(line: string, n: number, out: string[] = []): string[] {
+  if (!line.includes('"')) return splitPlain(line, out);
   let cur = '';
   let inWord = false;
   let quoted = false;
@@ -52,6 +57,19 @@ export function splitLine(line: string, n: number): string[] {
   return out;
 }
 
+/** A line without quotes: its runs of non-blanks, sliced (building each word a character at a time was a tenth of a line's parse). */
+function splitPlain(line: string, out: string[]): string[] {
+  let start = -1;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 32 || c === 9) {
+      if (start >= 0) { out.push(line.slice(start, i)); start = -1; }
+    } else if (start < 0) start = i;
+  }
+  if (start >= 0) out.push(line.slice(start));
+  return out;
+}
+
 /** `[p:b]`: two decimal u64s, as iptables-restore's sscanf("[%llu:%llu]") reads them. */
 function parseCounters(word: string, n: number): RuleCounters {
   const m = /^\[(\d{1,20}):(\d{1,20})\]$/.exec(word);
@@ -62,8 +80,9 @@ function parseCounters(word: string, n: number): RuleCounters {
 export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counters?: boolean } = {}): RestorePlan {
   const tables: XtTable[] = [];
   const rules: MarkRuleInput[] = [];
+  const normalized: MarkRule[] = [];
   const counters: (RuleCounters | undefined)[] = [];
-  const heads: { rule: MarkRuleInput; counters?: RuleCounters }[] = [];
+  const heads: { rule: MarkRuleInput; normalized: MarkRule; counters?: RuleCounters }[] = [];
   const chains: UserChain[] = [];
   const declared = (t: XtTable, name: string): boolean => chains.some((c) => c.table === t && c.name === name);
   const declare = (t: XtTable, name: string, n: number, word: string): void => {
@@ -95,6 +114,7 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       // -I lines of the table go to the head of their chains, each in front of the ones before it
       const h = heads.splice(0);
       rules.unshift(...h.map((x) => x.rule));
+      normalized.unshift(...h.map((x) => x.normalized));
       counters.unshift(...h.map((x) => x.counters));
       table = undefined;
       return;
@@ -112,36 +132,39 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       chainsWithPolicy.set(chain, n);
       return;
     }
-    let words = splitLine(line, n);
+    // the line's words after the `-t TABLE` that parseIptables gets in front of them (one array a line, not three)
+    const words = splitLine(line, n, ['-t', table]);
+    const w = 2;
     let ctr: RuleCounters | undefined;
-    if (words[0]?.startsWith('[')) {
-      if (!opts.counters) throw lineError(n, words[0], 'a counter prefix needs -c', 'INVALID_OPTION');
-      ctr = parseCounters(words[0], n);
-      words = words.slice(1);
+    if (words[w]?.startsWith('[')) {
+      if (!opts.counters) throw lineError(n, words[w], 'a counter prefix needs -c', 'INVALID_OPTION');
+      ctr = parseCounters(words[w], n);
+      words.splice(w, 1);
     }
-    if (words[0] === '-N' || words[0] === '--new-chain') {
-      if (words.length !== 2) throw lineError(n, words[2] ?? words[0], `${words[0]} takes one chain name`, 'INVALID_OPTION');
-      if (BUILTIN.has(words[1])) throw lineError(n, words[1], `${words[1]} is a built-in chain`, 'INVALID_OPTION');
-      declare(table, words[1], n, words[1]);
+    if (words[w] === '-N' || words[w] === '--new-chain') {
+      if (words.length !== w + 2) throw lineError(n, words[w + 2] ?? words[w], `${words[w]} takes one chain name`, 'INVALID_OPTION');
+      if (BUILTIN.has(words[w + 1])) throw lineError(n, words[w + 1], `${words[w + 1]} is a built-in chain`, 'INVALID_OPTION');
+      declare(table, words[w + 1], n, words[w + 1]);
       return;
     }
-    if (words[0] !== '-A' && words[0] !== '-I' && words[0] !== '--append' && words[0] !== '--insert') {
-      throw lineError(n, words[0] ?? line, `only -A, -I and -N lines belong in a restore file`);
+    if (words[w] !== '-A' && words[w] !== '-I' && words[w] !== '--append' && words[w] !== '--insert') {
+      throw lineError(n, words[w] ?? line, `only -A, -I and -N lines belong in a restore file`);
     }
-    if (words.includes('-t') || words.some((w) => w.startsWith('--table'))) throw lineError(n, '-t', 'the table comes from the *table line', 'INVALID_OPTION');
-    words = ['-t', table, ...words];
+    for (let k = w; k < words.length; k++) {
+      if (words[k] === '-t' || words[k].startsWith('--table')) throw lineError(n, '-t', 'the table comes from the *table line', 'INVALID_OPTION');
+    }
     try {
       const c = parseIptables(words, family);
       if (c.op !== 'append' && c.op !== 'insert') throw lineError(n, words[2], 'only -A and -I lines belong in a restore file');
-      normalizeRule(c.rule);
+      const norm = normalizeRule(c.rule);
       // iptables-restore: a chain, and a jump target, must be known when the line is read
       if (c.chain !== undefined && !declared(table, c.chain)) throw lineError(n, c.chain, `chain ${c.chain} does not exist in *${table} (declare it first: :${c.chain} - [0:0])`, 'NOT_FOUND');
       const j = c.rule.jump;
       if (j !== undefined && j !== 'RETURN' && !declared(table, j)) throw lineError(n, j, `-j ${j}: no chain or target ${j} in *${table} (declare it first: :${j} - [0:0])`, 'NOT_FOUND');
       if (c.op === 'insert') {
         if (c.index !== 1) throw lineError(n, String(c.index), 'pktmark restores -I at the head only', 'UNSUPPORTED');
-        heads.unshift({ rule: c.rule, ...(ctr ? { counters: ctr } : {}) });
-      } else { rules.push(c.rule); counters.push(ctr); }
+        heads.unshift({ rule: c.rule, normalized: norm, ...(ctr ? { counters: ctr } : {}) });
+      } else { rules.push(c.rule); normalized.push(norm); counters.push(ctr); }
     } catch (e) {
       if (!(e instanceof PktmarkError) || e.message.startsWith('line ')) throw e;
       // positions count from the rule's first word, as in the file (the -t TABLE we put in front is not there)
@@ -150,5 +173,5 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
     }
   });
   if (table) throw lineError(lines.length, `*${table}`, `*${table} (line ${tableLine}) has no COMMIT`, 'INVALID_OPTION');
-  return { tables, rules, counters, chains };
+  return { tables, rules, normalized, counters, chains };
 }

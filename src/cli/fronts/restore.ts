@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { RuleRecord } from '../../backends/backend.js';
 import { chainByName, userChainNft, userChainOf } from '../../backends/nft/chains.js';
-import { chainOps } from '../../backends/nft/index.js';
+import { chainOps, nftBackend } from '../../backends/nft/index.js';
 import { listUserChains } from '../../backends/nft/user-chains.js';
 import type { XtTable } from '../../rule.js';
 import { LOST_RACE_ERRNOS } from '../../../codecs/errno.js';
@@ -88,7 +88,8 @@ async function restoreInto(m: Marker, plan: Plan, family: 'ip' | 'ip6', noflush:
     const drop = existing.filter((c) => plan.tables.includes(c.table)).map((c) => userChainNft(c.table, c.name)).filter((n) => !declared.includes(n));
     try {
       if (plan.rules.length > 0) {
-        await m.add(plan.rules, { replace, generation, chains: { create: declared, delete: drop }, ...(withCounters ? { counters: plan.counters } : {}) });
+        // what Marker.add does with nft rules, less its normalizeRules: parseRestore checked every line with it already
+        await nftBackend.add(plan.normalized, backendContext(m), { replace, generation, chains: { create: declared, delete: drop }, ...(withCounters ? { counters: plan.counters } : {}) });
       } else {
         // nothing to add: the flush, then the chains (two batches; the first removes what the second may drop)
         if (replace.length > 0) await m.delete(replace);
@@ -127,14 +128,12 @@ async function dryRunRestore(plan: Plan, family: 'ip' | 'ip6', noflush: boolean,
   }
   if (replace.length === 0) { await dryRunAdd(plan.rules, g, io); return; }
   const { explain } = await import('../../marker.js');
-  const { nftBackend } = await import('../../backends/nft/index.js');
-  const { normalizeRule } = await import('../../normalize.js');
   const table = g.table === undefined ? {} : { table: g.table };
   if (g.hex) {
     let seq = 0;
     const ctx = { table: g.table ?? 'pktmark', nextSeq: () => ++seq };
     // (a restore without rules deletes only: Marker.delete's batch, which encodeAdd does not write)
-    const lines = nftBackend.encodeAdd(plan.rules.map((r) => normalizeRule(r)), ctx, { replace, chains: { create: plan.chains.map((c) => userChainNft(c.table, c.name)) } }).map(hex);
+    const lines = nftBackend.encodeAdd(plan.normalized, ctx, { replace, chains: { create: plan.chains.map((c) => userChainNft(c.table, c.name)) } }).map(hex);
     if (g.json) io.out(JSON.stringify({ dryRun: true, messages: lines })); else for (const l of lines) io.out(l);
     return;
   }

@@ -5,7 +5,7 @@
  * `!` came before), and writes a typed value into the rule being built, or throws an error
  * naming the word and its position. normalizeRule does the value checks after.
  */
-import { parseU32 } from '../../rule.js';
+import { parseU32, type Hook, type MarkRuleInput, type XtTable } from '../../rule.js';
 import type { ConnmarkInput } from '../../connmark.js';
 import { parsePortField } from '../../ports.js';
 import { UsageError } from '../errors.js';
@@ -147,20 +147,53 @@ function markMatch(name: string, field: 'markMatch' | 'ctmarkMatch'): XtExtensio
 
 export const PORT_PROTOCOLS: Readonly<Record<string, string>> = { tcp: 'tcp', '6': 'tcp', udp: 'udp', '17': 'udp', sctp: 'sctp', '132': 'sctp', udplite: 'udplite', '136': 'udplite' };
 
+// one object per match (they hold no state): the front keeps an option table per set of loaded extensions
+const tcpMatch = portMatch('tcp'), udpMatch = portMatch('udp'), sctpMatch = portMatch('sctp'), udpliteMatch = portMatch('udplite');
+const markMatchExt = markMatch('mark', 'markMatch'), connmarkMatchExt = markMatch('connmark', 'ctmarkMatch');
+
 /** The matches `-m NAME` may load (tcp/udp/sctp also load implicitly with -p). */
 export const MATCHES: Readonly<Record<string, () => XtExtension>> = {
   limit: () => limitMatch,
   comment: () => commentMatch,
-  tcp: () => portMatch('tcp'),
-  udp: () => portMatch('udp'),
-  sctp: () => portMatch('sctp'),
-  udplite: () => portMatch('udplite'),
+  tcp: () => tcpMatch,
+  udp: () => udpMatch,
+  sctp: () => sctpMatch,
+  udplite: () => udpliteMatch,
   multiport: () => multiportMatch,
-  mark: () => markMatch('mark', 'markMatch'),
-  connmark: () => markMatch('connmark', 'ctmarkMatch'),
+  mark: () => markMatchExt,
+  connmark: () => connmarkMatchExt,
 };
 
+/**
+ * `V` or `V/M` where both are plain (1-9 decimal digits, or 0x and 1-8 hex digits), else
+ * undefined: what parseU32 gives for them, without its regex and split (a restore reads one per line).
+ */
+export function plainMarkValue(v: string): [number, number | undefined] | undefined {
+  const slash = v.indexOf('/');
+  const x = plainU32(v, 0, slash < 0 ? v.length : slash);
+  if (x < 0) return undefined;
+  if (slash < 0) return [x, undefined];
+  const m = plainU32(v, slash + 1, v.length);
+  return m < 0 ? undefined : [x, m];
+}
+
+function plainU32(v: string, from: number, to: number): number {
+  const hex = to - from > 2 && v.charCodeAt(from) === 48 && v.charCodeAt(from + 1) === 120; // 0x
+  const start = hex ? from + 2 : from;
+  if (to <= start || to - start > (hex ? 8 : 9)) return -1;
+  let n = 0;
+  for (let i = start; i < to; i++) {
+    const c = v.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : hex && c >= 97 && c <= 102 ? c - 87 : hex && c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) return -1;
+    n = n * (hex ? 16 : 10) + d;
+  }
+  return n;
+}
+
 function markValue(v: string, at: OptAt): [number, number | undefined] {
+  const plain = plainMarkValue(v);
+  if (plain) return plain;
   const [a, b, extra] = v.split('/');
   if (extra !== undefined) throw new UsageError('INVALID_MARK', `${at.word} ${JSON.stringify(v)} at position ${at.pos} is not V[/M]`, { field: at.word });
   return [parseU32(a, at.word), b === undefined ? undefined : parseU32(b, `${at.word} mask`, 'INVALID_MASK')];
@@ -260,4 +293,20 @@ export function connmarkField(c: XtConnmark): ConnmarkInput {
   if (c.op === 'set') return { op: 'set', value: c.value!, mask: c.mask! };
   const masks = c.bothMask !== undefined ? { mask: c.bothMask } : { ...(c.nfmask !== undefined ? { nfmask: c.nfmask } : {}), ...(c.ctmask !== undefined ? { ctmask: c.ctmask } : {}) };
   return { op: c.op!, ...masks, ...(c.shift ? { shift: c.shift } : {}) };
+}
+
+/**
+ * The rule a command's words make: via, family, the chain or hook, the table, then the fields in
+ * the order the words gave them, then CONNMARK's statement and the jump (the order object spreads
+ * gave it, built without them: they were a fifth of a restore line's parse).
+ */
+export function ruleInput(r: XtRule, cmd: { readonly hook?: Hook; readonly chain?: string }, table: XtTable | undefined): MarkRuleInput {
+  const rule: Record<string, unknown> = { via: 'nft', family: r.family };
+  if (cmd.chain !== undefined) rule.chain = cmd.chain; else if (cmd.hook) rule.hook = cmd.hook;
+  if (table) rule.table = table;
+  const fields = r as unknown as Record<string, unknown>;
+  for (const k in fields) if (k !== 'family' && k !== 'connmark' && k !== 'jump') rule[k] = fields[k];
+  if (r.connmark) rule.connmark = connmarkField(r.connmark);
+  if (r.jump !== undefined) rule.jump = r.jump;
+  return rule as unknown as MarkRuleInput;
 }
