@@ -95,8 +95,11 @@ let nextExtId = 0;
 const NEGATABLE = new Set(['-s', '-d', '-p', '-i', '-o']);
 
 export function parseIptables(words: readonly string[], family: 'ip' | 'ip6'): XtCommand {
-  const quick = quickCommand(words, family);
-  if (quick) return quick;
+  return quickCommand(words, family) ?? parseIptablesGetopt(words, family);
+}
+
+/** The whole grammar through getopt (parseIptables without its quick path; the property tests compare the two). */
+export function parseIptablesGetopt(words: readonly string[], family: 'ip' | 'ip6'): XtCommand {
   const g = new Getopt(new Words(words, 1));
   const r: XtRule = { family };
   let table: XtTable | undefined;
