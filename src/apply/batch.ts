@@ -18,6 +18,7 @@ import { BatchWriter } from '../../codecs/nftables/batch.js';
 import { HOST_LITTLE_ENDIAN } from '../../codecs/netlink/struct.js';
 import { NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeTable, type ExprSpan } from '../../codecs/nftables/messages.js';
 import { encodeRuleUserdata } from '../../codecs/nftables/userdata.js';
+import { NFT_MSG_DELSET, writeSet } from '../../codecs/nftables/set.js';
 import type { Expr } from '../../codecs/nftables/expr/index.js';
 import { BASE_CHAINS, OWNER_COMMENT, type Batch, type TableState } from '../backends/nft/index.js';
 import { ruleToExprs } from '../backends/nft/rule.js';
@@ -62,6 +63,17 @@ export function encodeApplyBatch(plan: Plan, table: string, state: TableState, g
     if (s.action !== 'remove' && s.action !== 'move') return;
     const c = s.current!;
     track(() => b.add('delete', i, (w, seq) => writeRule(w, NFT_MSG_DELRULE, NLM_F_REQUEST, seq, { family: NFPROTO_INET, table, chain: c.chain, handle: c.handle, exprs: [] })));
+  });
+  // An address-list rule made by add (only prune: 'all' removes one) takes its sets with it, after
+  // every DELRULE: the kernel refuses to delete a set a rule still looks up (EBUSY).
+  const sets = new Set<string>();
+  plan.steps.forEach((s, i) => {
+    if (s.action !== 'remove') return;
+    for (const name of s.current!.sets ?? []) {
+      if (sets.has(name)) continue;
+      sets.add(name);
+      track(() => b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_DELSET, NLM_F_REQUEST, seq, { family: NFPROTO_INET, table, name })));
+    }
   });
 
   // per chain, in desired order

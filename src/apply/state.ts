@@ -16,6 +16,7 @@ import type { Transport } from '../transport/transport.js';
 import { ruleId, tableState, type TableState } from '../backends/nft/index.js';
 import { streamRules } from '../backends/nft/list.js';
 import { exprsToRule } from '../backends/nft/rule.js';
+import { parseSetName } from '../backends/nft/address-sets.js';
 
 export interface CurrentRule {
   readonly chain: string;
@@ -28,6 +29,8 @@ export interface CurrentRule {
   readonly name?: string;
   readonly packets: bigint;
   readonly bytes: bigint;
+  /** the address-list sets (pm_TAG_…) its lookups name: removing the rule removes them too */
+  readonly sets?: readonly string[];
 }
 
 export interface CurrentState {
@@ -52,10 +55,15 @@ export function currentRule(r: NftRule): CurrentRule {
   const rule = exprsToRule(r.exprs, r.chain, comment);
   let packets = 0n;
   let bytes = 0n;
-  for (const e of r.exprs) if (e.kind === 'counter') { packets = e.packets ?? 0n; bytes = e.bytes ?? 0n; break; }
+  let sets: string[] | undefined;
+  let counted = false;
+  for (const e of r.exprs) {
+    if (e.kind === 'counter' && !counted) { packets = e.packets ?? 0n; bytes = e.bytes ?? 0n; counted = true; }
+    else if (e.kind === 'lookup' && parseSetName(e.set)) (sets ??= []).push(e.set);
+  }
   return {
     chain: r.chain, handle, id: ruleId(r.chain, handle), managed: u.apply === true, packets, bytes,
-    ...(rule ? { rule } : {}), ...(u.name !== undefined ? { name: u.name } : {}),
+    ...(rule ? { rule } : {}), ...(u.name !== undefined ? { name: u.name } : {}), ...(sets ? { sets } : {}),
   };
 }
 

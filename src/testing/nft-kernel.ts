@@ -1,17 +1,22 @@
 /**
  * A small nf_tables in memory (the shape of mdlayher/netlink's nltest): tables, chains and
- * rules, answered as the kernel answers — GETTABLE/GETRULE (dump), and batches applied all or
- * nothing with echoes (NLM_F_ECHO), acks, handles, insert-before (NFTA_RULE_POSITION) and
+ * rules, answered as the kernel answers — GETGEN, GETTABLE/GETRULE (dump), and batches applied all or
+ * nothing (each commit moves the generation once; a BATCH_BEGIN whose NFNL_BATCH_GENID is not the
+ * generation is refused with ERESTART, as apply's optimistic check expects) with echoes (NLM_F_ECHO), acks, handles, insert-before (NFTA_RULE_POSITION) and
  * NLM_F_APPEND. Tests inject refusals and races. Give `transport` to `Marker.open({ transport })`
  * or to the CLI's `main(argv, io, { transport })`.
  */
 import { AttributeReader, AttributeWriter, attr } from '../../codecs/netlink/attributes.js';
-import { NLM_F_ACK, NLM_F_APPEND, NLM_F_ECHO, NLM_F_EXCL, NLM_F_MULTI, type NetlinkMessage } from '../../codecs/netlink/message.js';
+import { NFNL_BATCH_GENID, nfgenmsg } from '../../codecs/netlink/batch.js';
+import { NLM_F_ACK, NLM_F_APPEND, NLM_F_ECHO, NLM_F_EXCL, NLM_F_MULTI, writeMessage, type NetlinkMessage } from '../../codecs/netlink/message.js';
 import {
-  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETRULE, NFT_MSG_GETTABLE, NFT_MSG_NEWCHAIN,
-  NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
+  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETGEN, NFT_MSG_GETRULE, NFT_MSG_GETTABLE, NFT_MSG_NEWCHAIN,
+  NFT_MSG_NEWGEN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../codecs/nftables/messages.js';
-import { EEXIST, ENOENT } from '../../codecs/errno.js';
+import { EEXIST, ENOENT, ERESTART } from '../../codecs/errno.js';
+
+/** NFTA_GEN_ID (enum nft_gen_attributes) */
+const NFTA_GEN_ID = 1;
 import {
   decodeSet, decodeSetElems, NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_GETSET, NFT_MSG_GETSETELEM, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM,
   NFT_SET_ELEM_INTERVAL_END, writeSet, writeSetElems, type NftSetElem,
@@ -34,6 +39,8 @@ export class FakeNftKernel {
   tables: FakeTable[] = [];
   rules: NftRule[] = [];
   sets: FakeSet[] = [];
+  /** the ruleset generation (nf_tables base_seq): GETGEN reads it, every committed batch moves it */
+  generation = 1;
   /** the table's handle counter: chains and rules take the next handle, as in the kernel */
   handle = 0n;
   /** exchanges answered so far */
@@ -58,6 +65,11 @@ export class FakeNftKernel {
     this.exchanges++;
     this.requests.push(...reqs);
     const r = reqs[0];
+    if (r.header.type === nftType(NFT_MSG_GETGEN)) {
+      const w = new AttributeWriter(64);
+      writeMessage(w, nftType(NFT_MSG_NEWGEN), 0, r.header.seq, (w) => { w.struct(nfgenmsg, { family: 0, version: 0, resId: 0 }); w.u32(NFTA_GEN_ID, this.generation, 'be'); });
+      return [w.finish(), ackFor(r)];
+    }
     if (r.header.type === nftType(NFT_MSG_GETTABLE)) {
       const tb = this.findTable(decodeTable(r).name);
       if (!tb) return [ackFor(r, ENOENT)];
@@ -112,6 +124,10 @@ export class FakeNftKernel {
 
   /** A batch: applied to copies, committed only if every message succeeded (nf_tables' transaction). */
   private batch(reqs: NetlinkMessage[]): Uint8Array[] {
+    const begin = reqs[0];
+    let genid: number | undefined;
+    for (const a of new AttributeReader(begin.payload.subarray(nfgenmsg.size), 0)) if (a.type === NFNL_BATCH_GENID) genid = attr.u32(a, 'be');
+    if (genid !== undefined && genid !== this.generation) return [ackFor(begin, ERESTART)];
     const errs: Uint8Array[] = [];
     const echoes: Uint8Array[] = [];
     let tables = [...this.tables];
@@ -194,6 +210,8 @@ export class FakeNftKernel {
     }
     if (failed) return errs;
     this.tables = tables; this.rules = rules; this.sets = sets; this.handle = handle;
+    // nf_tables_commit() moves base_seq once per batch, skipping 0
+    this.generation = ((this.generation + 1) >>> 0) || 1;
     return [...echoes, ...errs];
   }
 }

@@ -196,3 +196,16 @@ test('property: intervalChange equals the whole-set computation, and its deletes
     t.deepEqual(after.map((r) => [r.first, r.last]), expect.map((r) => [r.first, r.last]));
   }), { numRuns: 300 });
 });
+
+test('apply prune: "all" removes an address-list rule made by add with its sets, in the same batch (DELRULEs, then DELSETs); the default prune leaves both', async (t) => {
+  const { k, m, sent } = await setup();
+  await m.add({ src: ['10.0.0.1', '10.0.0.2', 'fd00::1'], mark: 3 });
+  t.is(k.sets.length, 2);
+  t.like(await m.apply([{ src: '10.0.0.9', mark: 9 }]), { added: 1, removed: 0 });
+  t.is(k.sets.length, 2, 'rules apply did not make are left alone by default, and their sets with them');
+  sent();
+  t.like(await m.apply([{ src: '10.0.0.9', mark: 9 }], { prune: 'all' }), { removed: 2, kept: 1 });
+  t.deepEqual(sent(), ['DELRULE', 'DELRULE', 'DELSET', 'DELSET']);
+  t.deepEqual(k.sets, []);
+  t.is(k.rules.length, 1);
+});
