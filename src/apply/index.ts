@@ -5,13 +5,13 @@
  * refuses the batch with ERESTART before applying any of it; apply then reads again, diffs
  * again and retries, and after `maxRetries` ends in BUSY. It is never half-applied.
  */
-import { WriterPool } from '../../codecs/netlink/attributes.js';
+import type { WriterPool } from '../../codecs/netlink/attributes.js';
 import { decodeRule, NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
 import { LOST_RACE_ERRNOS } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { resolveAutoMarks, type AutoMarkPick } from '../conflicts/apply-auto.js';
 import type { BackendContext } from '../backends/backend.js';
-import { batchError, ruleId } from '../backends/nft/index.js';
+import { batchError, batchPool, ruleId } from '../backends/nft/index.js';
 import { BASE_CHAINS } from '../backends/nft/chains.js';
 import { explainNft } from '../backends/nft/explain.js';
 import { errorsOf } from '../transport/execute.js';
@@ -131,12 +131,14 @@ export interface ApplyResult extends Counts {
 
 export const DEFAULT_MAX_RETRIES = 5;
 /**
- * One pool for every apply, the agent's too. Keeping a 10,000-rule batch's 4 MB buffer costs less
- * RSS than letting it go: the agent's steady state measured 104-109 MB with it, 118-129 MB with a
- * pool that drops buffers over 1 MB (probably glibc: freeing a large block raises its mmap
- * threshold, so later large blocks come from its heap and stay resident).
+ * One pool for every apply, the agent's too, and add's (the nft backend's SendPool: mapped
+ * MADV_DONTFORK buffers, so a child process started between applies does not make the next
+ * batch's pages copy-on-write). Keeping a 10,000-rule batch's 4 MB buffer costs less RSS than
+ * letting it go: the agent's steady state measured 104-109 MB with it, 118-129 MB with a pool that
+ * drops buffers over 1 MB (probably glibc: freeing a large block raises its mmap threshold, so
+ * later large blocks come from its heap and stay resident).
  */
-const pool = new WriterPool();
+const pool: WriterPool = batchPool;
 
 export type DesiredArg = DesiredState | DesiredStateInput | readonly DesiredRuleInput[];
 /** parseDesired's and desiredFromInput's results are taken as they are; anything else is validated. */

@@ -220,8 +220,8 @@ export function batchError(op: string, ack: NetlinkAck, batch: Batch, describe: 
   return new PktmarkError(code, base.message, details);
 }
 
-/** Batches are encoded into reused buffers that child processes do not share: see SendPool. */
-const batchPool = new SendPool();
+/** Batches are encoded into reused buffers that child processes do not share: see SendPool. apply's batches too. */
+export const batchPool = new SendPool();
 
 /** Send a batch, retrying a bounded number of times when another writer won a race. */
 /** `resend`: false for a batch guarded by a generation (resending it could only fail again: the caller re-reads) */
