@@ -10,6 +10,7 @@ import { HOST_LITTLE_ENDIAN } from '../netlink/struct.js';
 import { NFTA_DATA_VALUE } from './expr/types.js';
 import { INTERVAL_OPEN_USERDATA } from './set-userdata.js';
 import type { V4Ranges } from './v4-ranges.js';
+import { splitRuns, type ElemRun } from './set-elem-runs.js';
 
 /** An element as nft sends it for an address: the key alone (a hash entry or an interval's start). */
 export const SHAPE_KEY = 0;
@@ -61,27 +62,12 @@ export function packedIntervalElems(r: V4Ranges, intoEmptySet: boolean): PackedS
 }
 
 /** One message's share: elements [from, to), numbered from `firstIndex` (see splitSetElems). */
-export interface PackedPart { readonly from: number; readonly to: number; readonly firstIndex: number }
+export type PackedPart = ElemRun;
 
 /** splitSetElems for packed elements: the same cuts and the same skipped number at each. */
 export function splitPacked(p: PackedSetElems, maxNest: number): PackedPart[] {
-  const parts: PackedPart[] = [];
-  let start = 0, index = 1, firstIndex = 1, size = NLA_HDRLEN;
   const shapes = p.shapes;
-  for (let i = 0; i < shapes.length; i++) {
-    const n = SIZE[shapes[i]];
-    if (size + n > maxNest) {
-      parts.push({ from: start, to: i, firstIndex });
-      start = i;
-      index++; // the number libnftnl spent on the element that overflowed
-      firstIndex = index;
-      size = NLA_HDRLEN;
-    }
-    size += n;
-    index++;
-  }
-  parts.push({ from: start, to: shapes.length, firstIndex });
-  return parts;
+  return splitRuns(shapes.length, (i) => SIZE[shapes[i]], maxNest);
 }
 
 /** Bytes of all the elements' nests (the messages around them are extra). */

@@ -11,6 +11,7 @@ import { attr, nestedReader, NLA_HDRLEN, align4, type Attribute, type AttributeW
 import { writeMessage, type NetlinkMessage } from '../netlink/message.js';
 import { body, header, nftType } from './messages.js';
 import { NFTA_DATA_VALUE } from './expr/types.js';
+import { splitRuns } from './set-elem-runs.js';
 import { collectPackedElems, isPacked, packedBytes, splitPacked, writePackedElems, type PackedCollector, type PackedPart, type PackedSetElems } from './set-elems-packed.js';
 
 /** enum nf_tables_msg_types: the element messages */
@@ -115,29 +116,13 @@ export interface SetElemPart {
  * one empty part. An element larger than a whole nest is an ENCODE error.
  */
 export function splitSetElems(elements: readonly NftSetElem[], maxNest = MAX_ELEMENTS_NEST): SetElemPart[] {
-  const parts: SetElemPart[] = [];
-  let start = 0;
-  let index = 1;
-  let firstIndex = 1;
-  let size = NLA_HDRLEN;
-  for (let i = 0; i < elements.length; i++) {
+  return splitRuns(elements.length, (i) => {
     const n = setElemSize(elements[i]);
-    if (NLA_HDRLEN + n > maxNest) {
-      throw new PktmarkError('ENCODE', `set element ${i} (${n} bytes) does not fit one element list`, { field: 'elements' });
-    }
-    if (size + n > maxNest) {
-      parts.push({ elements: elements.slice(start, i), firstIndex });
-      start = i;
-      index++; // the number libnftnl spent on the element that overflowed
-      firstIndex = index;
-      size = NLA_HDRLEN;
-    }
-    size += n;
-    index++;
-  }
-  parts.push({ elements: elements.slice(start), firstIndex });
-  return parts;
+    if (NLA_HDRLEN + n > maxNest) throw new PktmarkError('ENCODE', `set element ${i} (${n} bytes) does not fit one element list`, { field: 'elements' });
+    return n;
+  }, maxNest).map((r) => ({ elements: elements.slice(r.from, r.to), firstIndex: r.firstIndex }));
 }
+
 
 function writeElem(w: AttributeWriter, index: number, e: NftSetElem): void {
   // index is a u16 counter in libnftnl; past 0x3fff it runs into the flag bits, as nft's does
