@@ -137,6 +137,16 @@ function desiredRule(rule: MarkRule, index: number, name: string | undefined, li
   return d;
 }
 
+/** Names are unique within a file: `name` is rule `at.index`'s, or the error names the rule that had it first. */
+function claimName(seen: Map<string, number>, name: string, at: { index: number; name?: string; line?: number }, source?: string): void {
+  const prev = seen.get(name);
+  if (prev !== undefined) {
+    throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(at, source)}: name ${JSON.stringify(name)} is already used by rule ${prev}; names are unique within a file`,
+      { field: `rules[${at.index}].name`, messageIndex: at.index });
+  }
+  seen.set(name, at.index);
+}
+
 function buildUnmarked(items: readonly Located[], source?: string): DesiredState {
   const seen = new Map<string, number>();
   const rules = items.map((it, index): DesiredRule => {
@@ -144,14 +154,7 @@ function buildUnmarked(items: readonly Located[], source?: string): DesiredState
     const known = it.known;
     if (known) {
       // validated when it was read; only the file-wide check (unique names) is left
-      if (known.name !== undefined) {
-        const prev = seen.get(known.name);
-        if (prev !== undefined) {
-          throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel({ ...base, name: known.name }, source)}: name ${JSON.stringify(known.name)} is already used by rule ${prev}; names are unique within a file`,
-            { field: `rules[${index}].name`, messageIndex: index });
-        }
-        seen.set(known.name, index);
-      }
+      if (known.name !== undefined) claimName(seen, known.name, { ...base, name: known.name }, source);
       return desiredRule(known.rule, index, known.name, it.line, known.autoMask);
     }
     if (it.input === null || typeof it.input !== 'object' || Array.isArray(it.input)) {
@@ -160,14 +163,7 @@ function buildUnmarked(items: readonly Located[], source?: string): DesiredState
     const { name: rawName, ...fields } = it.input as Record<string, unknown>;
     const name = rawName === undefined ? undefined : checkName(rawName, { ...it, index }, source);
     const at = { ...base, ...(name !== undefined ? { name } : {}) };
-    if (name !== undefined) {
-      const prev = seen.get(name);
-      if (prev !== undefined) {
-        throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(at, source)}: name ${JSON.stringify(name)} is already used by rule ${prev}; names are unique within a file`,
-          { field: `rules[${index}].name`, messageIndex: index });
-      }
-      seen.set(name, index);
-    }
+    if (name !== undefined) claimName(seen, name, at, source);
     let rule: MarkRule;
     let auto: number | undefined;
     try {

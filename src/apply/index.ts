@@ -198,10 +198,10 @@ function stepsOf(plan: Plan, table: string, made: ReadonlyMap<number, Made>): Pl
   return plan.steps.map((s, i) => new Step(s, table, made.get(i)?.id ?? (s.action === 'move' ? undefined : s.current?.id)));
 }
 
-/** Send the plan's batch; ERESTART/EBUSY → 'retry'. Other kernel errors name the desired rule. */
 /** A rule the batch made: its handle (from the echoes) and kernel id. */
 interface Made { readonly handle: bigint; readonly id: string }
 
+/** Send the plan's batch; ERESTART/EBUSY → 'retry'. Other kernel errors name the desired rule. */
 async function send(t: Transport, table: string, desired: DesiredState, plan: Plan, state: CurrentState, pool: WriterPool): Promise<Map<number, Made> | 'retry'> {
   const { batch, newRuleSteps } = encodeApplyBatch(plan, table, state.table, state.generation, () => t.nextSeq(), pool);
   let replies;

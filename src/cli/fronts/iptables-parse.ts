@@ -58,7 +58,6 @@ function extensionOf<L extends { ext: XtExtension }>(exts: readonly L[], key: st
   return undefined;
 }
 
-
 /**
  * The option table of CORE plus the loaded extensions' options, in the order their options are
  * looked up (target first, then matches, newest first), built once per combination and kept:
@@ -66,6 +65,7 @@ function extensionOf<L extends { ext: XtExtension }>(exts: readonly L[], key: st
  * Extensions are keyed by identity (an extension without options adds nothing).
  */
 const EXT_IDS = new WeakMap<XtExtension, number>();
+let nextExtId = 0;
 const TABLES = new Map<string, OptTable>();
 function optionTable(exts: readonly { ext: XtExtension }[]): OptTable {
   let key = '';
@@ -89,7 +89,6 @@ function optionTable(exts: readonly { ext: XtExtension }[]): OptTable {
   }
   return t;
 }
-let nextExtId = 0;
 
 /** iptables lets these be negated (`! -s`, `! -p`, `! -i`); pktmark's model holds negation for addresses only. */
 const NEGATABLE = new Set(['-s', '-d', '-p', '-i', '-o']);

@@ -10,9 +10,8 @@
 import type { Hook, XtTable } from '../../rule.js';
 import { DEFAULT_TABLE } from '../../backends/nft/chains.js';
 import type { XtCommand } from './iptables-parse.js';
-import { plainMarkValue, ruleInput, type XtRule } from './xt.js';
+import { plainMarkValue, ruleInput, setMarkForm, takesMask, type MarkOp, type XtRule } from './xt.js';
 
-type MarkOp = '--set-mark' | '--set-xmark' | '--and-mark' | '--or-mark' | '--xor-mark';
 
 export function quickCommand(words: readonly string[], family: 'ip' | 'ip6'): XtCommand | undefined {
   const r: XtRule = { family };
@@ -70,17 +69,12 @@ export function quickCommand(words: readonly string[], family: 'ip' | 'ip6'): Xt
   return op === 'append' ? { op, table: tb, hook, rule } : { op, table: tb, hook, index: 1, rule };
 }
 
-/** libxt_MARK's five forms as xt.ts's markTarget writes them (see there), for plain values only. */
+/** libxt_MARK's five forms as markTarget writes them (xt.ts), for plain values only. */
 function setMark(r: XtRule, how: MarkOp, v: string): boolean {
   const p = plainMarkValue(v);
   if (!p) return false;
   const [x, m] = p;
-  switch (how) {
-    case '--set-xmark': r.mark = x; r.mask = m ?? 0xffffffff; r.xor = true; return true;
-    case '--set-mark': r.mark = x; r.mask = m === undefined ? 0xffffffff : (m | x) >>> 0; return true;
-    default:
-      if (m !== undefined) return false;
-      if (how === '--and-mark') { r.mark = 0; r.mask = ~x >>> 0; } else if (how === '--or-mark') { r.mark = x; r.mask = x; } else { r.mark = x; r.mask = 0; r.xor = true; }
-      return true;
-  }
+  if (m !== undefined && !takesMask(how)) return false;
+  setMarkForm(r, how, x, m);
+  return true;
 }

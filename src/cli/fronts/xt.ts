@@ -211,15 +211,38 @@ function noMask(at: OptAt, m: number | undefined): void {
  *   --or-mark V      → mark V, mask V                 (old | V)
  *   --xor-mark V     → mark V, mask 0, xor            (old ^ V)
  */
+export type MarkOp = '--set-xmark' | '--set-mark' | '--and-mark' | '--or-mark' | '--xor-mark';
+const MARK_OPS: readonly MarkOp[] = ['--set-xmark', '--set-mark', '--and-mark', '--or-mark', '--xor-mark'];
+/** Only the two set forms take `V/M`; the others take a bare value. */
+export const takesMask = (how: MarkOp): boolean => how === '--set-xmark' || how === '--set-mark';
+
+/** One of the five forms (the table above) as value, mask and xor; CONNMARK's set forms are the same five. */
+export function markForm(how: MarkOp, x: number, m: number | undefined): { readonly value: number; readonly mask: number; readonly xor: boolean } {
+  switch (how) {
+    case '--set-xmark': return { value: x, mask: m ?? 0xffffffff, xor: true };
+    case '--set-mark': return { value: x, mask: m === undefined ? 0xffffffff : (m | x) >>> 0, xor: false };
+    case '--and-mark': return { value: 0, mask: ~x >>> 0, xor: false };
+    case '--or-mark': return { value: x, mask: x, xor: false };
+    case '--xor-mark': return { value: x, mask: 0, xor: true };
+  }
+}
+
+/** A MARK form into the rule (the quick path of iptables-quick.ts writes the same three fields). */
+export function setMarkForm(r: XtRule, how: MarkOp, x: number, m: number | undefined): void {
+  const f = markForm(how, x, m);
+  r.mark = f.value;
+  r.mask = f.mask;
+  if (f.xor) r.xor = true;
+}
+
 export const markTarget: XtExtension = {
   name: 'MARK',
-  options: {
-    '--set-xmark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); r.mark = x; r.mask = m ?? 0xffffffff; r.xor = true; }),
-    '--set-mark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); r.mark = x; r.mask = m === undefined ? 0xffffffff : (m | x) >>> 0; }),
-    '--and-mark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); noMask(at, m); r.mark = 0; r.mask = ~x >>> 0; }),
-    '--or-mark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); noMask(at, m); r.mark = x; r.mask = x; }),
-    '--xor-mark': opt((v, r, at) => { once(r, 'mark', at); const [x, m] = markValue(v, at); noMask(at, m); r.mark = x; r.mask = 0; r.xor = true; }),
-  },
+  options: Object.fromEntries(MARK_OPS.map((how) => [how, opt((v, r, at) => {
+    once(r, 'mark', at);
+    const [x, m] = markValue(v, at);
+    if (!takesMask(how)) noMask(at, m);
+    setMarkForm(r, how, x, m);
+  })])),
   finish: (r, at) => {
     if (r.mark === undefined) {
       throw new UsageError('INVALID_OPTION', `-j MARK at position ${at} needs one of --set-mark, --set-xmark, --and-mark, --or-mark, --xor-mark`, { field: '--set-mark' });
@@ -266,11 +289,14 @@ function cmShift(dir: 'left' | 'right'): XtOption {
 export const connmarkTarget: XtExtension = {
   name: 'CONNMARK',
   options: {
-    '--set-xmark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); c.value = x; c.mask = m ?? 0xffffffff; }),
-    '--set-mark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); c.value = x; c.mask = m === undefined ? 0xffffffff : (m | x) >>> 0; }),
-    '--and-mark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); noMask(at, m); c.value = 0; c.mask = ~x >>> 0; }),
-    '--or-mark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); noMask(at, m); c.value = x; c.mask = x; }),
-    '--xor-mark': cmOp('set', (c, v, at) => { const [x, m] = markValue(v, at); noMask(at, m); c.value = x; c.mask = 0; }),
+    // the five set forms, as MARK's (CONNMARK's are always (ctmark & ~mask) ^ value: no xor flag)
+    ...Object.fromEntries(MARK_OPS.map((how) => [how, cmOp('set', (c, v, at) => {
+      const [x, m] = markValue(v, at);
+      if (!takesMask(how)) noMask(at, m);
+      const f = markForm(how, x, m);
+      c.value = f.value;
+      c.mask = f.mask;
+    })])),
     '--save-mark': cmOp('save', () => {}, true),
     '--restore-mark': cmOp('restore', () => {}, true),
     '--mask': cmMask('bothMask'),
