@@ -70,3 +70,6 @@ export function userChainOf(nftName: string): { table: XtTable; name: string } |
   if (!m || userChainProblem(m[2]) !== undefined) return undefined;
   return { table: m[1] as XtTable, name: m[2] };
 }
+
+/** The table comment that says "pktmark made this table". */
+export const OWNER_COMMENT = 'pktmark';

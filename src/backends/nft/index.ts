@@ -1,19 +1,15 @@
 /**
  * The nftables backend: pktmark's rules live in its own table `inet <table>` (comment "pktmark"
- * marks it as ours), in base chains `prerouting` (filter, priority raw -300) and `output`
- * (route, priority mangle -150) made on first use. Every user operation is one nfnetlink batch,
- * so the kernel applies all of it or none.
+ * marks it as ours), in one base chain per iptables table and hook (chains.ts), made on first
+ * use. Every user operation is one nfnetlink batch (the add batch: add-batch.ts), so the kernel
+ * applies all of it or none; this file sends them and reads the replies.
  */
 import { AttributeWriter, WriterPool } from '../../../codecs/netlink/attributes.js';
-import { Batch as NftBatch, BatchWriter } from '../../../codecs/nftables/batch.js';
+import { BatchWriter } from '../../../codecs/nftables/batch.js';
+import { kernelError, NLM_F_ACK, NLM_F_REQUEST, type NetlinkAck, type NetlinkMessage } from '../../../codecs/netlink/message.js';
 import {
-  kernelError, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
-  type NetlinkAck, type NetlinkMessage,
-} from '../../../codecs/netlink/message.js';
-import {
-  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE,
-  NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeChain, writeRule, writeRuleDump, writeTable,
-  type NftRule,
+  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE, NFT_MSG_NEWRULE,
+  NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
 import { decodeRuleUserdata } from '../../../codecs/nftables/userdata.js';
@@ -26,171 +22,25 @@ import { dumpRules, getRules, streamRules } from './list.js';
 import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
 import { explainNft } from './explain.js';
+import { encodeAddBatch, placementOf, type Batch } from './add-batch.js';
+import { parseRuleId, ruleId } from './ids.js';
 import { nftFields } from './fields.js';
 import { probeNft } from './probe.js';
 import { counterOf, exprsToRule } from './rule.js';
-import { RuleEncoder, type WrittenRule } from './template.js';
-import { BASE_CHAINS, chainByName, chainOf, DEFAULT_TABLE, userChainOf, type BaseChain } from './chains.js';
-import { encodeChainBatch, writeDelChain, writeUserChain, type ChainOp, type UserChain } from './user-chains.js';
-import { ANON_SET_NAME, anonPortSets, needsSet, portListText } from './port-sets.js';
-import { hasList, planListRule, randomTag, sequentialTags, type RuleSetIds } from './address-sets.js';
-import { decodeSet, decodeSetElems, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFT_SET_ANONYMOUS, writeSet, writeSetDump, writeSetElemDump, writeSetElems } from '../../../codecs/nftables/set.js';
-import type { ListSetInfo } from './address-sets.js';
+import type { WrittenRule } from './template.js';
+import { BASE_CHAINS, chainOf, OWNER_COMMENT } from './chains.js';
+import { encodeChainBatch, type ChainOp } from './user-chains.js';
+import { sequentialTags, type ListSetInfo } from './address-sets.js';
 import { encodeDeleteWithSets, joinFamilies, listRuleParts, readTableSets } from './address-set-ops.js';
 import { updateList } from './address-set-update.js';
 
-/** The table comment that says "pktmark made this table". */
-export const OWNER_COMMENT = 'pktmark';
-
-export { BASE_CHAINS, chainOf } from './chains.js';
+export { BASE_CHAINS, chainOf, OWNER_COMMENT } from './chains.js';
+export { encodeAddBatch, placementOf, writeBaseChain, type Batch, type Placement } from './add-batch.js';
+export { parseRuleId, ruleId } from './ids.js';
 export { dumpRules } from './list.js';
 
 /** Batches that lose a race with another writer (EBUSY, ERESTART on a generation change) are retried this often. */
 export const MAX_RETRIES = 3;
-
-export type Batch = NftBatch<WrittenRule>;
-
-/**
- * Where the rules of an add go. Appending is NLM_F_APPEND with no position; inserting before a
- * rule is no NLM_F_APPEND and NFTA_RULE_POSITION = its handle, as `nft insert rule … position H`
- * sends it — each rule lands just before H, so the batch keeps its order.
- */
-export interface Placement { readonly before?: bigint; readonly first?: boolean }
-
-/** The `before` id of an add, checked against the rules (same chain) before anything is sent. */
-export function placementOf(rules: readonly MarkRule[], before: string | undefined, first = false): Placement {
-  if (first && before !== undefined) throw new PktmarkError('INVALID_OPTION', 'give either first or before, not both', { field: 'before' });
-  if (first) return { first: true };
-  if (before === undefined) return {};
-  let p: { chain: string; handle: bigint };
-  try {
-    p = parseRuleId(before);
-  } catch (e) {
-    throw e instanceof PktmarkError ? new PktmarkError('INVALID_ID', e.message, { field: 'before' }) : e;
-  }
-  rules.forEach((r, i) => {
-    if (chainOf(r) !== p.chain) {
-      throw new PktmarkError('INVALID_OPTION', `rule ${i} goes to the ${chainOf(r)} chain but before ${before} is in ${p.chain}`, { field: 'before', messageIndex: i });
-    }
-  });
-  return { before: p.handle };
-}
-
-/**
- * `newTable`: the table was absent when we looked, so NEWTABLE carries NLM_F_CREATE|NLM_F_EXCL —
- * if another program creates a table of that name first, the batch fails (EEXIST) instead of
- * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
- */
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = [], genid?: number, tags: () => string = randomTag): Batch {
-  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool, genid, rules.length + 8 + replace.length);
-  const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
-  b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
-  // one pass for the chains the rules use; a hole (a sparse input array) is skipped, as forEach would
-  const used = new Set<string>();
-  let defined = 0;
-  let prev: MarkRule | undefined;
-  for (let i = 0; i < rules.length; i++) {
-    const r = rules[i];
-    if (r === undefined) continue;
-    defined++;
-    // bulk input is runs of one chain: only a change of hook, table or chain can name another
-    if (prev !== undefined && r.hook === prev.hook && r.table === prev.table && r.chain === prev.chain) continue;
-    used.add(chainOf(r));
-    prev = r;
-  }
-  for (const c of BASE_CHAINS) {
-    if (used.has(c.name)) writeBaseChain(b, table, c);
-  }
-  // user chains the rules live in or jump to, made on first use like the base chains
-  const made = new Set<string>();
-  for (const c of userChainsOf(rules)) { writeUserChain(b, table, c); made.add(`${c.table}.${c.name}`); }
-  for (const name of chains.create ?? []) {
-    const u = userChainOf(name);
-    if (u && !made.has(name)) { writeUserChain(b, table, u); made.add(name); }
-  }
-  // the flush of a restore: DELRULEs in the same batch, before the NEWRULEs, then the chains it drops
-  replace.forEach((u, k) => b.add('delete', k, (w, seq) => writeRule(w, NFT_MSG_DELRULE, NLM_F_REQUEST, seq,
-    { family: NFPROTO_INET, table, chain: u.chain, handle: u.handle, exprs: [] })));
-  for (const name of chains.delete ?? []) writeDelChain(b, table, name);
-  let ackSeq = 0;
-  let setId = 0;
-  const encoder = new RuleEncoder();
-  const msgType = nftType(NFT_MSG_NEWRULE);
-  const append = place.before === undefined && !place.first;
-  const portSets = (rule: MarkRule, i: number, ids: RuleSetIds): void => {
-    // a port list is an anonymous set made in the same batch, before its rule (port-sets.ts)
-    if (needsSet(rule.sports)) ids.sport = ++setId;
-    if (needsSet(rule.dports)) ids.dport = ++setId;
-    for (const s of anonPortSets(rule, table, ids)) {
-      b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE, seq, s.set));
-      b.add('element', i, (w, seq) => {
-        writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: ANON_SET_NAME, setId: s.set.id!, elements: s.elements });
-      });
-    }
-  };
-  // Address lists: all their sets go in before the first rule, so a list rule's family rules
-  // get consecutive handles (address-sets.ts). One NEWRULE per family, under the one rule item.
-  // Without lists or holes (the bulk case) the rules are sent as they are, with no record per rule.
-  let sends: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] | undefined;
-  if (defined !== rules.length || rules.some(hasList)) {
-    const listed: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] = [];
-    rules.forEach((rule, i) => {
-      if (!hasList(rule)) { listed.push({ i, rule, ids: undefined }); return; }
-      for (const part of planListRule(rule, table, tags(), () => ++setId)) {
-        for (const s of part.sets) {
-          b.add('set', i, (w, seq) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, seq, s.set));
-          b.add('element', i, (w, seq) => {
-            writeSetElems(w, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, seq, { family: NFPROTO_INET, table, set: s.set.name, setId: s.set.id!, elements: s.elements });
-          });
-        }
-        const ids: RuleSetIds = { ...part.refs };
-        portSets(part.rule, i, ids);
-        listed.push({ i, rule: part.rule, ids });
-      }
-    });
-    sends = listed;
-  }
-  const count = sends ? sends.length : rules.length;
-  const flagsBase = NLM_F_REQUEST | NLM_F_CREATE | (append ? NLM_F_APPEND : 0);
-  for (let k = 0; k < count; k++) {
-    // each head insert lands in front of the previous one, so `first` sends the rules last to first
-    const at = place.first ? count - 1 - k : k;
-    const s = sends?.[at];
-    const i = s ? s.i : at;
-    const rule = s ? s.rule : rules[at];
-    const last = k === count - 1;
-    let flags = flagsBase;
-    if (k === 0 || last) flags |= NLM_F_ECHO;
-    if (last) flags |= NLM_F_ACK;
-    let setIds = s?.ids;
-    if (!setIds && (needsSet(rule.sports) || needsSet(rule.dports))) portSets(rule, i, setIds = {});
-    const seq = b.seq();
-    b.record('rule', i, seq, encoder.write(b.w, rule, table, flags, seq, msgType, place.before, setIds, counters?.[i]));
-    if (last) ackSeq = seq;
-  }
-  return b.finish(ackSeq);
-}
-
-
-// ---------------------------------------------------------------------------------------------
-// ids
-
-export function ruleId(chain: string, handle: bigint | number): string { return `nft:${chain}:${handle}`; }
-
-/** `nft:CHAIN:HANDLE`, CHAIN one of the base chains (chains.ts) or a user chain `raw.NAME` / `mangle.NAME`. */
-export function parseRuleId(id: string): { chain: string; handle: bigint } {
-  const m = typeof id === 'string' ? /^nft:([^:\s]+):([1-9]\d{0,19})$/.exec(id) : null;
-  if (!m || !(chainByName(m[1]) || userChainOf(m[1])) || BigInt(m[2]) > 0xffffffffffffffffn) {
-    throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not an nft rule id (nft:CHAIN:HANDLE, CHAIN one of ${BASE_CHAINS.map((c) => c.name).join(', ')} or raw.NAME, mangle.NAME)`, { field: 'id' });
-  }
-  return { chain: m[1], handle: BigInt(m[2]) };
-}
-
-/** NEWCHAIN for a base chain, NLM_F_CREATE without EXCL: idempotent, as nft sends `add chain`. */
-export function writeBaseChain(b: BatchWriter<WrittenRule>, table: string, c: BaseChain): void {
-  b.add('chain', undefined, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
-    { family: NFPROTO_INET, table, name: c.name, type: c.type, hook: { num: c.num, priority: c.priority } }));
-}
 
 // ---------------------------------------------------------------------------------------------
 // replies
@@ -447,18 +297,6 @@ export const nftBackend: Backend<'nft'> = {
 
   explain(rule, ctx) { return explainNft(rule, ctx.table, ctx.first); },
 };
-
-/** The user chains `rules` live in or jump to, each once, in first-use order. */
-function userChainsOf(rules: readonly MarkRule[]): UserChain[] {
-  const out = new Map<string, UserChain>();
-  for (const r of rules) {
-    if (r.chain === undefined && (r.jump === undefined || r.jump === 'RETURN')) continue;
-    const table = r.table ?? DEFAULT_TABLE[r.hook ?? 'prerouting'];
-    if (r.chain !== undefined && !out.has(`${table}.${r.chain}`)) out.set(`${table}.${r.chain}`, { table, name: r.chain });
-    if (r.jump !== undefined && r.jump !== 'RETURN' && !out.has(`${table}.${r.jump}`)) out.set(`${table}.${r.jump}`, { table, name: r.jump });
-  }
-  return [...out.values()];
-}
 
 /** -N / -F CHAIN / -X as one batch (the table is made, with its comment, when absent and only chains are made). */
 export async function chainOps(ctx: BackendContext, ops: readonly ChainOp[]): Promise<void> {
