@@ -23,6 +23,8 @@ import { addOthers, diffOthers, isOtherVia, OTHER_VIAS, readOthers, removeOthers
 import { withOthers } from './others-result.js';
 import { BACKENDS } from '../backends/index.js';
 import { nextGeneration, readGeneration, readState, type CurrentRule, type CurrentState } from './state.js';
+import { KnownRules } from './known-rules.js';
+import { needsSet } from '../backends/nft/port-sets.js';
 
 export { parseDesired, desiredFromInput, DesiredLines, type DesiredRuleInput, type DesiredState, type DesiredStateInput, type DesiredRule } from './desired.js';
 export type { Prune, StepAction, Counts } from './diff.js';
@@ -256,6 +258,12 @@ export async function apply(ctx: BackendContext, input: DesiredArg, opts: ApplyO
       throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply does not manage address lists (sets) yet`,
         { field: `rules[${d.index}].${d.rule.srcList ? 'src' : 'dst'}`, messageIndex: d.index, hint: 'add the list rule with add (--src @FILE) and change it with update (pktmark set add|del)' });
     }
+    // a port list is an anonymous set the kernel names (__setN): apply would have to read the sets back to diff it
+    const portList = needsSet(d.rule.sports) ? 'sport' : needsSet(d.rule.dports) ? 'dport' : undefined;
+    if (portList) {
+      throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply does not manage port lists (anonymous sets) yet`,
+        { field: `rules[${d.index}].${portList}`, messageIndex: d.index, hint: 'one rule per port or a port range, or add the list rule with add' });
+    }
     if (via === 'nft') continue;
     if (!isOtherVia(via)) {
       throw new PktmarkError('UNSUPPORTED', `${ruleLabel(d, desired.source)}: apply manages nft, tc, bpf and xdp rules; via ${JSON.stringify(via)} attaches host-wide, outside any namespace`,
@@ -301,18 +309,21 @@ async function applyNft(ctx: BackendContext, input: DesiredState, opts: ApplyOpt
   const picks = new Map<string, AutoMarkPick>();
   const t = await ctx.transport(NETLINK_NETFILTER);
   const max = opts.maxRetries ?? DEFAULT_MAX_RETRIES;
+  // the desired rules as a dump shows them, made on the first read that needs them
+  let known: KnownRules | undefined;
+  const knownRules = (): KnownRules => (known ??= new KnownRules(input.rules, ctx.table));
   for (let attempt = 0; ; attempt++) {
     const generation = await readGeneration(t);
     if (attempt === 0 && opts.unlessGeneration === generation) {
       return { added: 0, removed: 0, replaced: 0, moved: 0, kept: 0, steps: [], sent: false, retries: 0, generation, generationAfter: generation, skipped: true, durationMs: performance.now() - started };
     }
     const cache = opts.cache;
-    let state = cache?.state && cache.generation === generation ? cache.state : await readState(t, ctx.table, generation);
+    let state = cache?.state && cache.generation === generation ? cache.state : await readState(t, ctx.table, generation, knownRules());
     // auto marks: kept from the named rule in the table, else picked by a live scan (once)
     if (desired.rules.some((d) => d.autoMask !== undefined)) desired = await resolveAutoMarks(ctx, desired, state.rules, picks);
     let plan = diff(desired, state.rules, opts.prune ?? true);
     if (state === cache?.state && (plan.counts.replaced > 0 || plan.counts.moved > 0)) {
-      state = await readState(t, ctx.table, generation); // fresh counters to carry over
+      state = await readState(t, ctx.table, generation, knownRules()); // fresh counters to carry over
       plan = diff(desired, state.rules, opts.prune ?? true);
     }
     const done = (sent: boolean, made: ReadonlyMap<number, Made> = new Map()): ApplyResult => ({

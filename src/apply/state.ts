@@ -5,8 +5,8 @@
  * (ERESTART) if anything committed after we looked — including during the dump, which the
  * transport already re-reads when the kernel flags it NLM_F_DUMP_INTR.
  */
-import { NLM_F_ACK, NLM_F_REQUEST } from '../../codecs/netlink/message.js';
-import { decodeGen, NFT_MSG_NEWGEN, nftType, writeGetGen, type NftRule } from '../../codecs/nftables/messages.js';
+import { NLM_F_ACK, NLM_F_REQUEST, type NetlinkMessage } from '../../codecs/netlink/message.js';
+import { decodeGen, decodeRule, NFT_MSG_NEWGEN, nftType, writeGetGen, type NftRule } from '../../codecs/nftables/messages.js';
 import { decodeRuleUserdata } from '../../codecs/nftables/userdata.js';
 import { PktmarkError } from '../errors.js';
 import type { MarkRule } from '../rule.js';
@@ -14,7 +14,8 @@ import { chainOf } from '../backends/nft/chains.js';
 import { execute } from '../transport/execute.js';
 import type { Transport } from '../transport/transport.js';
 import { ruleId, tableState, type TableState } from '../backends/nft/index.js';
-import { streamRules } from '../backends/nft/list.js';
+import { streamRuleRows } from '../backends/nft/list.js';
+import type { KnownRules } from './known-rules.js';
 import { exprsToRule } from '../backends/nft/rule.js';
 import { parseSetName } from '../backends/nft/address-sets.js';
 
@@ -67,14 +68,24 @@ export function currentRule(r: NftRule): CurrentRule {
   };
 }
 
-/** `generation`: already read by the caller (it must have been read before this dump starts). */
-export async function readState(t: Transport, table: string, generation?: number): Promise<CurrentState> {
+/**
+ * `generation`: already read by the caller (it must have been read before this dump starts).
+ * `known`: the desired rules, whose unchanged copies in the dump are recognised by their bytes.
+ */
+export async function readState(t: Transport, table: string, generation?: number, known?: KnownRules): Promise<CurrentState> {
   generation ??= await readGeneration(t);
   const state = await tableState(t, table);
   // each rule is reduced to its record as it arrives: the decoded messages and expressions of a
   // 10,000-rule dump then die young instead of all being alive at once (the agent's peak RSS)
   const rules: CurrentRule[] = [];
-  if (state !== 'absent') for await (const r of streamRules(t, table)) rules.push(currentRule(r));
+  if (state === 'absent') return { generation, table: state, rules };
+  const decode = (m: NetlinkMessage): CurrentRule | undefined => {
+    const fast = known?.match(m.payload);
+    if (fast) return fast;
+    const r = decodeRule(m);
+    return r.table === table ? currentRule(r) : undefined;
+  };
+  for await (const r of streamRuleRows(t, table, decode, (c) => Number(c.handle))) rules.push(r);
   return { generation, table: state, rules };
 }
 

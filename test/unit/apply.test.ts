@@ -151,6 +151,14 @@ test('bad input anywhere: nothing is read or sent; the error names the rule inde
   const m = await open(k);
   await t.throwsAsync(m.apply([{ src: '10.0.0.1', mark: 1 }, { src: '10.0.0.1', mark: 'lots' }]), { message: /rule 1/ });
   t.is(k.transport.sent.length, 0);
+  // lists are sets: refused by apply, naming the field, before anything is sent
+  const lists = [[{ src: ['10.0.0.1', '10.0.0.2'], mark: 1 }, 'rules[1].src'], [{ proto: 'tcp', dport: [80, 443], mark: 1 }, 'rules[1].dport'], [{ proto: 'udp', sport: '1,5-9', mark: 1 }, 'rules[1].sport']] as const;
+  for (const [rule, field] of lists) {
+    const err = await t.throwsAsync(m.apply([{ src: '10.0.0.1', mark: 1 }, rule as DesiredRuleInput]), { instanceOf: PktmarkError });
+    t.is(err?.code, 'UNSUPPORTED');
+    t.is(err?.field, field);
+  }
+  t.is(k.transport.sent.length, 0);
 });
 
 test('file errors: duplicate names, unknown keys, YAML syntax, a non-mapping rule; JSON gets lines too', (t) => {

@@ -4,7 +4,7 @@
  * handle generator), so they are what a restarted dump skips by.
  */
 import { decodeRule, NFPROTO_INET, NFT_MSG_NEWRULE, nftType, writeRuleDump, type NftRule } from '../../../codecs/nftables/messages.js';
-import { NLM_F_DUMP, NLM_F_REQUEST } from '../../../codecs/netlink/message.js';
+import { NLM_F_DUMP, NLM_F_REQUEST, type NetlinkMessage } from '../../../codecs/netlink/message.js';
 import { ENOENT } from '../../../codecs/errno.js';
 import { PktmarkError } from '../../errors.js';
 import { dumpStream, type Fill } from '../../transport/execute.js';
@@ -16,16 +16,20 @@ export const getRules = (table: string): Fill => (w, seq) => writeRuleDump(w, NL
 const NEWRULE = nftType(NFT_MSG_NEWRULE);
 
 /** The rules of `inet table`, in the kernel's order (chain by chain), one at a time. ENOENT (no table) → none. */
-export async function* streamRules(t: Transport, table: string): AsyncGenerator<NftRule> {
-  const rows = {
-    decode: (m: Parameters<typeof decodeRule>[0]): NftRule | undefined => {
-      if (m.header.type !== NEWRULE) return undefined;
-      const r = decodeRule(m);
-      return r.table === table ? r : undefined;
-    },
-    // handles fit a double: the kernel counts them up from 1 per table
-    key: (r: NftRule): number | string => (r.handle === undefined ? `${r.chain}:?` : Number(r.handle)),
-  };
+export function streamRules(t: Transport, table: string): AsyncGenerator<NftRule> {
+  // handles fit a double: the kernel counts them up from 1 per table
+  return streamRuleRows(t, table, (m) => {
+    const r = decodeRule(m);
+    return r.table === table ? r : undefined;
+  }, (r) => (r.handle === undefined ? `${r.chain}:?` : Number(r.handle)));
+}
+
+/**
+ * The same dump with each NEWRULE message made into a row by `decode` (apply reads rules it
+ * knows without decoding their expressions: apply/known-rules.ts); undefined drops a message.
+ */
+export async function* streamRuleRows<T>(t: Transport, table: string, decode: (m: NetlinkMessage) => T | undefined, key: (row: T) => number | string): AsyncGenerator<T> {
+  const rows = { decode: (m: NetlinkMessage): T | undefined => (m.header.type === NEWRULE ? decode(m) : undefined), key };
   try {
     yield* dumpStream(t, `list rules of inet ${table}`, getRules(table), rows);
   } catch (e) {
