@@ -51,12 +51,12 @@ const NFTA_CHAIN_TYPE = 7;
 const NFTA_HOOK_HOOKNUM = 1;
 const NFTA_HOOK_PRIORITY = 2;
 
-const NFTA_RULE_TABLE = 1;
-const NFTA_RULE_CHAIN = 2;
-const NFTA_RULE_HANDLE = 3;
-const NFTA_RULE_EXPRESSIONS = 4;
-const NFTA_RULE_POSITION = 6;
-const NFTA_RULE_USERDATA = 7;
+export const NFTA_RULE_TABLE = 1;
+export const NFTA_RULE_CHAIN = 2;
+export const NFTA_RULE_HANDLE = 3;
+export const NFTA_RULE_EXPRESSIONS = 4;
+export const NFTA_RULE_POSITION = 6;
+export const NFTA_RULE_USERDATA = 7;
 const NFTA_RULE_ID = 9;
 const NFTA_RULE_POSITION_ID = 10;
 

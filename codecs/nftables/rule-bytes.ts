@@ -15,13 +15,11 @@
 import { NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK, align4 } from '../netlink/attributes.js';
 import { HOST_LITTLE_ENDIAN } from '../netlink/struct.js';
 
+import {
+  NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS, NFTA_RULE_HANDLE, NFTA_RULE_POSITION, NFTA_RULE_TABLE, NFTA_RULE_USERDATA,
+} from './messages.js';
+
 /** linux/netfilter/nf_tables.h */
-const NFTA_RULE_TABLE = 1;
-const NFTA_RULE_CHAIN = 2;
-const NFTA_RULE_HANDLE = 3;
-const NFTA_RULE_EXPRESSIONS = 4;
-const NFTA_RULE_POSITION = 6;
-const NFTA_RULE_USERDATA = 7;
 const NFTA_EXPR_NAME = 1;
 const NFTA_EXPR_DATA = 2;
 const NFTA_COUNTER_BYTES = 1;
