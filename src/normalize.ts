@@ -6,8 +6,16 @@
 import { BACKENDS, DEFAULT_VIA, VIAS, isVia, viaWords, type Via } from './backends/index.js';
 import { fail, normalizeFields, SHARED_FIELD_SET, type MarkRule, type MarkRuleInput } from './rule.js';
 
-function owners(field: string): Via[] {
-  return VIAS.filter((v) => (BACKENDS[v].fields as readonly string[]).includes(field));
+// the backends that take each backend-only field: asked for every such key of every rule of a
+// bulk add (hook, table, dev, …), so worked out once per field (unknown fields fail at once and are not kept)
+const ownersOf = new Map<string, readonly Via[]>();
+function owners(field: string): readonly Via[] {
+  let o = ownersOf.get(field);
+  if (o === undefined) {
+    o = VIAS.filter((v) => (BACKENDS[v].fields as readonly string[]).includes(field));
+    if (o.length > 0) ownersOf.set(field, o);
+  }
+  return o;
 }
 
 /** The first backend whose `implied` says the input is its own (a loop, not a closure per rule). */
