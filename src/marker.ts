@@ -73,8 +73,16 @@ export function normalizeRules(input: MarkRuleInput | readonly MarkRuleInput[]):
 }
 
 function splitByVia(rules: readonly MarkRule[]): Backend {
-  const vias = new Set(rules.map((r) => r.via));
-  if (vias.size > 1) {
+  // a loop, not a Set of a mapped copy: one via is the usual case, so nothing is allocated for it
+  let via: Via | undefined;
+  let mixed = false;
+  for (let i = 0; i < rules.length && !mixed; i++) {
+    const r = rules[i];
+    if (r === undefined) continue; // a hole, as map() skips it
+    if (via === undefined) via = r.via; else if (r.via !== via) mixed = true;
+  }
+  if (mixed) {
+    const vias = new Set(rules.map((r) => r.via));
     throw new PktmarkError('INVALID_ARGUMENT', `one add cannot mix via ${[...vias].map((v) => JSON.stringify(v)).join(' and ')} rules: only one backend can apply a batch atomically`, { field: 'via', hint: 'add them in two calls' });
   }
   return BACKENDS[rules[0].via];

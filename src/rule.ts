@@ -272,6 +272,15 @@ export const SHARED_FIELD_SET: ReadonlySet<string> = new Set(SHARED_FIELDS);
 export type RuleDraft = { -readonly [K in keyof MarkRule]?: MarkRule[K] };
 
 /**
+ * A fresh draft: a plain object (Object.prototype, constructor Object, as a literal would be),
+ * made by `new` so that V8 gives it room for all its fields in the object itself. A literal
+ * `{ via }` has room for one, and every further field went into a separate, regrown property
+ * array: one more object per rule, and every rule of a bulk add survives into its record.
+ */
+const Draft = function (this: RuleDraft, via: Via) { this.via = via; } as unknown as new (via: Via) => RuleDraft;
+Draft.prototype = Object.prototype;
+
+/**
  * What a backend checks itself: the fields only it has (tc's dev, nft's hook, …). The backend
  * registry (backends/index.ts) is built from these; `normalizeRule` (normalize.ts) picks one.
  */
@@ -315,7 +324,7 @@ export function normalizeWith(spec: RuleFields, input: MarkRuleInput): MarkRule 
  */
 export function normalizeFields(spec: RuleFields, input: MarkRuleInput): MarkRule {
   let family = parseFamily(input.family);
-  const out: RuleDraft = { via: spec.via };
+  const out = new Draft(spec.via);
   if (input.src !== undefined) family = addressField(spec, input.src, 'src', family, out);
   if (input.dst !== undefined) family = addressField(spec, input.dst, 'dst', family, out);
   if (family) out.family = family;

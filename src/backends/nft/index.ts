@@ -140,25 +140,25 @@ export function ruleRecord(r: NftRule, table: string, sets?: ReadonlyMap<string,
 }
 
 /**
- * The record of a rule just added. Its `text` is made on first read (and by toJSON): a
- * 10,000-rule add should not format 10,000 command lines that nobody asked for.
+ * The record of a rule just added. Its `id` and `text` are made on first read (and by toJSON):
+ * a 10,000-rule add should not build 10,000 id strings and command lines that nobody asked for,
+ * and every record of a bulk add outlives the add (what it holds is copied by the GC).
  */
 class AddedRule implements RuleRecord {
-  declare readonly id: string;
   declare readonly rule: MarkRule;
   private declare readonly table: string;
-  declare readonly via: 'nft';
-  declare readonly packets: number;
-  declare readonly bytes: number;
-  // plain assignments, not class fields (which define each property): one record per rule of a bulk add
-  constructor(id: string, rule: MarkRule, table: string) {
-    this.id = id;
+  private declare readonly handle: bigint | number;
+  // plain assignments, not class fields (which define each property): one record per rule of a
+  // bulk add, so what is the same for all of them (via, the zero counters) lives on the prototype
+  constructor(handle: bigint | number, rule: MarkRule, table: string) {
     this.rule = rule;
     this.table = table;
-    this.via = 'nft';
-    this.packets = 0;
-    this.bytes = 0;
+    this.handle = handle;
   }
+  get via(): 'nft' { return 'nft'; }
+  get packets(): number { return 0; }
+  get bytes(): number { return 0; }
+  get id(): string { return ruleId(chainOf(this.rule), this.handle); }
   get text(): string { return explainNft(this.rule, this.table); }
   toJSON(): RuleRecord { return { id: this.id, via: this.via, rule: this.rule, packets: 0, bytes: 0, text: this.text }; }
 }
@@ -241,7 +241,7 @@ export const nftBackend: Backend<'nft'> = {
     } else {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
-    return rules.map((rule, i) => new AddedRule(ruleId(chainOf(rule), handles[i]), rule, ctx.table));
+    return rules.map((rule, i) => new AddedRule(handles[i], rule, ctx.table));
   },
 
   async *rules(ctx) {
