@@ -41,8 +41,8 @@ const WARMUP = [
   }
   process.exitCode = 0;
   const data = script.createCachedData();
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(size);
-  fs.writeFileSync(launcher.CACHE, Buffer.concat([launcher.MAGIC, len, data]));
+  const head = Buffer.alloc(launcher.HEAD - launcher.MAGIC.length);
+  head.writeUInt32LE(size);
+  fs.writeFileSync(launcher.CACHE, Buffer.concat([launcher.MAGIC, head, data]));
   process.stderr.write(`${path.relative(process.cwd(), launcher.CACHE)} ${(data.length / 1024).toFixed(0)} KiB\n`);
 })().catch((e) => { process.stderr.write(`warm-cache: ${e.stack ?? e}\n`); process.exit(1); });

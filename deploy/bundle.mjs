@@ -1,5 +1,5 @@
-// `npm run bundle`: the CLI as one CommonJS bundle, dist/bundle/pktmark-main.cjs, with every
-// dependency inside (yaml, prom-client, koffi's JavaScript), started by dist/bundle/pktmark.cjs
+// `npm run bundle`: the CLI as one CommonJS bundle, dist/bundle/pktmark-main.cjs, with koffi's
+// JavaScript inside and yaml and prom-client beside it (pktmark-vendor-*.cjs), started by dist/bundle/pktmark.cjs
 // (build/launcher.cjs) from V8's code cache beside it (pktmark-main.cjs.v8cache, for the Node
 // version that ran this script: the image's Node should be the same major and minor, else the
 // launcher compiles the source, correct but ~40 ms slower to start); plus koffi's native module

@@ -8,5 +8,7 @@ import { main } from './main.js';
 // process.stdout: building that stream costs more than a dry-run (see io.ts).
 
 // No top-level await: the bundle is CommonJS, whose loader starts ~20 ms faster than ESM's.
-// `done`: build/warm-cache.cjs runs the bundle several times in one process and waits for each.
+// `done`: build/warm-cache.cjs runs the bundle several times in one process and waits for each;
+// the launcher then ends a real run with exitNow (io.ts).
+export { exitNow } from './io.js';
 export const done: Promise<number> = main(process.argv.slice(2)).then((code) => { process.exitCode = code; return code; });

@@ -23,6 +23,12 @@ export interface NetlinkSocketOptions {
 }
 
 const RECV_CHUNK = 256 * 1024;
+/**
+ * One receive buffer for every socket of the process: a datagram is copied out of it before
+ * anything can await, so sockets never see each other's bytes. `pktmark add` opens five sockets
+ * (its conflicts scan); a buffer each was five 256 KiB mappings, each faulting in its own pages.
+ */
+let recvChunk: Uint8Array | undefined;
 
 /**
  * A netlink socket bound to a kernel-assigned port. Non-blocking: a receive that would block
@@ -37,7 +43,6 @@ export class NetlinkSocket implements Transport {
   private sndbuf: number;
   private rcvbuf: number;
   private readonly timeoutMs: number;
-  private readonly buf = new Uint8Array(RECV_CHUNK);
   private queue: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
 
@@ -196,10 +201,11 @@ export class NetlinkSocket implements Transport {
     const c = getLibc();
     for (;;) {
       if (this.fd < 0) throw new PktmarkError('CLOSED', 'netlink socket is closed');
-      const n = c.recv(this.fd, this.buf, this.buf.length, MSG_DONTWAIT | MSG_TRUNC);
+      const buf = (recvChunk ??= new Uint8Array(RECV_CHUNK));
+      const n = c.recv(this.fd, buf, buf.length, MSG_DONTWAIT | MSG_TRUNC);
       if (n >= 0) {
-        if (n > this.buf.length) throw new PktmarkError('DECODE', `netlink datagram of ${n} bytes exceeds the ${this.buf.length}-byte receive buffer`);
-        return parseMessages(this.buf.slice(0, n));
+        if (n > buf.length) throw new PktmarkError('DECODE', `netlink datagram of ${n} bytes exceeds the ${buf.length}-byte receive buffer`);
+        return parseMessages(buf.slice(0, n));
       }
       const errno = c.errno();
       if (errno === EINTR) continue;

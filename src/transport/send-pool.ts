@@ -57,7 +57,8 @@ export class SendPool extends WriterPool {
     let b: Uint8Array | undefined;
     // a first add writes into fresh pages: one mmap that faults them all in (MAP_POPULATE) cost
     // 21-24 ms of CPU for 4 MiB here, against 32-39 ms for a fault per page on first touch; above
-    // 8 MiB the rounding up to a power of two could populate twice what is written
+    // 8 MiB the rounding up to a power of two could populate twice what is written. From 2 MiB up
+    // the mapping is in huge pages (syscalls.ts), a few faults whatever the size
     try { b = getLibc().mapDontFork(bytes, bytes <= MAX_POPULATED); } catch { b = undefined; }
     // no libc (koffi missing) or no memory: the heap buffer from now on
     if (!b) this.mapping = false;
