@@ -35,6 +35,8 @@ export interface Plan {
   /** desired order (keep, add, replace, move), then the removals in kernel order */
   readonly steps: readonly Step[];
   readonly counts: Counts;
+  /** the kernel rules no step names (not apply's, or kept by prune: false), in kernel order: they stay as they are */
+  readonly untouched: readonly CurrentRule[];
 }
 
 /**
@@ -199,14 +201,14 @@ export function diff(desired: DesiredState, current: readonly CurrentRule[], pru
     const reason = c.chain !== chain ? `hook changed from ${c.chain}` : 'out of order';
     steps.push({ action: 'move', chain, desired: d, current: c, reason }); moved++;
   }
-  if (prune !== false) {
-    for (let i = 0; i < m; i++) {
-      const c = current[i];
-      if (used[i] || (!c.managed && prune !== 'all')) continue;
-      steps.push({ action: 'remove', chain: c.chain, current: c }); removed++;
-    }
+  const untouched: CurrentRule[] = [];
+  for (let i = 0; i < m; i++) {
+    const c = current[i];
+    if (used[i]) continue;
+    if (prune === false || (!c.managed && prune !== 'all')) { untouched.push(c); continue; }
+    steps.push({ action: 'remove', chain: c.chain, current: c }); removed++;
   }
-  return { steps, counts: { added, removed, replaced, moved, kept } };
+  return { steps, counts: { added, removed, replaced, moved, kept }, untouched };
 }
 
 /** Whether the plan changes anything in the kernel. */
