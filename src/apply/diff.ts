@@ -71,13 +71,15 @@ export function ruleKey(r: MarkRule): string {
  * Scratch kept across diffs, grown as needed: a warm agent diffs 10,000 rules on every change,
  * and fresh memory is what such a diff mostly cost (a 10,000-entry Map or Set each time, and
  * their growth). `keyIds` numbers the content keys recent diffs saw, so a diff looks its keys up
- * instead of inserting them all again; it is emptied when it holds far more than a diff uses.
+ * instead of inserting them all again. Only kernel rules' keys go in, so it is emptied once it
+ * holds 1,024 more than the table has rules: the keys of rules gone since stay that few (the
+ * agent's RSS), and a 1% change of 10,000 re-inserts them every tenth apply or so.
  */
 const keyIds = new Map<string, number>();
 let ints = new Int32Array(0);
 let bytes = new Uint8Array(0);
 
-/** `count` zeroed bytes and `count` ints (reused; not valid after the next diff). */
+/** `count` zeroed bytes and `intCount` ints (reused; not valid after the next diff). */
 function scratch(count: number, intCount: number): { b: Uint8Array; i: Int32Array } {
   if (bytes.length < count) bytes = new Uint8Array(Math.max(count, bytes.length * 2));
   else bytes.fill(0, 0, count);
@@ -111,7 +113,7 @@ function keepIncreasing(xs: Int32Array, at: Int32Array, len: number, tails: Int3
 export function diff(desired: DesiredState, current: readonly CurrentRule[], prune: Prune = true): Plan {
   const n = desired.rules.length;
   const m = current.length;
-  if (keyIds.size > 4 * (n + m) + 4096) keyIds.clear();
+  if (keyIds.size > m + 1024) keyIds.clear();
   // bytes: used (m), same (n), stays (n); ints: match (n), next (m), then per key id head and tail, then LIS scratch (4n)
   const idRoom = keyIds.size + m;
   const { b, i: w } = scratch(m + 2 * n, 5 * n + m + 2 * idRoom);
