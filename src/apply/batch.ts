@@ -41,7 +41,7 @@ export function encodeApplyBatch(plan: Plan, table: string, state: TableState, g
   // sized for what is written: a kept rule sends nothing (a 1% change of 10,000 is ~200 messages, not 10,000)
   let sends = 0;
   for (const s of plan.steps) if (s.action !== 'keep') sends += s.action === 'move' ? 2 : 1;
-  const b = new BatchWriter<WrittenRule>(1024 + sends * 400, nextSeq, pool, genid);
+  const b = new BatchWriter<WrittenRule>(1024 + sends * 400, nextSeq, pool, genid, sends + 8);
   const marks = { lastAt: -1, lastSeq: 0, lastNewAt: -1 };
   const track = (seqOf: () => number, isNew = false): void => {
     const at = b.w.length;
@@ -49,11 +49,12 @@ export function encodeApplyBatch(plan: Plan, table: string, state: TableState, g
     marks.lastAt = at;
     if (isNew) marks.lastNewAt = at;
   };
-  const writes = plan.steps.filter((s) => s.action === 'add' || s.action === 'move');
   if (state === 'absent') {
     track(() => b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT })));
   }
-  const hooks = new Set(writes.map((s) => s.chain));
+  // the chains new rules go to (made if absent)
+  const hooks = new Set<string>();
+  for (const s of plan.steps) if (s.action === 'add' || s.action === 'move') hooks.add(s.chain);
   for (const c of BASE_CHAINS) {
     if (!hooks.has(c.name)) continue;
     track(() => b.add('chain', undefined, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
@@ -115,8 +116,13 @@ export function encodeApplyBatch(plan: Plan, table: string, state: TableState, g
         if (echoFirst) { flags |= NLM_F_ECHO; echoFirst = false; }
         newRuleSteps.push(i);
       }
-      const fast = tail && s.action === 'add';
-      track(() => b.add('rule', i, (w, seq) => (fast ? writeTail(encoder, w, s, table, flags, seq) : writeStep(w, s, table, flags, seq, place, id))), s.action !== 'replace');
+      // one NEWRULE per rule: written in place (as b.add would, without its two closures per rule)
+      const at = b.w.length;
+      const seq = b.seq();
+      b.record('rule', i, seq, tail && s.action === 'add' ? writeTail(encoder, b.w, s, table, flags, seq) : writeStep(b.w, s, table, flags, seq, place, id));
+      marks.lastSeq = seq;
+      marks.lastAt = at;
+      if (s.action !== 'replace') marks.lastNewAt = at;
       anchor = id !== undefined ? { id } : s.action === 'replace' ? { handle: s.current!.handle } : undefined;
     });
   }

@@ -55,6 +55,10 @@ export function ruleLabel(r: { index: number; name?: string; line?: number }, so
   return `rule ${r.index}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
+/** How messages name rule `index` (made only for a message). */
+const labelAt = (index: number, line: number | undefined, name?: string): { index: number; line?: number; name?: string } =>
+  ({ index, ...(line !== undefined ? { line } : {}), ...(name !== undefined ? { name } : {}) });
+
 interface Located {
   readonly input: unknown;
   readonly line?: number;
@@ -100,11 +104,10 @@ export class DesiredLines {
   }
 }
 
-function checkName(name: unknown, at: Located & { index: number }, source?: string): string {
-  const label = ruleLabel({ index: at.index, ...(at.line !== undefined ? { line: at.line } : {}) }, source);
+function checkName(name: unknown, index: number, line: number | undefined, source?: string): string {
   if (typeof name !== 'string' || !NAME_RE.test(name) || new TextEncoder().encode(name).length > MAX_NAME_BYTES) {
-    throw new PktmarkError('INVALID_ARGUMENT', `${label}: name ${JSON.stringify(name)} must be 1-${MAX_NAME_BYTES} bytes of letters, digits, spaces and _ . : / @ + - (not starting with a space)`,
-      { field: `rules[${at.index}].name`, messageIndex: at.index });
+    throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(labelAt(index, line), source)}: name ${JSON.stringify(name)} must be 1-${MAX_NAME_BYTES} bytes of letters, digits, spaces and _ . : / @ + - (not starting with a space)`,
+      { field: `rules[${index}].name`, messageIndex: index });
   }
   return name;
 }
@@ -147,53 +150,75 @@ function claimName(seen: Map<string, number>, name: string, at: { index: number;
   seen.set(name, at.index);
 }
 
+/** A plain object without a name key: its fields are the rule's as they are (no copy without `name`, 10,000 of them per apply). */
+const namelessPlain = (o: object): boolean => !Object.hasOwn(o, 'name') && Object.getPrototypeOf(o) === Object.prototype;
+
 function buildUnmarked(items: readonly Located[], source?: string): DesiredState {
   const seen = new Map<string, number>();
-  const rules = items.map((it, index): DesiredRule => {
-    const base = { index, ...(it.line !== undefined ? { line: it.line } : {}) };
+  const rules: DesiredRule[] = [];
+  for (let index = 0; index < items.length; index++) {
+    const it = items[index];
     const known = it.known;
     if (known) {
       // validated when it was read; only the file-wide check (unique names) is left
-      if (known.name !== undefined) claimName(seen, known.name, { ...base, name: known.name }, source);
-      return desiredRule(known.rule, index, known.name, it.line, known.autoMask);
+      if (known.name !== undefined) claimName(seen, known.name, labelAt(index, it.line, known.name), source);
+      rules.push(desiredRule(known.rule, index, known.name, it.line, known.autoMask));
+    } else {
+      rules.push(fromInput(it.input, index, it.line, it.fieldLine, seen, source));
     }
-    if (it.input === null || typeof it.input !== 'object' || Array.isArray(it.input)) {
-      throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(base, source)}: a rule must be a mapping of fields (src, mark, …)`, { field: `rules[${index}]`, messageIndex: index });
-    }
-    const { name: rawName, ...fields } = it.input as Record<string, unknown>;
-    const name = rawName === undefined ? undefined : checkName(rawName, { ...it, index }, source);
-    const at = { ...base, ...(name !== undefined ? { name } : {}) };
-    if (name !== undefined) claimName(seen, name, at, source);
-    let rule: MarkRule;
-    let auto: number | undefined;
-    try {
-      auto = autoMask(fields.mark);
-      if (auto !== undefined && name === undefined) {
-        throw new PktmarkError('INVALID_MARK', 'an auto mark needs the rule to have a name, so that its pick is kept across applies', { field: 'mark', hint: 'add name: … to the rule' });
-      }
-      rule = normalizeRule((auto === undefined ? fields : { ...fields, mark: '0x1/0x1' }) as unknown as MarkRuleInput);
-      // apply places rules in the hook chains only: a user chain's rules would be left out of its batch
-      if (rule.chain !== undefined || rule.jump !== undefined) {
-        throw new PktmarkError('UNSUPPORTED', `${rule.chain !== undefined ? 'chain' : 'jump'}: apply manages the hook chains only; user-defined chains go through add or iptables-restore`, { field: rule.chain !== undefined ? 'chain' : 'jump' });
-      }
-    } catch (e) {
-      if (!(e instanceof PktmarkError)) throw e;
-      const fieldLine = e.field !== undefined ? it.fieldLine?.(e.field) : undefined;
-      const where = fieldLine !== undefined && fieldLine !== at.line ? { ...at, line: fieldLine } : at;
-      throw new PktmarkError(e.code, `${ruleLabel(where, source)}: ${e.message}`, {
-        ...e.toJSON(), field: `rules[${index}]${e.field !== undefined ? `.${e.field}` : ''}`, messageIndex: index,
-      });
-    }
-    return desiredRule(rule, index, name, it.line, auto);
-  });
+  }
   return { rules, ...(source !== undefined ? { source } : {}) };
+}
+
+/** buildUnmarked for a caller's list: no line numbers, nothing known, no item object per rule. */
+function buildList(list: readonly unknown[]): DesiredState {
+  const seen = new Map<string, number>();
+  const rules: DesiredRule[] = [];
+  for (let index = 0; index < list.length; index++) rules.push(fromInput(list[index], index, undefined, undefined, seen, undefined));
+  return { rules };
+}
+
+/** One rule of the file or list, validated; `fieldLine` maps a field to its line for messages. */
+function fromInput(input: unknown, index: number, line: number | undefined, fieldLine: Located['fieldLine'], seen: Map<string, number>, source: string | undefined): DesiredRule {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new PktmarkError('INVALID_ARGUMENT', `${ruleLabel(labelAt(index, line), source)}: a rule must be a mapping of fields (src, mark, …)`, { field: `rules[${index}]`, messageIndex: index });
+  }
+  let fields: Record<string, unknown>;
+  let rawName: unknown;
+  if (namelessPlain(input)) fields = input as Record<string, unknown>;
+  else ({ name: rawName, ...fields } = input as Record<string, unknown>);
+  const name = rawName === undefined ? undefined : checkName(rawName, index, line, source);
+  if (name !== undefined) claimName(seen, name, labelAt(index, line, name), source);
+  let rule: MarkRule;
+  let auto: number | undefined;
+  try {
+    auto = autoMask(fields.mark);
+    if (auto !== undefined && name === undefined) {
+      throw new PktmarkError('INVALID_MARK', 'an auto mark needs the rule to have a name, so that its pick is kept across applies', { field: 'mark', hint: 'add name: … to the rule' });
+    }
+    rule = normalizeRule((auto === undefined ? fields : { ...fields, mark: '0x1/0x1' }) as unknown as MarkRuleInput);
+    // apply places rules in the hook chains only: a user chain's rules would be left out of its batch
+    if (rule.chain !== undefined || rule.jump !== undefined) {
+      throw new PktmarkError('UNSUPPORTED', `${rule.chain !== undefined ? 'chain' : 'jump'}: apply manages the hook chains only; user-defined chains go through add or iptables-restore`, { field: rule.chain !== undefined ? 'chain' : 'jump' });
+    }
+  } catch (e) {
+    if (!(e instanceof PktmarkError)) throw e;
+    const fl = e.field !== undefined ? fieldLine?.(e.field) : undefined;
+    const where = labelAt(index, fl !== undefined && fl !== line ? fl : line, name);
+    throw new PktmarkError(e.code, `${ruleLabel(where, source)}: ${e.message}`, {
+      ...e.toJSON(), field: `rules[${index}]${e.field !== undefined ? `.${e.field}` : ''}`, messageIndex: index,
+    });
+  }
+  return desiredRule(rule, index, name, line, auto);
 }
 
 /** A library caller's desired list (no lines). */
 export function desiredFromInput(input: DesiredStateInput | readonly DesiredRuleInput[]): DesiredState {
   const list = Array.isArray(input) ? input : (input as DesiredStateInput | null)?.rules;
   if (!Array.isArray(list)) throw new PktmarkError('INVALID_ARGUMENT', 'desired state must be an array of rules or an object with a rules array', { field: 'rules' });
-  return build(list.map((input: unknown) => ({ input })));
+  const out = buildList(list);
+  made.add(out);
+  return out;
 }
 
 const TOP_LEVEL = new Set(['rules']);
@@ -203,14 +228,10 @@ const TOP_LEVEL = new Set(['rules']);
  * in messages. `lines`: the rules of the last parse by line (see DesiredLines), updated by this one.
  */
 export function parseDesired(text: string, source?: string, lines?: DesiredLines): DesiredState {
-  // the lines parseFast skips as known, in file order
-  const hits: KnownRule[] = [];
-  const fast = parseFast(text, lines ? (flow) => { const k = lines.lookup(flow); if (k) hits.push(k); return k !== undefined; } : undefined);
+  const fast = parseFast<KnownRule>(text, lines ? (flow) => lines.lookup(flow) : undefined);
   if (fast) {
-    let h = 0;
-    return build(fast.map((f): Located => (f.known
-      ? { input: undefined, line: f.line, flow: f.flow!, known: hits[h++] }
-      : { input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]), ...(f.flow !== undefined ? { flow: f.flow } : {}) })), source, lines);
+    // a known line's item is already all a Located needs
+    return build(fast.map((f): Located => (f.known ? f : { input: f.input, line: f.line, fieldLine: (field: string) => f.fieldLines.get(field.split(/[.[]/, 1)[0]), ...(f.flow !== undefined ? { flow: f.flow } : {}) })), source, lines);
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });

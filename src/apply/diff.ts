@@ -35,6 +35,8 @@ export interface Plan {
   /** desired order (keep, add, replace, move), then the removals in kernel order */
   readonly steps: readonly Step[];
   readonly counts: Counts;
+  /** the kernel rules no step names (not apply's, or kept by prune: false), in kernel order: they stay as they are */
+  readonly untouched: readonly CurrentRule[];
 }
 
 /**
@@ -65,102 +67,150 @@ export function ruleKey(r: MarkRule): string {
   return k;
 }
 
-/** Indices (into `xs`) of one longest strictly increasing subsequence. */
-export function longestIncreasing(xs: readonly number[]): Set<number> {
-  const tails: number[] = [];
-  const prev = new Array<number>(xs.length).fill(-1);
-  for (let i = 0; i < xs.length; i++) {
+/**
+ * Scratch kept across diffs, grown as needed: a warm agent diffs 10,000 rules on every change,
+ * and fresh memory is what such a diff mostly cost (a 10,000-entry Map or Set each time, and
+ * their growth). `keyIds` numbers the content keys recent diffs saw, so a diff looks its keys up
+ * instead of inserting them all again. Only kernel rules' keys go in, so it is emptied once it
+ * holds 1,024 more than the table has rules: the keys of rules gone since stay that few (the
+ * agent's RSS), and a 1% change of 10,000 re-inserts them every tenth apply or so.
+ */
+const keyIds = new Map<string, number>();
+let ints = new Int32Array(0);
+let bytes = new Uint8Array(0);
+
+/** `count` zeroed bytes and `intCount` ints (reused; not valid after the next diff). */
+function scratch(count: number, intCount: number): { b: Uint8Array; i: Int32Array } {
+  if (bytes.length < count) bytes = new Uint8Array(Math.max(count, bytes.length * 2));
+  else bytes.fill(0, 0, count);
+  if (ints.length < intCount) ints = new Int32Array(Math.max(intCount, ints.length * 2));
+  return { b: bytes, i: ints };
+}
+
+/**
+ * Marks in `keep` (by `at[k]`) one longest strictly increasing subsequence of `xs[0..len)`, the one
+ * patience sorting with back links finds (ties: the earliest tail that is not smaller is replaced).
+ * `tails` and `prev` are scratch of `len` ints each.
+ */
+function keepIncreasing(xs: Int32Array, at: Int32Array, len: number, tails: Int32Array, prev: Int32Array, keep: Uint8Array): void {
+  let size = 0;
+  for (let i = 0; i < len; i++) {
     let lo = 0;
-    let hi = tails.length;
+    let hi = size;
     while (lo < hi) { const mid = (lo + hi) >> 1; if (xs[tails[mid]] < xs[i]) lo = mid + 1; else hi = mid; }
-    if (lo > 0) prev[i] = tails[lo - 1];
+    prev[i] = lo > 0 ? tails[lo - 1] : -1;
     tails[lo] = i;
+    if (lo === size) size++;
   }
-  const out = new Set<number>();
-  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; i = prev[i]) out.add(i);
-  return out;
+  for (let i = size ? tails[size - 1] : -1; i >= 0; i = prev[i]) keep[at[i]] = 1;
 }
 
 /**
  * Kernel rules are referred to by their index in `current` (which is also their kernel position
- * within a chain), matches in typed arrays: a 10,000-rule diff makes no per-rule map entry or
- * match object, which was most of a warm agent's garbage.
+ * within a chain), matches and the queues of equal rules in typed arrays: a 10,000-rule diff
+ * makes no per-rule map entry or match object.
  */
 export function diff(desired: DesiredState, current: readonly CurrentRule[], prune: Prune = true): Plan {
-  const byName = new Map<string, number>();
-  // a content key's kernel rules, oldest first: one index, or a queue when several rules are equal
-  const byKey = new Map<string, number | number[]>();
-  current.forEach((c, i) => {
-    if (!c.managed) return;
-    if (c.name !== undefined) { if (!byName.has(c.name)) byName.set(c.name, i); return; }
-    if (!c.rule) return;
-    const k = ruleKey(c.rule);
-    const q = byKey.get(k);
-    if (q === undefined) byKey.set(k, i); else if (typeof q === 'number') byKey.set(k, [q, i]); else q.push(i);
-  });
   const n = desired.rules.length;
-  const used = new Uint8Array(current.length);
+  const m = current.length;
+  if (keyIds.size > m + 1024) keyIds.clear();
+  // bytes: used (m), same (n), stays (n); ints: match (n), next (m), then per key id head and tail, then LIS scratch (4n)
+  const idRoom = keyIds.size + m;
+  const { b, i: w } = scratch(m + 2 * n, 5 * n + m + 2 * idRoom);
+  const used = b.subarray(0, m);
+  const same = b.subarray(m, m + n);
+  const stays = b.subarray(m + n, m + 2 * n);
   /** per desired rule: the index of its kernel rule, or -1 */
-  const match = new Int32Array(n).fill(-1);
-  /** per desired rule with a match: 1 when the contents are equal */
-  const same = new Uint8Array(n);
+  const match = w.subarray(0, n);
+  match.fill(-1);
+  /** per kernel rule: the next kernel rule of its content key (oldest first), or -1 */
+  const next = w.subarray(n, n + m);
+  const head = w.subarray(n + m, n + m + idRoom);
+  const tail = w.subarray(n + m + idRoom, n + m + 2 * idRoom);
+  head.fill(-1);
+  let byName: Map<string, number> | undefined;
+  let unnamed = false;
+  for (let i = 0; i < m; i++) {
+    const c = current[i];
+    if (!c.managed) continue;
+    if (c.name !== undefined) { byName ??= new Map(); if (!byName.has(c.name)) byName.set(c.name, i); continue; }
+    if (!c.rule) continue;
+    const k = ruleKey(c.rule);
+    let id = keyIds.get(k);
+    if (id === undefined) { id = keyIds.size; keyIds.set(k, id); }
+    next[i] = -1;
+    if (head[id] < 0) head[id] = i; else next[tail[id]] = i;
+    tail[id] = i;
+    unnamed = true;
+  }
   const chainOf: string[] = new Array<string>(n);
-  desired.rules.forEach((d, j) => {
+  for (let j = 0; j < n; j++) {
+    const d = desired.rules[j];
     chainOf[j] = chainNameOf(d.rule);
     let ci: number | undefined;
     if (d.name !== undefined) {
-      ci = byName.get(d.name);
-      if (ci === undefined) return;
+      ci = byName?.get(d.name);
+      if (ci === undefined) continue;
       const c = current[ci];
       same[j] = c.rule !== undefined && ruleKey(c.rule) === ruleKey(d.rule) ? 1 : 0;
     } else {
-      if (byKey.size === 0) return;
-      const k = ruleKey(d.rule);
-      const q = byKey.get(k);
-      if (q === undefined) return;
-      if (typeof q === 'number') { ci = q; byKey.delete(k); } else { ci = q.shift(); if (ci === undefined) return; }
+      if (!unnamed) continue;
+      const id = keyIds.get(ruleKey(d.rule));
+      if (id === undefined || id >= idRoom) continue;
+      ci = head[id];
+      if (ci < 0) continue;
+      head[id] = next[ci];
       same[j] = 1;
     }
     used[ci] = 1;
     match[j] = ci;
-  });
+  }
 
-  // per chain: which matched rules may stay in place
-  const stays = new Uint8Array(n);
-  const chains = new Map<string, number[]>();
+  // per chain: which matched rules may stay in place (the chains are the few base chains)
+  const base = n + m + 2 * idRoom;
+  const xs = w.subarray(base, base + n);
+  const at = w.subarray(base + n, base + 2 * n);
+  const tails = w.subarray(base + 2 * n, base + 3 * n);
+  const prev = w.subarray(base + 3 * n, base + 4 * n);
+  const chains: string[] = [];
   for (let j = 0; j < n; j++) {
     const ci = match[j];
-    if (ci < 0 || current[ci].chain !== chainOf[j]) continue;
-    const list = chains.get(chainOf[j]);
-    if (list) list.push(j); else chains.set(chainOf[j], [j]);
+    if (ci >= 0 && current[ci].chain === chainOf[j] && !chains.includes(chainOf[j])) chains.push(chainOf[j]);
   }
-  for (const list of chains.values()) {
-    const keep = longestIncreasing(list.map((j) => match[j]));
-    list.forEach((j, i) => { if (keep.has(i)) stays[j] = 1; });
+  for (const h of chains) {
+    let len = 0;
+    for (let j = 0; j < n; j++) {
+      const ci = match[j];
+      if (ci < 0 || chainOf[j] !== h || current[ci].chain !== h) continue;
+      xs[len] = ci; at[len] = j; len++;
+    }
+    keepIncreasing(xs, at, len, tails, prev, stays);
   }
 
   const steps: Step[] = [];
   let added = 0; let replaced = 0; let moved = 0; let kept = 0; let removed = 0;
-  desired.rules.forEach((d, j) => {
+  for (let j = 0; j < n; j++) {
+    const d = desired.rules[j];
     const chain = chainOf[j];
     const ci = match[j];
-    if (ci < 0) { steps.push({ action: 'add', chain, desired: d }); added++; return; }
+    if (ci < 0) { steps.push({ action: 'add', chain, desired: d }); added++; continue; }
     const c = current[ci];
     if (stays[j]) {
       if (same[j]) { steps.push({ action: 'keep', chain, desired: d, current: c }); kept++; }
       else { steps.push({ action: 'replace', chain, desired: d, current: c, reason: 'content changed' }); replaced++; }
-      return;
+      continue;
     }
     const reason = c.chain !== chain ? `hook changed from ${c.chain}` : 'out of order';
     steps.push({ action: 'move', chain, desired: d, current: c, reason }); moved++;
-  });
-  if (prune !== false) {
-    current.forEach((c, i) => {
-      if (used[i] || (!c.managed && prune !== 'all')) return;
-      steps.push({ action: 'remove', chain: c.chain, current: c }); removed++;
-    });
   }
-  return { steps, counts: { added, removed, replaced, moved, kept } };
+  const untouched: CurrentRule[] = [];
+  for (let i = 0; i < m; i++) {
+    const c = current[i];
+    if (used[i]) continue;
+    if (prune === false || (!c.managed && prune !== 'all')) { untouched.push(c); continue; }
+    steps.push({ action: 'remove', chain: c.chain, current: c }); removed++;
+  }
+  return { steps, counts: { added, removed, replaced, moved, kept }, untouched };
 }
 
 /** Whether the plan changes anything in the kernel. */

@@ -11,8 +11,7 @@ import { LOST_RACE_ERRNOS } from '../../codecs/errno.js';
 import { PktmarkError } from '../errors.js';
 import { resolveAutoMarks, type AutoMarkPick } from '../conflicts/apply-auto.js';
 import type { BackendContext } from '../backends/backend.js';
-import { batchError, batchPool, ruleId } from '../backends/nft/index.js';
-import { BASE_CHAINS } from '../backends/nft/chains.js';
+import { batchError, batchPool } from '../backends/nft/index.js';
 import { explainNft } from '../backends/nft/explain.js';
 import { errorsOf } from '../transport/execute.js';
 import { NETLINK_NETFILTER, type Transport } from '../transport/transport.js';
@@ -22,7 +21,8 @@ import { diff, isEmpty, type Counts, type Plan, type Prune, type StepAction } fr
 import { addOthers, diffOthers, isOtherVia, OTHER_VIAS, readOthers, removeOthers, undoAdded, type OtherStep, type OtherVia } from './others.js';
 import { withOthers } from './others-result.js';
 import { BACKENDS } from '../backends/index.js';
-import { nextGeneration, readGeneration, readState, type CurrentRule, type CurrentState } from './state.js';
+import { nextGeneration, readGeneration, readState, type CurrentState } from './state.js';
+import { Made, NOTHING_MADE, stateAfter } from './after.js';
 import { KnownRules } from './known-rules.js';
 import { needsSet } from '../backends/nft/port-sets.js';
 
@@ -61,40 +61,6 @@ export class ApplyCache {
   /** the other backends (tc, bpf, xdp) that held apply's rules after its last apply; undefined: not known, read them all */
   others: ReadonlySet<OtherVia> | undefined;
   clear(): void { this.generation = undefined; this.state = undefined; }
-}
-
-/** The table after `plan` was committed, as far as diff cares: unmanaged rules, then each chain's rules in desired order. */
-function stateAfter(plan: Plan, before: CurrentState, made: ReadonlyMap<number, Made>, generation: number): CurrentState | undefined {
-  // every rule the plan names was kept, replaced, moved or removed: the others stay as they were
-  const planned = new Set<CurrentRule>();
-  for (const s of plan.steps) if (s.current) planned.add(s.current);
-  const rules: CurrentRule[] = before.rules.filter((c) => !planned.has(c));
-  // the steps of each chain, in one pass (not one pass over all steps per base chain)
-  const byChain = new Map<string, number[]>();
-  plan.steps.forEach((s, i) => {
-    if (s.action === 'remove') return;
-    const l = byChain.get(s.chain);
-    if (l) l.push(i); else byChain.set(s.chain, [i]);
-  });
-  for (const { name: h } of BASE_CHAINS) {
-    for (const i of byChain.get(h) ?? []) {
-      const s = plan.steps[i];
-      const d = s.desired!;
-      const c = s.current;
-      // a kept rule that already is this record (the last apply's, as this function made it): reuse it
-      if (s.action === 'keep' && c!.rule === d.rule && c!.name === d.name && c!.packets === 0n && c!.bytes === 0n) { rules.push(c!); continue; }
-      let handle: bigint;
-      let id: string;
-      if (s.action === 'keep' || s.action === 'replace') { handle = c!.handle; id = c!.id; }
-      else {
-        const m = made.get(i);
-        if (m === undefined) return undefined; // handles not learned: the next apply dumps
-        handle = m.handle; id = m.id;
-      }
-      rules.push({ chain: h, handle, id, rule: d.rule, managed: true, packets: 0n, bytes: 0n, ...(d.name !== undefined ? { name: d.name } : {}) });
-    }
-  }
-  return { generation, table: 'ours', rules };
 }
 
 /** One line of a plan, in the user's words. */
@@ -196,15 +162,12 @@ class Step implements PlanStep {
   }
 }
 
-function stepsOf(plan: Plan, table: string, made: ReadonlyMap<number, Made>): PlanStep[] {
-  return plan.steps.map((s, i) => new Step(s, table, made.get(i)?.id ?? (s.action === 'move' ? undefined : s.current?.id)));
+function stepsOf(plan: Plan, table: string, made: Made): PlanStep[] {
+  return plan.steps.map((s, i) => new Step(s, table, made.id(i) ?? (s.action === 'move' ? undefined : s.current?.id)));
 }
 
-/** A rule the batch made: its handle (from the echoes) and kernel id. */
-interface Made { readonly handle: bigint; readonly id: string }
-
 /** Send the plan's batch; ERESTART/EBUSY → 'retry'. Other kernel errors name the desired rule. */
-async function send(t: Transport, table: string, desired: DesiredState, plan: Plan, state: CurrentState, pool: WriterPool): Promise<Map<number, Made> | 'retry'> {
+async function send(t: Transport, table: string, desired: DesiredState, plan: Plan, state: CurrentState, pool: WriterPool): Promise<Made | 'retry'> {
   const { batch, newRuleSteps } = encodeApplyBatch(plan, table, state.table, state.generation, () => t.nextSeq(), pool);
   let replies;
   try {
@@ -229,17 +192,11 @@ async function send(t: Transport, table: string, desired: DesiredState, plan: Pl
     });
   }
   // handles of the new rules follow their send order (nf_tables_alloc_handle per NEWRULE)
-  const made = new Map<number, Made>();
-  const echoed: bigint[] = [];
-  for (const m of replies) if (m.header.type === nftType(NFT_MSG_NEWRULE)) { const h = decodeRule(m).handle; if (h !== undefined) echoed.push(h); }
-  if (echoed.length > 0 && newRuleSteps.length > 0) {
-    const first = echoed[0];
-    const last = echoed[echoed.length - 1];
-    if (last - first === BigInt(newRuleSteps.length - 1)) {
-      newRuleSteps.forEach((i, k) => { const handle = first + BigInt(k); made.set(i, { handle, id: ruleId(plan.steps[i].chain, handle) }); });
-    }
-  }
-  return made;
+  let first: bigint | undefined;
+  let last: bigint | undefined;
+  for (const m of replies) if (m.header.type === nftType(NFT_MSG_NEWRULE)) { const h = decodeRule(m).handle; if (h !== undefined) { first ??= h; last = h; } }
+  if (first === undefined || last === undefined || newRuleSteps.length === 0 || last - first !== BigInt(newRuleSteps.length - 1)) return NOTHING_MADE;
+  return new Made(plan.steps, first, newRuleSteps);
 }
 
 /**
@@ -326,7 +283,7 @@ async function applyNft(ctx: BackendContext, input: DesiredState, opts: ApplyOpt
       state = await readState(t, ctx.table, generation, knownRules()); // fresh counters to carry over
       plan = diff(desired, state.rules, opts.prune ?? true);
     }
-    const done = (sent: boolean, made: ReadonlyMap<number, Made> = new Map()): ApplyResult => ({
+    const done = (sent: boolean, made: Made = NOTHING_MADE): ApplyResult => ({
       ...plan.counts, steps: stepsOf(plan, ctx.table, made), sent, retries: attempt, generation: state.generation,
       generationAfter: sent ? nextGeneration(state.generation) : state.generation,
       durationMs: performance.now() - started,
@@ -335,17 +292,17 @@ async function applyNft(ctx: BackendContext, input: DesiredState, opts: ApplyOpt
     if (opts.plan) return done(false);
     if (isEmpty(plan)) {
       // a fresh dump's records are kept as records of the desired rules (one MarkRule per rule, not two)
-      if (cache) { cache.generation = generation; cache.state = state === cache.state ? state : stateAfter(plan, state, new Map(), generation) ?? state; }
+      if (cache) { cache.generation = generation; cache.state = state === cache.state ? state : stateAfter(plan, NOTHING_MADE, generation) ?? state; }
       return done(false);
     }
-    let r: Map<number, Made> | 'retry';
+    let r: Made | 'retry';
     try {
       r = await send(t, ctx.table, desired, plan, state, pool);
     } catch (e) { cache?.clear(); throw e; }
     if (r !== 'retry') {
       if (cache) {
         const next = nextGeneration(state.generation);
-        const after = stateAfter(plan, state, r, next);
+        const after = stateAfter(plan, r, next);
         if (after) { cache.generation = next; cache.state = after; } else cache.clear();
       }
       return done(true, r);
@@ -381,6 +338,6 @@ export function dryRunApply(input: DesiredArg, table: string, opts: Pick<ApplyOp
     others.push(...mine.map((d): OtherStep => ({ action: 'add', via, desired: d })));
     messages.push(...BACKENDS[via].encodeAdd(mine.map((d) => d.rule), { table, nextSeq: () => ++seq, ...(opts.ifindex ? { ifindex: opts.ifindex } : {}) }));
   }
-  const nftResult: ApplyResult = { ...plan.counts, steps: stepsOf(plan, table, new Map()), sent: false, retries: 0, generation: 0, generationAfter: 0, durationMs: performance.now() - started };
+  const nftResult: ApplyResult = { ...plan.counts, steps: stepsOf(plan, table, NOTHING_MADE), sent: false, retries: 0, generation: 0, generationAfter: 0, durationMs: performance.now() - started };
   return { result: withOthers(nftResult, others, new Map(), table, false), messages };
 }

@@ -8,17 +8,19 @@
  * undefined and the caller uses `yaml`. test/unit/apply-yaml-fast.test.ts checks it against
  * `yaml` on generated files.
  */
-export interface FastItem {
+export interface FastItem<K = true> {
   readonly input: Record<string, unknown>;
   readonly line: number;
   readonly fieldLines: ReadonlyMap<string, number>;
   /** a one-line flow map's line, as it is in the file: what DesiredLines knows it by */
   readonly flow?: string;
-  /** `known(flow)` said the line was read before: input and fieldLines are left empty */
-  readonly known?: true;
+  /** what `known(flow)` gave for a line read before: input and fieldLines are left empty */
+  readonly known?: K;
 }
 
 const NO_LINES: ReadonlyMap<string, number> = new Map();
+/** the input of every known line (never read, never written) */
+const NO_INPUT: Record<string, unknown> = Object.freeze({});
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // a plain scalar that cannot be a tag, anchor, alias, block scalar, directive or flow indicator
@@ -68,19 +70,26 @@ function uncomment(line: string): string {
   return line;
 }
 
+/** How much trimStart would remove from a known line (`  - {…}`), counted without the copy it makes; other leading white space the slow way. */
+function leadingSpaces(line: string): number {
+  let i = 0;
+  while (i < line.length && line.charCodeAt(i) === 32) i++;
+  return line.charCodeAt(i) === 45 /* - */ ? i : line.length - line.trimStart().length;
+}
+
 /**
  * `known`: whether a one-line flow-map item of exactly this line was read (and validated) before;
  * such a line is not read again (what it says does not depend on the lines around it, only
  * whether its indent matches theirs).
  */
-export function parseFast(text: string, known?: (flow: string) => boolean): FastItem[] | undefined {
+export function parseFast<K = true>(text: string, known?: (flow: string) => K | undefined): FastItem<K>[] | undefined {
   const lines = text.split('\n');
   let i = 0;
   const skip = (): void => { while (i < lines.length && uncomment(lines[i]).trim() === '') i++; };
   skip();
   if (i >= lines.length || uncomment(lines[i]).trimEnd() !== 'rules:') return undefined;
   i++;
-  const items: FastItem[] = [];
+  const items: FastItem<K>[] = [];
   let indent: number | undefined;
   let cur: { input: Record<string, unknown>; line: number; fieldLines: Map<string, number>; keyIndent: number; flow?: string } | undefined;
   const add = (c: typeof cur, k: string, v: unknown, line: number): boolean => {
@@ -88,12 +97,13 @@ export function parseFast(text: string, known?: (flow: string) => boolean): Fast
     c.input[k] = v; c.fieldLines.set(k, line); return true;
   };
   for (; i < lines.length; i++) {
-    if (known !== undefined && known(lines[i])) {
+    const k = known?.(lines[i]);
+    if (k !== undefined) {
       // a flow-map item read before: only its indent, which must match its neighbours', is checked
-      const lead = lines[i].length - lines[i].trimStart().length;
+      const lead = leadingSpaces(lines[i]);
       if (indent === undefined) indent = lead;
       if (lead !== indent) return undefined;
-      items.push({ input: {}, line: i + 1, fieldLines: NO_LINES, flow: lines[i], known: true });
+      items.push({ input: NO_INPUT, line: i + 1, fieldLines: NO_LINES, flow: lines[i], known: k });
       cur = undefined;
       continue;
     }
