@@ -56,14 +56,22 @@ export function record(dev: string, direction: Direction, f: DecodedFilter, know
 export type Place = { readonly dev: string; readonly ifindex: number; readonly direction: Direction };
 const ownedKey = (p: Place, f: TcFilter): string => `${p.ifindex}/${p.direction}/${f.prio}/${f.handle}`;
 
-/** pktmark's filters now on the devices and directions `places` touch. */
-export async function ownedKeys(t: Transport, places: readonly Place[]): Promise<Set<string>> {
-  const keys = new Set<string>();
-  const seen = new Set<string>();
+/** The filters now on the devices and directions `places` touch, by `ifindex/direction`. */
+export async function dumpPlaces(t: Transport, places: readonly Place[]): Promise<Map<string, DecodedFilter[]>> {
+  const dumps = new Map<string, DecodedFilter[]>();
   for (const p of places) {
-    if (seen.has(`${p.ifindex}/${p.direction}`)) continue;
-    seen.add(`${p.ifindex}/${p.direction}`);
-    for (const f of await filtersOf(t, p.ifindex, p.direction)) if (ownerOf(f)?.direction === p.direction && isNode(f)) keys.add(ownedKey(p, f));
+    const k = `${p.ifindex}/${p.direction}`;
+    if (!dumps.has(k)) dumps.set(k, await filtersOf(t, p.ifindex, p.direction));
+  }
+  return dumps;
+}
+
+/** pktmark's filters among those dumps. */
+export function ownedKeys(dumps: ReadonlyMap<string, readonly DecodedFilter[]>): Set<string> {
+  const keys = new Set<string>();
+  for (const [k, filters] of dumps) {
+    const direction = k.slice(k.indexOf('/') + 1) as Direction;
+    for (const f of filters) if (ownerOf(f)?.direction === direction && isNode(f)) keys.add(`${k}/${f.prio}/${f.handle}`);
   }
   return keys;
 }
