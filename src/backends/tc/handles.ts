@@ -7,7 +7,8 @@
  * version: tc_new_tfilter (net/sched/cls_api.c) looks the handle up first (taken: EEXIST under
  * NLM_F_EXCL), and u32_change (cls_u32.c) refuses an htid that is not the root's ("Handle specified
  * hash table address mismatch", EINVAL). So a node another writer took, or a priority replaced
- * meanwhile, is refused — never silently given another id. (The shorter form htid 0 | node also
+ * meanwhile by one with another htid, is refused: the filter goes exactly where its handle says
+ * or nowhere, never under another id. (The shorter form htid 0 | node also
  * becomes root | node, but only idr kernels, 4.15+, refuse a taken node there, with a bare ENOSPC,
  * and it would not tell a replaced priority apart: pktmark does not use it.)
  */
