@@ -141,7 +141,9 @@ test('a new priority: its first filter echoed (handle 0), the rest in one more s
     [[0, true, true]],
     [[0x80000801, false, false], [0x80000802, false, false], [0x80000803, false, true]],
   ]);
-  t.like(records[2].rule, { src: { address: '10.0.0.3', prefix: 32 }, prio: 1, mark: 1 }, 'the record is the rule as the kernel holds it');
+  t.like(records[2].rule, { src: { address: '10.0.0.3', prefix: 32 }, prio: 1, mark: 1 });
+  const ctx = ctxOf(k);
+  t.deepEqual(await tcBackend.list(ctx), records, 'the records of the filters sent without echo are what list decodes from the kernel');
 });
 
 test('an existing priority: its htid from `get … handle fff::`, nodes around the ones in use, all in one sendmsg', async (t) => {

@@ -6,7 +6,6 @@
  * add (or, with force, as `tc -force -batch`, is reported while the rest stay).
  */
 import { kernelError } from '../../../codecs/netlink/message.js';
-import { RTM_NEWTFILTER } from '../../../codecs/tc/constants.js';
 import { formatU32Handle } from '../../../codecs/tc/classifiers/u32.js';
 import type { TcFilter } from '../../../codecs/tc/filter.js';
 import { EEXIST, EINVAL } from '../../../codecs/errno.js';
@@ -15,7 +14,7 @@ import type { MarkRule } from '../../rule.js';
 import { NETLINK_ROUTE, type Transport } from '../../transport/transport.js';
 import type { AddOptions, BackendContext, RuleRecord } from '../backend.js';
 import { prepareClsact, type DevState, type Direction, type Undo } from '../clsact.js';
-import { deleteNode, dumpPlaces, ownedKeys, record, removeNewOwned } from './owned.js';
+import { deleteNode, dumpPlaces, ownedKeys, record, removeNewOwned, sentRecord } from './owned.js';
 import { rootTables, sendFilters, type FilterOutcome } from './send.js';
 import { ownerCookie, ruleToFilter, checkTcRule } from './rule.js';
 
@@ -139,8 +138,9 @@ export async function addFilters(rules: readonly MarkRule[], ctx: BackendContext
       for (const [i, p] of planned.entries()) {
         const o = outcomes[i];
         if (o.refused) failures.push({ index: p.index, error: refusal(i) });
+        else if (o.echo) records[p.index] = record(p.dev, p.direction, o.echo, p.r);
         // the filter as sent is the filter as held: u32 copies the selector, skbedit and police keep their values
-        else if (o.handle !== undefined) records[p.index] = record(p.dev, p.direction, o.echo ?? { ...p.filter, handle: o.handle, type: RTM_NEWTFILTER, flags: 0 }, p.r);
+        else if (o.handle !== undefined) records[p.index] = sentRecord(p.dev, p.direction, { ...p.filter, handle: o.handle }, p.r);
         else {
           const error = new PktmarkError('KERNEL', `the kernel did not echo the new filter on ${p.dev}`, { field: 'dev', messageIndex: p.index });
           if (!opts.force) throw error;

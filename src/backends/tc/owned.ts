@@ -41,13 +41,23 @@ export function record(dev: string, direction: Direction, f: DecodedFilter, know
     // the skbedit action's counters: the packets that were marked (police's would count all matches)
     for (const a of f.options.actions ?? []) if (a.options.kind === 'skbedit' && a.stats) { packets = a.stats.packets; bytes = a.stats.bytes; }
   }
-  const rule = decoded.rule ?? (known ? { ...known, prio: f.prio } : undefined);
+  return recordOf(dev, direction, f, decoded.rule ?? (known ? { ...known, prio: f.prio } : undefined), decoded.raw, packets, bytes);
+}
+
+/**
+ * The record of a filter the kernel has just taken as sent (no echo to decode): its rule is the one
+ * it was made from, as filterToRule would give it back (tc-codec.test.ts's round trip), no counts yet.
+ */
+export const sentRecord = (dev: string, direction: Direction, f: TcFilter, known: MarkRule): RuleRecord =>
+  recordOf(dev, direction, f, { ...known, prio: f.prio }, undefined, 0, 0);
+
+function recordOf(dev: string, direction: Direction, f: TcFilter, rule: MarkRule | undefined, raw: RuleRecord['raw'], packets: number, bytes: number): RuleRecord {
   const text = rule ? explainRule(rule, { qdisc: 'existing' }) : `tc filter show dev ${dev} ${direction} prio ${f.prio}`;
   const applyTag = ownerOf(f)?.applyTag;
   return {
     id: tcId(dev, direction, f.prio, f.handle), via: 'tc',
     ...(rule ? { rule } : {}),
-    ...(decoded.raw ? { raw: decoded.raw } : {}),
+    ...(raw ? { raw } : {}),
     packets, bytes, text,
     ...(applyTag ? { applyTag } : {}),
   };
