@@ -8,20 +8,19 @@
  * 6.18) no marking filter can go in, so the bench says so and measures what can be measured
  * honestly: tc -batch of the same selectors without the action, pktmark's whole process with
  * --dry-run --hex (read, parse, check and encode every line, print each message, no kernel), and the
- * pipelined exchange of pktmark's filters without the action (the tc backend's one sendmsg).
+ * pipelined exchange of pktmark's filters without the action (the tc backend's sendFilters: the
+ * priority's first filter echoed, the rest with the handles pktmark picks).
  * PKTMARK_BENCH_FILTERS / _ROUNDS make it smaller.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AttributeWriter } from '../codecs/netlink/attributes.js';
-import { decodeAck, NLMSG_ERROR } from '../codecs/netlink/message.js';
-import { encodeNewFilter } from '../codecs/tc/filter.js';
 import { parseTc } from '../src/cli/fronts/tc.js';
 import { Marker } from '../src/marker.js';
 import { normalizeRule } from '../src/normalize.js';
 import { ownerCookie, ruleToFilter } from '../src/backends/tc/rule.js';
+import { rootTables, sendFilters } from '../src/backends/tc/send.js';
 import { NetlinkSocket } from '../src/transport/netlink-socket.js';
 import { IP, ROOT_DIR, TC, dropNetns, freshNetns, median, ms, saveResults, timeInNetns, verdict } from './common.js';
 
@@ -80,18 +79,16 @@ async function inProcess(marking: boolean): Promise<number> {
     execFileSync(TC, ['-n', ns, 'qdisc', 'add', 'dev', 'd0', 'clsact']);
     const s = NetlinkSocket.open({ protocol: 0, netns: ns });
     const t0 = process.hrtime.bigint();
-    const w = new AttributeWriter(N * 256);
-    let last = 0;
-    for (const input of rules) {
+    const planned = rules.map((input) => {
       const f = ruleToFilter(normalizeRule(input), { ifindex, qdisc: 'clsact', cookie: ownerCookie(false, 'ingress') });
       const o = f.options!;
-      last = s.nextSeq();
-      encodeNewFilter(w, last, { ...f, options: o.kind === 'u32' ? { ...o, actions: [], sel: { ...o.sel!, flags: 0 } } : o }, { echo: true });
-    }
-    const replies = await s.exchange(w.finish(), { seq: last, until: 'ack' });
+      return { direction: 'ingress' as const, filter: { ...f, options: o.kind === 'u32' ? { ...o, actions: [], sel: { ...o.sel!, flags: 0 } } : o } };
+    });
+    // the backend's exchange (send.ts) as add() runs it on a device whose clsact is new (no dump)
+    const outcomes = await sendFilters(s, planned, await rootTables(s, planned, new Map()), { atomic: true });
     const t = ms(t0);
     s.close();
-    const bad = replies.filter((r) => r.header.type === NLMSG_ERROR && decodeAck(r).errno !== 0);
+    const bad = outcomes.filter((o) => o.refused || o.handle === undefined);
     if (bad.length || count(ns) !== N) throw new Error(`in-process: ${bad.length} refused, ${count(ns)} filters`);
     return t;
   } finally { dropNetns(ns); }

@@ -43,16 +43,26 @@ function writeFilterBody(w: AttributeWriter, f: TcFilter, withOptions: boolean):
  * EXCL, tc_new_tfilter (net/sched/cls_api.c) hands the existing filter of that prio and handle
  * to the classifier's change(), which for cls_bpf swaps the program in one RCU update
  * (cls_bpf_change: list_replace_rcu) — no moment without a filter. (tc sends no NLM_F_REPLACE;
- * the filter path does not look at it.)
+ * the filter path does not look at it.) `ack: false` drops NLM_F_ACK: a refusal is still answered
+ * (netlink_rcv_skb acks when NLM_F_ACK is set or the handler failed), a success is not.
  */
-export function encodeNewFilter(w: AttributeWriter, seq: number, f: TcFilter, opts: { echo?: boolean; replace?: boolean } = {}): void {
-  const flags = NLM_F_REQUEST | NLM_F_ACK | (opts.replace ? 0 : NLM_F_EXCL) | NLM_F_CREATE | (opts.echo ? NLM_F_ECHO : 0);
+export function encodeNewFilter(w: AttributeWriter, seq: number, f: TcFilter, opts: { echo?: boolean; replace?: boolean; ack?: boolean } = {}): void {
+  const flags = NLM_F_REQUEST | (opts.ack === false ? 0 : NLM_F_ACK) | (opts.replace ? 0 : NLM_F_EXCL) | NLM_F_CREATE | (opts.echo ? NLM_F_ECHO : 0);
   writeMessage(w, RTM_NEWTFILTER, flags, seq, () => writeFilterBody(w, f, true));
 }
 
 /** `tc filter del`: REQUEST|ACK; handle 0 (and no kind) removes the whole priority. */
 export function encodeDelFilter(w: AttributeWriter, seq: number, f: TcFilter): void {
   writeMessage(w, RTM_DELTFILTER, NLM_F_REQUEST | NLM_F_ACK, seq, () => writeFilterBody(w, f, false));
+}
+
+/**
+ * `tc filter get`: one filter by prio, protocol and handle (REQUEST|ACK; the answer is an
+ * RTM_NEWTFILTER, then the ack). For u32, handle fff:: names the priority's root table, whose
+ * answer carries its htid (u32_get maps TC_U32_ROOT to tp->root; u32_dump writes ht->handle).
+ */
+export function encodeGetFilter(w: AttributeWriter, seq: number, f: Omit<TcFilter, 'options'> & { kind: string }): void {
+  writeMessage(w, RTM_GETTFILTER, NLM_F_REQUEST | NLM_F_ACK, seq, () => writeFilterBody(w, f, false));
 }
 
 /** Dump the filters of one block: `tc filter show dev X ingress`. */

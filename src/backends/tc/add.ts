@@ -1,27 +1,38 @@
 /**
- * Adding tc mark rules: every rule's u32 filter in one pipelined rtnetlink exchange, after the
- * devices' qdiscs are looked up (or clsact made). The kernel's echo of each filter gives its handle
- * (the rule's id) and what it really holds; the first refusal undoes the whole add (or, with force,
- * as `tc -force -batch`, is reported while the rest stay).
+ * Adding tc mark rules: every rule's u32 filter pipelined over rtnetlink (send.ts: one sendmsg,
+ * plus one for the other filters of each priority that the add creates), after the devices'
+ * qdiscs are looked up (or clsact made). Each filter's handle (the rule's id) is the one pktmark
+ * named, or for a priority's first filter the kernel's echo; the first refusal undoes the whole
+ * add (or, with force, as `tc -force -batch`, is reported while the rest stay).
  */
-import { AttributeWriter } from '../../../codecs/netlink/attributes.js';
-import { decodeAck, kernelError, NLMSG_ERROR, type NetlinkAck, type NetlinkMessage } from '../../../codecs/netlink/message.js';
-import { RTM_NEWTFILTER } from '../../../codecs/tc/constants.js';
-import { decodeFilter, encodeNewFilter, type DecodedFilter, type TcFilter } from '../../../codecs/tc/filter.js';
-import { EEXIST } from '../../../codecs/errno.js';
+import { kernelError } from '../../../codecs/netlink/message.js';
+import { formatU32Handle } from '../../../codecs/tc/classifiers/u32.js';
+import type { TcFilter } from '../../../codecs/tc/filter.js';
+import { EEXIST, EINVAL } from '../../../codecs/errno.js';
 import { PktmarkError } from '../../errors.js';
 import type { MarkRule } from '../../rule.js';
 import { NETLINK_ROUTE, type Transport } from '../../transport/transport.js';
 import type { AddOptions, BackendContext, RuleRecord } from '../backend.js';
 import { prepareClsact, type DevState, type Direction, type Undo } from '../clsact.js';
-import { deleteNode, ownedKeys, record, removeNewOwned } from './owned.js';
+import { deleteNode, dumpPlaces, ownedKeys, record, removeNewOwned, sentRecord } from './owned.js';
+import { rootTables, sendFilters, type FilterOutcome } from './send.js';
 import { ownerCookie, ruleToFilter, checkTcRule } from './rule.js';
 
 /** the hint of ACTION_UNAVAILABLE: nft always; bpf too, since cls_bpf marks without any tc action (probed by doctor) */
 export const ACTION_HINT = "this kernel lacks act_skbedit/act_police (modules not built or not loadable): use via: 'nft' (nftables meta mark set), or via: 'bpf' (a cls_bpf program that sets the mark itself, no tc action needed; `pktmark doctor` says whether cls_bpf works here)";
 
-function addError(e: unknown, r: MarkRule): unknown {
+/** Where a request named its own handle: refused as taken or as another table's, another writer got there first. */
+interface Chosen { readonly dev: string; readonly direction: Direction; readonly prio: number; readonly handle: number }
+
+function addError(e: unknown, r: MarkRule, chosen?: Chosen): unknown {
   if (!(e instanceof PktmarkError)) return e;
+  if (chosen && (e.errno === EEXIST || (e.errno === EINVAL && /hash table address mismatch/i.test(e.extack ?? '')))) {
+    const where = `${chosen.dev} ${chosen.direction} prio ${chosen.prio}`;
+    return new PktmarkError('BUSY', `u32 handle ${formatU32Handle(chosen.handle)} on ${where} was taken, or the priority replaced, by another writer during this add: ${e.message}`, {
+      field: 'prio', errno: e.errno, ...(e.extack ? { extack: e.extack } : {}), ...(e.messageIndex !== undefined ? { messageIndex: e.messageIndex } : {}),
+      hint: 'nothing of the add is left if it was not -force; run it again', cause: e,
+    });
+  }
   if (e.extack && /action module/i.test(e.extack)) {
     const which = r.rate ? 'skbedit or police' : 'skbedit';
     return new PktmarkError('ACTION_UNAVAILABLE', `tc action ${which} is not available in this kernel: ${e.extack}`, {
@@ -97,46 +108,39 @@ export async function addFilters(rules: readonly MarkRule[], ctx: BackendContext
       }
     }
     if (planned.length > 0) {
-      // Then every filter in one sendmsg: rtnetlink handles the messages in order and answers
-      // each one (its echo, then its ack) before sendmsg returns; a refused one does not stop the
-      // rest, so (unless force) everything that did go in is undone below.
-      const w = new AttributeWriter(256 * planned.length);
-      const seqs = planned.map((p) => { const seq = t.nextSeq(); encodeNewFilter(w, seq, p.filter, { echo: true }); return seq; });
-      // If the exchange itself fails (timeout, lost replies), the kernel may hold filters we never
+      // If an exchange itself fails (timeout, lost replies), the kernel may hold filters we never
       // heard about: remember pktmark's filters on these devices now, and remove any new ones then.
-      // (a device whose clsact this add just created has none yet: no dump needed)
-      const before = await ownedKeys(t, planned.filter((p) => !devices.get(p.dev)?.created));
-      let replies: NetlinkMessage[];
+      // (a device whose clsact this add just created has none yet: no dump needed) The same
+      // dumps say which node ids the priorities already in use have taken.
+      const dumps = await dumpPlaces(t, planned.filter((p) => !devices.get(p.dev)?.created));
+      const before = ownedKeys(dumps);
+      let outcomes: FilterOutcome[];
       try {
-        replies = await t.exchange(w.finish(), { seq: seqs[seqs.length - 1], until: 'ack' });
+        outcomes = await sendFilters(t, planned, await rootTables(t, planned, dumps), { atomic: !opts.force });
       } catch (e) {
         undo.push(async () => { await removeNewOwned(t, planned, before); });
         throw e;
       }
-      const echoes = new Map<number, DecodedFilter>();
-      const refused = new Map<number, NetlinkAck>();
-      for (const m of replies) {
-        if (m.header.type === RTM_NEWTFILTER) echoes.set(m.header.seq, decodeFilter(m));
-        else if (m.header.type === NLMSG_ERROR) {
-          const ack = decodeAck(m);
-          if (ack.errno !== 0) refused.set(ack.request.seq, ack);
-        }
-      }
       planned.forEach((p, i) => {
-        const e = echoes.get(seqs[i]);
-        if (e) undo.push(async () => { await deleteNode(t, p.ifindex, p.direction, p.filter.parent, e.prio, p.filter.protocol, e.handle); });
+        const h = outcomes[i].handle;
+        const prio = outcomes[i].echo?.prio ?? p.filter.prio;
+        if (h !== undefined) undo.push(async () => { await deleteNode(t, p.ifindex, p.direction, p.filter.parent, prio, p.filter.protocol, h); });
       });
-      const failed = seqs.findIndex((seq) => refused.has(seq));
+      const refusal = (i: number): unknown => {
+        const p = planned[i], o = outcomes[i];
+        return addError(kernelError(`add tc filter on ${p.dev}`, o.refused!, p.index), p.r, o.chosen === undefined ? undefined : { dev: p.dev, direction: p.direction, prio: p.filter.prio, handle: o.chosen });
+      };
+      const failed = outcomes.findIndex((o) => o.refused);
       if (failed >= 0 && !opts.force) {
-        const p = planned[failed];
         await rollback();
-        return fail(p.index, addError(kernelError(`add tc filter on ${p.dev}`, refused.get(seqs[failed])!, p.index), p.r));
+        return fail(planned[failed].index, refusal(failed));
       }
       for (const [i, p] of planned.entries()) {
-        const ack = refused.get(seqs[i]);
-        const e = echoes.get(seqs[i]);
-        if (ack) failures.push({ index: p.index, error: addError(kernelError(`add tc filter on ${p.dev}`, ack, p.index), p.r) });
-        else if (e) records[p.index] = record(p.dev, p.direction, e, p.r);
+        const o = outcomes[i];
+        if (o.refused) failures.push({ index: p.index, error: refusal(i) });
+        else if (o.echo) records[p.index] = record(p.dev, p.direction, o.echo, p.r);
+        // the filter as sent is the filter as held: u32 copies the selector, skbedit and police keep their values
+        else if (o.handle !== undefined) records[p.index] = sentRecord(p.dev, p.direction, { ...p.filter, handle: o.handle }, p.r);
         else {
           const error = new PktmarkError('KERNEL', `the kernel did not echo the new filter on ${p.dev}`, { field: 'dev', messageIndex: p.index });
           if (!opts.force) throw error;

@@ -40,7 +40,8 @@ export const tcBackend: Backend<'tc'> = {
   encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext, opts: AddOptions = {}): Uint8Array[] {
     refuseBefore(opts);
     // Dry run: assumes no qdisc on the device yet (so clsact is created, as add would) and the
-    // qdisc flag set in the cookie. The real add also looks up the device and reads the kernel's echo.
+    // qdisc flag set in the cookie. The real add also looks up the device, and sends a priority's
+    // later filters with the handles the kernel gives here (800::801, …: send.ts) and no echo.
     const out: Uint8Array[] = [];
     const made = new Set<string>();
     for (const r of rules) {

@@ -41,13 +41,23 @@ export function record(dev: string, direction: Direction, f: DecodedFilter, know
     // the skbedit action's counters: the packets that were marked (police's would count all matches)
     for (const a of f.options.actions ?? []) if (a.options.kind === 'skbedit' && a.stats) { packets = a.stats.packets; bytes = a.stats.bytes; }
   }
-  const rule = decoded.rule ?? (known ? { ...known, prio: f.prio } : undefined);
+  return recordOf(dev, direction, f, decoded.rule ?? (known ? { ...known, prio: f.prio } : undefined), decoded.raw, packets, bytes);
+}
+
+/**
+ * The record of a filter the kernel has just taken as sent (no echo to decode): its rule is the one
+ * it was made from, as filterToRule would give it back (tc-codec.test.ts's round trip), no counts yet.
+ */
+export const sentRecord = (dev: string, direction: Direction, f: TcFilter, known: MarkRule): RuleRecord =>
+  recordOf(dev, direction, f, { ...known, prio: f.prio }, undefined, 0, 0);
+
+function recordOf(dev: string, direction: Direction, f: TcFilter, rule: MarkRule | undefined, raw: RuleRecord['raw'], packets: number, bytes: number): RuleRecord {
   const text = rule ? explainRule(rule, { qdisc: 'existing' }) : `tc filter show dev ${dev} ${direction} prio ${f.prio}`;
   const applyTag = ownerOf(f)?.applyTag;
   return {
     id: tcId(dev, direction, f.prio, f.handle), via: 'tc',
     ...(rule ? { rule } : {}),
-    ...(decoded.raw ? { raw: decoded.raw } : {}),
+    ...(raw ? { raw } : {}),
     packets, bytes, text,
     ...(applyTag ? { applyTag } : {}),
   };
@@ -56,14 +66,22 @@ export function record(dev: string, direction: Direction, f: DecodedFilter, know
 export type Place = { readonly dev: string; readonly ifindex: number; readonly direction: Direction };
 const ownedKey = (p: Place, f: TcFilter): string => `${p.ifindex}/${p.direction}/${f.prio}/${f.handle}`;
 
-/** pktmark's filters now on the devices and directions `places` touch. */
-export async function ownedKeys(t: Transport, places: readonly Place[]): Promise<Set<string>> {
-  const keys = new Set<string>();
-  const seen = new Set<string>();
+/** The filters now on the devices and directions `places` touch, by `ifindex/direction`. */
+export async function dumpPlaces(t: Transport, places: readonly Place[]): Promise<Map<string, DecodedFilter[]>> {
+  const dumps = new Map<string, DecodedFilter[]>();
   for (const p of places) {
-    if (seen.has(`${p.ifindex}/${p.direction}`)) continue;
-    seen.add(`${p.ifindex}/${p.direction}`);
-    for (const f of await filtersOf(t, p.ifindex, p.direction)) if (ownerOf(f)?.direction === p.direction && isNode(f)) keys.add(ownedKey(p, f));
+    const k = `${p.ifindex}/${p.direction}`;
+    if (!dumps.has(k)) dumps.set(k, await filtersOf(t, p.ifindex, p.direction));
+  }
+  return dumps;
+}
+
+/** pktmark's filters among those dumps. */
+export function ownedKeys(dumps: ReadonlyMap<string, readonly DecodedFilter[]>): Set<string> {
+  const keys = new Set<string>();
+  for (const [k, filters] of dumps) {
+    const direction = k.slice(k.indexOf('/') + 1) as Direction;
+    for (const f of filters) if (ownerOf(f)?.direction === direction && isNode(f)) keys.add(`${k}/${f.prio}/${f.handle}`);
   }
   return keys;
 }

@@ -119,9 +119,11 @@ function readBatch(file: string): string {
 }
 
 /**
- * What the batch would send, without root: the qdisc lines, then each filter as add() writes it
- * — on the qdisc the batch adds for its device (then not pktmark's), else on a clsact pktmark would
- * create (one per device). Text: the tc command lines; --hex: every message.
+ * What the batch would send, without root: the qdisc lines, then each filter as a one-filter add()
+ * writes it — on the qdisc the batch adds for its device (then not pktmark's), else on a clsact
+ * pktmark would create (one per device). Text: the tc command lines; --hex: every message. (The
+ * real add sends a priority's later filters with the handles these get on a new device, 800::801
+ * and on, and without the echo: the same filters.)
  */
 async function dryRun(qdiscs: readonly QdiscCommand[], inputs: readonly MarkRuleInput[], g: GlobalOptions, io: Io): Promise<void> {
   const { qdisc } = await import('./tc.js');
