@@ -6,6 +6,7 @@ import { ruleId } from '../backends/nft/index.js';
 import { BASE_CHAINS } from '../backends/nft/chains.js';
 import type { Plan, Step } from './diff.js';
 import type { CurrentRule, CurrentState } from './state.js';
+import type { TableState } from '../backends/nft/index.js';
 
 /**
  * The rules a batch made, by plan step: their handles are consecutive from `first`, in send order
@@ -36,8 +37,13 @@ export class Made {
 /** Nothing made (a plan, an apply with nothing to send, handles not learned). */
 export const NOTHING_MADE = new Made([], 0n, []);
 
-/** The table after `plan` was committed, as far as diff cares: unmanaged rules, then each chain's rules in desired order. */
-export function stateAfter(plan: Plan, made: Made, generation: number): CurrentState | undefined {
+/**
+ * The table after `plan` was committed, as far as diff cares: unmanaged rules, then each chain's
+ * rules in desired order. `table`: 'ours' after a sent batch (it makes the table when absent);
+ * an apply that sent nothing leaves it as it was, and an absent table must stay absent in the
+ * model, or the next apply would send NEWRULEs without the NEWTABLE (ENOENT).
+ */
+export function stateAfter(plan: Plan, made: Made, generation: number, table: TableState = 'ours'): CurrentState | undefined {
   // every rule the plan names was kept, replaced, moved or removed: the others stay as they were
   const rules: CurrentRule[] = plan.untouched.slice();
   const steps = plan.steps;
@@ -61,5 +67,5 @@ export function stateAfter(plan: Plan, made: Made, generation: number): CurrentS
       rules.push({ chain: h, handle, id, rule: d.rule, managed: true, packets: 0n, bytes: 0n, ...(d.name !== undefined ? { name: d.name } : {}) });
     }
   }
-  return { generation, table: 'ours', rules };
+  return { generation, table, rules };
 }

@@ -292,7 +292,7 @@ async function applyNft(ctx: BackendContext, input: DesiredState, opts: ApplyOpt
     if (opts.plan) return done(false);
     if (isEmpty(plan)) {
       // a fresh dump's records are kept as records of the desired rules (one MarkRule per rule, not two)
-      if (cache) { cache.generation = generation; cache.state = state === cache.state ? state : stateAfter(plan, NOTHING_MADE, generation) ?? state; }
+      if (cache) { cache.generation = generation; cache.state = state === cache.state ? state : stateAfter(plan, NOTHING_MADE, generation, state.table) ?? state; }
       return done(false);
     }
     let r: Made | 'retry';

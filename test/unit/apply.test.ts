@@ -194,3 +194,16 @@ test('cache: while nobody else commits, applies diff against the model (no dump)
     }
   }), { numRuns: 100 });
 });
+
+test('cache: an apply that sends nothing into an absent table leaves it absent in the model, so the next apply makes the table', async (t) => {
+  const { ApplyCache } = await import('../../src/apply/index.js');
+  const k = new NftKernel();
+  const m = await open(k);
+  const cache = new ApplyCache();
+  const r0 = await m.apply({ rules: [] }, { cache });
+  t.false(r0.sent);
+  t.is(cache.state?.table, 'absent');
+  const r1 = await m.apply({ rules: [{ src: '10.0.0.1', mark: 1 }] }, { cache });
+  t.is(r1.added, 1);
+  t.is(managed(k, 'prerouting').length, 1);
+});
