@@ -15,7 +15,9 @@ import { backendContext, type Marker } from '../marker.js';
 import { apply, ApplyCache, DesiredLines, parseDesired, type ApplyResult, type DesiredState, type Prune } from '../apply/index.js';
 import { readState } from '../apply/state.js';
 import { NETLINK_NETFILTER } from '../transport/transport.js';
+import { batchPool } from '../backends/nft/index.js';
 import { AgentMetrics, type RuleMetricsMode, type RuleSample } from './metrics.js';
+import { holdYoungGeneration, IdleRelease, releaseMemory } from './memory.js';
 import { serve, type Listen } from './http.js';
 
 export interface AgentOptions {
@@ -31,6 +33,14 @@ export interface AgentOptions {
   readonly log?: (line: string) => void;
   /** how long after a file event to read it (events come in bursts; default 100 ms) */
   readonly debounceMs?: number;
+  /**
+   * Keep the process small between applies (default true): V8's young generation stays at its
+   * size when the agent starts, and after an apply that did real work, once the event loop is
+   * idle, a full GC, the batch buffers' pages and glibc's free memory are given back
+   * (src/agent/memory.ts). Both act on the whole process: an embedding program that tunes its
+   * own GC may turn this off.
+   */
+  readonly releaseMemory?: boolean;
 }
 
 export type ApplyReason = 'start' | 'file' | 'resync' | 'exit';
@@ -60,6 +70,7 @@ export class Agent {
   private lastError: PktmarkError | undefined;
   private applyStartedAt: number | undefined;
   private lastTickAt = Date.now();
+  private readonly idleRelease: IdleRelease | undefined;
   /** where the HTTP endpoint listens, once started */
   address: Listen | undefined;
 
@@ -72,6 +83,7 @@ export class Agent {
     this.resyncMs = opts.resyncMs ?? 30_000;
     this.metrics = new AgentMetrics(() => this.samples(), opts.ruleMetrics ?? 'auto');
     this.metrics.ready.set(0);
+    if (opts.releaseMemory !== false) this.idleRelease = new IdleRelease(() => releaseMemory(batchPool));
   }
 
   get ready(): boolean { return this.goodText !== undefined && this.lastError === undefined; }
@@ -79,6 +91,7 @@ export class Agent {
 
   /** Apply the file once, then watch it and resync; resolves after the first apply (good or bad). */
   async start(): Promise<void> {
+    if (this.idleRelease) holdYoungGeneration();
     if (this.opts.listen) {
       const s = await serve(this.opts.listen, this.metrics.registry, {
         ready: () => (this.ready ? { ok: true, detail: 'ok' } : { ok: false, detail: this.lastError ? this.lastError.toLine() : 'not applied yet' }),
@@ -127,6 +140,8 @@ export class Agent {
   private async once(reason: ApplyReason): Promise<void> {
     const started = performance.now();
     this.applyStartedAt = Date.now();
+    this.idleRelease?.busy();
+    let worked = false;
     try {
       const text = await readFile(this.file, 'utf8').catch((e: NodeJS.ErrnoException) => {
         throw new PktmarkError('INVALID_ARGUMENT', `cannot read ${this.file}: ${e.code ?? e.message}`, { field: 'file' });
@@ -144,6 +159,7 @@ export class Agent {
       this.goodDesired = desired;
       this.generation = r.generationAfter;
       if (r.skipped) { this.metrics.skips.inc(); return; }
+      worked = true;
       this.metrics.applies.inc();
       if (reason === 'resync' && r.sent) this.metrics.driftRepairs.inc();
       this.goodText = text;
@@ -155,6 +171,7 @@ export class Agent {
       this.metrics.lastDuration.set(durationMs / 1000);
       this.log({ event: 'apply', reason, added: r.added, removed: r.removed, replaced: r.replaced, moved: r.moved, kept: r.kept, sent: r.sent, retries: r.retries, durationMs: Math.round(durationMs * 10) / 10 });
     } catch (e) {
+      worked = true;
       const err = e instanceof PktmarkError ? e : new PktmarkError('KERNEL', e instanceof Error ? e.message : String(e));
       this.metrics.applies.inc();
       this.metrics.failures.inc();
@@ -166,6 +183,7 @@ export class Agent {
     } finally {
       this.applyStartedAt = undefined;
       this.lastTickAt = Date.now();
+      this.idleRelease?.idle(worked);
     }
   }
 
@@ -183,6 +201,7 @@ export class Agent {
     clearInterval(this.timer);
     clearTimeout(this.debounce);
     await this.running;
+    this.idleRelease?.stop();
     if (opts.clear) {
       const r = await apply(backendContext(this.marker), { rules: [] }, { prune: true });
       this.log({ event: 'clear', removed: r.removed });
