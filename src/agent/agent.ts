@@ -162,7 +162,8 @@ export class Agent {
       worked = true;
       this.metrics.applies.inc();
       if (reason === 'resync' && r.sent) this.metrics.driftRepairs.inc();
-      this.goodText = text;
+      // an equal text read again is not kept instead: the parse's lines still point into the first one
+      if (text !== this.goodText) this.goodText = text;
       this.lastError = undefined;
       this.metrics.ready.set(1);
       this.metrics.lastApply.set(Date.now() / 1000);
