@@ -1,10 +1,15 @@
 /**
  * The agent's memory between applies. An apply of 10,000 rules, or a drift repair's dump of
  * them, allocates tens of MB that are garbage a moment later, and a process that then sits idle
- * keeps what its peak needed: V8's young generation grows to two 16 MB semi-spaces and shrinks
- * only in a low-memory GC, old-space pages stay committed until a full GC, glibc keeps freed
- * blocks in its heaps, and the batch pool keeps its largest batch's pages. bench/apply-10k.ts's
- * agentRssMB (10,000 rules) was 128 MB with all of that; see the README for what this leaves.
+ * keeps what its peak needed: old-space pages stay committed until a full GC, glibc keeps freed
+ * blocks in its heaps, the batch pool keeps its largest batch's pages, and V8's young generation
+ * stays at the two 16 MB semi-spaces it grew to. bench/apply-10k.ts's agentRssMB (10,000 rules)
+ * was 128 MB with all of that.
+ *
+ * The young generation is not held small (--semi-space-growth-factor=1 at the start does that,
+ * and it is read at run time, unlike --max-semi-space-size): measured, a 1% change of 10,000
+ * rules then took 10-11 scavenges instead of 1 and twice as long in the CLI agent. V8 shrinks it
+ * in a full GC that comes after 5 s of low allocation, which `settleMemory` is.
  */
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -15,17 +20,6 @@ import type { SendPool } from '../transport/send-pool.js';
 /** whether the user gave node this V8 flag themselves (then it is theirs: left alone) */
 function userFlag(name: string): boolean {
   return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.replace(/_/g, '-').startsWith(name));
-}
-
-/**
- * Keep V8's young generation at the size it has now (2 × 2 MB when the CLI's agent starts,
- * instead of growing to 2 × 16 MB in the first big apply). --max-semi-space-size is read once,
- * when the heap is set up, so setting it now would do nothing; the growth factor is read at
- * every growth, so a factor of 1 holds the size.
- */
-export function holdYoungGeneration(): void {
-  if (userFlag('--semi-space') || userFlag('--max-semi-space') || userFlag('--min-semi-space')) return;
-  setFlagsFromString('--semi-space-growth-factor=1');
 }
 
 let gc: (() => void) | null | undefined;
@@ -78,17 +72,37 @@ export function releaseMemory(pool: SendPool): void {
 }
 
 /**
+ * One full GC once the process has allocated little for over 5 s (V8's window for its allocation
+ * rate): V8 then shrinks the young generation back to its start size. It grows again in the
+ * next big apply.
+ */
+export function settleMemory(): void {
+  collect();
+}
+
+/** V8's allocation-rate window (kThroughputTimeFrameMs, 5 s) and some slack */
+export const SETTLE_AFTER_MS = 5_500;
+
+/**
  * When to call `release`: after an apply that did real work (read, diffed or sent), once the
  * event loop has been idle for a `windowMs` (busy under `maxBusy` of it; an embedding program
  * still working, or a benchmark calling apply, postpones it), and never while an apply runs. An
  * apply that starts cancels the wait; one that did nothing (the generation had not moved)
- * restarts it.
+ * restarts it. `settle` follows `settleMs` after the release unless another apply did real work
+ * meanwhile (resyncs that only compared the generation allocate next to nothing).
  */
 export class IdleRelease {
   private timer: NodeJS.Timeout | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
   private pending = false;
 
-  constructor(private readonly release: () => void, private readonly windowMs = 50, private readonly maxBusy = 0.25) {}
+  constructor(
+    private readonly release: () => void,
+    private readonly settle: () => void = () => {},
+    private readonly windowMs = 50,
+    private readonly maxBusy = 0.25,
+    private readonly settleMs = SETTLE_AFTER_MS,
+  ) {}
 
   /** an apply starts */
   busy(): void {
@@ -98,12 +112,13 @@ export class IdleRelease {
 
   /** an apply ended; `worked`: it did more than compare the generation */
   idle(worked: boolean): void {
-    if (worked) this.pending = true;
+    if (worked) { this.pending = true; clearTimeout(this.settleTimer); }
     if (this.pending) this.wait();
   }
 
   stop(): void {
     this.busy();
+    clearTimeout(this.settleTimer);
     this.pending = false;
   }
 
@@ -115,6 +130,8 @@ export class IdleRelease {
       this.timer = undefined;
       this.pending = false;
       this.release();
+      this.settleTimer = setTimeout(this.settle, this.settleMs);
+      this.settleTimer.unref();
     }, this.windowMs);
     this.timer.unref();
   }

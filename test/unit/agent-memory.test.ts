@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IdleRelease, releaseMemory } from '../../src/agent/memory.js';
+import { IdleRelease, releaseMemory, settleMemory } from '../../src/agent/memory.js';
 import { SendPool } from '../../src/transport/send-pool.js';
 import { getLibc } from '../../src/transport/syscalls.js';
 
@@ -15,7 +15,7 @@ const rssKiB = (): number => Number(/^Rss:\s+(\d+)/m.exec(readFileSync('/proc/se
 
 test.serial('an apply that worked is followed by one release once the loop is idle', async (t) => {
   let n = 0;
-  const r = new IdleRelease(() => n++, 20);
+  const r = new IdleRelease(() => n++, undefined, 20);
   r.idle(true);
   t.is(n, 0, 'not during the apply that asked for it');
   t.true(await eventually(() => n === 1));
@@ -26,7 +26,7 @@ test.serial('an apply that worked is followed by one release once the loop is id
 
 test.serial('an apply that starts cancels the wait, and a skipped one restarts it', async (t) => {
   let n = 0;
-  const r = new IdleRelease(() => n++, 20);
+  const r = new IdleRelease(() => n++, undefined, 20);
   r.idle(true);
   r.busy();
   await sleep(60);
@@ -37,7 +37,7 @@ test.serial('an apply that starts cancels the wait, and a skipped one restarts i
 
 test.serial('a busy event loop postpones the release; stop drops it', async (t) => {
   let n = 0;
-  const r = new IdleRelease(() => n++, 20);
+  const r = new IdleRelease(() => n++, undefined, 20);
   r.idle(true);
   const spin = setInterval(() => { const end = Date.now() + 15; while (Date.now() < end) { /* busy */ } }, 1);
   await sleep(140);
@@ -48,6 +48,24 @@ test.serial('a busy event loop postpones the release; stop drops it', async (t) 
   r.stop();
   await sleep(60);
   t.is(n, 1);
+});
+
+test.serial('the settle GC follows the release after its delay, unless an apply that worked comes first', async (t) => {
+  let released = 0;
+  let settled = 0;
+  const r = new IdleRelease(() => released++, () => settled++, 20, 0.25, 150);
+  r.idle(true);
+  t.true(await eventually(() => released === 1));
+  r.busy(); // a resync that only compared the generation
+  r.idle(false);
+  t.true(await eventually(() => settled === 1));
+  r.idle(true);
+  t.true(await eventually(() => released === 2));
+  r.idle(true); // another change before the settle: it waits for the release after that one
+  await sleep(100);
+  t.is(settled, 1);
+  t.true(await eventually(() => released === 3 && settled === 2));
+  r.stop();
 });
 
 test('discardPages gives a mapped buffer back and leaves it zeroed; other buffers are refused', (t) => {
@@ -70,5 +88,6 @@ test('releaseMemory collects, releases the pool and trims malloc without failing
   pool.give(w);
   t.notThrows(() => releaseMemory(pool));
   t.notThrows(() => releaseMemory(pool), 'the gc() it found the first time is used again');
+  t.notThrows(() => settleMemory());
   t.is(typeof getLibc().trimMalloc(), 'boolean');
 });
