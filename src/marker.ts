@@ -8,7 +8,7 @@ import { type MarkRule, type MarkRuleInput, type Via } from './rule.js';
 import { normalizeRule } from './normalize.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, ListUpdate, RuleRecord, UpdateResult } from './backends/backend.js';
 import { BACKENDS, VIAS, isVia } from './backends/index.js';
-import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport } from './transport/transport.js';
+import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport, type WaitFor } from './transport/transport.js';
 import type { BpfSys } from './transport/bpf.js';
 import type { CgroupFs } from './transport/cgroup-fs.js';
 import { resolveNetnsPath, withNetns, type NetnsTarget } from './transport/netns.js';
@@ -186,19 +186,26 @@ export class Marker {
       t.catch(() => this.transports.delete(protocol));
       // a transport that reports itself closed (its socket died) is dropped, so the next call
       // opens a new one instead of failing forever; the failed call reports CLOSED
+      const dropIfClosed = async (tr: Transport, e: unknown): Promise<void> => {
+        if (e instanceof PktmarkError && e.code === 'CLOSED' && !this.closed && this.transports.get(protocol) === cached) {
+          this.transports.delete(protocol);
+          try { await tr.close(); } catch { /* already dead */ }
+        }
+      };
       const cached = t.then((tr): Transport => ({
         protocol: tr.protocol,
         nextSeq: () => tr.nextSeq(),
         close: () => tr.close(),
         exchange: async (bytes, wait) => {
-          try { return await tr.exchange(bytes, wait); } catch (e) {
-            if (e instanceof PktmarkError && e.code === 'CLOSED' && !this.closed && this.transports.get(protocol) === cached) {
-              this.transports.delete(protocol);
-              try { await tr.close(); } catch { /* already dead */ }
-            }
-            throw e;
-          }
+          try { return await tr.exchange(bytes, wait); } catch (e) { await dropIfClosed(tr, e); throw e; }
         },
+        // passed on, so dumps stay streamed (without it a 10,000-rule dump was one array of every
+        // message, all alive at once, through exchange)
+        ...(tr.stream ? {
+          stream: (bytes: Uint8Array, wait: WaitFor) => (async function* () {
+            try { yield* tr.stream!(bytes, wait); } catch (e) { await dropIfClosed(tr, e); throw e; }
+          })(),
+        } : {}),
       }));
       cached.catch(() => undefined);
       t = cached;

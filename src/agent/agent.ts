@@ -15,7 +15,9 @@ import { backendContext, type Marker } from '../marker.js';
 import { apply, ApplyCache, DesiredLines, parseDesired, type ApplyResult, type DesiredState, type Prune } from '../apply/index.js';
 import { readState } from '../apply/state.js';
 import { NETLINK_NETFILTER } from '../transport/transport.js';
+import { batchPool } from '../backends/nft/index.js';
 import { AgentMetrics, type RuleMetricsMode, type RuleSample } from './metrics.js';
+import { IdleRelease, releaseMemory, settleMemory } from './memory.js';
 import { serve, type Listen } from './http.js';
 
 export interface AgentOptions {
@@ -31,6 +33,15 @@ export interface AgentOptions {
   readonly log?: (line: string) => void;
   /** how long after a file event to read it (events come in bursts; default 100 ms) */
   readonly debounceMs?: number;
+  /**
+   * Give memory back between applies (default false): once the event loop is idle after an
+   * apply that did real work, a full GC, the batch buffers' pages and glibc's free memory; 5.5 s
+   * later one more GC, in which V8 shrinks its young generation (src/agent/memory.ts). Measured
+   * with 10,000 rules: 74 MB at rest instead of ~117 MB, but the next 1% change in the CLI agent
+   * took about twice as long (the memory it needs is faulted in again), so it is off unless asked
+   * for. It acts on the whole process.
+   */
+  readonly releaseMemory?: boolean;
 }
 
 export type ApplyReason = 'start' | 'file' | 'resync' | 'exit';
@@ -60,6 +71,7 @@ export class Agent {
   private lastError: PktmarkError | undefined;
   private applyStartedAt: number | undefined;
   private lastTickAt = Date.now();
+  private readonly idleRelease: IdleRelease | undefined;
   /** where the HTTP endpoint listens, once started */
   address: Listen | undefined;
 
@@ -72,6 +84,7 @@ export class Agent {
     this.resyncMs = opts.resyncMs ?? 30_000;
     this.metrics = new AgentMetrics(() => this.samples(), opts.ruleMetrics ?? 'auto');
     this.metrics.ready.set(0);
+    if (opts.releaseMemory === true) this.idleRelease = new IdleRelease(() => releaseMemory(batchPool), settleMemory);
   }
 
   get ready(): boolean { return this.goodText !== undefined && this.lastError === undefined; }
@@ -127,6 +140,8 @@ export class Agent {
   private async once(reason: ApplyReason): Promise<void> {
     const started = performance.now();
     this.applyStartedAt = Date.now();
+    this.idleRelease?.busy();
+    let worked = false;
     try {
       const text = await readFile(this.file, 'utf8').catch((e: NodeJS.ErrnoException) => {
         throw new PktmarkError('INVALID_ARGUMENT', `cannot read ${this.file}: ${e.code ?? e.message}`, { field: 'file' });
@@ -144,9 +159,11 @@ export class Agent {
       this.goodDesired = desired;
       this.generation = r.generationAfter;
       if (r.skipped) { this.metrics.skips.inc(); return; }
+      worked = true;
       this.metrics.applies.inc();
       if (reason === 'resync' && r.sent) this.metrics.driftRepairs.inc();
-      this.goodText = text;
+      // an equal text read again is not kept instead: the parse's lines still point into the first one
+      if (text !== this.goodText) this.goodText = text;
       this.lastError = undefined;
       this.metrics.ready.set(1);
       this.metrics.lastApply.set(Date.now() / 1000);
@@ -155,6 +172,7 @@ export class Agent {
       this.metrics.lastDuration.set(durationMs / 1000);
       this.log({ event: 'apply', reason, added: r.added, removed: r.removed, replaced: r.replaced, moved: r.moved, kept: r.kept, sent: r.sent, retries: r.retries, durationMs: Math.round(durationMs * 10) / 10 });
     } catch (e) {
+      worked = true;
       const err = e instanceof PktmarkError ? e : new PktmarkError('KERNEL', e instanceof Error ? e.message : String(e));
       this.metrics.applies.inc();
       this.metrics.failures.inc();
@@ -166,6 +184,7 @@ export class Agent {
     } finally {
       this.applyStartedAt = undefined;
       this.lastTickAt = Date.now();
+      this.idleRelease?.idle(worked);
     }
   }
 
@@ -183,6 +202,7 @@ export class Agent {
     clearInterval(this.timer);
     clearTimeout(this.debounce);
     await this.running;
+    this.idleRelease?.stop();
     if (opts.clear) {
       const r = await apply(backendContext(this.marker), { rules: [] }, { prune: true });
       this.log({ event: 'clear', removed: r.removed });

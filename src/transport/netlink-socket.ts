@@ -108,7 +108,8 @@ export class NetlinkSocket implements Transport {
     // One conversation at a time: replies are matched by sequence number, but a second
     // concurrent request would steal the first one's replies from the shared queue.
     const run = this.queue.then(() => retryInterruptedDump(() => this.exchangeNow(bytes, wait), wait));
-    this.queue = run.catch(() => undefined);
+    // the turn, not the replies: a queue holding the last result kept a 10,000-rule batch's echoes alive until the next request
+    this.queue = run.then(() => undefined, () => undefined);
     return run;
   }
 

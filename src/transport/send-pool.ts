@@ -50,6 +50,17 @@ export class SendPool extends WriterPool {
     this.free.push(b);
   }
 
+  /**
+   * Give the free mapped buffers' pages back (they stay mapped, and read as zeros as give() left
+   * them): for a long-running caller after a big batch, such as the agent when idle. The next
+   * batch that large faults its pages in again (~10 µs each here) instead of finding them resident.
+   */
+  release(): void {
+    if (this.free.length === 0) return;
+    const libc = getLibc();
+    for (const b of this.free) libc.discardPages(b);
+  }
+
   private map(size: number): Uint8Array | undefined {
     if (!this.mapping) return undefined;
     let bytes = MIN_MAPPED;

@@ -50,6 +50,7 @@ export const PROT_WRITE = 0x2;
 export const MAP_PRIVATE = 0x02;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_POPULATE = 0x8000;
+export const MADV_DONTNEED = 4;
 export const MADV_DONTFORK = 10;
 export const MADV_HUGEPAGE = 14;
 /** Linux 5.14+: fault every page of the range in now (EINVAL before: they fault on first write) */
@@ -106,6 +107,14 @@ export interface Libc {
    * must stay valid (send-pool.ts keeps every such buffer for reuse).
    */
   mapDontFork(size: number, populate?: boolean): Uint8Array | undefined;
+  /**
+   * Give the pages of a buffer from `mapDontFork` back to the kernel (madvise MADV_DONTNEED): it
+   * stays mapped and reads as zeros, and only the pages written again become resident. False for
+   * any other buffer.
+   */
+  discardPages(b: Uint8Array): boolean;
+  /** glibc's malloc_trim(0): return the free memory of malloc's heaps; false where there is none (musl) */
+  trimMalloc(): boolean;
 }
 
 /**
@@ -192,6 +201,9 @@ export function getLibc(): Libc {
   const syscall = f('long syscall(long number, ...)');
   const mmap = f('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)');
   const madvise = f('int madvise(void *addr, size_t len, int advice)');
+  // each mapDontFork buffer's address as mmap returned it, for discardPages (koffi may pass a copy of a Uint8Array)
+  const mapped = new WeakMap<ArrayBufferLike, unknown>();
+  let mallocTrim: KoffiFunction | null | undefined;
   const l = {
     socket: f('int socket(int, int, int)'),
     bind: f('int bind(int, const uint8_t *addr, uint32_t len)'),
@@ -263,7 +275,19 @@ export function getLibc(): Libc {
         madvise(ptr, size, MADV_HUGEPAGE);
         if (populate) madvise(ptr, size, MADV_POPULATE_WRITE);
       }
-      return new Uint8Array(koffi.view(ptr, size));
+      const b = new Uint8Array(koffi.view(ptr, size));
+      mapped.set(b.buffer, ptr);
+      return b;
+    },
+    discardPages: (b) => {
+      const ptr = mapped.get(b.buffer);
+      return ptr !== undefined && madvise(ptr, b.buffer.byteLength, MADV_DONTNEED) === 0;
+    },
+    trimMalloc: () => {
+      if (mallocTrim === undefined) { try { mallocTrim = f('int malloc_trim(size_t pad)'); } catch { mallocTrim = null; } }
+      if (mallocTrim === null) return false;
+      mallocTrim(0);
+      return true;
     },
   };
   return libc;

@@ -13,7 +13,7 @@ import {
 import { PktmarkError } from '../../src/errors.js';
 import { Marker, encode } from '../../src/marker.js';
 import { ackFor, doneFor, FakeTransport, type FakeReply } from '../../src/transport/fake.js';
-import { NETLINK_NETFILTER } from '../../src/transport/transport.js';
+import { NETLINK_NETFILTER, type Transport } from '../../src/transport/transport.js';
 import { ruleTable, streamRuleTable } from '../../src/cli/output.js';
 import type { RuleRecord } from '../../src/backends/backend.js';
 
@@ -65,6 +65,28 @@ test('rules() yields every rule of a multi-part dump, in order, decoded', async 
   t.is(Number(got[3].rule?.mark), 4);
   t.deepEqual(ids(await m.list({ via: 'nft' })), ids(got), 'list() is rules() collected');
   t.is(k.dumps, 2);
+});
+
+test('a Marker passes its transport\'s stream on: a rule dump is read part by part, never collected through exchange', async (t) => {
+  const k: DumpKernel = new DumpKernel(kernelRules(30));
+  const tr = k.transport;
+  let parts = 0;
+  let collected = 0;
+  const spy: Transport = {
+    protocol: tr.protocol, nextSeq: () => tr.nextSeq(), close: () => tr.close(),
+    exchange: async (b, w) => {
+      const replies = await tr.exchange(b, w);
+      collected += replies.filter((r) => r.header.type === nftType(NFT_MSG_NEWRULE)).length;
+      return replies;
+    },
+    stream: async function* (b, w) { for await (const p of tr.stream(b, w)) { parts++; yield p; } },
+  };
+  const m = await Marker.open({ transport: async () => spy });
+  const got: string[] = [];
+  for await (const r of m.rules({ via: 'nft' })) got.push(r.id);
+  t.deepEqual(got, handles(k.rules));
+  t.is(collected, 0);
+  t.true(parts >= Math.ceil(30 / PER_PART));
 });
 
 test('ENOBUFS in the middle of a dump: the dump is asked again; rules already yielded are not yielded twice', async (t) => {
