@@ -275,12 +275,12 @@ async function applyNft(ctx: BackendContext, input: DesiredState, opts: ApplyOpt
       return { added: 0, removed: 0, replaced: 0, moved: 0, kept: 0, steps: [], sent: false, retries: 0, generation, generationAfter: generation, skipped: true, durationMs: performance.now() - started };
     }
     const cache = opts.cache;
-    let state = cache?.state && cache.generation === generation ? cache.state : await readState(t, ctx.table, generation, knownRules());
+    let state = cache?.state && cache.generation === generation ? cache.state : await readState(t, ctx.table, generation, knownRules);
     // auto marks: kept from the named rule in the table, else picked by a live scan (once)
     if (desired.rules.some((d) => d.autoMask !== undefined)) desired = await resolveAutoMarks(ctx, desired, state.rules, picks);
     let plan = diff(desired, state.rules, opts.prune ?? true);
     if (state === cache?.state && (plan.counts.replaced > 0 || plan.counts.moved > 0)) {
-      state = await readState(t, ctx.table, generation, knownRules()); // fresh counters to carry over
+      state = await readState(t, ctx.table, generation, knownRules); // fresh counters to carry over
       plan = diff(desired, state.rules, opts.prune ?? true);
     }
     const done = (sent: boolean, made: Made = NOTHING_MADE): ApplyResult => ({

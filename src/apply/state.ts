@@ -70,17 +70,19 @@ export function currentRule(r: NftRule): CurrentRule {
 
 /**
  * `generation`: already read by the caller (it must have been read before this dump starts).
- * `known`: the desired rules, whose unchanged copies in the dump are recognised by their bytes.
+ * `knownRules`: the desired rules, whose unchanged copies in the dump are recognised by their bytes;
+ * asked for only when the dump has a rule (making it encodes every desired rule).
  */
-export async function readState(t: Transport, table: string, generation?: number, known?: KnownRules): Promise<CurrentState> {
+export async function readState(t: Transport, table: string, generation?: number, knownRules?: () => KnownRules): Promise<CurrentState> {
   generation ??= await readGeneration(t);
   const state = await tableState(t, table);
   // each rule is reduced to its record as it arrives: the decoded messages and expressions of a
   // 10,000-rule dump then die young instead of all being alive at once (the agent's peak RSS)
   const rules: CurrentRule[] = [];
   if (state === 'absent') return { generation, table: state, rules };
+  let known: KnownRules | undefined;
   const decode = (m: NetlinkMessage): CurrentRule | undefined => {
-    const fast = known?.match(m.payload);
+    const fast = (known ??= knownRules?.())?.match(m.payload);
     if (fast) return fast;
     const r = decodeRule(m);
     return r.table === table ? currentRule(r) : undefined;
