@@ -25,6 +25,7 @@ import { ruleToExprs } from '../backends/nft/rule.js';
 import { RuleEncoder, type WrittenRule } from '../backends/nft/template.js';
 import type { MarkRule } from '../rule.js';
 import type { Plan, Step } from './diff.js';
+import type { DesiredRule } from './desired.js';
 
 export interface ApplyBatch {
   readonly batch: Batch;
@@ -152,14 +153,24 @@ function finish(b: BatchWriter<WrittenRule>, marks: { lastAt: number; lastSeq: n
 function writeTail(encoder: RuleEncoder, w: Parameters<typeof writeRule>[0], s: Step, table: string, flags: number, seq: number): WrittenRule {
   const d = s.desired!;
   const start = w.length;
-  const comment = d.rule.comment;
-  let rule = d.rule;
-  if (comment !== undefined) { const { comment: _c, ...rest } = d.rule; rule = rest as MarkRule; }
-  const written = encoder.write(w, rule, table, flags, seq, nftType(NFT_MSG_NEWRULE));
-  // most rules have neither comment nor name: their userdata is the tag alone, encoded once
-  const ud = comment === undefined && d.name === undefined ? TAG_ONLY : encodeRuleUserdata({ ...(comment !== undefined ? { comment } : {}), apply: true, ...(d.name !== undefined ? { name: d.name } : {}) });
+  const written = encoder.write(w, withoutComment(d.rule), table, flags, seq, nftType(NFT_MSG_NEWRULE));
+  const ud = applyUserdata(d);
   if (ud) { w.bytes(NFTA_RULE_USERDATA, ud); w.patchU32(start, w.length - start); }
   return written;
+}
+
+/** The rule as add's template encoder takes it for apply: its comment goes in apply's userdata instead. */
+export function withoutComment(rule: MarkRule): MarkRule {
+  if (rule.comment === undefined) return rule;
+  const { comment: _c, ...rest } = rule;
+  return rest as MarkRule;
+}
+
+/** apply's userdata of a desired rule: its comment, apply's tag, its name. */
+export function applyUserdata(d: DesiredRule): Uint8Array | undefined {
+  // most rules have neither comment nor name: their userdata is the tag alone, encoded once
+  if (d.rule.comment === undefined && d.name === undefined) return TAG_ONLY;
+  return encodeRuleUserdata({ ...(d.rule.comment !== undefined ? { comment: d.rule.comment } : {}), apply: true, ...(d.name !== undefined ? { name: d.name } : {}) });
 }
 
 /** apply's userdata of a rule without comment or name (written, never changed) */
@@ -173,7 +184,7 @@ function writeStep(w: Parameters<typeof writeRule>[0], s: Step, table: string, f
   const c = s.action === 'replace' || s.action === 'move' ? s.current : undefined;
   const carry = c && (c.packets !== 0n || c.bytes !== 0n) ? c : undefined;
   const exprs: Expr[] = tagged.map((x) => (x.expr.kind === 'counter' && carry ? { kind: 'counter', bytes: carry.bytes, packets: carry.packets } : x.expr));
-  const userdata = encodeRuleUserdata({ ...(d.rule.comment !== undefined ? { comment: d.rule.comment } : {}), apply: true, ...(d.name !== undefined ? { name: d.name } : {}) });
+  const userdata = applyUserdata(d);
   const spans: ExprSpan[] = [];
   writeRule(w, NFT_MSG_NEWRULE, flags, seq, {
     family: NFPROTO_INET, table, chain: s.chain, exprs,

@@ -16,13 +16,12 @@ import { WriterPool, type AttributeWriter } from '../../codecs/netlink/attribute
 import { NLM_F_REQUEST } from '../../codecs/netlink/message.js';
 import { NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
 import { clearNestedFlags, findCounter, newCounterSpan, newRuleParts, ruleParts } from '../../codecs/nftables/rule-bytes.js';
-import { encodeRuleUserdata } from '../../codecs/nftables/userdata.js';
-import type { MarkRule } from '../rule.js';
 import { chainOf } from '../backends/nft/chains.js';
 import { ruleId } from '../backends/nft/ids.js';
 import { needsSet } from '../backends/nft/port-sets.js';
 import { RuleEncoder } from '../backends/nft/template.js';
 import type { DesiredRule } from './desired.js';
+import { applyUserdata, withoutComment } from './batch.js';
 import { ruleKey } from './diff.js';
 import type { CurrentRule } from './state.js';
 
@@ -52,12 +51,10 @@ function same<T extends Uint8Array | Uint32Array>(a: T, af: number, b: T, bf: nu
   for (let i = 0; i < n; i++) if (a[af + i] !== b[bf + i]) return false;
   return true;
 }
-const aligned = (...offsets: number[]): boolean => offsets.every((o) => (o & 3) === 0);
+/** are all four offsets 4-aligned (no array per call: this runs per dumped rule) */
+const aligned = (a: number, b: number, c: number, d: number): boolean => ((a | b | c | d) & 3) === 0;
 
-/** pktmark's userdata of a rule as apply writes it (the comment, apply's tag, the name); most rules have the tag alone */
-const userdataOf = (d: DesiredRule): Uint8Array => (d.rule.comment === undefined && d.name === undefined ? TAG_ONLY
-  : encodeRuleUserdata({ ...(d.rule.comment !== undefined ? { comment: d.rule.comment } : {}), apply: true, ...(d.name !== undefined ? { name: d.name } : {}) }) ?? new Uint8Array(0));
-const TAG_ONLY = encodeRuleUserdata({ apply: true }) ?? new Uint8Array(0);
+const NO_USERDATA = new Uint8Array(0);
 
 export class KnownRules {
   /** per known rule: its expressions (counter cut out, nests unflagged) from word `at`, then its chain and userdata bytes */
@@ -68,8 +65,9 @@ export class KnownRules {
   private readonly at: number[] = [];
   private readonly lens: number[] = [];
   private readonly rules: (DesiredRule | null)[] = [];
-  /** hash → index (or indices, rarely) into the arrays above */
-  private readonly byHash = new Map<number, number | number[]>();
+  /** hash → the last known rule with it; `next` chains the earlier ones (rare: a hash collision) */
+  private readonly byHash = new Map<number, number>();
+  private readonly next: number[] = [];
   private readonly table: Uint8Array;
   private readonly chainBytes = new Map<string, Uint8Array>();
   // reused per match: no objects per dumped rule
@@ -94,33 +92,39 @@ export class KnownRules {
       }
     } finally {
       scratch.give(w);
-      this.lastBuffer = undefined;
     }
   }
 
-  get size(): number { return this.rules.length; }
+  /** Views over the whole buffer being read (a receive buffer holds many rules; the writer's changes only when it grows). */
+  private over(buffer: ArrayBufferLike): void {
+    if (buffer === this.lastBuffer) return;
+    this.lastBuffer = buffer;
+    this.lastBytes = new Uint8Array(buffer);
+    this.lastWords = new Uint32Array(buffer, 0, buffer.byteLength >> 2);
+    this.lastView = new DataView(buffer);
+  }
 
   /** Encode `d` as apply sends it, keep its parts as a dump would show them; false once the writer has failed (its error is sticky). */
   private learn(encoder: RuleEncoder, w: AttributeWriter, d: DesiredRule, table: string, type: number): boolean {
     const start = w.length;
-    let bytes: Uint8Array;
+    let written: Uint8Array;
     try {
       encoder.write(w, withoutComment(d.rule), table, NLM_F_REQUEST, 0, type);
-      bytes = w.finish();
+      written = w.finish();
     } catch {
       return false; // not encodable here: this rule and the rest are read the long way
     }
-    // the writer's buffer changes only when it grows
-    if (bytes.buffer !== this.lastBuffer) { this.lastBuffer = bytes.buffer; this.lastView = new DataView(bytes.buffer, bytes.byteOffset); }
-    const view = this.lastView;
+    // offsets into the writer's whole buffer, as match's are into a receive buffer's
+    this.over(written.buffer);
+    const bytes = this.lastBytes, view = this.lastView;
     const p = this.parts, c = this.counter;
-    if (!ruleParts(bytes, view, start + NLMSG_HDRLEN, bytes.length, p)) return true;
+    if (!ruleParts(bytes, view, written.byteOffset + start + NLMSG_HDRLEN, written.byteOffset + written.length, p)) return true;
     if (!clearNestedFlags(view, p.exprsFrom, p.exprsTo) || !findCounter(bytes, view, p.exprsFrom, p.exprsTo, c)) return true;
     if (!aligned(p.exprsFrom, c.from, c.to, p.exprsTo)) return true;
     const name = chainOf(d.rule);
     let chain = this.chainBytes.get(name);
     if (!chain) this.chainBytes.set(name, chain = enc.encode(name));
-    const ud = userdataOf(d);
+    const ud = applyUserdata(d) ?? NO_USERDATA;
     const exBytes = (c.from - p.exprsFrom) + (p.exprsTo - c.to);
     const total = (exBytes + chain.length + ud.length + 3) & ~3;
     if (this.used + total > this.store.length) this.grow(Math.max(this.store.length * 2, this.used + total));
@@ -144,8 +148,8 @@ export class KnownRules {
     this.rules.push(d);
     this.at.push(at >> 2);
     this.lens.push(...lens);
-    const slot = this.byHash.get(h);
-    this.byHash.set(h, slot === undefined ? k : typeof slot === 'number' ? [slot, k] : [...slot, k]);
+    this.next.push(this.byHash.get(h) ?? -1);
+    this.byHash.set(h, k);
     return true;
   }
 
@@ -166,10 +170,8 @@ export class KnownRules {
    * is `cl` bytes from `cf` of `cb`, and whose userdata is `ul` bytes from `uf` of `ub`; -1 when none.
    */
   private find(h: number, ew: Uint32Array, e1: number, l1: number, e2: number, l2: number, cb: Uint8Array, cf: number, ub: Uint8Array, uf: number, cl: number, ul: number): number {
-    const slot = this.byHash.get(h);
-    if (slot === undefined) return -1;
     const s = this.store, sw = this.words;
-    for (const k of typeof slot === 'number' ? [slot] : slot) {
+    for (let k = this.byHash.get(h) ?? -1; k >= 0; k = this.next[k]) {
       const at = this.at[k], ex = this.lens[3 * k], chainLen = this.lens[3 * k + 1], udLen = this.lens[3 * k + 2];
       if (ex !== l1 + l2 || chainLen !== cl || udLen !== ul) continue;
       const b = (at + ex) << 2;
@@ -180,12 +182,7 @@ export class KnownRules {
 
   /** The record of a dumped NEWRULE (its payload) that is one of the desired rules, else undefined. */
   match(payload: Uint8Array): CurrentRule | undefined {
-    if (payload.buffer !== this.lastBuffer) {
-      this.lastBuffer = payload.buffer;
-      this.lastBytes = new Uint8Array(payload.buffer);
-      this.lastWords = new Uint32Array(payload.buffer, 0, payload.buffer.byteLength >> 2);
-      this.lastView = new DataView(payload.buffer);
-    }
+    this.over(payload.buffer);
     const b = this.lastBytes, view = this.lastView, p = this.parts, c = this.counter;
     const from = payload.byteOffset;
     if (!ruleParts(b, view, from, from + payload.length, p) || p.handle === undefined) return undefined;
@@ -204,10 +201,4 @@ export class KnownRules {
       rule: d.rule, ...(d.name !== undefined ? { name: d.name } : {}),
     };
   }
-}
-
-function withoutComment(rule: MarkRule): MarkRule {
-  if (rule.comment === undefined) return rule;
-  const { comment: _c, ...rest } = rule;
-  return rest as MarkRule;
 }
