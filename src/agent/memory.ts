@@ -14,6 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { dropKnownRulesScratch } from '../apply/known-rules.js';
 import { getLibc } from '../transport/syscalls.js';
 import type { SendPool } from '../transport/send-pool.js';
 
@@ -51,7 +52,7 @@ function collect(): boolean {
 }
 
 /**
- * Give back what the last applies left: two full GCs, then the batch pool's pages, then malloc's
+ * Give back what the last applies left: apply's scratch, two full GCs, then the batch pool's pages, then malloc's
  * free memory (last: the GCs free the external buffers of the dump). Measured after a drift
  * repair of 10,000 rules: one GC leaves most of the old space committed, the second frees it;
  * --optimize-for-size, on only for them, makes them compact fragmented pages as a low-memory GC
@@ -60,6 +61,7 @@ function collect(): boolean {
 export function releaseMemory(pool: SendPool): void {
   const forSize = !userFlag('--optimize-for-size') && !userFlag('--no-optimize-for-size');
   if (forSize) setFlagsFromString('--optimize-for-size');
+  dropKnownRulesScratch();
   try {
     if (collect()) collect();
   } finally {

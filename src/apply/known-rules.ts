@@ -26,7 +26,15 @@ import { ruleKey } from './diff.js';
 import type { CurrentRule } from './state.js';
 
 /** the desired rules' NEWRULEs are written here one after another (the template encoder reads back what it wrote), then the buffer is reused */
-const scratch = new WriterPool();
+let scratch = new WriterPool();
+
+/**
+ * Let the scratch buffer go (an agent giving memory back when idle): it is as large as the last
+ * table read (~4 MB for 10,000 rules) and is only reused by the next read, which then faults a
+ * fresh one in.
+ */
+export function dropKnownRulesScratch(): void { scratch = new WriterPool(); }
+
 const NLMSG_HDRLEN = 16;
 const enc = new TextEncoder();
 
