@@ -106,6 +106,7 @@ const LINES: readonly Line[] = [
   [['iptables-restore', FILES.cutTable], 1, 'UNSUPPORTED', /line 5: table \*mang/],
   [['iptables-restore', '--noflush', FILES.noCommit], 1, 'INVALID_OPTION', /line 4/],
   [['apply', '-f', FILES.cutYaml], 1, 'INVALID_ARGUMENT', /cut\.yaml:3/],
+  [['agent', '-f', FILES.cutYaml, '--release-memory', '--no-release-memory'], 2, 'INVALID_OPTION', /contradict/],
   [['apply', '-f', FILES.cutYamlKey], 1, 'INVALID_ARGUMENT', /cut-key\.yaml:5/],
   [['apply', '-f', FILES.cutYamlQuote], 1, 'INVALID_ARGUMENT', /cut-quote\.yaml:3/],
   [['tc', '-batch', FILES.batchWord], 1, 'UNSUPPORTED', /bad-word\.tc:2: unsupported word 'srx' at position 13/],

@@ -13,7 +13,7 @@ import type { Io } from '../io.js';
 import { parseOptions, str } from '../options.js';
 import { parsePrune } from './apply-file.js';
 
-export const AGENT_HELP = `pktmark agent -f FILE [--resync 30s] [--metrics HOST:PORT|off] [--rule-metrics auto|on|off] [--prune=true|false|all] [--clear-on-exit] [--release-memory]
+export const AGENT_HELP = `pktmark agent -f FILE [--resync 30s] [--metrics HOST:PORT|off] [--rule-metrics auto|on|off] [--prune=true|false|all] [--clear-on-exit] [--no-release-memory]
 
 Apply FILE, then keep the kernel matching it: re-apply within a second when the file changes
 (a ConfigMap's ..data symlink swap included), repair drift every --resync, log one JSON line per
@@ -21,8 +21,9 @@ apply. A bad file keeps the last good state and makes /healthz fail; /livez fail
 loop is stuck. SIGTERM exits 0 and leaves the rules (--clear-on-exit removes them).
   --metrics HOST:PORT   /metrics, /healthz, /livez (default 127.0.0.1:9464)
   --rule-metrics MODE   per-rule packets/bytes: auto (up to 1000 rules), on, off
-  --release-memory      give memory back once idle after each apply (10,000 rules: ~74 MB at
-                        rest instead of ~117 MB; the next change pays to fault it in again)`;
+  --no-release-memory   keep what an apply's peak needed instead of giving it back once idle
+                        (the default gives it back: 10,000 rules ~77 MB at rest instead of
+                        ~120 MB; the next change after a rest pays to fault some of it in again)`;
 
 /** `30s`, `500ms`, `2m`, `1h` or plain seconds → ms */
 export function parseDuration(v: string, field: string): number {
@@ -35,7 +36,7 @@ export function parseDuration(v: string, field: string): number {
 export async function agentCommand(argv: readonly string[], base: number, g: GlobalOptions, io: Io): Promise<number> {
   const p = parseOptions('agent', argv, base, {
     '-f': { value: 'FILE' }, '--file': { value: 'FILE' }, '--resync': { value: 'DURATION' }, '--metrics': { value: 'HOST:PORT|off' },
-    '--rule-metrics': { value: 'auto|on|off' }, '--prune': { value: 'true|false|all' }, '--clear-on-exit': {}, '--release-memory': {},
+    '--rule-metrics': { value: 'auto|on|off' }, '--prune': { value: 'true|false|all' }, '--clear-on-exit': {}, '--release-memory': {}, '--no-release-memory': {},
   }, g);
   if (p.help) { io.out(AGENT_HELP); return EXIT_OK; }
   noDryRun('agent', g);
@@ -49,7 +50,10 @@ export async function agentCommand(argv: readonly string[], base: number, g: Glo
   const listen = metrics === 'off' ? undefined : parseListen(metrics);
   const prune = parsePrune(p.options.get('--prune'));
   const clear = p.options.has('--clear-on-exit');
-  const releaseMemory = p.options.has('--release-memory');
+  // the CLI agent owns its process, so it gives memory back by default (the Agent class leaves
+  // that to its host); --release-memory, the old opt-in, still says so explicitly
+  if (p.options.has('--release-memory') && p.options.has('--no-release-memory')) throw new UsageError('INVALID_OPTION', '--release-memory and --no-release-memory contradict each other', { field: '--no-release-memory' });
+  const releaseMemory = !p.options.has('--no-release-memory');
 
   const marker = await openMarker(g);
   const { Agent } = await import('../../agent/agent.js');
