@@ -1,6 +1,6 @@
 import { AttributeReader, AttributeWriter, nestedReader, type Attribute } from '../netlink/attributes.js';
 import { AttributeDecoder } from '../netlink/attribute-decoder.js';
-import { writeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_HDRLEN, type NetlinkMessage } from '../netlink/message.js';
+import { beginMessage, endMessage, writeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_HDRLEN, type NetlinkMessage } from '../netlink/message.js';
 import { decodeError } from '../errors.js';
 import { RTM_DELTFILTER, RTM_GETTFILTER, RTM_NEWTFILTER, TCA_CHAIN, TCA_KIND, TCA_OPTIONS } from './constants.js';
 import { classifierKind, decodeClassifier, encodeClassifier, type ClassifierOptions } from './classifiers/index.js';
@@ -32,7 +32,11 @@ function writeFilterBody(w: AttributeWriter, f: TcFilter, withOptions: boolean, 
   if (f.chain !== undefined) w.u32(TCA_CHAIN, f.chain);
   if (kind !== undefined) w.string(TCA_KIND, kind);
   // rtnetlink: TCA_OPTIONS is a nest WITHOUT NLA_F_NESTED, as iproute2 writes it (addattr_l + tail fixup)
-  if (withOptions && f.options) w.nested(TCA_OPTIONS, () => encodeClassifier(f.options!, w), false);
+  if (withOptions && f.options) {
+    const at = w.beginNested();
+    encodeClassifier(f.options, w);
+    w.endNested(at, TCA_OPTIONS, false);
+  }
   for (const x of f.extra ?? []) writeRaw(w, x);
 }
 
@@ -50,8 +54,10 @@ function writeFilterBody(w: AttributeWriter, f: TcFilter, withOptions: boolean, 
  */
 export function encodeNewFilter(w: AttributeWriter, seq: number, f: TcFilter, opts: NewFilterOptions = NO_OPTIONS): void {
   const flags = NLM_F_REQUEST | (opts.ack === false ? 0 : NLM_F_ACK) | (opts.replace ? 0 : NLM_F_EXCL) | NLM_F_CREATE | (opts.echo ? NLM_F_ECHO : 0);
-  const handle = opts.handle ?? f.handle;
-  writeMessage(w, RTM_NEWTFILTER, flags, seq, () => writeFilterBody(w, f, true, handle));
+  // begin/end rather than writeMessage's closure: a bulk add encodes one message per rule
+  const at = beginMessage(w);
+  writeFilterBody(w, f, true, opts.handle ?? f.handle);
+  endMessage(w, at, RTM_NEWTFILTER, flags, seq);
 }
 export interface NewFilterOptions { readonly echo?: boolean; readonly replace?: boolean; readonly ack?: boolean; readonly handle?: number }
 const NO_OPTIONS: NewFilterOptions = {};

@@ -8,6 +8,7 @@ import { decodeFilter, encodeNewFilter, type TcFilter } from '../../codecs/tc/fi
 import { decodeActions, encodeActions, type TcAction } from '../../codecs/tc/actions/index.js';
 import { decodeSelector, encodeSelector, formatU32Handle, parseU32Handle, tcU32Key, tcU32SelHead, type U32Selector } from '../../codecs/tc/classifiers/u32.js';
 import { pktBurstPackets, pktBurstTicks } from '../../codecs/tc/actions/police.js';
+import { ParmsPart, tcSkbedit } from '../../codecs/tc/actions/skbedit.js';
 import { filterToRule, ruleToFilter, ownerCookie, parseOwnerCookie, explainRule } from '../../src/backends/tc/rule.js';
 import { parseTcId, tcId } from '../../src/backends/tc/index.js';
 import { type MarkRuleInput } from '../../src/rule.js';
@@ -52,6 +53,15 @@ test('u32 selector: the direct writer gives the bytes of the struct definitions'
     tcU32SelHead.write(v, 0, { flags: s.flags, offshift: s.offshift, nkeys: s.keys.length, offmask: s.offmask, off: s.off, offoff: s.offoff, hoff: s.hoff, hmask: s.hmask });
     s.keys.forEach((k, i) => tcU32Key.write(v, tcU32SelHead.size + i * tcU32Key.size, k));
     t.deepEqual(encodeSelector(s), want);
+  }));
+});
+
+test('skbedit parms: the direct writer gives the bytes of the struct definition', (t) => {
+  fc.assert(fc.property(gen, (p) => {
+    const want = tcSkbedit.encode(p);
+    const got = new Uint8Array(want.length);
+    new ParmsPart(p).write(new DataView(got.buffer), 0);
+    t.deepEqual(got, want);
   }));
 });
 

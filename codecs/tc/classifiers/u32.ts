@@ -140,7 +140,11 @@ export const u32 = {
     if (o.divisor !== undefined) w.u32(TCA_U32_DIVISOR, o.divisor);
     if (o.hash !== undefined) w.u32(TCA_U32_HASH, o.hash);
     if (o.link !== undefined) w.u32(TCA_U32_LINK, o.link);
-    if (o.actions?.length) w.nested(TCA_U32_ACT, () => encodeActions(w, o.actions!), false);
+    if (o.actions?.length) {
+      const at = w.beginNested();
+      encodeActions(w, o.actions);
+      w.endNested(at, TCA_U32_ACT, false);
+    }
     if (o.sel) w.structs(TCA_U32_SEL, [new SelectorPart(o.sel)]);
     for (const x of o.extra) writeRaw(w, x);
   },
@@ -181,8 +185,9 @@ export function parseU32Handle(s: string): number | undefined {
 
 /** Merge a key into the list the way iproute2's pack_key does: same offset and offmask → one key. */
 export function packKey(keys: U32Key[], k: U32Key): void {
-  const same = keys.find((x) => x.off === k.off && x.offmask === k.offmask);
-  if (!same) { keys.push({ ...k, val: (k.val & k.mask) >>> 0 }); return; }
+  let same: U32Key | undefined;
+  for (let i = 0; i < keys.length && !same; i++) if (keys[i].off === k.off && keys[i].offmask === k.offmask) same = keys[i];
+  if (!same) { keys.push({ mask: k.mask, val: (k.val & k.mask) >>> 0, off: k.off, offmask: k.offmask }); return; }
   if (((same.val ^ k.val) & same.mask & k.mask) !== 0) throw new PktmarkError('ENCODE', `u32 keys at offset ${k.off} ask for different values in the same bits`);
   same.val = (same.val | (k.val & k.mask)) >>> 0;
   same.mask = (same.mask | k.mask) >>> 0;

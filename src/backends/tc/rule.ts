@@ -2,15 +2,16 @@
  * MarkRule ⇄ tc filter (cls_u32 + act_police + act_skbedit), and the equivalent `tc` command
  * lines. Pure: no kernel here; tc.ts does the talking.
  */
-import { addressBytes, formatCidr, formatIPv4, formatIPv6, type Family } from '../../../codecs/address.js';
+import { addressBytes, canonicalIPv4, formatCidr, formatIPv4, formatIPv6, type Family } from '../../../codecs/address.js';
 import {
   ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, PARENT_EGRESS, PARENT_INGRESS, INGRESS_QDISC_HANDLE, TC_ACT_OK, TC_ACT_PIPE,
 } from '../../../codecs/tc/constants.js';
 import type { TcFilter } from '../../../codecs/tc/filter.js';
-import type { TcAction } from '../../../codecs/tc/actions/index.js';
+import type { SkbeditOptions, TcAction } from '../../../codecs/tc/actions/index.js';
+import type { TcGen } from '../../../codecs/tc/actions/types.js';
 import { emptyTcPolice, pktBurstPackets, pktBurstTicks } from '../../../codecs/tc/actions/police.js';
 import { selector, TC_U32_TERMINAL, type U32Key, type U32Options } from '../../../codecs/tc/classifiers/u32.js';
-import { addressKeys, IP4, IP6, portKey, prefixLength, protocolKey } from '../../../codecs/tc/classifiers/u32-match.js';
+import { addressKeys, IP4, IP6, ipv4Key, portKey, prefixLength, protocolKey } from '../../../codecs/tc/classifiers/u32-match.js';
 import type { IngressKind } from '../../../codecs/tc/qdisc.js';
 import { PktmarkError } from '../../errors.js';
 import type { ApplyTag } from '../backend.js';
@@ -39,7 +40,20 @@ export const COOKIE_EGRESS = 0x02;
  * zero bytes and apply's name hash (big-endian), so apply finds its own filters with no state file.
  */
 const COOKIE_APPLY = 0x61;
+/**
+ * An untagged cookie is one of four byte strings, made once: a bulk add asks for one per rule, and
+ * a typed array is among the dearest small objects to make. Shared, so read-only by convention
+ * (the encoder copies it into the message).
+ */
+const untagged: Uint8Array[] = [];
 export function ownerCookie(qdiscOwned: boolean, direction: 'ingress' | 'egress' = 'ingress', tag?: ApplyTag): Uint8Array {
+  if (!tag) {
+    const k = (qdiscOwned ? 1 : 0) | (direction === 'egress' ? 2 : 0);
+    return (untagged[k] ??= makeCookie(qdiscOwned, direction));
+  }
+  return makeCookie(qdiscOwned, direction, tag);
+}
+function makeCookie(qdiscOwned: boolean, direction: 'ingress' | 'egress', tag?: ApplyTag): Uint8Array {
   const c = new Uint8Array(tag ? 16 : 8);
   c.set(COOKIE_MAGIC);
   c[7] = (qdiscOwned ? COOKIE_QDISC_OWNED : 0) | (direction === 'egress' ? COOKIE_EGRESS : 0);
@@ -83,14 +97,10 @@ export function checkTcRule(r: MarkRule): void {
   if (r.comment !== undefined) throw unsupported('comment', 'a u32 filter has no place for a comment');
   if (r.markMatch) throw unsupported('markMatch', 'pktmark\'s u32 filters do not match on the mark', "use via: 'nft'");
   if (r.ctmarkMatch) throw unsupported('ctmarkMatch', 'tc has no conntrack mark match here', "use via: 'nft'");
-  for (const f of ['sports', 'dports'] as const) {
-    const field = f === 'sports' ? 'sport' : 'dport';
-    if (r[f]) throw unsupported(field, `u32 matches a port under a mask; it cannot say a range, a list or a negation (${field} ${formatPortMatch(r[f]!)})`, "use via: 'nft'");
-  }
-  for (const f of ['src', 'dst'] as const) {
-    if (r[f]?.netmask !== undefined) throw unsupported(f, `pktmark's u32 path takes prefixes only (${f} mask ${r[f]!.netmask})`, "use via: 'nft'");
-    if (r[f]?.negate) throw unsupported(f, `u32 keys cannot be negated (${f} "!${formatCidr(r[f]!)}")`);
-  }
+  if (r.sports) throw portsUnsupported('sport', r.sports);
+  if (r.dports) throw portsUnsupported('dport', r.dports);
+  if (r.src) checkPrefix('src', r.src);
+  if (r.dst) checkPrefix('dst', r.dst);
   if (!r.family && (r.proto !== undefined || r.sport !== undefined || r.dport !== undefined)) {
     throw unsupported('family', 'u32 finds the protocol and ports at different offsets in IPv4 and IPv6', "add family: 'ip' or 'ip6'");
   }
@@ -99,14 +109,28 @@ export function checkTcRule(r: MarkRule): void {
   packetsPerSecond(r);
 }
 
+const portsUnsupported = (field: 'sport' | 'dport', m: NonNullable<MarkRule['sports']>): PktmarkError =>
+  unsupported(field, `u32 matches a port under a mask; it cannot say a range, a list or a negation (${field} ${formatPortMatch(m)})`, "use via: 'nft'");
+function checkPrefix(f: 'src' | 'dst', a: NonNullable<MarkRule['src']>): void {
+  if (a.netmask !== undefined) throw unsupported(f, `pktmark's u32 path takes prefixes only (${f} mask ${a.netmask})`, "use via: 'nft'");
+  if (a.negate) throw unsupported(f, `u32 keys cannot be negated (${f} "!${formatCidr(a)}")`);
+}
+
+/** `match ip|ip6 src|dst A/P`: a normalized IPv4 address is canonical text, read as its word (no byte array per rule of a bulk add). */
+function addressMatch(keys: U32Key[], a: NonNullable<MarkRule['src']>, off: number): void {
+  const word = a.family === 'ip' ? canonicalIPv4(a.address) : -1;
+  if (word >= 0) ipv4Key(keys, word, a.prefix, off);
+  else addressKeys(keys, addressBytes(a), a.prefix, off);
+}
+
 /** The u32 keys, in the order `tc … match ip src … match ip dst … match ip protocol … match ip sport/dport` packs them. */
 export function ruleKeys(r: MarkRule): U32Key[] {
   const keys: U32Key[] = [];
   const fam = r.family;
   if (fam) {
     const at = fam === 'ip' ? IP4 : IP6;
-    if (r.src) addressKeys(keys, addressBytes(r.src), r.src.prefix, at.src);
-    if (r.dst) addressKeys(keys, addressBytes(r.dst), r.dst.prefix, at.dst);
+    if (r.src) addressMatch(keys, r.src, at.src);
+    if (r.dst) addressMatch(keys, r.dst, at.dst);
     if (r.proto !== undefined) protocolKey(keys, fam, r.proto);
     if (r.sport !== undefined) portKey(keys, fam, 'sport', r.sport);
     if (r.dport !== undefined) portKey(keys, fam, 'dport', r.dport);
@@ -115,6 +139,10 @@ export function ruleKeys(r: MarkRule): U32Key[] {
   if (keys.length === 0) keys.push({ mask: 0, val: 0, off: 0, offmask: 0 });
   return keys;
 }
+
+/** skbedit's tc_gen as every pktmark filter sends it: one object for all (nothing writes to it) */
+const SKBEDIT_PARMS: TcGen = Object.freeze({ index: 0, capab: 0, action: TC_ACT_PIPE, refcnt: 0, bindcnt: 0 });
+const NO_EXTRA: readonly never[] = Object.freeze([]);
 
 export function ruleActions(r: MarkRule, cookie?: Uint8Array): TcAction[] {
   const actions: TcAction[] = [];
@@ -127,17 +155,11 @@ export function ruleActions(r: MarkRule, cookie?: Uint8Array): TcAction[] {
       options: { kind: 'police', tbf: { ...emptyTcPolice(), action: TC_ACT_OK }, result: TC_ACT_PIPE, pktRate: BigInt(pps), pktBurst: pktBurstTicks(pps, r.rate!.burst), extra: [] },
     });
   }
-  actions.push({
-    order: actions.length + 1,
-    options: {
-      kind: 'skbedit',
-      parms: { index: 0, capab: 0, action: TC_ACT_PIPE, refcnt: 0, bindcnt: 0 },
-      mark: r.mark,
-      ...(r.mask === 0xffffffff ? {} : { mask: r.mask }),
-      extra: [],
-    },
-    ...(cookie ? { cookie } : {}),
-  });
+  // built without spreads of optional parts: one rule of a bulk add makes these objects and no others
+  const options: SkbeditOptions = r.mask === 0xffffffff
+    ? { kind: 'skbedit', parms: SKBEDIT_PARMS, mark: r.mark, extra: NO_EXTRA }
+    : { kind: 'skbedit', parms: SKBEDIT_PARMS, mark: r.mark, mask: r.mask, extra: NO_EXTRA };
+  actions.push(cookie ? { order: actions.length + 1, options, cookie } : { order: actions.length + 1, options });
   return actions;
 }
 
@@ -157,7 +179,7 @@ export interface FilterOptions {
 
 export function ruleToFilter(r: MarkRule, o: FilterOptions): TcFilter {
   checkTcRule(r);
-  const options: U32Options = { kind: 'u32', actions: ruleActions(r, o.cookie), sel: selector(ruleKeys(r), TC_U32_TERMINAL), extra: [] };
+  const options: U32Options = { kind: 'u32', actions: ruleActions(r, o.cookie), sel: selector(ruleKeys(r), TC_U32_TERMINAL), extra: NO_EXTRA };
   return { ifindex: o.ifindex, parent: parentFor(r, o.qdisc), prio: o.prio ?? r.prio ?? 0, protocol: protocolOf(r), handle: 0, options };
 }
 
