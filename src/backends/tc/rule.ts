@@ -144,7 +144,25 @@ export function ruleKeys(r: MarkRule): U32Key[] {
 const SKBEDIT_PARMS: TcGen = Object.freeze({ index: 0, capab: 0, action: TC_ACT_PIPE, refcnt: 0, bindcnt: 0 });
 const NO_EXTRA: readonly never[] = Object.freeze([]);
 
-export function ruleActions(r: MarkRule, cookie?: Uint8Array): TcAction[] {
+/**
+ * The action list of the last rule without a rate: the rules of a bulk add mostly set one mark
+ * with one cookie, and a list that equal is the same list (nothing writes to one once made), so
+ * they share it instead of making four objects each.
+ */
+let lastMarkOnly: { mark: number; mask: number; cookie: Uint8Array | undefined; actions: readonly TcAction[] } | undefined;
+
+export function ruleActions(r: MarkRule, cookie?: Uint8Array): readonly TcAction[] {
+  if (r.rate === undefined) {
+    const l = lastMarkOnly;
+    if (l !== undefined && l.mark === r.mark && l.mask === r.mask && l.cookie === cookie) return l.actions;
+    const actions = markActions(r, cookie);
+    lastMarkOnly = { mark: r.mark, mask: r.mask, cookie, actions };
+    return actions;
+  }
+  return markActions(r, cookie);
+}
+
+function markActions(r: MarkRule, cookie: Uint8Array | undefined): TcAction[] {
   const actions: TcAction[] = [];
   const pps = packetsPerSecond(r);
   if (pps !== undefined) {

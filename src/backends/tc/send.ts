@@ -7,13 +7,13 @@
  * next sendmsg. Within a priority the order is the rules' order; different priorities are
  * different tcf_protos, so which of them the kernel handles first changes nothing.
  */
-import { WriterPool } from '../../../codecs/netlink/attributes.js';
 import { decodeAck, NLMSG_ERROR, type NetlinkAck } from '../../../codecs/netlink/message.js';
 import { ENOENT } from '../../../codecs/errno.js';
 import { RTM_NEWTFILTER } from '../../../codecs/tc/constants.js';
 import { decodeFilter, encodeGetFilter, encodeNewFilter, type DecodedFilter, type TcFilter } from '../../../codecs/tc/filter.js';
 import { PktmarkError } from '../../errors.js';
 import { execute } from '../../transport/execute.js';
+import { SendPool } from '../../transport/send-pool.js';
 import type { Transport } from '../../transport/transport.js';
 import type { Direction } from '../clsact.js';
 import { htidOf, nodesIn, RootTable } from './handles.js';
@@ -122,8 +122,9 @@ export async function sendFilters(t: Transport, planned: readonly PlannedFilter[
       index[count] = i; handles[count] = handle; echo[count] = echoed; count++;
     }
     if (count === 0) break;
-    // a reused zeroed buffer: fresh memory costs a page fault per 4 KiB touched (the transport
-    // borrows the bytes only until the exchange settles)
+    // a reused zeroed buffer (the transport borrows the bytes only until the exchange settles):
+    // fresh memory costs a fault per 4 KiB touched, and so does heap memory reused after the
+    // process started a child (copy-on-write; see send-pool.ts), which SendPool's buffers never are
     const w = writers.take(256 * count);
     let replies;
     try {
@@ -172,4 +173,5 @@ export async function sendFilters(t: Transport, planned: readonly PlannedFilter[
   return out;
 }
 
-const writers = new WriterPool(16 << 20);
+/** from 64 KiB (~250 filters) up a batch gets a mapped buffer; a few filters' heap buffer costs a fault or two */
+const writers = new SendPool(16 << 20, 64 << 10);
