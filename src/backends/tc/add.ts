@@ -140,7 +140,7 @@ export async function addFilters(rules: readonly MarkRule[], ctx: BackendContext
         if (o.refused) failures.push({ index: p.index, error: refusal(i) });
         else if (o.echo) records[p.index] = record(p.dev, p.direction, o.echo, p.r);
         // the filter as sent is the filter as held: u32 copies the selector, skbedit and police keep their values
-        else if (o.handle !== undefined) records[p.index] = sentRecord(p.dev, p.direction, { ...p.filter, handle: o.handle }, p.r);
+        else if (o.handle !== undefined) records[p.index] = sentRecord(p.dev, p.direction, p.filter.prio, o.handle, p.r, opts.tags?.[p.index]);
         else {
           const error = new PktmarkError('KERNEL', `the kernel did not echo the new filter on ${p.dev}`, { field: 'dev', messageIndex: p.index });
           if (!opts.force) throw error;
