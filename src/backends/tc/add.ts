@@ -121,10 +121,13 @@ export async function addFilters(rules: readonly MarkRule[], ctx: BackendContext
         undo.push(async () => { await removeNewOwned(t, planned, before); });
         throw e;
       }
-      planned.forEach((p, i) => {
-        const h = outcomes[i].handle;
-        const prio = outcomes[i].echo?.prio ?? p.filter.prio;
-        if (h !== undefined) undo.push(async () => { await deleteNode(t, p.ifindex, p.direction, p.filter.parent, prio, p.filter.protocol, h); });
+      // one undo for every filter that went in, last first (not a closure per filter of a bulk add)
+      undo.push(async () => {
+        for (let i = planned.length - 1; i >= 0; i--) {
+          const p = planned[i], h = outcomes[i].handle;
+          if (h === undefined) continue;
+          try { await deleteNode(t, p.ifindex, p.direction, p.filter.parent, outcomes[i].echo?.prio ?? p.filter.prio, p.filter.protocol, h); } catch { /* best effort, as each undo */ }
+        }
       });
       const refusal = (i: number): unknown => {
         const p = planned[i], o = outcomes[i];
