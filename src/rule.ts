@@ -183,10 +183,18 @@ export function parsePort(v: string | number, field: string): number {
 }
 
 /** Linux dev_valid_name(): 1-15 bytes, not "." or "..", no '/', ':' or whitespace. A trailing '+' is the iptables wildcard. */
+const ifNameEncoder = new TextEncoder();
+/** UTF-8 length; a short ASCII name (nearly every one) is its length: a bulk tc add checks one per rule */
+function utf8Length(v: string): number {
+  if (v.length >= IFNAMSIZ) return ifNameEncoder.encode(v).length;
+  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 0x7f) return ifNameEncoder.encode(v).length;
+  return v.length;
+}
+
 export function parseIfName(v: unknown, field: string, allowWildcard = true): IfName {
   if (typeof v !== 'string' || v.length === 0) return fail('INVALID_IFNAME', field, `${field} must be an interface name`);
-  const bytes = new TextEncoder().encode(v);
-  if (bytes.length >= IFNAMSIZ) fail('INVALID_IFNAME', field, `${field} ${JSON.stringify(v)} is ${bytes.length} bytes; interface names have at most ${IFNAMSIZ - 1}`);
+  const bytes = utf8Length(v);
+  if (bytes >= IFNAMSIZ) fail('INVALID_IFNAME', field, `${field} ${JSON.stringify(v)} is ${bytes} bytes; interface names have at most ${IFNAMSIZ - 1}`);
   if (v === '.' || v === '..' || /[/:\s\0]/.test(v)) fail('INVALID_IFNAME', field, `${field} ${JSON.stringify(v)} is not a valid interface name`);
   if (v.includes('+') && !(allowWildcard && v.indexOf('+') === v.length - 1)) {
     fail('INVALID_IFNAME', field, `${field} ${JSON.stringify(v)}: '+' is allowed only at the end, as a wildcard`);

@@ -150,8 +150,14 @@ export class AttributeWriter {
    * nest; rtnetlink (as iproute2 writes it) sets it only on TCA_ACT_OPTIONS, so tc passes false.
    */
   nested(type: number, fill: (w: this) => void, nestedFlag = true): void {
-    const at = this.reserve(NLA_HDRLEN);
+    const at = this.beginNested();
     fill(this);
+    this.endNested(at, type, nestedFlag);
+  }
+
+  /** nested() in two calls, for encoders run once per message of a bulk batch (no closure each time): `const at = w.beginNested()`, the contents, `w.endNested(at, type)`. */
+  beginNested(): number { return this.reserve(NLA_HDRLEN); }
+  endNested(at: number, type: number, nestedFlag = true): void {
     const len = this.pos - at;
     if (len > 0xffff) this.fail(`nested attribute ${type} too long (${len} bytes)`);
     this.view.setUint16(at, len & 0xffff, HOST_LITTLE_ENDIAN);

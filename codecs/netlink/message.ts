@@ -49,8 +49,17 @@ export const nlmsghdr = defineStruct<NlMsgHdr>('nlmsghdr', [
  * such as nfgenmsg or tcmsg, then attributes). The length is patched when `fill` returns.
  */
 export function writeMessage(w: AttributeWriter, type: number, flags: number, seq: number, fill: (w: AttributeWriter) => void): void {
-  const at = w.reserve(NLMSG_HDRLEN);
+  const at = beginMessage(w);
   fill(w);
+  endMessage(w, at, type, flags, seq);
+}
+
+/**
+ * writeMessage in two calls, for an encoder that runs once per message of a bulk batch: no
+ * closure per message. `const at = beginMessage(w)`, write the body, `endMessage(w, at, …)`.
+ */
+export const beginMessage = (w: AttributeWriter): number => w.reserve(NLMSG_HDRLEN);
+export function endMessage(w: AttributeWriter, at: number, type: number, flags: number, seq: number): void {
   w.patchU32(at, w.length - at);
   w.patchU16(at + 4, type);
   w.patchU16(at + 6, flags);

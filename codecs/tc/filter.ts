@@ -1,10 +1,10 @@
 import { AttributeReader, AttributeWriter, nestedReader, type Attribute } from '../netlink/attributes.js';
 import { AttributeDecoder } from '../netlink/attribute-decoder.js';
-import { writeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_HDRLEN, type NetlinkMessage } from '../netlink/message.js';
+import { beginMessage, endMessage, writeMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_HDRLEN, type NetlinkMessage } from '../netlink/message.js';
 import { decodeError } from '../errors.js';
 import { RTM_DELTFILTER, RTM_GETTFILTER, RTM_NEWTFILTER, TCA_CHAIN, TCA_KIND, TCA_OPTIONS } from './constants.js';
 import { classifierKind, decodeClassifier, encodeClassifier, type ClassifierOptions } from './classifiers/index.js';
-import { filterInfo, splitFilterInfo, tcmsg, TCMSG_SIZE } from './tcmsg.js';
+import { filterInfo, splitFilterInfo, tcmsg, TCMSG_SIZE, writeTcmsg } from './tcmsg.js';
 import { writeRaw, type RawAttr } from './raw.js';
 
 /** A filter as RTM_NEWTFILTER carries it (request or dump entry). */
@@ -26,13 +26,17 @@ export interface TcFilter {
 
 export const filterKindOf = (f: TcFilter): string | undefined => (f.options ? classifierKind(f.options) : f.kind);
 
-function writeFilterBody(w: AttributeWriter, f: TcFilter, withOptions: boolean): void {
-  w.struct(tcmsg, { family: 0, ifindex: f.ifindex, handle: f.handle, parent: f.parent, info: filterInfo(f.prio, f.protocol) });
+function writeFilterBody(w: AttributeWriter, f: TcFilter, withOptions: boolean, handle = f.handle): void {
+  writeTcmsg(w, f.ifindex, handle, f.parent, filterInfo(f.prio, f.protocol));
   const kind = filterKindOf(f);
   if (f.chain !== undefined) w.u32(TCA_CHAIN, f.chain);
   if (kind !== undefined) w.string(TCA_KIND, kind);
   // rtnetlink: TCA_OPTIONS is a nest WITHOUT NLA_F_NESTED, as iproute2 writes it (addattr_l + tail fixup)
-  if (withOptions && f.options) w.nested(TCA_OPTIONS, () => encodeClassifier(f.options!, w), false);
+  if (withOptions && f.options) {
+    const at = w.beginNested();
+    encodeClassifier(f.options, w);
+    w.endNested(at, TCA_OPTIONS, false);
+  }
   for (const x of f.extra ?? []) writeRaw(w, x);
 }
 
@@ -45,11 +49,18 @@ function writeFilterBody(w: AttributeWriter, f: TcFilter, withOptions: boolean):
  * (cls_bpf_change: list_replace_rcu) — no moment without a filter. (tc sends no NLM_F_REPLACE;
  * the filter path does not look at it.) `ack: false` drops NLM_F_ACK: a refusal is still answered
  * (netlink_rcv_skb acks when NLM_F_ACK is set or the handler failed), a success is not.
+ * `handle`, when given, is sent instead of `f.handle` (a bulk add names each filter's u32 node
+ * without copying the filter).
  */
-export function encodeNewFilter(w: AttributeWriter, seq: number, f: TcFilter, opts: { echo?: boolean; replace?: boolean; ack?: boolean } = {}): void {
+export function encodeNewFilter(w: AttributeWriter, seq: number, f: TcFilter, opts: NewFilterOptions = NO_OPTIONS): void {
   const flags = NLM_F_REQUEST | (opts.ack === false ? 0 : NLM_F_ACK) | (opts.replace ? 0 : NLM_F_EXCL) | NLM_F_CREATE | (opts.echo ? NLM_F_ECHO : 0);
-  writeMessage(w, RTM_NEWTFILTER, flags, seq, () => writeFilterBody(w, f, true));
+  // begin/end rather than writeMessage's closure: a bulk add encodes one message per rule
+  const at = beginMessage(w);
+  writeFilterBody(w, f, true, opts.handle ?? f.handle);
+  endMessage(w, at, RTM_NEWTFILTER, flags, seq);
 }
+export interface NewFilterOptions { readonly echo?: boolean; readonly replace?: boolean; readonly ack?: boolean; readonly handle?: number }
+const NO_OPTIONS: NewFilterOptions = {};
 
 /** `tc filter del`: REQUEST|ACK; handle 0 (and no kind) removes the whole priority. */
 export function encodeDelFilter(w: AttributeWriter, seq: number, f: TcFilter): void {

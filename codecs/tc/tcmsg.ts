@@ -1,3 +1,4 @@
+import type { AttributeWriter } from '../netlink/attributes.js';
 import { defineStruct } from '../netlink/struct.js';
 import { HOST_LITTLE_ENDIAN } from '../netlink/struct.js';
 
@@ -24,6 +25,19 @@ export const tcmsg = defineStruct<TcMsg>('tcmsg', [
   { name: 'info', type: 'u32' },
 ]);
 export const TCMSG_SIZE = tcmsg.size;
+
+/**
+ * The tcmsg of a family-0 request, written field by field: the same bytes as
+ * `w.struct(tcmsg, …)`, without the generic field loop and the object per message (a 1,000-filter
+ * add writes 1,000 of them). Family and padding are the reserved bytes' zeros.
+ */
+export function writeTcmsg(w: AttributeWriter, ifindex: number, handle: number, parent: number, info: number): void {
+  const at = w.reserve(TCMSG_SIZE);
+  w.patchU32(at + 4, ifindex);
+  w.patchU32(at + 8, handle);
+  w.patchU32(at + 12, parent);
+  w.patchU32(at + 16, info);
+}
 
 const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 /** htons / ntohs as the host applies them (a no-op on big-endian hosts). */

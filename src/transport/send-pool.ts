@@ -26,10 +26,11 @@ export class SendPool extends WriterPool {
   private readonly lent = new WeakMap<AttributeWriter, Uint8Array>();
   private mapping = true;
 
-  constructor(private readonly maxMapped = 64 << 20) { super(maxMapped); }
+  /** `minMapped`: the smallest batch given a mapped buffer (a caller whose batches are many small messages may map smaller ones) */
+  constructor(private readonly maxMapped = 64 << 20, private readonly minMapped = MIN_MAPPED) { super(maxMapped); }
 
   override take(size: number): AttributeWriter {
-    if (size < MIN_MAPPED || size > this.maxMapped) return super.take(size);
+    if (size < this.minMapped || size > this.maxMapped) return super.take(size);
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
       if (this.free[i].length >= size && (best < 0 || this.free[i].length < this.free[best].length)) best = i;
@@ -63,7 +64,7 @@ export class SendPool extends WriterPool {
 
   private map(size: number): Uint8Array | undefined {
     if (!this.mapping) return undefined;
-    let bytes = MIN_MAPPED;
+    let bytes = this.minMapped;
     while (bytes < size) bytes *= 2;
     let b: Uint8Array | undefined;
     // a first add writes into fresh pages: one mmap that faults them all in (MAP_POPULATE) cost

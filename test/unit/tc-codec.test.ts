@@ -6,8 +6,9 @@ import { parseMessages } from '../../codecs/netlink/message.js';
 import { PktmarkError } from '../../src/errors.js';
 import { decodeFilter, encodeNewFilter, type TcFilter } from '../../codecs/tc/filter.js';
 import { decodeActions, encodeActions, type TcAction } from '../../codecs/tc/actions/index.js';
-import { decodeSelector, encodeSelector, formatU32Handle, parseU32Handle, type U32Selector } from '../../codecs/tc/classifiers/u32.js';
+import { decodeSelector, encodeSelector, formatU32Handle, parseU32Handle, tcU32Key, tcU32SelHead, type U32Selector } from '../../codecs/tc/classifiers/u32.js';
 import { pktBurstPackets, pktBurstTicks } from '../../codecs/tc/actions/police.js';
+import { ParmsPart, tcSkbedit } from '../../codecs/tc/actions/skbedit.js';
 import { filterToRule, ruleToFilter, ownerCookie, parseOwnerCookie, explainRule } from '../../src/backends/tc/rule.js';
 import { parseTcId, tcId } from '../../src/backends/tc/index.js';
 import { type MarkRuleInput } from '../../src/rule.js';
@@ -43,6 +44,25 @@ const actionArb: fc.Arbitrary<Omit<TcAction, 'order'>> = fc.oneof(
 
 test('u32 selector round trip', (t) => {
   fc.assert(fc.property(selectorArb, (s) => { t.deepEqual(decodeSelector(encodeSelector(s)), s); }));
+});
+
+test('u32 selector: the direct writer gives the bytes of the struct definitions', (t) => {
+  fc.assert(fc.property(selectorArb, (s) => {
+    const want = new Uint8Array(tcU32SelHead.size + tcU32Key.size * s.keys.length);
+    const v = new DataView(want.buffer);
+    tcU32SelHead.write(v, 0, { flags: s.flags, offshift: s.offshift, nkeys: s.keys.length, offmask: s.offmask, off: s.off, offoff: s.offoff, hoff: s.hoff, hmask: s.hmask });
+    s.keys.forEach((k, i) => tcU32Key.write(v, tcU32SelHead.size + i * tcU32Key.size, k));
+    t.deepEqual(encodeSelector(s), want);
+  }));
+});
+
+test('skbedit parms: the direct writer gives the bytes of the struct definition', (t) => {
+  fc.assert(fc.property(gen, (p) => {
+    const want = tcSkbedit.encode(p);
+    const got = new Uint8Array(want.length);
+    new ParmsPart(p).write(new DataView(got.buffer), 0);
+    t.deepEqual(got, want);
+  }));
 });
 
 test('action list round trip (skbedit, police, unknown kinds kept raw)', (t) => {

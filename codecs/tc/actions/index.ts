@@ -47,22 +47,25 @@ export const actionKind = (a: Pick<TcAction, 'options'>): string => (a.options.k
  * iproute2 marks NLA_F_NESTED (it uses addattr_nest for it) — then TCA_ACT_COOKIE.
  */
 export function encodeActions(w: AttributeWriter, actions: readonly TcAction[]): void {
+  // begin/end nests, no closures: a bulk add writes an action list per filter
   for (const a of actions) {
-    w.nested(a.order, () => {
-      w.string(TCA_ACT_KIND, actionKind(a));
-      const o = a.options;
-      if (o.kind === 'raw') {
-        w.bytes(TCA_ACT_OPTIONS | NLA_F_NESTED, o.data);
-      } else {
-        w.nested(TCA_ACT_OPTIONS, () => codecOf(o.kind)!.encode(o, w), true);
-      }
-      if (a.cookie !== undefined) {
-        if (a.cookie.length === 0 || a.cookie.length > TC_COOKIE_MAX_SIZE) w.fail(`action cookie must be 1-${TC_COOKIE_MAX_SIZE} bytes`, 'cookie');
-        w.bytes(TCA_ACT_COOKIE, a.cookie);
-      }
-      if (a.index !== undefined) w.u32(TCA_ACT_INDEX, a.index);
-      for (const x of a.extra ?? []) writeRaw(w, x);
-    }, false);
+    const at = w.beginNested();
+    w.string(TCA_ACT_KIND, actionKind(a));
+    const o = a.options;
+    if (o.kind === 'raw') {
+      w.bytes(TCA_ACT_OPTIONS | NLA_F_NESTED, o.data);
+    } else {
+      const opts = w.beginNested();
+      codecOf(o.kind)!.encode(o, w);
+      w.endNested(opts, TCA_ACT_OPTIONS, true);
+    }
+    if (a.cookie !== undefined) {
+      if (a.cookie.length === 0 || a.cookie.length > TC_COOKIE_MAX_SIZE) w.fail(`action cookie must be 1-${TC_COOKIE_MAX_SIZE} bytes`, 'cookie');
+      w.bytes(TCA_ACT_COOKIE, a.cookie);
+    }
+    if (a.index !== undefined) w.u32(TCA_ACT_INDEX, a.index);
+    if (a.extra) for (const x of a.extra) writeRaw(w, x);
+    w.endNested(at, a.order, false);
   }
 }
 

@@ -22,6 +22,13 @@ export function addressKeys(keys: U32Key[], addr: Uint8Array, prefix: number, of
   }
 }
 
+/** addressKeys for an IPv4 address given as its big-endian word: the same key, no byte array. */
+export function ipv4Key(keys: U32Key[], addr: number, prefix: number, off: number): void {
+  if (prefix <= 0) return;
+  const mask = prefixWordMask(prefix);
+  packKey(keys, { mask, val: (addr & mask) >>> 0, off, offmask: 0 });
+}
+
 /** `match ip protocol N 0xff` / `match ip6 protocol N 0xff` */
 export function protocolKey(keys: U32Key[], family: 'ip' | 'ip6', proto: number): void {
   if (family === 'ip') packKey(keys, { mask: 0x00ff0000, val: (proto << 16) >>> 0, off: IP4.protocol, offmask: 0 });

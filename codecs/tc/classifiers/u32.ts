@@ -1,5 +1,5 @@
-import { structPart, type AttributeReader, type AttributeWriter, type StructPart } from '../../netlink/attributes.js';
-import { defineStruct } from '../../netlink/struct.js';
+import type { AttributeReader, AttributeWriter, StructPart } from '../../netlink/attributes.js';
+import { defineStruct, HOST_LITTLE_ENDIAN } from '../../netlink/struct.js';
 import { decodeError, PktmarkError } from '../../errors.js';
 import { decodeActions, encodeActions, type TcAction } from '../actions/index.js';
 import { writeRaw, type RawAttr } from '../raw.js';
@@ -65,21 +65,43 @@ export interface U32Selector {
 export const selector = (keys: readonly U32Key[], flags = 0): U32Selector =>
   ({ flags, offshift: 0, offmask: 0, off: 0, offoff: 0, hoff: 0, hmask: 0, keys });
 
-/** tc_u32_sel then its keys, as the parts of one attribute payload. */
-function selectorParts(s: U32Selector): StructPart[] {
-  if (s.keys.length > 128) throw new PktmarkError('ENCODE', 'a u32 selector holds at most 128 keys (nkeys is a u8, the kernel caps it)');
-  const head: U32SelHead = { flags: s.flags, offshift: s.offshift, nkeys: s.keys.length, offmask: s.offmask, off: s.off, offoff: s.offoff, hoff: s.hoff, hmask: s.hmask };
-  const parts = [structPart(tcU32SelHead, head)];
-  for (const k of s.keys) parts.push(structPart(tcU32Key, k));
-  return parts;
+/**
+ * tc_u32_sel then its keys, as one part of an attribute payload, written straight into the
+ * message: the same bytes as tcU32SelHead then tcU32Key per key (tc-codec.test.ts checks that
+ * they agree), without a head object and a part per key for every filter of a bulk add. Zero
+ * fields are left as the writer's zeroed bytes.
+ */
+class SelectorPart implements StructPart {
+  readonly size: number;
+  constructor(private readonly s: U32Selector) {
+    if (s.keys.length > 128) throw new PktmarkError('ENCODE', 'a u32 selector holds at most 128 keys (nkeys is a u8, the kernel caps it)');
+    this.size = tcU32SelHead.size + tcU32Key.size * s.keys.length;
+  }
+  write(v: DataView, at: number): void {
+    const s = this.s, keys = s.keys;
+    v.setUint8(at, s.flags);
+    v.setUint8(at + 1, s.offshift);
+    v.setUint8(at + 2, keys.length);
+    v.setUint16(at + 4, s.offmask, false);
+    v.setUint16(at + 6, s.off, HOST_LITTLE_ENDIAN);
+    v.setUint16(at + 8, s.offoff, HOST_LITTLE_ENDIAN);
+    v.setUint16(at + 10, s.hoff, HOST_LITTLE_ENDIAN);
+    v.setUint32(at + 12, s.hmask >>> 0, false);
+    let p = at + tcU32SelHead.size;
+    for (let i = 0; i < keys.length; i++, p += tcU32Key.size) {
+      const k = keys[i];
+      v.setUint32(p, k.mask >>> 0, false);
+      v.setUint32(p + 4, k.val >>> 0, false);
+      v.setInt32(p + 8, k.off | 0, HOST_LITTLE_ENDIAN);
+      v.setInt32(p + 12, k.offmask | 0, HOST_LITTLE_ENDIAN);
+    }
+  }
 }
 
 export function encodeSelector(s: U32Selector): Uint8Array {
-  const parts = selectorParts(s);
-  const out = new Uint8Array(tcU32SelHead.size + tcU32Key.size * s.keys.length);
-  const v = new DataView(out.buffer);
-  let at = 0;
-  for (const p of parts) { p.write(v, at); at += p.size; }
+  const part = new SelectorPart(s);
+  const out = new Uint8Array(part.size);
+  part.write(new DataView(out.buffer), 0);
   return out;
 }
 
@@ -118,8 +140,12 @@ export const u32 = {
     if (o.divisor !== undefined) w.u32(TCA_U32_DIVISOR, o.divisor);
     if (o.hash !== undefined) w.u32(TCA_U32_HASH, o.hash);
     if (o.link !== undefined) w.u32(TCA_U32_LINK, o.link);
-    if (o.actions?.length) w.nested(TCA_U32_ACT, () => encodeActions(w, o.actions!), false);
-    if (o.sel) w.structs(TCA_U32_SEL, selectorParts(o.sel));
+    if (o.actions?.length) {
+      const at = w.beginNested();
+      encodeActions(w, o.actions);
+      w.endNested(at, TCA_U32_ACT, false);
+    }
+    if (o.sel) w.structs(TCA_U32_SEL, [new SelectorPart(o.sel)]);
     for (const x of o.extra) writeRaw(w, x);
   },
   decode(r: AttributeReader): U32Options {
@@ -159,8 +185,9 @@ export function parseU32Handle(s: string): number | undefined {
 
 /** Merge a key into the list the way iproute2's pack_key does: same offset and offmask → one key. */
 export function packKey(keys: U32Key[], k: U32Key): void {
-  const same = keys.find((x) => x.off === k.off && x.offmask === k.offmask);
-  if (!same) { keys.push({ ...k, val: (k.val & k.mask) >>> 0 }); return; }
+  let same: U32Key | undefined;
+  for (let i = 0; i < keys.length && !same; i++) if (keys[i].off === k.off && keys[i].offmask === k.offmask) same = keys[i];
+  if (!same) { keys.push({ mask: k.mask, val: (k.val & k.mask) >>> 0, off: k.off, offmask: k.offmask }); return; }
   if (((same.val ^ k.val) & same.mask & k.mask) !== 0) throw new PktmarkError('ENCODE', `u32 keys at offset ${k.off} ask for different values in the same bits`);
   same.val = (same.val | (k.val & k.mask)) >>> 0;
   same.mask = (same.mask | k.mask) >>> 0;

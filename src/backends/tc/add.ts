@@ -121,10 +121,13 @@ export async function addFilters(rules: readonly MarkRule[], ctx: BackendContext
         undo.push(async () => { await removeNewOwned(t, planned, before); });
         throw e;
       }
-      planned.forEach((p, i) => {
-        const h = outcomes[i].handle;
-        const prio = outcomes[i].echo?.prio ?? p.filter.prio;
-        if (h !== undefined) undo.push(async () => { await deleteNode(t, p.ifindex, p.direction, p.filter.parent, prio, p.filter.protocol, h); });
+      // one undo for every filter that went in, last first (not a closure per filter of a bulk add)
+      undo.push(async () => {
+        for (let i = planned.length - 1; i >= 0; i--) {
+          const p = planned[i], h = outcomes[i].handle;
+          if (h === undefined) continue;
+          try { await deleteNode(t, p.ifindex, p.direction, p.filter.parent, outcomes[i].echo?.prio ?? p.filter.prio, p.filter.protocol, h); } catch { /* best effort, as each undo */ }
+        }
       });
       const refusal = (i: number): unknown => {
         const p = planned[i], o = outcomes[i];
@@ -140,7 +143,7 @@ export async function addFilters(rules: readonly MarkRule[], ctx: BackendContext
         if (o.refused) failures.push({ index: p.index, error: refusal(i) });
         else if (o.echo) records[p.index] = record(p.dev, p.direction, o.echo, p.r);
         // the filter as sent is the filter as held: u32 copies the selector, skbedit and police keep their values
-        else if (o.handle !== undefined) records[p.index] = sentRecord(p.dev, p.direction, { ...p.filter, handle: o.handle }, p.r);
+        else if (o.handle !== undefined) records[p.index] = sentRecord(p.dev, p.direction, p.filter.prio, o.handle, p.r, opts.tags?.[p.index]);
         else {
           const error = new PktmarkError('KERNEL', `the kernel did not echo the new filter on ${p.dev}`, { field: 'dev', messageIndex: p.index });
           if (!opts.force) throw error;

@@ -8,7 +8,7 @@ import type { IngressKind } from '../../../codecs/tc/qdisc.js';
 import type { MarkRule } from '../../rule.js';
 import { execute } from '../../transport/execute.js';
 import type { Transport } from '../../transport/transport.js';
-import type { RuleRecord } from '../backend.js';
+import type { ApplyTag, RuleRecord } from '../backend.js';
 import { directionsOf, filtersOf, ingressQdiscs, linkNames, ownerOfFilter, removeClsactIfUnused, type Direction, type FilterOwner } from '../clsact.js';
 import { tcId } from './id.js';
 import { explainRule, filterToRule } from './rule.js';
@@ -46,10 +46,41 @@ export function record(dev: string, direction: Direction, f: DecodedFilter, know
 
 /**
  * The record of a filter the kernel has just taken as sent (no echo to decode): its rule is the one
- * it was made from, as filterToRule would give it back (tc-codec.test.ts's round trip), no counts yet.
+ * it was made from, as filterToRule would give it back (tc-codec.test.ts's round trip), no counts
+ * yet, and the apply tag its cookie carries. Its id and text are made on first read (and by
+ * toJSON), as nft's added rules are: a 1,000-filter add should not format 1,000 ids and command
+ * lines that nobody asked for.
  */
-export const sentRecord = (dev: string, direction: Direction, f: TcFilter, known: MarkRule): RuleRecord =>
-  recordOf(dev, direction, f, { ...known, prio: f.prio }, undefined, 0, 0);
+export const sentRecord = (dev: string, direction: Direction, prio: number, handle: number, known: MarkRule, tag?: ApplyTag): RuleRecord =>
+  new SentFilter(dev, direction, prio, handle, known.prio === prio ? known : { ...known, prio }, tag === undefined ? undefined : { nameHash: tag.nameHash >>> 0 });
+
+class SentFilter implements RuleRecord {
+  // plain assignments, not class fields: what is the same for every record (via, the zero
+  // counters) lives on the prototype
+  declare readonly rule: MarkRule;
+  declare readonly applyTag?: ApplyTag;
+  private declare readonly dev: string;
+  private declare readonly direction: Direction;
+  private declare readonly prio: number;
+  private declare readonly handle: number;
+  constructor(dev: string, direction: Direction, prio: number, handle: number, rule: MarkRule, tag: ApplyTag | undefined) {
+    this.dev = dev;
+    this.direction = direction;
+    this.prio = prio;
+    this.handle = handle;
+    this.rule = rule;
+    if (tag) this.applyTag = tag;
+  }
+  get via(): 'tc' { return 'tc'; }
+  get packets(): number { return 0; }
+  get bytes(): number { return 0; }
+  get id(): string { return tcId(this.dev, this.direction, this.prio, this.handle); }
+  get text(): string { return explainRule(this.rule, { qdisc: 'existing' }); }
+  /** the fields of recordOf's record, in its order */
+  toJSON(): RuleRecord {
+    return { id: this.id, via: 'tc', rule: this.rule, packets: 0, bytes: 0, text: this.text, ...(this.applyTag ? { applyTag: this.applyTag } : {}) };
+  }
+}
 
 function recordOf(dev: string, direction: Direction, f: TcFilter, rule: MarkRule | undefined, raw: RuleRecord['raw'], packets: number, bytes: number): RuleRecord {
   const text = rule ? explainRule(rule, { qdisc: 'existing' }) : `tc filter show dev ${dev} ${direction} prio ${f.prio}`;

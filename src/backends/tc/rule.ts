@@ -2,61 +2,26 @@
  * MarkRule ⇄ tc filter (cls_u32 + act_police + act_skbedit), and the equivalent `tc` command
  * lines. Pure: no kernel here; tc.ts does the talking.
  */
-import { addressBytes, formatCidr, formatIPv4, formatIPv6, type Family } from '../../../codecs/address.js';
+import { addressBytes, canonicalIPv4, formatCidr, formatIPv4, formatIPv6, type Family } from '../../../codecs/address.js';
 import {
   ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, PARENT_EGRESS, PARENT_INGRESS, INGRESS_QDISC_HANDLE, TC_ACT_OK, TC_ACT_PIPE,
 } from '../../../codecs/tc/constants.js';
 import type { TcFilter } from '../../../codecs/tc/filter.js';
-import type { TcAction } from '../../../codecs/tc/actions/index.js';
+import type { SkbeditOptions, TcAction } from '../../../codecs/tc/actions/index.js';
+import type { TcGen } from '../../../codecs/tc/actions/types.js';
 import { emptyTcPolice, pktBurstPackets, pktBurstTicks } from '../../../codecs/tc/actions/police.js';
 import { selector, TC_U32_TERMINAL, type U32Key, type U32Options } from '../../../codecs/tc/classifiers/u32.js';
-import { addressKeys, IP4, IP6, portKey, prefixLength, protocolKey } from '../../../codecs/tc/classifiers/u32-match.js';
+import { addressKeys, IP4, IP6, ipv4Key, portKey, prefixLength, protocolKey } from '../../../codecs/tc/classifiers/u32-match.js';
 import type { IngressKind } from '../../../codecs/tc/qdisc.js';
 import { PktmarkError } from '../../errors.js';
-import type { ApplyTag } from '../backend.js';
 import { tcFields } from './fields.js';
 import { formatPortMatch } from '../../ports.js';
 import { formatMark, normalizeWith, type MarkRule, type MarkRuleInput, type RateUnit } from '../../rule.js';
 import type { RawPart } from '../backend.js';
 
-/**
- * Ownership: every filter pktmark adds carries a TCA_ACT_COOKIE on its skbedit action:
- * the 7 bytes "pktmark" and one flag byte. The kernel stores the cookie with the action and
- * reports it in every dump, so `list`/`delete`/`clear` can tell pktmark's filters from anyone
- * else's on the same device, in any priority (a reserved priority band would break the cheat
- * sheet's own `prio 1`, and u32 handles are picked by the kernel). Flag bit 0 records that
- * pktmark created the device's clsact qdisc, so the qdisc is removed with the last pktmark
- * filter, and only then, and only if nothing else was attached to it meanwhile. Flag bit 1 records
- * the direction: cls_u32 keeps its hash tables per qdisc, not per block, and a dump of one block
- * lists the nodes of every u32 instance with the same priority on the device — an ingress dump at
- * prio 49152 also shows the egress filter at prio 49152 — so the cookie says where a node belongs.
- */
-export const COOKIE_MAGIC = new TextEncoder().encode('pktmark');
-export const COOKIE_QDISC_OWNED = 0x01;
-export const COOKIE_EGRESS = 0x02;
-/**
- * A filter `apply` made carries 16 bytes (TC_COOKIE_MAX_SIZE): the 8 above, the byte 'a', three
- * zero bytes and apply's name hash (big-endian), so apply finds its own filters with no state file.
- */
-const COOKIE_APPLY = 0x61;
-export function ownerCookie(qdiscOwned: boolean, direction: 'ingress' | 'egress' = 'ingress', tag?: ApplyTag): Uint8Array {
-  const c = new Uint8Array(tag ? 16 : 8);
-  c.set(COOKIE_MAGIC);
-  c[7] = (qdiscOwned ? COOKIE_QDISC_OWNED : 0) | (direction === 'egress' ? COOKIE_EGRESS : 0);
-  if (tag) {
-    c[8] = COOKIE_APPLY;
-    new DataView(c.buffer).setUint32(12, tag.nameHash >>> 0, false);
-  }
-  return c;
-}
-export function parseOwnerCookie(c: Uint8Array | undefined): { qdiscOwned: boolean; direction: 'ingress' | 'egress'; applyTag?: ApplyTag } | undefined {
-  if (!c || (c.length !== 8 && c.length !== 16)) return undefined;
-  for (let i = 0; i < COOKIE_MAGIC.length; i++) if (c[i] !== COOKIE_MAGIC[i]) return undefined;
-  if (c.length === 16 && (c[8] !== COOKIE_APPLY || c[9] !== 0 || c[10] !== 0 || c[11] !== 0)) return undefined;
-  const owner = { qdiscOwned: (c[7] & COOKIE_QDISC_OWNED) !== 0, direction: (c[7] & COOKIE_EGRESS) !== 0 ? 'egress' as const : 'ingress' as const };
-  return c.length === 16 ? { ...owner, applyTag: { nameHash: new DataView(c.buffer, c.byteOffset, 16).getUint32(12, false) } } : owner;
-}
-export const cookieHex = (c: Uint8Array): string => Array.from(c, (x) => x.toString(16).padStart(2, '0')).join('');
+// the owner cookie is cookie.ts's; its importers still find it here
+export { COOKIE_EGRESS, COOKIE_MAGIC, COOKIE_QDISC_OWNED, cookieHex, ownerCookie, parseOwnerCookie } from './cookie.js';
+import { cookieHex } from './cookie.js';
 
 const unsupported = (field: string, why: string, hint?: string): PktmarkError =>
   new PktmarkError('UNSUPPORTED', `via "tc": ${why}`, { field, hint: hint ?? "use via: 'nft' for this rule" });
@@ -83,14 +48,10 @@ export function checkTcRule(r: MarkRule): void {
   if (r.comment !== undefined) throw unsupported('comment', 'a u32 filter has no place for a comment');
   if (r.markMatch) throw unsupported('markMatch', 'pktmark\'s u32 filters do not match on the mark', "use via: 'nft'");
   if (r.ctmarkMatch) throw unsupported('ctmarkMatch', 'tc has no conntrack mark match here', "use via: 'nft'");
-  for (const f of ['sports', 'dports'] as const) {
-    const field = f === 'sports' ? 'sport' : 'dport';
-    if (r[f]) throw unsupported(field, `u32 matches a port under a mask; it cannot say a range, a list or a negation (${field} ${formatPortMatch(r[f]!)})`, "use via: 'nft'");
-  }
-  for (const f of ['src', 'dst'] as const) {
-    if (r[f]?.netmask !== undefined) throw unsupported(f, `pktmark's u32 path takes prefixes only (${f} mask ${r[f]!.netmask})`, "use via: 'nft'");
-    if (r[f]?.negate) throw unsupported(f, `u32 keys cannot be negated (${f} "!${formatCidr(r[f]!)}")`);
-  }
+  if (r.sports) throw portsUnsupported('sport', r.sports);
+  if (r.dports) throw portsUnsupported('dport', r.dports);
+  if (r.src) checkPrefix('src', r.src);
+  if (r.dst) checkPrefix('dst', r.dst);
   if (!r.family && (r.proto !== undefined || r.sport !== undefined || r.dport !== undefined)) {
     throw unsupported('family', 'u32 finds the protocol and ports at different offsets in IPv4 and IPv6', "add family: 'ip' or 'ip6'");
   }
@@ -99,14 +60,28 @@ export function checkTcRule(r: MarkRule): void {
   packetsPerSecond(r);
 }
 
+const portsUnsupported = (field: 'sport' | 'dport', m: NonNullable<MarkRule['sports']>): PktmarkError =>
+  unsupported(field, `u32 matches a port under a mask; it cannot say a range, a list or a negation (${field} ${formatPortMatch(m)})`, "use via: 'nft'");
+function checkPrefix(f: 'src' | 'dst', a: NonNullable<MarkRule['src']>): void {
+  if (a.netmask !== undefined) throw unsupported(f, `pktmark's u32 path takes prefixes only (${f} mask ${a.netmask})`, "use via: 'nft'");
+  if (a.negate) throw unsupported(f, `u32 keys cannot be negated (${f} "!${formatCidr(a)}")`);
+}
+
+/** `match ip|ip6 src|dst A/P`: a normalized IPv4 address is canonical text, read as its word (no byte array per rule of a bulk add). */
+function addressMatch(keys: U32Key[], a: NonNullable<MarkRule['src']>, off: number): void {
+  const word = a.family === 'ip' ? canonicalIPv4(a.address) : -1;
+  if (word >= 0) ipv4Key(keys, word, a.prefix, off);
+  else addressKeys(keys, addressBytes(a), a.prefix, off);
+}
+
 /** The u32 keys, in the order `tc … match ip src … match ip dst … match ip protocol … match ip sport/dport` packs them. */
 export function ruleKeys(r: MarkRule): U32Key[] {
   const keys: U32Key[] = [];
   const fam = r.family;
   if (fam) {
     const at = fam === 'ip' ? IP4 : IP6;
-    if (r.src) addressKeys(keys, addressBytes(r.src), r.src.prefix, at.src);
-    if (r.dst) addressKeys(keys, addressBytes(r.dst), r.dst.prefix, at.dst);
+    if (r.src) addressMatch(keys, r.src, at.src);
+    if (r.dst) addressMatch(keys, r.dst, at.dst);
     if (r.proto !== undefined) protocolKey(keys, fam, r.proto);
     if (r.sport !== undefined) portKey(keys, fam, 'sport', r.sport);
     if (r.dport !== undefined) portKey(keys, fam, 'dport', r.dport);
@@ -116,7 +91,29 @@ export function ruleKeys(r: MarkRule): U32Key[] {
   return keys;
 }
 
-export function ruleActions(r: MarkRule, cookie?: Uint8Array): TcAction[] {
+/** skbedit's tc_gen as every pktmark filter sends it: one object for all (nothing writes to it) */
+const SKBEDIT_PARMS: TcGen = Object.freeze({ index: 0, capab: 0, action: TC_ACT_PIPE, refcnt: 0, bindcnt: 0 });
+const NO_EXTRA: readonly never[] = Object.freeze([]);
+
+/**
+ * The action list of the last rule without a rate: the rules of a bulk add mostly set one mark
+ * with one cookie, and a list that equal is the same list (nothing writes to one once made), so
+ * they share it instead of making four objects each.
+ */
+let lastMarkOnly: { mark: number; mask: number; cookie: Uint8Array | undefined; actions: readonly TcAction[] } | undefined;
+
+export function ruleActions(r: MarkRule, cookie?: Uint8Array): readonly TcAction[] {
+  if (r.rate === undefined) {
+    const l = lastMarkOnly;
+    if (l !== undefined && l.mark === r.mark && l.mask === r.mask && l.cookie === cookie) return l.actions;
+    const actions = markActions(r, cookie);
+    lastMarkOnly = { mark: r.mark, mask: r.mask, cookie, actions };
+    return actions;
+  }
+  return markActions(r, cookie);
+}
+
+function markActions(r: MarkRule, cookie: Uint8Array | undefined): TcAction[] {
   const actions: TcAction[] = [];
   const pps = packetsPerSecond(r);
   if (pps !== undefined) {
@@ -127,17 +124,11 @@ export function ruleActions(r: MarkRule, cookie?: Uint8Array): TcAction[] {
       options: { kind: 'police', tbf: { ...emptyTcPolice(), action: TC_ACT_OK }, result: TC_ACT_PIPE, pktRate: BigInt(pps), pktBurst: pktBurstTicks(pps, r.rate!.burst), extra: [] },
     });
   }
-  actions.push({
-    order: actions.length + 1,
-    options: {
-      kind: 'skbedit',
-      parms: { index: 0, capab: 0, action: TC_ACT_PIPE, refcnt: 0, bindcnt: 0 },
-      mark: r.mark,
-      ...(r.mask === 0xffffffff ? {} : { mask: r.mask }),
-      extra: [],
-    },
-    ...(cookie ? { cookie } : {}),
-  });
+  // built without spreads of optional parts: one rule of a bulk add makes these objects and no others
+  const options: SkbeditOptions = r.mask === 0xffffffff
+    ? { kind: 'skbedit', parms: SKBEDIT_PARMS, mark: r.mark, extra: NO_EXTRA }
+    : { kind: 'skbedit', parms: SKBEDIT_PARMS, mark: r.mark, mask: r.mask, extra: NO_EXTRA };
+  actions.push(cookie ? { order: actions.length + 1, options, cookie } : { order: actions.length + 1, options });
   return actions;
 }
 
@@ -157,7 +148,7 @@ export interface FilterOptions {
 
 export function ruleToFilter(r: MarkRule, o: FilterOptions): TcFilter {
   checkTcRule(r);
-  const options: U32Options = { kind: 'u32', actions: ruleActions(r, o.cookie), sel: selector(ruleKeys(r), TC_U32_TERMINAL), extra: [] };
+  const options: U32Options = { kind: 'u32', actions: ruleActions(r, o.cookie), sel: selector(ruleKeys(r), TC_U32_TERMINAL), extra: NO_EXTRA };
   return { ifindex: o.ifindex, parent: parentFor(r, o.qdisc), prio: o.prio ?? r.prio ?? 0, protocol: protocolOf(r), handle: 0, options };
 }
 

@@ -7,13 +7,13 @@
  * next sendmsg. Within a priority the order is the rules' order; different priorities are
  * different tcf_protos, so which of them the kernel handles first changes nothing.
  */
-import { AttributeWriter } from '../../../codecs/netlink/attributes.js';
 import { decodeAck, NLMSG_ERROR, type NetlinkAck } from '../../../codecs/netlink/message.js';
 import { ENOENT } from '../../../codecs/errno.js';
 import { RTM_NEWTFILTER } from '../../../codecs/tc/constants.js';
 import { decodeFilter, encodeGetFilter, encodeNewFilter, type DecodedFilter, type TcFilter } from '../../../codecs/tc/filter.js';
 import { PktmarkError } from '../../errors.js';
 import { execute } from '../../transport/execute.js';
+import { SendPool } from '../../transport/send-pool.js';
 import type { Transport } from '../../transport/transport.js';
 import type { Direction } from '../clsact.js';
 import { htidOf, nodesIn, RootTable } from './handles.js';
@@ -35,6 +35,22 @@ export interface FilterOutcome {
 export type TableState = RootTable | 'echo';
 export const tableKey = (p: PlannedFilter): string => `${p.filter.ifindex}/${p.filter.parent}/${p.filter.prio}`;
 
+/**
+ * Each planned filter's table key. A bulk add is runs of filters on one device and priority: a
+ * run shares the string of its first filter instead of formatting three numbers per filter.
+ */
+function tableKeys(planned: readonly PlannedFilter[]): string[] {
+  const keys = new Array<string>(planned.length);
+  let prev: TcFilter | undefined, key = '';
+  for (let i = 0; i < planned.length; i++) {
+    const f = planned[i].filter;
+    if (prev === undefined || f.ifindex !== prev.ifindex || f.parent !== prev.parent || f.prio !== prev.prio) key = tableKey(planned[i]);
+    keys[i] = key;
+    prev = f;
+  }
+  return keys;
+}
+
 const TC_U32_ROOT = 0xfff00000;
 
 /**
@@ -46,13 +62,15 @@ const TC_U32_ROOT = 0xfff00000;
  */
 export async function rootTables(t: Transport, planned: readonly PlannedFilter[], dumped: ReadonlyMap<string, readonly DecodedFilter[]>): Promise<Map<string, TableState>> {
   const tables = new Map<string, TableState>();
+  const keys = tableKeys(planned);
   if (planned.some((p) => p.filter.prio === 0)) {
-    for (const p of planned) tables.set(tableKey(p), 'echo');
+    for (const key of keys) tables.set(key, 'echo');
     return tables;
   }
-  for (const p of planned) {
-    const key = tableKey(p), f = p.filter;
-    if (tables.has(key)) continue;
+  for (let i = 0; i < planned.length; i++) {
+    const key = keys[i], f = planned[i].filter, p = planned[i];
+    // a run of one priority is looked at once
+    if ((i > 0 && key === keys[i - 1]) || tables.has(key)) continue;
     const entries = dumped.get(`${f.ifindex}/${p.direction}`)?.filter((d) => d.prio === f.prio);
     if (!entries?.length) continue;
     try {
@@ -74,36 +92,54 @@ export async function rootTables(t: Transport, planned: readonly PlannedFilter[]
  * A failed exchange throws; the caller finds what went in by a dump.
  */
 export async function sendFilters(t: Transport, planned: readonly PlannedFilter[], tables: Map<string, TableState>, opts: { readonly atomic: boolean }): Promise<FilterOutcome[]> {
-  const out: FilterOutcome[] = planned.map(() => ({}));
-  let pending = planned.map((_, i) => i);
-  let stopAt = planned.length;
-  while (pending.length) {
-    const batch: { i: number; handle: number; echo: boolean; seq?: number }[] = [];
+  const n = planned.length;
+  const out: FilterOutcome[] = new Array<FilterOutcome>(n);
+  for (let i = 0; i < n; i++) out[i] = {};
+  const keys = tableKeys(planned);
+  // one round's filters as parallel arrays (index into planned, handle named, echo asked, seq):
+  // no object per filter per round
+  const index = new Uint32Array(n), handles = new Uint32Array(n), echo = new Uint8Array(n), seqs = new Uint32Array(n);
+  let pending: number[] | undefined; // undefined: every filter, in order
+  let stopAt = n;
+  for (;;) {
+    let count = 0;
     const later: number[] = [];
     const opening = new Set<string>();
-    for (const i of pending) {
+    const todo = pending === undefined ? n : pending.length;
+    for (let j = 0; j < todo; j++) {
+      const i = pending === undefined ? j : pending[j];
       if (i >= stopAt) continue;
-      const key = tableKey(planned[i]), table = tables.get(key);
+      const key = keys[i], table = tables.get(key);
+      let handle = 0, echoed = 1;
       if (table instanceof RootTable) {
-        const handle = table.take();
         // a full table: sent as tc would, for the kernel's own refusal
-        batch.push(handle === undefined ? { i, handle: 0, echo: true } : { i, handle, echo: false });
-      } else if (table === 'echo') batch.push({ i, handle: 0, echo: true });
-      else if (!opening.has(key)) { opening.add(key); batch.push({ i, handle: 0, echo: true }); }
-      else later.push(i);
+        const h = table.take();
+        if (h !== undefined) { handle = h; echoed = 0; }
+      } else if (table !== 'echo') {
+        if (opening.has(key)) { later.push(i); continue; }
+        opening.add(key);
+      }
+      index[count] = i; handles[count] = handle; echo[count] = echoed; count++;
     }
-    if (batch.length === 0) break;
-    const w = new AttributeWriter(256 * batch.length);
-    let last = 0;
-    for (const [n, b] of batch.entries()) {
-      const f = planned[b.i].filter;
-      b.seq = last = t.nextSeq();
-      // only the last asks for an ack: rtnetlink handles the messages of one sendmsg in order and
-      // answers every refusal, so a filter with no answer before that ack went in (and no
-      // recvmsg per filter is spent on acks that say so)
-      encodeNewFilter(w, last, b.handle ? { ...f, handle: b.handle } : f, { echo: b.echo, ack: n === batch.length - 1 });
+    if (count === 0) break;
+    // a reused zeroed buffer (the transport borrows the bytes only until the exchange settles):
+    // fresh memory costs a fault per 4 KiB touched, and so does heap memory reused after the
+    // process started a child (copy-on-write; see send-pool.ts), which SendPool's buffers never are
+    const w = writers.take(256 * count);
+    let replies;
+    try {
+      let last = 0;
+      for (let b = 0; b < count; b++) {
+        seqs[b] = last = t.nextSeq();
+        // only the last asks for an ack: rtnetlink handles the messages of one sendmsg in order and
+        // answers every refusal, so a filter with no answer before that ack went in (and no
+        // recvmsg per filter is spent on acks that say so)
+        encodeNewFilter(w, last, planned[index[b]].filter, { echo: echo[b] === 1, ack: b === count - 1, handle: handles[b] || planned[index[b]].filter.handle });
+      }
+      replies = await t.exchange(w.finish(), { seq: last, until: 'ack' });
+    } finally {
+      writers.give(w);
     }
-    const replies = await t.exchange(w.finish(), { seq: last, until: 'ack' });
     const refused = new Map<number, NetlinkAck>();
     const echoes = new Map<number, DecodedFilter>();
     for (const m of replies) {
@@ -113,25 +149,29 @@ export async function sendFilters(t: Transport, planned: readonly PlannedFilter[
         if (ack.errno !== 0) refused.set(ack.request.seq, ack);
       }
     }
-    for (const b of batch) {
-      const seq = b.seq!, o = out[b.i];
-      if (b.handle) o.chosen = b.handle;
-      const ack = refused.get(seq);
+    for (let b = 0; b < count; b++) {
+      const i = index[b], seq = seqs[b], o = out[i], handle = handles[b];
+      if (handle) o.chosen = handle;
+      const ack = refused.size === 0 ? undefined : refused.get(seq);
       if (ack) {
         o.refused = ack;
-        if (opts.atomic) stopAt = Math.min(stopAt, b.i);
+        if (opts.atomic) stopAt = Math.min(stopAt, i);
         continue;
       }
-      if (!b.echo) { o.handle = b.handle; continue; }
+      if (echo[b] === 0) { o.handle = handle; continue; }
       const e = echoes.get(seq);
       if (!e) continue; // the caller reports the missing echo
       o.handle = e.handle;
       o.echo = e;
-      const key = tableKey(planned[b.i]), table = tables.get(key);
+      const key = keys[i], table = tables.get(key);
       if (table instanceof RootTable) table.mark(e.handle);
       else if (table === undefined) tables.set(key, new RootTable(htidOf(e.handle), [e.handle & 0xfff]));
     }
+    if (later.length === 0) break;
     pending = later;
   }
   return out;
 }
+
+/** from 64 KiB (~250 filters) up a batch gets a mapped buffer; a few filters' heap buffer costs a fault or two */
+const writers = new SendPool(16 << 20, 64 << 10);
