@@ -12,7 +12,9 @@ import {
 } from '../../../codecs/nftables/set.js';
 import { hashElements, intervalDeleteElements, intervalElements, intervalRanges, mergeRanges, parseAddressEntry, subtractRanges, type KeyRange } from '../../../codecs/nftables/set-intervals.js';
 import { ENOENT } from '../../../codecs/errno.js';
-import { PackedCollector, type PackedSetElems } from '../../../codecs/nftables/set-elems-packed.js';
+import { isPacked, PackedCollector, type PackedSetElems } from '../../../codecs/nftables/set-elems-packed.js';
+import { v4IntervalChange } from '../../../codecs/nftables/v4-interval-change.js';
+import type { V4Ranges } from '../../../codecs/nftables/v4-ranges.js';
 import type { Family } from '../../../codecs/address.js';
 import { PktmarkError } from '../../errors.js';
 import { dump, execute } from '../../transport/execute.js';
@@ -194,10 +196,32 @@ export function encodeDeleteWithSets(table: string, rules: readonly { chain: str
 /** One set's change: elements to delete and to add, in that order, in one batch. */
 export interface SetChange {
   readonly set: string;
+  /** packed for an IPv4 interval set (intervalChangeV4) */
+  readonly del: readonly NftSetElem[] | PackedSetElems;
+  readonly add: readonly NftSetElem[] | PackedSetElems;
+  /** an interval set's ranges after the change (IPv4 ones as typed arrays) */
+  readonly want?: readonly KeyRange[] | V4Ranges;
+}
+
+/** A change as element objects (hash sets, IPv6 interval sets). */
+export interface ElemSetChange extends SetChange {
   readonly del: readonly NftSetElem[];
   readonly add: readonly NftSetElem[];
-  /** an interval set's ranges after the change */
   readonly want?: readonly KeyRange[];
+}
+
+/** How many elements a change sends. */
+export const elemCount = (e: readonly NftSetElem[] | PackedSetElems): number => (isPacked(e) ? e.keys.length : e.length);
+
+/** KeyRanges of IPv4 keys as typed arrays. */
+export function v4RangesOf(rs: readonly KeyRange[]): V4Ranges {
+  return { first: Uint32Array.from(rs, (r) => Number(r.first)), last: Uint32Array.from(rs, (r) => Number(r.last)) };
+}
+
+/** intervalChange for an IPv4 set held as typed arrays: the same elements, packed (v4-interval-change.ts). */
+export function intervalChangeV4(set: string, stored: V4Ranges, add: readonly KeyRange[], remove: readonly KeyRange[]): SetChange {
+  const c = v4IntervalChange(stored, v4RangesOf(add), v4RangesOf(remove));
+  return { set, del: c.del, add: c.add, want: c.want };
 }
 
 const KEYLEN = { ip: 4, ip6: 16 } as const;
@@ -210,7 +234,7 @@ const sameRange = (a: KeyRange, b: KeyRange): boolean => a.first === b.first && 
  * 10.0.0.0/24 and 10.0.2.0–10.0.255.255, in one batch: addresses that stay never leave the set.
  * Removing what the set does not hold changes nothing.
  */
-export function intervalChange(set: string, family: Family, stored: readonly KeyRange[], add: readonly KeyRange[], remove: readonly KeyRange[]): SetChange {
+export function intervalChange(set: string, family: Family, stored: readonly KeyRange[], add: readonly KeyRange[], remove: readonly KeyRange[]): ElemSetChange {
   const len = KEYLEN[family];
   const sorted = isSorted(stored) ? stored : [...stored].sort(byFirst);
   const adds = mergeRanges(add);
@@ -261,7 +285,7 @@ function firstEndingAtOrAfter(rs: readonly KeyRange[], key: bigint): number {
 }
 
 /** A hash set's change: every address given (the kernel keeps one copy; a removed address not there is NOT_FOUND). */
-export function hashChange(set: string, family: Family, add: readonly KeyRange[], remove: readonly KeyRange[]): SetChange {
+export function hashChange(set: string, family: Family, add: readonly KeyRange[], remove: readonly KeyRange[]): ElemSetChange {
   const len = KEYLEN[family];
   return { set, del: hashElements(remove.map((r) => r.first), len), add: hashElements(add.map((r) => r.first), len) };
 }
@@ -279,11 +303,11 @@ export function parseUpdateEntries(v: unknown, field: 'add' | 'remove'): { famil
 
 /** DELSETELEMs then NEWSETELEMs of every change, one batch; NLM_F_ACK on the last message. */
 export function encodeSetChanges(table: string, changes: readonly SetChange[], nextSeq: () => number): import('../../../codecs/nftables/batch.js').Batch<WrittenRule> | undefined {
-  const steps: { msg: number; flags: number; set: string; elements: readonly NftSetElem[]; what: 'delete' | 'element' }[] = [];
-  for (const c of changes) if (c.del.length) steps.push({ msg: NFT_MSG_DELSETELEM, flags: NLM_F_REQUEST, set: c.set, elements: c.del, what: 'delete' });
-  for (const c of changes) if (c.add.length) steps.push({ msg: NFT_MSG_NEWSETELEM, flags: NLM_F_REQUEST | NLM_F_CREATE, set: c.set, elements: c.add, what: 'element' });
+  const steps: { msg: number; flags: number; set: string; elements: readonly NftSetElem[] | PackedSetElems; what: 'delete' | 'element' }[] = [];
+  for (const c of changes) if (elemCount(c.del)) steps.push({ msg: NFT_MSG_DELSETELEM, flags: NLM_F_REQUEST, set: c.set, elements: c.del, what: 'delete' });
+  for (const c of changes) if (elemCount(c.add)) steps.push({ msg: NFT_MSG_NEWSETELEM, flags: NLM_F_REQUEST | NLM_F_CREATE, set: c.set, elements: c.add, what: 'element' });
   if (steps.length === 0) return undefined;
-  const size = steps.reduce((n, s) => n + 64 + s.elements.length * 48, 64);
+  const size = steps.reduce((n, s) => n + 64 + elemCount(s.elements) * 48, 64);
   const b = new BatchWriter<WrittenRule>(size, nextSeq);
   let ackSeq = 0;
   steps.forEach((s, k) => {
