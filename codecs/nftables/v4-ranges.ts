@@ -133,7 +133,14 @@ function orderBy(keys: Uint32Array, count: number): Uint32Array {
  * Distinct addresses ascending (what a hash set of them holds), with their text: the input's
  * own string where it was canonical (no second string per address), else formatted.
  */
-export function distinctKeys(p: ParsedEntries): { readonly ranges: V4Ranges; readonly text: string[] } {
+export function distinctKeys(p: ParsedEntries): { readonly ranges: V4Ranges; readonly text: readonly string[] } {
+  if (p.v4Count === p.texts.length && strictlyAscendingCanonical(p)) {
+    // every entry a canonical address, ascending, no duplicate (a generated or sorted list):
+    // the keys parsing made and the input's own strings are the answer, with nothing reordered.
+    // The text is the caller's array: listOfPlans copies it into the list's entries.
+    const keys = p.v4First.length === p.v4Count ? p.v4First : p.v4First.slice(0, p.v4Count);
+    return { ranges: { first: keys, last: keys }, text: p.texts };
+  }
   const order = orderBy(p.v4First, p.v4Count);
   const keys = new Uint32Array(p.v4Count);
   const text: string[] = [];
@@ -149,8 +156,14 @@ export function distinctKeys(p: ParsedEntries): { readonly ranges: V4Ranges; rea
   return { ranges: { first: out, last: out }, text };
 }
 
+function strictlyAscendingCanonical(p: ParsedEntries): boolean {
+  const k = p.v4First, c = p.v4Canonical;
+  for (let i = 0; i < p.v4Count; i++) if (c[i] === 0 || (i > 0 && k[i - 1] >= k[i])) return false;
+  return true;
+}
+
 /** The IPv4 part of a parsed list, as its set holds it (distinct addresses, or merged ranges) and as text. */
-export function planV4(p: ParsedEntries): { readonly interval: boolean; readonly ranges: V4Ranges; readonly text: string[] } {
+export function planV4(p: ParsedEntries): { readonly interval: boolean; readonly ranges: V4Ranges; readonly text: readonly string[] } {
   if (p.v4Single) return { interval: false, ...distinctKeys(p) };
   const ranges = mergeV4(p.v4First, p.v4Last, p.v4Count);
   return { interval: true, ranges, text: formatV4Ranges(ranges) };

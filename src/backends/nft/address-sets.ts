@@ -15,6 +15,7 @@
  * merged before sending (set-intervals.ts) and the set is made with NLM_F_EXCL, so it never
  * joins a set of the same name that someone else made.
  */
+import { randomFillSync } from 'node:crypto';
 import type { Family } from '../../../codecs/address.js';
 import { NFT_REG_1 } from '../../../codecs/nftables/expr/types.js';
 import type { Expr } from '../../../codecs/nftables/expr/index.js';
@@ -51,10 +52,14 @@ export function parseSetName(name: string): SetNameParts | undefined {
   return m ? { tag: m[1], field: m[2] as ListField, family: m[3] === '4' ? 'ip' : 'ip6' } : undefined;
 }
 
-/** 16 random hex digits (64 bits: two adds never pick the same name; NLM_F_EXCL would refuse it anyway). */
+/**
+ * 16 random hex digits (64 bits: two adds never pick the same name; NLM_F_EXCL would refuse it
+ * anyway). node:crypto's own generator: globalThis.crypto is Web Crypto, whose first use loads
+ * its classes and cost 1-9 ms of a fresh process's first add here.
+ */
 export function randomTag(): string {
   const b = new Uint8Array(8);
-  globalThis.crypto.getRandomValues(b);
+  randomFillSync(b);
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
