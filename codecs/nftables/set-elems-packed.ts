@@ -24,6 +24,8 @@ export interface PackedSetElems {
   readonly packed: 'v4';
   readonly keys: Uint32Array;
   readonly shapes: Uint8Array;
+  /** set when every element has this shape (a hash set's SHAPE_KEY): its split and size are arithmetic */
+  readonly uniform?: number;
 }
 
 export const isPacked = (e: unknown): e is PackedSetElems => (e as PackedSetElems | undefined)?.packed === 'v4';
@@ -40,7 +42,7 @@ const SIZE = [16, 24, 16 + ((NLA_HDRLEN + INTERVAL_OPEN_USERDATA.length + 3) & ~
 
 /** A hash set's elements: one per key, in the order given. */
 export function packedHashElems(keys: Uint32Array): PackedSetElems {
-  return { packed: 'v4', keys, shapes: new Uint8Array(keys.length) };
+  return { packed: 'v4', keys, shapes: new Uint8Array(keys.length), uniform: SHAPE_KEY };
 }
 
 /** As intervalElements for merged ranges: the zero-key END first into an empty set, then start/END pairs. */
@@ -68,6 +70,13 @@ export type PackedPart = ElemRun;
 export function splitPacked(p: PackedSetElems, maxNest: number): PackedPart[] {
   const shapes = p.shapes;
   const parts: PackedPart[] = [];
+  if (p.uniform !== undefined && SIZE[p.uniform] + NLA_HDRLEN <= maxNest) {
+    // `per` elements fill a part; the next one overflows and its number is skipped
+    const per = Math.floor((maxNest - NLA_HDRLEN) / SIZE[p.uniform]);
+    const n = shapes.length;
+    for (let k = 0; k === 0 || k * per < n; k++) parts.push({ from: k * per, to: Math.min(n, (k + 1) * per), firstIndex: 1 + k * (per + 1) });
+    return parts;
+  }
   let start = 0, index = 1, firstIndex = 1, size = NLA_HDRLEN;
   for (let i = 0; i < shapes.length; i++) {
     const n = SIZE[shapes[i]];
@@ -88,6 +97,7 @@ export function splitPacked(p: PackedSetElems, maxNest: number): PackedPart[] {
 /** Bytes of all the elements' nests (the messages around them are extra). */
 export function packedBytes(p: PackedSetElems): number {
   const shapes = p.shapes;
+  if (p.uniform !== undefined) return shapes.length * SIZE[p.uniform];
   let bytes = 0;
   for (let i = 0; i < shapes.length; i++) bytes += SIZE[shapes[i]];
   return bytes;
@@ -120,6 +130,18 @@ export function writePackedElems(w: AttributeWriter, p: PackedSetElems, part: Pa
   const keys = p.keys, shapes = p.shapes, ws = words;
   const base = part.firstIndex - part.from;
   let q = 0;
+  if (p.uniform === SHAPE_KEY) {
+    // a hash set: every element the 16 bytes of its nest header and key
+    for (let i = part.from; i < part.to; i++, q += 4) {
+      const k = keys[i];
+      ws[q] = 16 | ((((base + i) & 0xffff) | NLA_F_NESTED) << 16);
+      ws[q + 1] = W_KEY;
+      ws[q + 2] = W_VALUE;
+      ws[q + 3] = (k >>> 24) | ((k >>> 8) & 0xff00) | ((k & 0xff00) << 8) | (k << 24);
+    }
+    w.raw(scratch.subarray(0, q * 4));
+    return;
+  }
   for (let i = part.from; i < part.to; i++) {
     const shape = shapes[i];
     // index is a u16 counter in libnftnl; past 0x3fff it runs into the flag bits, as nft's does

@@ -103,6 +103,24 @@ function newSetElements(l: AddressList, family: Family, interval: boolean): read
   return fillElements(rangesOf(l, family), family, interval);
 }
 
+/**
+ * At most the bytes the list sets of these rules add to a batch, so the add sizes its buffer
+ * once: sized for the rules alone, a 100,000-address set grew a heap buffer to 2.9 MB (a copy
+ * per doubling, ~700 fresh pages) instead of taking one from the send pool. Per entry: an IPv4
+ * key 16 bytes, an IPv4 range's pair 40, an IPv6 pair 80 (with room for the userdata).
+ */
+export function listBytes(rules: readonly MarkRule[]): number {
+  let n = 0;
+  const of = (l: AddressList): number => l.entries.length * (l.families.includes('ip6') ? 80 : l.interval.length > 0 ? 40 : 16) + 256;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r?.srcList) n += of(r.srcList);
+    if (r?.dstList) n += of(r.dstList);
+  }
+  // each 64 KiB NEWSETELEM part repeats its message header, table and set name
+  return n === 0 ? 0 : n + Math.ceil(n / 0xfe00) * 256;
+}
+
 /** One kernel rule of a list rule: the rule narrowed to one family, and the sets it looks up. */
 export interface ListRulePart {
   /** `family` set, lists cut to that family */
