@@ -14,8 +14,10 @@ export interface V4IntervalChange {
   readonly del: PackedSetElems;
   /** the new pairs (the set is not empty: no zero-key END) */
   readonly add: PackedSetElems;
-  /** the ranges the set holds afterwards, ascending */
+  /** the ranges the set holds afterwards, ascending: views of `buffers` */
   readonly want: V4Ranges;
+  /** the whole arrays `want` was written into (`into`, or new ones with room to grow) */
+  readonly buffers: V4Ranges;
 }
 
 /** Ascending and disjoint, as a dump or an earlier change leaves them (adjacent stored pairs allowed). */
@@ -70,9 +72,12 @@ const pick = (r: V4Ranges, idx: readonly number[]): V4Ranges => ({
  * The change of one IPv4 interval set: `stored` sorted and disjoint; `add` and `remove` any
  * ranges (first ≤ last). Only the stored ranges an add overlaps or touches, or a remove
  * overlaps, can change (found by binary search); those are replaced by the merged remainder,
- * and the ones that come out identical are neither deleted nor re-added.
+ * and the ones that come out identical are neither deleted nor re-added. `into`: arrays (not
+ * `stored`'s) the result may be written into when they are long enough, overwriting them: a
+ * caller that alternates two pairs of arrays makes no fresh memory per update (two new
+ * 400 KB arrays per update of a 100,000-range set were ~200 page faults, ~2 ms here).
  */
-export function v4IntervalChange(stored: V4Ranges, add: V4Ranges, remove: V4Ranges): V4IntervalChange {
+export function v4IntervalChange(stored: V4Ranges, add: V4Ranges, remove: V4Ranges, into?: V4Ranges): V4IntervalChange {
   const sorted = isSortedV4(stored) ? stored : sortV4(stored);
   const sf = sorted.first, sl = sorted.last;
   const adds = mergeV4(add.first, add.last, add.first.length);
@@ -104,7 +109,9 @@ export function v4IntervalChange(stored: V4Ranges, add: V4Ranges, remove: V4Rang
   // afterwards: the untouched stored ranges (copied in runs between touched ones) with the
   // local ranges in their places; an untouched range never overlaps a local one
   const n = sf.length - idx.length + ln;
-  const wantF = new Uint32Array(n), wantL = new Uint32Array(n);
+  // room for a few updates' growth when new arrays are made
+  const buffers = into && into.first.length >= n && into.last.length >= n ? into : { first: new Uint32Array(n + (n >> 4) + 16), last: new Uint32Array(n + (n >> 4) + 16) };
+  const wantF = buffers.first, wantL = buffers.last;
   let out = 0, at = 0, t = 0;
   const copyUntouched = (to: number): void => {
     while (at < to) {
@@ -124,7 +131,7 @@ export function v4IntervalChange(stored: V4Ranges, add: V4Ranges, remove: V4Rang
 
   const del = packedIntervalElems({ first: Uint32Array.from(delF), last: Uint32Array.from(delL) }, false);
   const put = packedIntervalElems({ first: Uint32Array.from(putF), last: Uint32Array.from(putL) }, false);
-  return { del, add: put, want: { first: wantF, last: wantL } };
+  return { del, add: put, want: { first: wantF.subarray(0, n), last: wantL.subarray(0, n) }, buffers };
 }
 
 function concat(a: Uint32Array, b: Uint32Array): Uint32Array {

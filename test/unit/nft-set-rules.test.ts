@@ -216,6 +216,11 @@ test('property: intervalChangeV4 (typed arrays, packed elements) gives intervalC
     t.deepEqual(els(b.del), a.del);
     t.deepEqual(els(b.add), a.add);
     t.deepEqual(asPairs(b.want as V4Ranges), a.want!.map((r) => [r.first, r.last]));
+    // written into arrays that are long enough (and full of junk): the same ranges, in those arrays
+    const junk = { first: new Uint32Array(80).fill(7), last: new Uint32Array(80).fill(9) };
+    const c = intervalChangeV4('s', v4RangesOf(given), add, rm, junk);
+    t.is(c.buffers, junk);
+    t.deepEqual(asPairs(c.want as V4Ranges), a.want!.map((r) => [r.first, r.last]));
   }), { numRuns: 500 });
 });
 

@@ -218,10 +218,10 @@ export function v4RangesOf(rs: readonly KeyRange[]): V4Ranges {
   return { first: Uint32Array.from(rs, (r) => Number(r.first)), last: Uint32Array.from(rs, (r) => Number(r.last)) };
 }
 
-/** intervalChange for an IPv4 set held as typed arrays: the same elements, packed (v4-interval-change.ts). */
-export function intervalChangeV4(set: string, stored: V4Ranges, add: readonly KeyRange[], remove: readonly KeyRange[]): SetChange {
-  const c = v4IntervalChange(stored, v4RangesOf(add), v4RangesOf(remove));
-  return { set, del: c.del, add: c.add, want: c.want };
+/** intervalChange for an IPv4 set held as typed arrays: the same elements, packed (v4-interval-change.ts); `into` as there. */
+export function intervalChangeV4(set: string, stored: V4Ranges, add: readonly KeyRange[], remove: readonly KeyRange[], into?: V4Ranges): SetChange & { readonly buffers: V4Ranges } {
+  const c = v4IntervalChange(stored, v4RangesOf(add), v4RangesOf(remove), into);
+  return { set, del: c.del, add: c.add, want: c.want, buffers: c.buffers };
 }
 
 const KEYLEN = { ip: 4, ip6: 16 } as const;

@@ -32,6 +32,12 @@ import { dumpedIntervalRanges, isV4Ranges, type V4Ranges } from '../../../codecs
 
 /** Interval sets' ranges as this socket last wrote them (by set name): the next update's starting point. */
 const known = new WeakMap<Transport, Map<string, readonly KeyRange[] | V4Ranges>>();
+/**
+ * Per IPv4 interval set, the two pairs of arrays its updates alternate between: `cur` holds what
+ * `known` views, `spare` the next update writes into (v4IntervalChange's `into`), so a loop of
+ * updates makes no fresh memory for the set's 100,000 ranges each time.
+ */
+const arrays = new WeakMap<Transport, Map<string, { cur?: V4Ranges; spare?: V4Ranges }>>();
 
 /** The ranges an interval set holds as stored; an IPv4 set's as typed arrays (no object per range). */
 function storedOf(els: readonly NftSetElem[] | PackedSetElems, family: Family): readonly KeyRange[] | V4Ranges {
@@ -72,6 +78,8 @@ export async function updateList(id: string, input: ListUpdate, ctx: BackendCont
     } else field = [...fields][0];
 
     const changes: SetChange[] = [];
+    /** the arrays each IPv4 interval change wrote its ranges into */
+    const written = new Map<string, V4Ranges>();
     for (const family of ['ip', 'ip6'] as Family[]) {
       const a = add.filter((e) => e.family === family);
       const r = remove.filter((e) => e.family === family);
@@ -100,8 +108,12 @@ export async function updateList(id: string, input: ListUpdate, ctx: BackendCont
           stored = storedOf(els, family);
         }
         const adds = a.map((e) => e.range), cuts = r.map((e) => e.range);
-        if (family === 'ip') changes.push(intervalChangeV4(name, isV4Ranges(stored) ? stored : v4RangesOf(stored as readonly KeyRange[]), adds, cuts));
-        else changes.push(intervalChange(name, family, stored as readonly KeyRange[], adds, cuts));
+        if (family === 'ip') {
+          // the spare never holds `stored`: that is `cur`'s (known) or a fresh read's
+          const c = intervalChangeV4(name, isV4Ranges(stored) ? stored : v4RangesOf(stored as readonly KeyRange[]), adds, cuts, arrays.get(t)?.get(name)?.spare);
+          changes.push(c);
+          written.set(name, c.buffers);
+        } else changes.push(intervalChange(name, family, stored as readonly KeyRange[], adds, cuts));
       }
     }
     const deleted = changes.reduce((n, c) => n + elemCount(c.del), 0);
@@ -121,6 +133,9 @@ export async function updateList(id: string, input: ListUpdate, ctx: BackendCont
       throw e;
     }
     for (const c of changes) if (c.want) mem.set(c.set, c.want);
+    let bufs = arrays.get(t);
+    if (!bufs) arrays.set(t, bufs = new Map());
+    for (const [name, cur] of written) bufs.set(name, { cur, spare: bufs.get(name)?.cur });
     return { id, deleted, added };
   }
 }
