@@ -11,7 +11,7 @@ import { decodeSetElems, NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_NEWSET, NFT
 import { Marker, PktmarkError, type MarkRuleInput } from '../../src/index.js';
 import { normalizeRule } from '../../src/normalize.js';
 import { FakeNftKernel } from '../../src/testing/index.js';
-import { intervalChange, intervalChangeV4, v4RangesOf } from '../../src/backends/nft/address-set-ops.js';
+import { intervalChange, intervalChangeV4, v4RangesOf } from '../../src/backends/nft/address-set-changes.js';
 import { unpackSetElems, isPacked } from '../../codecs/nftables/set-elems-packed.js';
 import type { V4Ranges } from '../../codecs/nftables/v4-ranges.js';
 import { intervalRanges, mergeRanges, parseAddressEntry, subtractRanges } from '../../codecs/nftables/set-intervals.js';

@@ -8,7 +8,7 @@
  * - Interval sets: the stored elements are read (one GETSETELEM dump), the new list is the
  *   stored ranges plus `add`, minus `remove`, merged; ranges that stay identical are not
  *   touched, the others are deleted by their exact stored pair and their remainders added
- *   (intervalChange). Removing a prefix out of a merged range re-splits it. What a set holds
+ *   (address-set-changes.ts). Removing a prefix out of a merged range re-splits it. What a set holds
  *   after an update is remembered per socket, so a loop of updates reads the set once; a batch
  *   that loses a race with another writer of the set (ENOENT/EEXIST: the memory is stale) is
  *   recomputed from a fresh read and retried.
@@ -20,9 +20,10 @@ import { PktmarkError } from '../../errors.js';
 import { NETLINK_NETFILTER } from '../../transport/transport.js';
 import type { BackendContext, ListUpdate, UpdateResult } from '../backend.js';
 import { parseSetName, setName, type ListField } from './address-sets.js';
+import { listRuleParts, readTableSets, setElements } from './address-set-ops.js';
 import {
-  elemCount, encodeSetChanges, hashChange, intervalChange, intervalChangeV4, listRuleParts, parseUpdateEntries, readTableSets, setElements, storedRanges, v4RangesOf, type SetChange,
-} from './address-set-ops.js';
+  elemCount, encodeSetChanges, hashChange, intervalChange, intervalChangeV4, parseUpdateEntries, storedRanges, v4RangesOf, type SetChange,
+} from './address-set-changes.js';
 import { MAX_RETRIES, parseRuleId, sendBatch, tableState } from './index.js';
 import type { Transport } from '../../transport/transport.js';
 import type { KeyRange } from '../../../codecs/nftables/set-intervals.js';
