@@ -104,11 +104,13 @@ export const MAX_LIST_ENTRIES = 1_000_000;
 export function parseAddressList(v: readonly unknown[], field: string): AddressList {
   if (v.length === 0) fail('INVALID_CIDR', field, `${field} is an empty list`, 'give at least one address or prefix');
   if (v.length > MAX_LIST_ENTRIES) fail('INVALID_CIDR', field, `${field} has ${v.length} entries; at most ${MAX_LIST_ENTRIES}`);
-  v.forEach((x, i) => {
+  // every entry's type and negation, before any entry's syntax; parseEntries runs this only when
+  // an entry is not a plain address or prefix (which can be neither of those errors)
+  const check = (): void => v.forEach((x, i) => {
     if (typeof x !== 'string') fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] must be an address string`);
     if (x.includes('!') && x.trim().startsWith('!')) fail('INVALID_CIDR', `${field}[${i}]`, `${field}[${i}] ${JSON.stringify(x)}: a list entry cannot be negated`);
   });
-  const parsed = parseEntries(v as readonly string[], field);
+  const parsed = parseEntries(v, field, check);
   const parts: ListPart[] = [];
   let v4: V4Ranges | undefined;
   if (parsed.v4Count > 0) {

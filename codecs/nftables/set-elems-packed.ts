@@ -10,7 +10,7 @@ import { HOST_LITTLE_ENDIAN } from '../netlink/struct.js';
 import { NFTA_DATA_VALUE } from './expr/types.js';
 import { INTERVAL_OPEN_USERDATA } from './set-userdata.js';
 import type { V4Ranges } from './v4-ranges.js';
-import { splitRuns, type ElemRun } from './set-elem-runs.js';
+import type { ElemRun } from './set-elem-runs.js';
 
 /** An element as nft sends it for an address: the key alone (a hash entry or an interval's start). */
 export const SHAPE_KEY = 0;
@@ -24,6 +24,8 @@ export interface PackedSetElems {
   readonly packed: 'v4';
   readonly keys: Uint32Array;
   readonly shapes: Uint8Array;
+  /** set when every element has this shape (a hash set's SHAPE_KEY): its split and size are arithmetic */
+  readonly uniform?: number;
 }
 
 export const isPacked = (e: unknown): e is PackedSetElems => (e as PackedSetElems | undefined)?.packed === 'v4';
@@ -40,7 +42,7 @@ const SIZE = [16, 24, 16 + ((NLA_HDRLEN + INTERVAL_OPEN_USERDATA.length + 3) & ~
 
 /** A hash set's elements: one per key, in the order given. */
 export function packedHashElems(keys: Uint32Array): PackedSetElems {
-  return { packed: 'v4', keys, shapes: new Uint8Array(keys.length) };
+  return { packed: 'v4', keys, shapes: new Uint8Array(keys.length), uniform: SHAPE_KEY };
 }
 
 /** As intervalElements for merged ranges: the zero-key END first into an empty set, then start/END pairs. */
@@ -64,31 +66,104 @@ export function packedIntervalElems(r: V4Ranges, intoEmptySet: boolean): PackedS
 /** One message's share: elements [from, to), numbered from `firstIndex` (see splitSetElems). */
 export type PackedPart = ElemRun;
 
-/** splitSetElems for packed elements: the same cuts and the same skipped number at each. */
+/** splitSetElems for packed elements: the same cuts and the same skipped number at each (as splitRuns, without a call per element). */
 export function splitPacked(p: PackedSetElems, maxNest: number): PackedPart[] {
   const shapes = p.shapes;
-  return splitRuns(shapes.length, (i) => SIZE[shapes[i]], maxNest);
+  const parts: PackedPart[] = [];
+  if (p.uniform !== undefined && SIZE[p.uniform] + NLA_HDRLEN <= maxNest) {
+    // `per` elements fill a part; the next one overflows and its number is skipped
+    const per = Math.floor((maxNest - NLA_HDRLEN) / SIZE[p.uniform]);
+    const n = shapes.length;
+    for (let k = 0; k === 0 || k * per < n; k++) parts.push({ from: k * per, to: Math.min(n, (k + 1) * per), firstIndex: 1 + k * (per + 1) });
+    return parts;
+  }
+  let start = 0, index = 1, firstIndex = 1, size = NLA_HDRLEN;
+  for (let i = 0; i < shapes.length; i++) {
+    const n = SIZE[shapes[i]];
+    if (size + n > maxNest) {
+      parts.push({ from: start, to: i, firstIndex });
+      start = i;
+      index++; // the number libnftnl spent on the element that overflowed (see splitRuns)
+      firstIndex = index;
+      size = NLA_HDRLEN;
+    }
+    size += n;
+    index++;
+  }
+  parts.push({ from: start, to: shapes.length, firstIndex });
+  return parts;
 }
 
 /** Bytes of all the elements' nests (the messages around them are extra). */
 export function packedBytes(p: PackedSetElems): number {
+  const shapes = p.shapes;
+  if (p.uniform !== undefined) return shapes.length * SIZE[p.uniform];
   let bytes = 0;
-  for (let i = 0; i < p.shapes.length; i++) bytes += SIZE[p.shapes[i]];
+  for (let i = 0; i < shapes.length; i++) bytes += SIZE[shapes[i]];
   return bytes;
 }
 
 /** One part's element bytes are assembled here, then copied into the batch (≤ one 65,535-byte nest). */
 const scratch = new Uint8Array(0x10000);
+const words = new Uint32Array(scratch.buffer);
 const OPEN_UD = INTERVAL_OPEN_USERDATA;
 const LO = HOST_LITTLE_ENDIAN ? 0 : 1;
 const HI = 1 - LO;
 
+// The constant words of an element on a little-endian host: an attribute header is its length
+// (u16) then its type (u16), so the word is len | type << 16.
+const W_KEY = 12 | ((NFTA_SET_ELEM_KEY | NLA_F_NESTED) << 16);
+const W_VALUE = 8 | (NFTA_DATA_VALUE << 16);
+const W_FLAGS = 8 | (NFTA_SET_ELEM_FLAGS << 16);
+/** NFT_SET_ELEM_INTERVAL_END as a be32 (bytes 00 00 00 01), read as a little-endian word */
+const W_END = NFT_SET_ELEM_INTERVAL_END << 24;
+const W_UD = OPEN_LEN | (NFTA_SET_ELEM_USERDATA << 16);
+
 /**
  * Elements [from, to) as writeElem writes them, inside an open NFTA_SET_ELEM_LIST_ELEMENTS nest.
- * Byte by byte into a scratch buffer (every byte written, padding included), then one copy:
- * DataView calls through the writer cost several times more per element.
+ * Into a scratch buffer (every byte written, padding included), then one copy: DataView calls
+ * through the writer cost several times more per element. On a little-endian host (every
+ * machine pktmark is run on so far) each 4-byte field is one word store.
  */
 export function writePackedElems(w: AttributeWriter, p: PackedSetElems, part: PackedPart): void {
+  if (!HOST_LITTLE_ENDIAN) { writePackedBytes(w, p, part); return; }
+  const keys = p.keys, shapes = p.shapes, ws = words;
+  const base = part.firstIndex - part.from;
+  let q = 0;
+  if (p.uniform === SHAPE_KEY) {
+    // a hash set: every element the 16 bytes of its nest header and key
+    for (let i = part.from; i < part.to; i++, q += 4) {
+      const k = keys[i];
+      ws[q] = 16 | ((((base + i) & 0xffff) | NLA_F_NESTED) << 16);
+      ws[q + 1] = W_KEY;
+      ws[q + 2] = W_VALUE;
+      ws[q + 3] = (k >>> 24) | ((k >>> 8) & 0xff00) | ((k & 0xff00) << 8) | (k << 24);
+    }
+    w.raw(scratch.subarray(0, q * 4));
+    return;
+  }
+  for (let i = part.from; i < part.to; i++) {
+    const shape = shapes[i];
+    // index is a u16 counter in libnftnl; past 0x3fff it runs into the flag bits, as nft's does
+    ws[q++] = SIZE[shape] | ((((base + i) & 0xffff) | NLA_F_NESTED) << 16);
+    if (shape === SHAPE_END) { ws[q++] = W_FLAGS; ws[q++] = W_END; }
+    const k = keys[i];
+    ws[q++] = W_KEY;
+    ws[q++] = W_VALUE;
+    // the key big-endian: its bytes reversed in the little-endian word
+    ws[q++] = (k >>> 24) | ((k >>> 8) & 0xff00) | ((k & 0xff00) << 8) | (k << 24);
+    if (shape === SHAPE_OPEN) {
+      ws[q++] = W_UD;
+      const o = q * 4;
+      for (let j = 0; j < 8; j++) scratch[o + j] = j < OPEN_UD.length ? OPEN_UD[j] : 0; // padded to 4
+      q += 2;
+    }
+  }
+  w.raw(scratch.subarray(0, q * 4));
+}
+
+/** writePackedElems byte by byte, for a big-endian host (attribute headers are host order). */
+function writePackedBytes(w: AttributeWriter, p: PackedSetElems, part: PackedPart): void {
   const b = scratch;
   const keys = p.keys, shapes = p.shapes;
   // an attribute header: length and type, host-order u16s
@@ -98,7 +173,6 @@ export function writePackedElems(w: AttributeWriter, p: PackedSetElems, part: Pa
   let o = 0;
   for (let i = part.from; i < part.to; i++) {
     const shape = shapes[i];
-    // index is a u16 counter in libnftnl; past 0x3fff it runs into the flag bits, as nft's does
     hdr(o, SIZE[shape], ((part.firstIndex + i - part.from) & 0xffff) | NLA_F_NESTED);
     o += 4;
     if (shape === SHAPE_END) {

@@ -5,7 +5,6 @@
  * the garbage collector (issue 13). The planning here gives the same ranges as mergeRanges and
  * hashElements in set-intervals.ts (property-tested against them); IPv6 keeps that path.
  */
-import { canonicalIPv4 } from '../address.js';
 import { parseAddressEntry, type AddressEntry } from './set-intervals.js';
 import { SHAPE_END, type PackedSetElems } from './set-elems-packed.js';
 
@@ -19,16 +18,22 @@ export const isV4Ranges = (r: unknown): r is V4Ranges => (r as V4Ranges).first i
 
 /** An address list's entries parsed: the IPv4 ones packed, the IPv6 ones as entries (in input order). */
 export interface ParsedEntries {
-  /** per IPv4 entry, in input order; `count` of them are used */
+  /** per IPv4 entry, in input order; `count` of them are used (v4Last is v4First while every entry is one address) */
   readonly v4First: Uint32Array;
   readonly v4Last: Uint32Array;
   readonly v4Count: number;
-  /** per IPv4 entry: its index in the input, and 1 when its text is a canonical dotted quad (its own formatV4) */
-  readonly v4Index: Uint32Array;
-  readonly v4Canonical: Uint8Array;
+  /**
+   * per IPv4 entry: its index in the input (absent: the same index, no IPv6 entry came first),
+   * and 1 when its text is a canonical dotted quad, its own formatV4 (absent: every one is).
+   * Made only when needed: each of these arrays is fresh memory, ~10 µs a page here.
+   */
+  readonly v4Index?: Uint32Array;
+  readonly v4Canonical?: Uint8Array;
   readonly texts: readonly string[];
   /** every IPv4 entry is one address */
   readonly v4Single: boolean;
+  /** every entry is a canonical dotted quad, each above the one before (no sort, no duplicate, no other text) */
+  readonly v4Ascending: boolean;
   readonly v6: readonly AddressEntry[];
 }
 
@@ -45,43 +50,102 @@ function plainPrefix(t: string, from: number): number {
   return p <= 32 ? p : -1;
 }
 
+/** The prefix length of the entry scanV4 read last (-1: none, a plain address). */
+let scannedPrefix = -1;
+
+/**
+ * A canonical dotted quad (canonicalIPv4's rules), alone or followed by `/p` (plainPrefix's),
+ * read in one pass by char codes: its u32, with the prefix in scannedPrefix; else -1. One scan
+ * per entry, and no substring for a prefix: a 100,000-entry list is read in its first add, on a
+ * cold JIT.
+ */
+function scanV4(t: string): number {
+  const len = t.length;
+  if (len < 7 || len > 18) return -1;
+  let v = 0, part = 0, n = 0, digits = 0, lead = false, i = 0;
+  for (; i < len; i++) {
+    const c = t.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits === 0) lead = c === 48;
+      else if (lead) return -1; // "010": not canonical
+      n = n * 10 + (c - 48);
+      if (++digits > 3 || n > 255) return -1;
+    } else if (c === 46 && digits > 0 && part < 3) {
+      v = v * 256 + n; part++; n = 0; digits = 0;
+    } else break;
+  }
+  if (part !== 3 || digits === 0) return -1;
+  if (i === len) { scannedPrefix = -1; return v * 256 + n; }
+  if (t.charCodeAt(i) !== 47) return -1;
+  const p = plainPrefix(t, i + 1);
+  if (p < 0) return -1;
+  scannedPrefix = p;
+  return v * 256 + n;
+}
+
 /**
  * Parse every entry (errors name `field[i]`, the first bad entry's, as parseAddressEntry
  * words them). Canonical dotted quads and `quad/len` are read by char codes; anything else
- * (ranges, spaces, leading zeros, IPv6, mistakes) goes to parseAddressEntry.
+ * (ranges, spaces, leading zeros, IPv6, mistakes) goes to parseAddressEntry. `check`, if given,
+ * runs once, before the first entry that is anything else is parsed (the caller's whole-list
+ * checks, whose errors come first): a list of plain addresses and prefixes is read in one pass.
  */
-export function parseEntries(entries: readonly string[], field: string): ParsedEntries {
-  const first = new Uint32Array(entries.length);
-  const last = new Uint32Array(entries.length);
-  const index = new Uint32Array(entries.length);
-  const canonical = new Uint8Array(entries.length);
+export function parseEntries(entries: readonly unknown[], field: string, check?: () => void): ParsedEntries {
+  const size = entries.length;
+  const first = new Uint32Array(size);
+  let last: Uint32Array | undefined;
+  let index: Uint32Array | undefined;
+  let canonical: Uint8Array | undefined;
   const v6: AddressEntry[] = [];
   let n = 0;
-  let single = true;
-  for (let i = 0; i < entries.length; i++) {
+  let ascending = true, checked = check === undefined;
+  // the arrays made only once an entry needs them, filled as they would have been so far
+  const needLast = (): Uint32Array => { if (!last) { last = new Uint32Array(size); last.set(first.subarray(0, n)); } return last; };
+  const needCanonical = (): Uint8Array => { if (!canonical) { canonical = new Uint8Array(size); canonical.fill(1, 0, n); } return canonical; };
+  for (let i = 0; i < size; i++) {
     const t = entries[i];
-    const slash = t.indexOf('/');
-    if (slash < 0) {
-      const v = canonicalIPv4(t);
-      if (v >= 0) { first[n] = v; last[n] = v; index[n] = i; canonical[n] = 1; n++; continue; }
-    } else {
-      const p = plainPrefix(t, slash + 1);
-      const v = p >= 0 ? canonicalIPv4(t.slice(0, slash)) : -1;
-      if (v >= 0) {
-        // host bits below the prefix are cleared, as nft and iptables do
-        const host = 2 ** (32 - p);
-        const lo = v - (v % host);
-        first[n] = lo; last[n] = lo + host - 1; index[n] = i; n++;
-        if (p !== 32) single = false;
+    const v = typeof t === 'string' ? scanV4(t) : -1;
+    if (v >= 0) {
+      if (scannedPrefix < 0) {
+        if (n > 0 && first[n - 1] >= v) ascending = false;
+        first[n] = v;
+        if (last) last[n] = v;
+        if (index) index[n] = i;
+        if (canonical) canonical[n] = 1;
+        n++;
         continue;
       }
+      // host bits below the prefix are cleared, as nft and iptables do
+      const host = 2 ** (32 - scannedPrefix);
+      const lo = v - (v % host);
+      ascending = false;
+      if (scannedPrefix !== 32) needLast();
+      needCanonical()[n] = 0;
+      first[n] = lo;
+      if (last) last[n] = lo + host - 1;
+      if (index) index[n] = i;
+      n++;
+      continue;
     }
-    const e = parseAddressEntry(t, `${field}[${i}]`);
-    if (e.family === 'ip6') { v6.push(e); continue; }
-    first[n] = Number(e.range.first); last[n] = Number(e.range.last); index[n] = i; n++;
-    if (!e.single) single = false;
+    if (!checked) { checked = true; check!(); }
+    ascending = false;
+    const e = parseAddressEntry(t as string, `${field}[${i}]`);
+    if (e.family === 'ip6') {
+      if (!index) { index = new Uint32Array(size); for (let k = 0; k < n; k++) index[k] = k; }
+      v6.push(e);
+      continue;
+    }
+    if (!e.single) needLast();
+    needCanonical()[n] = 0;
+    first[n] = Number(e.range.first);
+    if (last) last[n] = Number(e.range.last);
+    if (index) index[n] = i;
+    n++;
   }
-  return { v4First: first, v4Last: last, v4Count: n, v4Index: index, v4Canonical: canonical, texts: entries, v4Single: single, v6 };
+  return {
+    v4First: first, v4Last: last ?? first, v4Count: n, ...(index ? { v4Index: index } : {}), ...(canonical ? { v4Canonical: canonical } : {}),
+    texts: entries as readonly string[], v4Single: last === undefined, v4Ascending: ascending && n > 0, v6,
+  };
 }
 
 // first × 2^20 + index is exact in a double (2^52 < 2^53) for up to 2^20 entries (MAX_LIST_ENTRIES
@@ -133,7 +197,14 @@ function orderBy(keys: Uint32Array, count: number): Uint32Array {
  * Distinct addresses ascending (what a hash set of them holds), with their text: the input's
  * own string where it was canonical (no second string per address), else formatted.
  */
-export function distinctKeys(p: ParsedEntries): { readonly ranges: V4Ranges; readonly text: string[] } {
+export function distinctKeys(p: ParsedEntries): { readonly ranges: V4Ranges; readonly text: readonly string[] } {
+  if (p.v4Ascending) {
+    // every entry a canonical address, ascending, no duplicate (a generated or sorted list):
+    // the keys parsing made and the input's own strings are the answer, with nothing reordered.
+    // The text is the caller's array: listOfPlans copies it into the list's entries.
+    const keys = p.v4First.length === p.v4Count ? p.v4First : p.v4First.slice(0, p.v4Count);
+    return { ranges: { first: keys, last: keys }, text: p.texts };
+  }
   const order = orderBy(p.v4First, p.v4Count);
   const keys = new Uint32Array(p.v4Count);
   const text: string[] = [];
@@ -143,14 +214,14 @@ export function distinctKeys(p: ParsedEntries): { readonly ranges: V4Ranges; rea
     const k = p.v4First[i];
     if (n > 0 && keys[n - 1] === k) continue;
     keys[n++] = k;
-    text.push(p.v4Canonical[i] ? p.texts[p.v4Index[i]] : formatV4(k));
+    text.push(!p.v4Canonical || p.v4Canonical[i] ? p.texts[p.v4Index ? p.v4Index[i] : i] : formatV4(k));
   }
   const out = keys.slice(0, n);
   return { ranges: { first: out, last: out }, text };
 }
 
 /** The IPv4 part of a parsed list, as its set holds it (distinct addresses, or merged ranges) and as text. */
-export function planV4(p: ParsedEntries): { readonly interval: boolean; readonly ranges: V4Ranges; readonly text: string[] } {
+export function planV4(p: ParsedEntries): { readonly interval: boolean; readonly ranges: V4Ranges; readonly text: readonly string[] } {
   if (p.v4Single) return { interval: false, ...distinctKeys(p) };
   const ranges = mergeV4(p.v4First, p.v4Last, p.v4Count);
   return { interval: true, ranges, text: formatV4Ranges(ranges) };

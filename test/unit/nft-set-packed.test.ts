@@ -43,6 +43,18 @@ test('planV4 gives mergeRanges of the entries (interval) or their distinct addre
   }), { numRuns: 60 });
 });
 
+test('planV4 of an ascending list of canonical addresses (its keys and text reused) equals the sorting path', (t) => {
+  fc.assert(fc.property(fc.array(v4, { minLength: 1, maxLength: 60 }), fc.boolean(), (keys, dup) => {
+    const sorted = [...new Set(keys)].sort((a, b) => a - b);
+    const list = (dup ? [...sorted, sorted[sorted.length - 1]] : sorted).map(quad);
+    const p = planV4(parseEntries(list, 'src'));
+    t.false(p.interval);
+    t.deepEqual(Array.from(p.ranges.first), sorted);
+    t.deepEqual(Array.from(p.ranges.last), sorted);
+    t.deepEqual([...p.text], sorted.map(quad));
+  }), { numRuns: 60 });
+});
+
 test('packed elements encode byte for byte as the element objects, across splits (hash and interval, into an empty set or not)', (t) => {
   fc.assert(fc.property(fc.array(v4, { minLength: 1, maxLength: 40 }), fc.nat({ max: 9000 }), fc.boolean(), (seed, extra, empty) => {
     // a few thousand keys beyond the seeds, so the lists split (65,535-byte nests)

@@ -17,7 +17,7 @@ import { RuleEncoder, type WrittenRule } from './template.js';
 import { BASE_CHAINS, chainOf, DEFAULT_TABLE, OWNER_COMMENT, userChainOf, type BaseChain } from './chains.js';
 import { writeDelChain, writeUserChain, type UserChain } from './user-chains.js';
 import { ANON_SET_NAME, anonPortSets, needsSet } from './port-sets.js';
-import { hasList, planListRule, randomTag, type RuleSetIds } from './address-sets.js';
+import { hasList, listBytes, planListRule, randomTag, type RuleSetIds } from './address-sets.js';
 import { parseRuleId } from './ids.js';
 
 export type Batch = NftBatch<WrittenRule>;
@@ -54,7 +54,7 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
 export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = [], genid?: number, tags: () => string = randomTag): Batch {
-  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384, nextSeq, pool, genid, rules.length + 8 + replace.length);
+  const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384 + listBytes(rules), nextSeq, pool, genid, rules.length + 8 + replace.length);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
   // one pass for the chains the rules use; a hole (a sparse input array) is skipped, as forEach would

@@ -8,7 +8,7 @@
  * - Interval sets: the stored elements are read (one GETSETELEM dump), the new list is the
  *   stored ranges plus `add`, minus `remove`, merged; ranges that stay identical are not
  *   touched, the others are deleted by their exact stored pair and their remainders added
- *   (intervalChange). Removing a prefix out of a merged range re-splits it. What a set holds
+ *   (address-set-changes.ts). Removing a prefix out of a merged range re-splits it. What a set holds
  *   after an update is remembered per socket, so a loop of updates reads the set once; a batch
  *   that loses a race with another writer of the set (ENOENT/EEXIST: the memory is stale) is
  *   recomputed from a fresh read and retried.
@@ -20,24 +20,32 @@ import { PktmarkError } from '../../errors.js';
 import { NETLINK_NETFILTER } from '../../transport/transport.js';
 import type { BackendContext, ListUpdate, UpdateResult } from '../backend.js';
 import { parseSetName, setName, type ListField } from './address-sets.js';
-import { encodeSetChanges, hashChange, intervalChange, listRuleParts, parseUpdateEntries, readTableSets, setElements, storedRanges, type SetChange } from './address-set-ops.js';
+import { listRuleParts, readTableSets, setElements } from './address-set-ops.js';
+import {
+  elemCount, encodeSetChanges, hashChange, intervalChange, intervalChangeV4, parseUpdateEntries, storedRanges, v4RangesOf, type SetChange,
+} from './address-set-changes.js';
 import { MAX_RETRIES, parseRuleId, sendBatch, tableState } from './index.js';
 import type { Transport } from '../../transport/transport.js';
 import type { KeyRange } from '../../../codecs/nftables/set-intervals.js';
 import type { NftSetElem } from '../../../codecs/nftables/set.js';
 import { isPacked, unpackSetElems, type PackedSetElems } from '../../../codecs/nftables/set-elems-packed.js';
-import { dumpedIntervalRanges } from '../../../codecs/nftables/v4-ranges.js';
+import { dumpedIntervalRanges, isV4Ranges, type V4Ranges } from '../../../codecs/nftables/v4-ranges.js';
 
 /** Interval sets' ranges as this socket last wrote them (by set name): the next update's starting point. */
-const known = new WeakMap<Transport, Map<string, readonly KeyRange[]>>();
+const known = new WeakMap<Transport, Map<string, readonly KeyRange[] | V4Ranges>>();
+/**
+ * Per IPv4 interval set, the two pairs of arrays its updates alternate between: `cur` holds what
+ * `known` views, `spare` the next update writes into (v4IntervalChange's `into`), so a loop of
+ * updates makes no fresh memory for the set's 100,000 ranges each time.
+ */
+const arrays = new WeakMap<Transport, Map<string, { cur?: V4Ranges; spare?: V4Ranges }>>();
 
-/** The ranges an interval set holds as stored; packed IPv4 elements without an object per element until the end. */
-function storedOf(els: readonly NftSetElem[] | PackedSetElems, family: Family): readonly KeyRange[] {
-  if (!isPacked(els)) return storedRanges(els, family);
-  const r = family === 'ip' ? dumpedIntervalRanges(els) : undefined;
+/** The ranges an interval set holds as stored; an IPv4 set's as typed arrays (no object per range). */
+function storedOf(els: readonly NftSetElem[] | PackedSetElems, family: Family): readonly KeyRange[] | V4Ranges {
+  const r = isPacked(els) && family === 'ip' ? dumpedIntervalRanges(els) : undefined;
+  if (r) return r;
   // what the packed reader cannot make ranges of, the object path refuses with its own DECODE error
-  if (!r) return storedRanges(unpackSetElems(els), family);
-  return Array.from(r.first, (f, i) => ({ first: BigInt(f), last: BigInt(r.last[i]) }));
+  return storedRanges(isPacked(els) ? unpackSetElems(els) : els, family);
 }
 
 function checkChange(change: unknown): ListUpdate {
@@ -71,6 +79,8 @@ export async function updateList(id: string, input: ListUpdate, ctx: BackendCont
     } else field = [...fields][0];
 
     const changes: SetChange[] = [];
+    /** the arrays each IPv4 interval change wrote its ranges into */
+    const written = new Map<string, V4Ranges>();
     for (const family of ['ip', 'ip6'] as Family[]) {
       const a = add.filter((e) => e.family === family);
       const r = remove.filter((e) => e.family === family);
@@ -98,11 +108,17 @@ export async function updateList(id: string, input: ListUpdate, ctx: BackendCont
           if (!els) throw new PktmarkError('NOT_FOUND', `the set ${name} of rule ${id} is gone`, { field: 'id' });
           stored = storedOf(els, family);
         }
-        changes.push(intervalChange(name, family, stored, a.map((e) => e.range), r.map((e) => e.range)));
+        const adds = a.map((e) => e.range), cuts = r.map((e) => e.range);
+        if (family === 'ip') {
+          // the spare never holds `stored`: that is `cur`'s (known) or a fresh read's
+          const c = intervalChangeV4(name, isV4Ranges(stored) ? stored : v4RangesOf(stored as readonly KeyRange[]), adds, cuts, arrays.get(t)?.get(name)?.spare);
+          changes.push(c);
+          written.set(name, c.buffers);
+        } else changes.push(intervalChange(name, family, stored as readonly KeyRange[], adds, cuts));
       }
     }
-    const deleted = changes.reduce((n, c) => n + c.del.length, 0);
-    const added = changes.reduce((n, c) => n + c.add.length, 0);
+    const deleted = changes.reduce((n, c) => n + elemCount(c.del), 0);
+    const added = changes.reduce((n, c) => n + elemCount(c.add), 0);
     if (deleted + added === 0) return { id, deleted: 0, added: 0 };
     let mem = known.get(t);
     if (!mem) known.set(t, mem = new Map());
@@ -118,6 +134,9 @@ export async function updateList(id: string, input: ListUpdate, ctx: BackendCont
       throw e;
     }
     for (const c of changes) if (c.want) mem.set(c.set, c.want);
+    let bufs = arrays.get(t);
+    if (!bufs) arrays.set(t, bufs = new Map());
+    for (const [name, cur] of written) bufs.set(name, { cur, spare: bufs.get(name)?.cur });
     return { id, deleted, added };
   }
 }
