@@ -15,7 +15,6 @@
  * merged before sending (set-intervals.ts) and the set is made with NLM_F_EXCL, so it never
  * joins a set of the same name that someone else made.
  */
-import { randomFillSync } from 'node:crypto';
 import type { Family } from '../../../codecs/address.js';
 import { NFT_REG_1 } from '../../../codecs/nftables/expr/types.js';
 import type { Expr } from '../../../codecs/nftables/expr/index.js';
@@ -54,12 +53,19 @@ export function parseSetName(name: string): SetNameParts | undefined {
 
 /**
  * 16 random hex digits (64 bits: two adds never pick the same name; NLM_F_EXCL would refuse it
- * anyway). node:crypto's own generator: globalThis.crypto is Web Crypto, whose first use loads
- * its classes and cost 1-9 ms of a fresh process's first add here.
+ * anyway), from node:crypto's own generator, loaded on first use: globalThis.crypto is Web Crypto,
+ * whose first use loads its classes (1-9 ms of a fresh process's first add here), and a top-level
+ * import of node:crypto put ~12 ms into every CLI command's start. process.getBuiltinModule is
+ * Node >= 20.16; older releases take Web Crypto.
  */
+let fill: ((b: Uint8Array) => void) | undefined;
 export function randomTag(): string {
+  if (fill === undefined) {
+    const crypto = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:crypto') as { randomFillSync(b: Uint8Array): void } | undefined;
+    fill = crypto ? (b) => crypto.randomFillSync(b) : (b) => { globalThis.crypto.getRandomValues(b); };
+  }
   const b = new Uint8Array(8);
-  randomFillSync(b);
+  fill(b);
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
