@@ -8,7 +8,7 @@ import { AttributeWriter, WriterPool } from '../../../codecs/netlink/attributes.
 import { BatchWriter } from '../../../codecs/nftables/batch.js';
 import { kernelError, NLM_F_ACK, NLM_F_REQUEST, type NetlinkAck, type NetlinkMessage } from '../../../codecs/netlink/message.js';
 import {
-  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE, NFT_MSG_NEWRULE,
+  decodeTable, NFPROTO_INET, ruleHandle, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE, NFT_MSG_NEWRULE,
   NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
@@ -207,41 +207,47 @@ export const nftBackend: Backend<'nft'> = {
       }
     }
     const { batch, replies } = sent;
-    const ruleSeqs = batch.seqsOf('rule');
-    const echoed = new Map<number, bigint>();
+    // the first and last NEWRULE carry NLM_F_ECHO: their echoes give the range of handles
+    let firstSeq = -1, lastSeq = -1, count = 0;
+    for (let i = 0; i < batch.length; i++) {
+      if (batch.whatAt(i) !== 'rule') continue;
+      if (count++ === 0) firstSeq = batch.seqAt(i);
+      lastSeq = batch.seqAt(i);
+    }
+    let first: bigint | undefined, last: bigint | undefined;
     for (const m of replies) {
       if (m.header.type !== nftType(NFT_MSG_NEWRULE)) continue;
-      const h = decodeRule(m).handle;
-      if (h !== undefined) echoed.set(m.header.seq, h);
+      const h = ruleHandle(m);
+      if (m.header.seq === firstSeq && h !== undefined) first = h;
+      if (m.header.seq === lastSeq && h !== undefined) last = h;
     }
-    const first = echoed.get(ruleSeqs[0]);
-    const last = echoed.get(ruleSeqs[ruleSeqs.length - 1]);
-    // handles are numbers when they fit (they print the same): 10,000 BigInt sums and
-    // BigInt-to-text conversions were a visible part of a first add's record building
-    let handles: (bigint | number)[] = [];
-    // a list rule is one NEWRULE per family; its id is its lowest handle (address-sets.ts)
-    const lowest = (item: number, h: bigint | number): void => { if (handles[item] === undefined || h < handles[item]) handles[item] = h; };
-    if (first !== undefined && last !== undefined && last - first === BigInt(ruleSeqs.length - 1)) {
-      // handles follow send order; the k-th NEWRULE sent carried rule items[k]
-      handles = new Array<bigint | number>(rules.length);
-      const items = batch.itemsOf('rule');
-      if (last <= BigInt(Number.MAX_SAFE_INTEGER)) {
-        const base = Number(first);
-        for (let k = 0; k < items.length; k++) lowest(items[k], base + k);
-      } else {
-        for (let k = 0; k < items.length; k++) lowest(items[k], first + BigInt(k));
+    const out = new Array<RuleRecord>(rules.length);
+    if (first !== undefined && last !== undefined && last - first === BigInt(count - 1)) {
+      // handles follow send order; the k-th NEWRULE sent carried rule itemAt(i). Handles are
+      // numbers when they fit (they print the same): 10,000 BigInt sums and BigInt-to-text
+      // conversions were a visible part of a first add's record building
+      const small = last <= BigInt(Number.MAX_SAFE_INTEGER);
+      const base = small ? Number(first) : 0;
+      // a list rule is one NEWRULE per family; its id is its lowest handle (address-sets.ts), which is its first
+      for (let i = 0, k = 0; i < batch.length; i++) {
+        if (batch.whatAt(i) !== 'rule') continue;
+        const item = batch.itemAt(i);
+        if (out[item] === undefined) out[item] = new AddedRule(small ? base + k : first + BigInt(k), rules[item], ctx.table);
+        k++;
       }
-    } else if (first !== undefined && last !== undefined) {
-      // not consecutive (should not happen within one batch): take our range from a dump
-      const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
-      mine.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));
-      if (mine.length !== ruleSeqs.length) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${ruleSeqs.length} found)`);
-      handles = new Array<bigint>(rules.length);
-      batch.itemsOf('rule').forEach((item, k) => lowest(item, mine[k].handle!));
-    } else {
+      return out;
+    }
+    if (first === undefined || last === undefined) {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
-    return rules.map((rule, i) => new AddedRule(handles[i], rule, ctx.table));
+    // not consecutive (should not happen within one batch): take our range from a dump
+    const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
+    mine.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));
+    if (mine.length !== count) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${count} found)`);
+    const handles = new Array<bigint>(rules.length);
+    batch.itemsOf('rule').forEach((item, k) => { if (handles[item] === undefined || mine[k].handle! < handles[item]) handles[item] = mine[k].handle!; });
+    for (let i = 0; i < rules.length; i++) out[i] = new AddedRule(handles[i], rules[i], ctx.table);
+    return out;
   },
 
   async *rules(ctx) {
