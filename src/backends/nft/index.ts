@@ -163,6 +163,38 @@ class AddedRule implements RuleRecord {
   toJSON(): RuleRecord { return { id: this.id, via: this.via, rule: this.rule, packets: 0, bytes: 0, text: this.text }; }
 }
 
+/** The seqs of the first and last NEWRULE of a batch (the two echoed), and how many it has. */
+function ruleSeqRange(batch: Batch): { firstSeq: number; lastSeq: number; count: number } {
+  let firstSeq = -1, lastSeq = -1, count = 0;
+  for (let i = 0; i < batch.length; i++) {
+    if (batch.whatAt(i) !== 'rule') continue;
+    if (count++ === 0) firstSeq = batch.seqAt(i);
+    lastSeq = batch.seqAt(i);
+  }
+  return { firstSeq, lastSeq, count };
+}
+
+/**
+ * The records of an add whose handles are consecutive in send order (one batch: the usual case);
+ * the k-th NEWRULE sent carried rule itemAt(i). Handles are numbers when they fit (they print the
+ * same): 10,000 BigInt sums and BigInt-to-text conversions were a visible part of a first add's
+ * record building. A list rule is one NEWRULE per family; its id is its lowest handle
+ * (address-sets.ts), its first sent. Sync and apart from the async add, which runs too rarely to
+ * be optimised: this loop runs 10,000 times per bulk add.
+ */
+function addedRules(batch: Batch, rules: readonly MarkRule[], first: bigint, last: bigint, table: string): RuleRecord[] {
+  const out = new Array<RuleRecord>(rules.length);
+  const small = last <= BigInt(Number.MAX_SAFE_INTEGER);
+  const base = small ? Number(first) : 0;
+  for (let i = 0, k = 0; i < batch.length; i++) {
+    if (batch.whatAt(i) !== 'rule') continue;
+    const item = batch.itemAt(i);
+    if (out[item] === undefined) out[item] = new AddedRule(small ? base + k : first + BigInt(k), rules[item], table);
+    k++;
+  }
+  return out;
+}
+
 export const nftBackend: Backend<'nft'> = {
   ...nftFields,
   summary: 'nftables rules (meta mark set) in pktmark\'s own table',
@@ -207,13 +239,7 @@ export const nftBackend: Backend<'nft'> = {
       }
     }
     const { batch, replies } = sent;
-    // the first and last NEWRULE carry NLM_F_ECHO: their echoes give the range of handles
-    let firstSeq = -1, lastSeq = -1, count = 0;
-    for (let i = 0; i < batch.length; i++) {
-      if (batch.whatAt(i) !== 'rule') continue;
-      if (count++ === 0) firstSeq = batch.seqAt(i);
-      lastSeq = batch.seqAt(i);
-    }
+    const { firstSeq, lastSeq, count } = ruleSeqRange(batch);
     let first: bigint | undefined, last: bigint | undefined;
     for (const m of replies) {
       if (m.header.type !== nftType(NFT_MSG_NEWRULE)) continue;
@@ -221,22 +247,7 @@ export const nftBackend: Backend<'nft'> = {
       if (m.header.seq === firstSeq && h !== undefined) first = h;
       if (m.header.seq === lastSeq && h !== undefined) last = h;
     }
-    const out = new Array<RuleRecord>(rules.length);
-    if (first !== undefined && last !== undefined && last - first === BigInt(count - 1)) {
-      // handles follow send order; the k-th NEWRULE sent carried rule itemAt(i). Handles are
-      // numbers when they fit (they print the same): 10,000 BigInt sums and BigInt-to-text
-      // conversions were a visible part of a first add's record building
-      const small = last <= BigInt(Number.MAX_SAFE_INTEGER);
-      const base = small ? Number(first) : 0;
-      // a list rule is one NEWRULE per family; its id is its lowest handle (address-sets.ts), which is its first
-      for (let i = 0, k = 0; i < batch.length; i++) {
-        if (batch.whatAt(i) !== 'rule') continue;
-        const item = batch.itemAt(i);
-        if (out[item] === undefined) out[item] = new AddedRule(small ? base + k : first + BigInt(k), rules[item], ctx.table);
-        k++;
-      }
-      return out;
-    }
+    if (first !== undefined && last !== undefined && last - first === BigInt(count - 1)) return addedRules(batch, rules, first, last, ctx.table);
     if (first === undefined || last === undefined) {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
@@ -246,7 +257,8 @@ export const nftBackend: Backend<'nft'> = {
     if (mine.length !== count) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${count} found)`);
     const handles = new Array<bigint>(rules.length);
     batch.itemsOf('rule').forEach((item, k) => { if (handles[item] === undefined || mine[k].handle! < handles[item]) handles[item] = mine[k].handle!; });
-    for (let i = 0; i < rules.length; i++) out[i] = new AddedRule(handles[i], rules[i], ctx.table);
+    const out = new Array<RuleRecord>(rules.length);
+    for (let i = 0; i < rules.length; i++) if (i in rules) out[i] = new AddedRule(handles[i], rules[i], ctx.table);
     return out;
   },
 

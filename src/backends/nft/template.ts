@@ -100,7 +100,8 @@ export class RuleEncoder {
     for (let k = 0; k < patches.length; k++) {
       const p = patches[k];
       if (p.field === 'mark') { w.patchU32(at + p.at, rule.mark, 'host'); continue; }
-      const a = rule[p.field]!;
+      // named loads, not rule[p.field]: a keyed load with a changing key is slow on this path
+      const a = p.field === 'src' ? rule.src! : rule.dst!;
       // a whole IPv4 address is one big-endian u32: no parse into a fresh array, no copy
       const v4 = p.len === 4 && a.family === 'ip' ? canonicalIPv4(a.address) : -1;
       if (v4 >= 0) { w.patchU32(at + p.at, v4, 'be'); continue; }
