@@ -157,7 +157,7 @@ export function writeBaseChain(b: BatchWriter<WrittenRule>, table: string, c: Ba
 }
 
 /** Adds the user chains `r` lives in or jumps to, each once, in first-use order. */
-function userChainsOf(r: MarkRule, out: Map<string, UserChain>): void {
+export function userChainsOf(r: MarkRule, out: Map<string, UserChain>): void {
   if (r.chain === undefined && (r.jump === undefined || r.jump === 'RETURN')) return;
   const table = r.table ?? DEFAULT_TABLE[r.hook ?? 'prerouting'];
   if (r.chain !== undefined && !out.has(`${table}.${r.chain}`)) out.set(`${table}.${r.chain}`, { table, name: r.chain });

@@ -23,6 +23,7 @@ import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js'
 import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
 import { explainNft } from './explain.js';
 import { encodeAddBatch, placementOf, type Batch } from './add-batch.js';
+import { encodeAddStream } from './add-stream.js';
 import { parseRuleId, ruleId } from './ids.js';
 import { nftFields } from './fields.js';
 import { probeNft } from './probe.js';
@@ -207,6 +208,8 @@ export const nftBackend: Backend<'nft'> = {
     // set names are random per add; a dry run numbers them, so the same input gives the same bytes
     return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId), opts.chains, opts.counters, opts.generation, sequentialTags()).messages();
   },
+
+  encodeAddStream(count, ruleAt, ctx) { return encodeAddStream(count, ruleAt, ctx.table, ctx.nextSeq()); },
 
   async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
