@@ -79,8 +79,12 @@ export class RuleEncoder {
     // inserts are one-off placements, a port list's set id and a restored counter differ per rule: encoded in full, never templated
     if (position !== undefined || setIds !== undefined || counter !== undefined) return this.full(w, rule, table, flags, seq, msgType, position, setIds, counter);
     let t: Template | null | undefined;
+    // a run of one shape keeps its first rule as the one compared with (sameShape is an equivalence)
     if (this.lastRule !== undefined && this.lastTable === table && sameShape(this.lastRule, rule)) t = this.lastTemplate;
-    else t = this.shapes.get(shapeKey(rule, table));
+    else {
+      t = this.shapes.get(shapeKey(rule, table));
+      if (t !== undefined) this.remember(rule, table, t);
+    }
     if (t === undefined) {
       const start = w.length;
       const written = this.full(w, rule, table, flags, seq, msgType);
@@ -90,7 +94,6 @@ export class RuleEncoder {
       this.remember(rule, table, t);
       return written;
     }
-    this.remember(rule, table, t);
     if (t === null) return this.full(w, rule, table, flags, seq, msgType);
     const at = w.reserve(t.bytes.length);
     w.patchBytes(at, t.bytes);
