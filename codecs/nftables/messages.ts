@@ -291,6 +291,16 @@ export function decodeChain(m: NetlinkMessage): NftChain {
   return { family, table, name, ...c };
 }
 
+/**
+ * Only the handle of a NEWRULE echo (undefined if it has none): an add reads the handles of its
+ * first and last rule, and decoding their whole expression lists was most of its reply handling.
+ */
+export function ruleHandle(m: NetlinkMessage): bigint | undefined {
+  const { attrs } = body(m, [NFT_MSG_NEWRULE, NFT_MSG_GETRULE, NFT_MSG_DELRULE], 'rule');
+  for (const a of attrs) if (a.type === NFTA_RULE_HANDLE) return attr.u64(a, 'be');
+  return undefined;
+}
+
 export function decodeRule(m: NetlinkMessage): NftRule {
   const { family, attrs } = body(m, [NFT_MSG_NEWRULE, NFT_MSG_GETRULE, NFT_MSG_DELRULE], 'rule');
   let table: string | undefined;

@@ -120,6 +120,12 @@ export interface Backend<V extends Via = Via> extends RuleFields<V> {
   encodePrograms?(rules: readonly MarkRule[]): { readonly name: string; readonly where: string; readonly insns: Uint8Array }[];
   /** Messages one `add` of these rules would send, in send order, each a whole netlink message. */
   encodeAdd(rules: readonly MarkRule[], ctx: EncodeContext, opts?: AddOptions): Uint8Array[];
+  /**
+   * encodeAdd for encode() of many rules, validating as it goes: `ruleAt(i)` normalizes input i
+   * (it throws for bad input; undefined for a hole), so no rule need outlive its message. Returns
+   * undefined for rules only encodeAdd handles; then the caller normalizes all and calls encodeAdd.
+   */
+  encodeAddStream?(count: number, ruleAt: (i: number) => MarkRule | undefined, ctx: EncodeContext): Uint8Array[] | undefined;
   /** Apply all rules or none. Records come back in input order. */
   add(rules: readonly MarkRule[], ctx: BackendContext, opts?: AddOptions): Promise<RuleRecord[]>;
   list(ctx: BackendContext): Promise<RuleRecord[]>;

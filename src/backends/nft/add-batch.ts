@@ -57,17 +57,24 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384 + listBytes(rules), nextSeq, pool, genid, rules.length + 8 + replace.length);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
-  // one pass for the chains the rules use; a hole (a sparse input array) is skipped, as forEach would
+  // one pass over the rules for everything the header needs (base chains, user chains) and
+  // whether the bulk path applies (no holes, no lists): a 10,000-rule add's rules no longer fit
+  // the cache by the time they are encoded, and each further pass cost a miss per rule.
+  // A hole (a sparse input array) is skipped, as forEach would.
   const used = new Set<string>();
+  const users = new Map<string, UserChain>();
   let defined = 0;
+  let listed = false;
   let prev: MarkRule | undefined;
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i];
     if (r === undefined) continue;
     defined++;
-    // bulk input is runs of one chain: only a change of hook, table or chain can name another
-    if (prev !== undefined && r.hook === prev.hook && r.table === prev.table && r.chain === prev.chain) continue;
+    if (r.srcList !== undefined || r.dstList !== undefined) listed = true;
+    // bulk input is runs of one chain: only a change of hook, table, chain or jump can name another
+    if (prev !== undefined && r.hook === prev.hook && r.table === prev.table && r.chain === prev.chain && r.jump === prev.jump) continue;
     used.add(chainOf(r));
+    userChainsOf(r, users);
     prev = r;
   }
   for (const c of BASE_CHAINS) {
@@ -75,7 +82,7 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   }
   // user chains the rules live in or jump to, made on first use like the base chains
   const made = new Set<string>();
-  for (const c of userChainsOf(rules)) { writeUserChain(b, table, c); made.add(`${c.table}.${c.name}`); }
+  for (const c of users.values()) { writeUserChain(b, table, c); made.add(`${c.table}.${c.name}`); }
   for (const name of chains.create ?? []) {
     const u = userChainOf(name);
     if (u && !made.has(name)) { writeUserChain(b, table, u); made.add(name); }
@@ -104,7 +111,7 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   // get consecutive handles (address-sets.ts). One NEWRULE per family, under the one rule item.
   // Without lists or holes (the bulk case) the rules are sent as they are, with no record per rule.
   let sends: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] | undefined;
-  if (defined !== rules.length || rules.some(hasList)) {
+  if (defined !== rules.length || listed) {
     const listed: { i: number; rule: MarkRule; ids: RuleSetIds | undefined }[] = [];
     rules.forEach((rule, i) => {
       if (!hasList(rule)) { listed.push({ i, rule, ids: undefined }); return; }
@@ -149,14 +156,10 @@ export function writeBaseChain(b: BatchWriter<WrittenRule>, table: string, c: Ba
     { family: NFPROTO_INET, table, name: c.name, type: c.type, hook: { num: c.num, priority: c.priority } }));
 }
 
-/** The user chains `rules` live in or jump to, each once, in first-use order. */
-function userChainsOf(rules: readonly MarkRule[]): UserChain[] {
-  const out = new Map<string, UserChain>();
-  for (const r of rules) {
-    if (r.chain === undefined && (r.jump === undefined || r.jump === 'RETURN')) continue;
-    const table = r.table ?? DEFAULT_TABLE[r.hook ?? 'prerouting'];
-    if (r.chain !== undefined && !out.has(`${table}.${r.chain}`)) out.set(`${table}.${r.chain}`, { table, name: r.chain });
-    if (r.jump !== undefined && r.jump !== 'RETURN' && !out.has(`${table}.${r.jump}`)) out.set(`${table}.${r.jump}`, { table, name: r.jump });
-  }
-  return [...out.values()];
+/** Adds the user chains `r` lives in or jumps to, each once, in first-use order. */
+export function userChainsOf(r: MarkRule, out: Map<string, UserChain>): void {
+  if (r.chain === undefined && (r.jump === undefined || r.jump === 'RETURN')) return;
+  const table = r.table ?? DEFAULT_TABLE[r.hook ?? 'prerouting'];
+  if (r.chain !== undefined && !out.has(`${table}.${r.chain}`)) out.set(`${table}.${r.chain}`, { table, name: r.chain });
+  if (r.jump !== undefined && r.jump !== 'RETURN' && !out.has(`${table}.${r.jump}`)) out.set(`${table}.${r.jump}`, { table, name: r.jump });
 }

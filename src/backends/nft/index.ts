@@ -8,7 +8,7 @@ import { AttributeWriter, WriterPool } from '../../../codecs/netlink/attributes.
 import { BatchWriter } from '../../../codecs/nftables/batch.js';
 import { kernelError, NLM_F_ACK, NLM_F_REQUEST, type NetlinkAck, type NetlinkMessage } from '../../../codecs/netlink/message.js';
 import {
-  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE, NFT_MSG_NEWRULE,
+  decodeTable, NFPROTO_INET, ruleHandle, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE, NFT_MSG_NEWRULE,
   NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../../codecs/nftables/messages.js';
 import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
@@ -23,6 +23,7 @@ import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js'
 import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
 import { explainNft } from './explain.js';
 import { encodeAddBatch, placementOf, type Batch } from './add-batch.js';
+import { encodeAddStream } from './add-stream.js';
 import { parseRuleId, ruleId } from './ids.js';
 import { nftFields } from './fields.js';
 import { probeNft } from './probe.js';
@@ -163,6 +164,38 @@ class AddedRule implements RuleRecord {
   toJSON(): RuleRecord { return { id: this.id, via: this.via, rule: this.rule, packets: 0, bytes: 0, text: this.text }; }
 }
 
+/** The seqs of the first and last NEWRULE of a batch (the two echoed), and how many it has. */
+function ruleSeqRange(batch: Batch): { firstSeq: number; lastSeq: number; count: number } {
+  let firstSeq = -1, lastSeq = -1, count = 0;
+  for (let i = 0; i < batch.length; i++) {
+    if (batch.whatAt(i) !== 'rule') continue;
+    if (count++ === 0) firstSeq = batch.seqAt(i);
+    lastSeq = batch.seqAt(i);
+  }
+  return { firstSeq, lastSeq, count };
+}
+
+/**
+ * The records of an add whose handles are consecutive in send order (one batch: the usual case);
+ * the k-th NEWRULE sent carried rule itemAt(i). Handles are numbers when they fit (they print the
+ * same): 10,000 BigInt sums and BigInt-to-text conversions were a visible part of a first add's
+ * record building. A list rule is one NEWRULE per family; its id is its lowest handle
+ * (address-sets.ts), its first sent. Sync and apart from the async add, which runs too rarely to
+ * be optimised: this loop runs 10,000 times per bulk add.
+ */
+function addedRules(batch: Batch, rules: readonly MarkRule[], first: bigint, last: bigint, table: string): RuleRecord[] {
+  const out = new Array<RuleRecord>(rules.length);
+  const small = last <= BigInt(Number.MAX_SAFE_INTEGER);
+  const base = small ? Number(first) : 0;
+  for (let i = 0, k = 0; i < batch.length; i++) {
+    if (batch.whatAt(i) !== 'rule') continue;
+    const item = batch.itemAt(i);
+    if (out[item] === undefined) out[item] = new AddedRule(small ? base + k : first + BigInt(k), rules[item], table);
+    k++;
+  }
+  return out;
+}
+
 export const nftBackend: Backend<'nft'> = {
   ...nftFields,
   summary: 'nftables rules (meta mark set) in pktmark\'s own table',
@@ -175,6 +208,8 @@ export const nftBackend: Backend<'nft'> = {
     // set names are random per add; a dry run numbers them, so the same input gives the same bytes
     return encodeAddBatch(rules, ctx.table, () => ctx.nextSeq(), placementOf(rules, opts.before, opts.first), undefined, false, (opts.replace ?? []).map(parseRuleId), opts.chains, opts.counters, opts.generation, sequentialTags()).messages();
   },
+
+  encodeAddStream(count, ruleAt, ctx) { return encodeAddStream(count, ruleAt, ctx.table, ctx.nextSeq()); },
 
   async add(rules, ctx: BackendContext, opts: AddOptions = {}) {
     if (rules.length === 0) return [];
@@ -207,41 +242,27 @@ export const nftBackend: Backend<'nft'> = {
       }
     }
     const { batch, replies } = sent;
-    const ruleSeqs = batch.seqsOf('rule');
-    const echoed = new Map<number, bigint>();
+    const { firstSeq, lastSeq, count } = ruleSeqRange(batch);
+    let first: bigint | undefined, last: bigint | undefined;
     for (const m of replies) {
       if (m.header.type !== nftType(NFT_MSG_NEWRULE)) continue;
-      const h = decodeRule(m).handle;
-      if (h !== undefined) echoed.set(m.header.seq, h);
+      const h = ruleHandle(m);
+      if (m.header.seq === firstSeq && h !== undefined) first = h;
+      if (m.header.seq === lastSeq && h !== undefined) last = h;
     }
-    const first = echoed.get(ruleSeqs[0]);
-    const last = echoed.get(ruleSeqs[ruleSeqs.length - 1]);
-    // handles are numbers when they fit (they print the same): 10,000 BigInt sums and
-    // BigInt-to-text conversions were a visible part of a first add's record building
-    let handles: (bigint | number)[] = [];
-    // a list rule is one NEWRULE per family; its id is its lowest handle (address-sets.ts)
-    const lowest = (item: number, h: bigint | number): void => { if (handles[item] === undefined || h < handles[item]) handles[item] = h; };
-    if (first !== undefined && last !== undefined && last - first === BigInt(ruleSeqs.length - 1)) {
-      // handles follow send order; the k-th NEWRULE sent carried rule items[k]
-      handles = new Array<bigint | number>(rules.length);
-      const items = batch.itemsOf('rule');
-      if (last <= BigInt(Number.MAX_SAFE_INTEGER)) {
-        const base = Number(first);
-        for (let k = 0; k < items.length; k++) lowest(items[k], base + k);
-      } else {
-        for (let k = 0; k < items.length; k++) lowest(items[k], first + BigInt(k));
-      }
-    } else if (first !== undefined && last !== undefined) {
-      // not consecutive (should not happen within one batch): take our range from a dump
-      const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
-      mine.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));
-      if (mine.length !== ruleSeqs.length) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${ruleSeqs.length} found)`);
-      handles = new Array<bigint>(rules.length);
-      batch.itemsOf('rule').forEach((item, k) => lowest(item, mine[k].handle!));
-    } else {
+    if (first !== undefined && last !== undefined && last - first === BigInt(count - 1)) return addedRules(batch, rules, first, last, ctx.table);
+    if (first === undefined || last === undefined) {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
     }
-    return rules.map((rule, i) => new AddedRule(handles[i], rule, ctx.table));
+    // not consecutive (should not happen within one batch): take our range from a dump
+    const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
+    mine.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));
+    if (mine.length !== count) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${count} found)`);
+    const handles = new Array<bigint>(rules.length);
+    batch.itemsOf('rule').forEach((item, k) => { if (handles[item] === undefined || mine[k].handle! < handles[item]) handles[item] = mine[k].handle!; });
+    const out = new Array<RuleRecord>(rules.length);
+    for (let i = 0; i < rules.length; i++) if (i in rules) out[i] = new AddedRule(handles[i], rules[i], ctx.table);
+    return out;
   },
 
   async *rules(ctx) {
