@@ -5,6 +5,7 @@
  * the garbage collector (issue 13). The planning here gives the same ranges as mergeRanges and
  * hashElements in set-intervals.ts (property-tested against them); IPv6 keeps that path.
  */
+import { canonicalQuadAt, quadScan } from '../address.js';
 import { parseAddressEntry, type AddressEntry } from './set-intervals.js';
 import { SHAPE_END, type PackedSetElems } from './set-elems-packed.js';
 
@@ -62,25 +63,15 @@ let scannedPrefix = -1;
 function scanV4(t: string): number {
   const len = t.length;
   if (len < 7 || len > 18) return -1;
-  let v = 0, part = 0, n = 0, digits = 0, lead = false, i = 0;
-  for (; i < len; i++) {
-    const c = t.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (digits === 0) lead = c === 48;
-      else if (lead) return -1; // "010": not canonical
-      n = n * 10 + (c - 48);
-      if (++digits > 3 || n > 255) return -1;
-    } else if (c === 46 && digits > 0 && part < 3) {
-      v = v * 256 + n; part++; n = 0; digits = 0;
-    } else break;
-  }
-  if (part !== 3 || digits === 0) return -1;
-  if (i === len) { scannedPrefix = -1; return v * 256 + n; }
+  const v = canonicalQuadAt(t);
+  if (v < 0) return -1;
+  const i = quadScan.end;
+  if (i === len) { scannedPrefix = -1; return v; }
   if (t.charCodeAt(i) !== 47) return -1;
   const p = plainPrefix(t, i + 1);
   if (p < 0) return -1;
   scannedPrefix = p;
-  return v * 256 + n;
+  return v;
 }
 
 /**
