@@ -4,7 +4,7 @@
  * (`/255.0.255.0`) stays a mask, which nft says as `ip saddr & 255.0.255.0 == 10.0.12.0`. As in
  * iptables (xtables_ipparse_multiple), the address is stored with its host bits cleared.
  */
-import { canonicalIPv4, formatAddress, parseCidr, parseIPv4, parseIPv6, type Cidr, type Family } from '../codecs/address.js';
+import { canonicalIPv4, canonicalIPv4Prefix, formatAddress, parseCidr, parseIPv4, parseIPv6, type Cidr, type Family } from '../codecs/address.js';
 import { fail } from './rule.js';
 import { formatRange, mergeRanges, type KeyRange } from '../codecs/nftables/set-intervals.js';
 import { formatV4Range, isV4Ranges, parseEntries, planV4, type V4Ranges } from '../codecs/nftables/v4-ranges.js';
@@ -37,6 +37,8 @@ export function parseAddressMatch(v: unknown, field: string): AddressMatch {
   if (typeof v !== 'string') return fail('INVALID_CIDR', field, `${field} must be an address string`);
   // bulk input is mostly plain dotted quads: parseCidr would return exactly this for them
   if (canonicalIPv4(v) >= 0) return { family: 'ip', address: v, prefix: 32, negate: false };
+  const quick = canonicalIPv4Prefix(v);
+  if (quick !== undefined) return { family: 'ip', address: quick.address, prefix: quick.prefix, negate: false };
   const t = v.trim();
   const negate = t.charCodeAt(0) === 33; // '!'
   const text = (negate ? t.slice(1) : t).trim();

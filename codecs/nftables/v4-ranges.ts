@@ -5,7 +5,7 @@
  * the garbage collector (issue 13). The planning here gives the same ranges as mergeRanges and
  * hashElements in set-intervals.ts (property-tested against them); IPv6 keeps that path.
  */
-import { canonicalQuadAt, quadScan } from '../address.js';
+import { canonicalQuadAt, plainPrefix, quadScan } from '../address.js';
 import { parseAddressEntry, type AddressEntry } from './set-intervals.js';
 import { SHAPE_END, type PackedSetElems } from './set-elems-packed.js';
 
@@ -36,19 +36,6 @@ export interface ParsedEntries {
   /** every entry is a canonical dotted quad, each above the one before (no sort, no duplicate, no other text) */
   readonly v4Ascending: boolean;
   readonly v6: readonly AddressEntry[];
-}
-
-/** `a.b.c.d/p` with p 0-32 written plainly (no sign, no space, 1-2 digits), as its prefix length; else -1. */
-function plainPrefix(t: string, from: number): number {
-  const n = t.length - from;
-  if (n < 1 || n > 2) return -1;
-  let p = 0;
-  for (let i = from; i < t.length; i++) {
-    const c = t.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    p = p * 10 + (c - 48);
-  }
-  return p <= 32 ? p : -1;
 }
 
 /** The prefix length of the entry scanV4 read last (-1: none, a plain address). */

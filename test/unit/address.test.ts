@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { canonicalIPv4, parseCidr, parseIPv4, formatIPv6, parseIPv6, formatCidr } from '../../codecs/address.js';
+import { canonicalIPv4, canonicalIPv4Prefix, parseCidr, parseIPv4, formatIPv6, parseIPv6, formatCidr } from '../../codecs/address.js';
 import { PktmarkError } from '../../codecs/errors.js';
 
 test('IPv4 and prefixes normalize host bits', (t) => {
@@ -46,4 +46,25 @@ test('canonicalIPv4 (the bulk fast path) agrees with parseCidr: a u32 exactly wh
     return plain && v === ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
   }), { numRuns: 5000 });
   t.pass();
+});
+
+test('canonicalIPv4Prefix (the bulk quad/len path) gives what the careful parser gives, or declines', (t) => {
+  const prefixed = fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }),
+    fc.constantFrom('', '0', '00', '+', ' '), fc.integer({ min: 0, max: 40 }), fc.boolean())
+    .map(([a, b, c, d, lead, p, zero]) => `${zero ? '0' : ''}${a}.${b}.${c}.${d}/${lead}${p}`);
+  const noise = fc.stringMatching(/^[0-9./ ]{0,20}$/);
+  fc.assert(fc.property(fc.oneof(prefixed, noise), (s) => {
+    const quick = canonicalIPv4Prefix(s);
+    // a leading space takes parseCidr's careful path (it trims), which the quick path never does
+    let careful: ReturnType<typeof parseCidr> | undefined;
+    try { careful = parseCidr(` ${s}`); } catch { careful = undefined; }
+    if (quick === undefined) return true;
+    t.deepEqual(quick, careful, s);
+    t.deepEqual(parseCidr(s), careful, s);
+    return true;
+  }), { numRuns: 5000 });
+  t.deepEqual(canonicalIPv4Prefix('10.1.2.3/20'), { family: 'ip', address: '10.1.0.0', prefix: 20 });
+  t.deepEqual(canonicalIPv4Prefix('10.1.2.3/32'), { family: 'ip', address: '10.1.2.3', prefix: 32 });
+  t.deepEqual(canonicalIPv4Prefix('255.255.255.255/0'), { family: 'ip', address: '0.0.0.0', prefix: 0 });
+  for (const declined of ['010.0.0.1/8', '10.0.0.1/033', '10.0.0.1/', '10.0.0.1/+8', '10.0.0.1/8 ', '1.2.3.4/33', '10.0.0.1', '1.2.3/8']) t.is(canonicalIPv4Prefix(declined), undefined, declined);
 });
