@@ -16,6 +16,7 @@ import { apply, ApplyCache, DesiredLines, parseDesired, type ApplyResult, type D
 import { readState } from '../apply/state.js';
 import { NETLINK_NETFILTER } from '../transport/transport.js';
 import { batchPool } from '../backends/nft/index.js';
+import { tcBatchPool } from '../backends/tc/send.js';
 import { AgentMetrics, type RuleMetricsMode, type RuleSample } from './metrics.js';
 import { IdleRelease, releaseMemory, settleMemory } from './memory.js';
 import { serve, type Listen } from './http.js';
@@ -84,7 +85,7 @@ export class Agent {
     this.resyncMs = opts.resyncMs ?? 30_000;
     this.metrics = new AgentMetrics(() => this.samples(), opts.ruleMetrics ?? 'auto');
     this.metrics.ready.set(0);
-    if (opts.releaseMemory === true) this.idleRelease = new IdleRelease(() => releaseMemory(batchPool), settleMemory);
+    if (opts.releaseMemory === true) this.idleRelease = new IdleRelease(() => releaseMemory([batchPool, tcBatchPool]), settleMemory);
   }
 
   get ready(): boolean { return this.goodText !== undefined && this.lastError === undefined; }

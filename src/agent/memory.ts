@@ -52,13 +52,13 @@ function collect(): boolean {
 }
 
 /**
- * Give back what the last applies left: apply's scratch, two full GCs, then the batch pool's pages, then malloc's
+ * Give back what the last applies left: apply's scratch, two full GCs, then the batch pools' pages (nft's and tc's), then malloc's
  * free memory (last: the GCs free the external buffers of the dump). Measured after a drift
  * repair of 10,000 rules: one GC leaves most of the old space committed, the second frees it;
  * --optimize-for-size, on only for them, makes them compact fragmented pages as a low-memory GC
  * would (old space 14 MB after them instead of 20.5 MB).
  */
-export function releaseMemory(pool: SendPool): void {
+export function releaseMemory(pools: readonly SendPool[]): void {
   const forSize = !userFlag('--optimize-for-size') && !userFlag('--no-optimize-for-size');
   if (forSize) setFlagsFromString('--optimize-for-size');
   dropKnownRulesScratch();
@@ -68,7 +68,7 @@ export function releaseMemory(pool: SendPool): void {
     if (forSize) setFlagsFromString('--no-optimize-for-size');
   }
   try {
-    pool.release();
+    for (const pool of pools) pool.release();
     getLibc().trimMalloc();
   } catch { /* no koffi: nothing native was allocated either */ }
 }

@@ -86,8 +86,8 @@ test('releaseMemory collects, releases the pool and trims malloc without failing
   const pool = new SendPool();
   const w = pool.take(1 << 20);
   pool.give(w);
-  t.notThrows(() => releaseMemory(pool));
-  t.notThrows(() => releaseMemory(pool), 'the gc() it found the first time is used again');
+  t.notThrows(() => releaseMemory([pool]));
+  t.notThrows(() => releaseMemory([pool]), 'the gc() it found the first time is used again');
   t.notThrows(() => settleMemory());
   t.is(typeof getLibc().trimMalloc(), 'boolean');
 });

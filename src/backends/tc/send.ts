@@ -125,7 +125,7 @@ export async function sendFilters(t: Transport, planned: readonly PlannedFilter[
     // a reused zeroed buffer (the transport borrows the bytes only until the exchange settles):
     // fresh memory costs a fault per 4 KiB touched, and so does heap memory reused after the
     // process started a child (copy-on-write; see send-pool.ts), which SendPool's buffers never are
-    const w = writers.take(256 * count);
+    const w = tcBatchPool.take(256 * count);
     let replies;
     try {
       let last = 0;
@@ -138,7 +138,7 @@ export async function sendFilters(t: Transport, planned: readonly PlannedFilter[
       }
       replies = await t.exchange(w.finish(), { seq: last, until: 'ack' });
     } finally {
-      writers.give(w);
+      tcBatchPool.give(w);
     }
     const refused = new Map<number, NetlinkAck>();
     const echoes = new Map<number, DecodedFilter>();
@@ -173,5 +173,5 @@ export async function sendFilters(t: Transport, planned: readonly PlannedFilter[
   return out;
 }
 
-/** from 64 KiB (~250 filters) up a batch gets a mapped buffer; a few filters' heap buffer costs a fault or two */
-const writers = new SendPool(16 << 20, 64 << 10);
+/** from 64 KiB (~250 filters) up a batch gets a mapped buffer; a few filters' heap buffer costs a fault or two (exported: an idle agent gives its pages back) */
+export const tcBatchPool = new SendPool(16 << 20, 64 << 10);
