@@ -61,28 +61,18 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
   // whether the bulk path applies (no holes, no lists): a 10,000-rule add's rules no longer fit
   // the cache by the time they are encoded, and each further pass cost a miss per rule.
   // A hole (a sparse input array) is skipped, as forEach would.
-  const used = new Set<string>();
-  const users = new Map<string, UserChain>();
+  const used = new ChainsUsed();
   let defined = 0;
   let listed = false;
-  let prev: MarkRule | undefined;
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i];
     if (r === undefined) continue;
     defined++;
     if (r.srcList !== undefined || r.dstList !== undefined) listed = true;
-    // bulk input is runs of one chain: only a change of hook, table, chain or jump can name another
-    if (prev !== undefined && r.hook === prev.hook && r.table === prev.table && r.chain === prev.chain && r.jump === prev.jump) continue;
-    used.add(chainOf(r));
-    userChainsOf(r, users);
-    prev = r;
+    used.note(r);
   }
-  for (const c of BASE_CHAINS) {
-    if (used.has(c.name)) writeBaseChain(b, table, c);
-  }
-  // user chains the rules live in or jump to, made on first use like the base chains
-  const made = new Set<string>();
-  for (const c of users.values()) { writeUserChain(b, table, c); made.add(`${c.table}.${c.name}`); }
+  used.writeChains(b, table);
+  const made = new Set<string>(used.users.keys());
   for (const name of chains.create ?? []) {
     const u = userChainOf(name);
     if (u && !made.has(name)) { writeUserChain(b, table, u); made.add(name); }
@@ -138,9 +128,7 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
     const i = s ? s.i : at;
     const rule = s ? s.rule : rules[at];
     const last = k === count - 1;
-    let flags = flagsBase;
-    if (k === 0 || last) flags |= NLM_F_ECHO;
-    if (last) flags |= NLM_F_ACK;
+    const flags = ruleFlags(flagsBase, k, count);
     let setIds = s?.ids;
     if (!setIds && (needsSet(rule.sports) || needsSet(rule.dports))) portSets(rule, i, setIds = {});
     const seq = b.seq();
@@ -156,8 +144,45 @@ export function writeBaseChain(b: BatchWriter<WrittenRule>, table: string, c: Ba
     { family: NFPROTO_INET, table, name: c.name, type: c.type, hook: { num: c.num, priority: c.priority } }));
 }
 
+/** NEWRULE flags of the k-th of `count` rules sent: the first and the last echo their handles (add learns its range from them), the last is acked. */
+export function ruleFlags(base: number, k: number, count: number): number {
+  const last = k === count - 1;
+  return base | (k === 0 || last ? NLM_F_ECHO : 0) | (last ? NLM_F_ACK : 0);
+}
+
+/**
+ * The chains a batch's rules live in or jump to, noted rule by rule, and their NEWCHAINs: the
+ * base chains in BASE_CHAINS order, then the user chains in first-use order (keyed TABLE.NAME).
+ */
+export class ChainsUsed {
+  readonly base = new Set<string>();
+  readonly users = new Map<string, UserChain>();
+  private prev: MarkRule | undefined;
+
+  note(r: MarkRule): void {
+    const p = this.prev;
+    // bulk input is runs of one chain: only a change of hook, table, chain or jump can name another
+    if (p !== undefined && r.hook === p.hook && r.table === p.table && r.chain === p.chain && r.jump === p.jump) return;
+    this.base.add(chainOf(r));
+    userChainsOf(r, this.users);
+    this.prev = r;
+  }
+
+  /** how many NEWCHAINs writeChains writes */
+  get count(): number {
+    let n = this.users.size;
+    for (const c of BASE_CHAINS) if (this.base.has(c.name)) n++;
+    return n;
+  }
+
+  writeChains(b: BatchWriter<WrittenRule>, table: string): void {
+    for (const c of BASE_CHAINS) if (this.base.has(c.name)) writeBaseChain(b, table, c);
+    for (const c of this.users.values()) writeUserChain(b, table, c);
+  }
+}
+
 /** Adds the user chains `r` lives in or jumps to, each once, in first-use order. */
-export function userChainsOf(r: MarkRule, out: Map<string, UserChain>): void {
+function userChainsOf(r: MarkRule, out: Map<string, UserChain>): void {
   if (r.chain === undefined && (r.jump === undefined || r.jump === 'RETURN')) return;
   const table = r.table ?? DEFAULT_TABLE[r.hook ?? 'prerouting'];
   if (r.chain !== undefined && !out.has(`${table}.${r.chain}`)) out.set(`${table}.${r.chain}`, { table, name: r.chain });

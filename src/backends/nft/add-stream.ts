@@ -13,15 +13,14 @@
  */
 import { AttributeWriter } from '../../../codecs/netlink/attributes.js';
 import { BatchWriter } from '../../../codecs/nftables/batch.js';
-import { NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_ECHO, NLM_F_REQUEST } from '../../../codecs/netlink/message.js';
+import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST } from '../../../codecs/netlink/message.js';
 import { NFPROTO_INET, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeTable } from '../../../codecs/nftables/messages.js';
 import { HOST_LITTLE_ENDIAN } from '../../../codecs/netlink/struct.js';
 import type { MarkRule } from '../../rule.js';
 import { RuleEncoder, type WrittenRule } from './template.js';
-import { BASE_CHAINS, chainOf, OWNER_COMMENT } from './chains.js';
-import { writeUserChain, type UserChain } from './user-chains.js';
+import { OWNER_COMMENT } from './chains.js';
 import { needsSet } from './port-sets.js';
-import { userChainsOf, writeBaseChain } from './add-batch.js';
+import { ChainsUsed, ruleFlags } from './add-batch.js';
 
 const CHUNK = 4 << 20;
 /** a NEWRULE without lists is a few hundred bytes; past this the next one starts a new buffer (a bigger one still fits: the writer grows) */
@@ -35,8 +34,7 @@ export function encodeAddStream(count: number, ruleAt: (i: number) => MarkRule |
   if (count === 0 || firstSeq + count + 1024 > 0xffffffff) return undefined;
   const encoder = new RuleEncoder();
   const msgType = nftType(NFT_MSG_NEWRULE);
-  const used = new Set<string>();
-  const users = new Map<string, UserChain>();
+  const used = new ChainsUsed();
   const chunks: AttributeWriter[] = [];
   // message i ends at ends[i] in its buffer; starts[c] is the first message of buffer c
   const ends = new Uint32Array(count);
@@ -44,35 +42,25 @@ export function encodeAddStream(count: number, ruleAt: (i: number) => MarkRule |
   let w = new AttributeWriter(Math.min(CHUNK, 1024 + count * 384));
   chunks.push(w); starts.push(0);
   let headerCount = -1;
-  let prev: MarkRule | undefined;
   const flagsBase = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND;
   for (let i = 0; i < count; i++) {
     const rule = ruleAt(i);
     if (rule === undefined || rule.via !== 'nft' || rule.srcList !== undefined || rule.dstList !== undefined || needsSet(rule.sports) || needsSet(rule.dports)) return undefined;
-    // bulk input is runs of one chain: only a change of hook, table, chain or jump can name another
-    if (prev === undefined || rule.hook !== prev.hook || rule.table !== prev.table || rule.chain !== prev.chain || rule.jump !== prev.jump) {
-      used.add(chainOf(rule));
-      userChainsOf(rule, users);
-      prev = rule;
-    }
+    used.note(rule);
     // the header's length as the first rule sees it; if later rules add chains, the seqs move (below)
-    if (headerCount < 0) headerCount = headerLength(used, users);
+    if (headerCount < 0) headerCount = headerLength(used);
     if (w.length + ROOM > w.backing.length) {
       w = new AttributeWriter(Math.min(CHUNK, 1024 + (count - i) * 384));
       chunks.push(w); starts.push(i);
     }
-    let flags = flagsBase;
-    if (i === 0 || i === count - 1) flags |= NLM_F_ECHO;
-    if (i === count - 1) flags |= NLM_F_ACK;
-    encoder.write(w, rule, table, flags, firstSeq + headerCount + i, msgType);
+    encoder.write(w, rule, table, ruleFlags(flagsBase, i, count), firstSeq + headerCount + i, msgType);
     ends[i] = w.length;
   }
-  const shift = headerLength(used, users) - headerCount;
+  const shift = headerLength(used) - headerCount;
   let next = firstSeq;
   const header = new BatchWriter<WrittenRule>(1024, () => next++);
   header.add('table', undefined, (hw, seq) => writeTable(hw, NFT_MSG_NEWTABLE, NLM_F_REQUEST, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
-  for (const c of BASE_CHAINS) if (used.has(c.name)) writeBaseChain(header, table, c);
-  for (const c of users.values()) writeUserChain(header, table, c);
+  used.writeChains(header, table);
   const ruleSeq = next;
   next += count;
   const head = header.finish(ruleSeq + count - 1).messages();
@@ -94,9 +82,5 @@ export function encodeAddStream(count: number, ruleAt: (i: number) => MarkRule |
   return out;
 }
 
-/** BATCH_BEGIN, NEWTABLE, a NEWCHAIN per base chain used, one per user chain. */
-function headerLength(used: ReadonlySet<string>, users: ReadonlyMap<string, UserChain>): number {
-  let n = 2 + users.size;
-  for (const c of BASE_CHAINS) if (used.has(c.name)) n++;
-  return n;
-}
+/** BATCH_BEGIN, NEWTABLE and the chains' NEWCHAINs. */
+const headerLength = (used: ChainsUsed): number => 2 + used.count;
