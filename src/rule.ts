@@ -182,7 +182,6 @@ export function parsePort(v: string | number, field: string): number {
   return n;
 }
 
-/** Linux dev_valid_name(): 1-15 bytes, not "." or "..", no '/', ':' or whitespace. A trailing '+' is the iptables wildcard. */
 const ifNameEncoder = new TextEncoder();
 /** UTF-8 length; a short ASCII name (nearly every one) is its length: a bulk tc add checks one per rule */
 function utf8Length(v: string): number {
@@ -191,6 +190,7 @@ function utf8Length(v: string): number {
   return v.length;
 }
 
+/** Linux dev_valid_name(): 1-15 bytes, not "." or "..", no '/', ':' or whitespace. A trailing '+' is the iptables wildcard. */
 export function parseIfName(v: unknown, field: string, allowWildcard = true): IfName {
   if (typeof v !== 'string' || v.length === 0) return fail('INVALID_IFNAME', field, `${field} must be an interface name`);
   const bytes = utf8Length(v);
