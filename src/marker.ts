@@ -4,9 +4,9 @@
  * owns the netlink sockets, opened on first use inside the target namespace.
  */
 import { PktmarkError } from './errors.js';
-import { type MarkRule, type MarkRuleInput, type Via } from './rule.js';
-import { normalizeRule } from './normalize.js';
-import type { AddOptions, Backend, BackendContext, EncodeContext, ListUpdate, RuleRecord, UpdateResult } from './backends/backend.js';
+import { type MarkRuleInput, type Via } from './rule.js';
+import { DEFAULT_TABLE, encode, explain, normalizeRules, splitByVia, validateTable } from './encode.js';
+import type { AddOptions, Backend, BackendContext, ListUpdate, RuleRecord, UpdateResult } from './backends/backend.js';
 import { BACKENDS, VIAS, isVia } from './backends/index.js';
 import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport, type WaitFor } from './transport/transport.js';
 import type { BpfSys } from './transport/bpf.js';
@@ -16,6 +16,9 @@ import type { ApplyOptions, ApplyResult, DesiredArg } from './apply/index.js';
 import type { Agent, AgentOptions } from './agent/agent.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
 import type { ConflictReport, ScanOptions } from './conflicts/scan.js';
+
+// the entry points without a kernel are encode.ts's; their importers still find them here
+export { DEFAULT_TABLE, encode, encodePrograms, explain, normalizeRules, validateTable } from './encode.js';
 
 export interface MarkerOptions {
   /** network namespace: a name (`ip netns add NAME`), a path, or a pid; default: the caller's */
@@ -32,41 +35,10 @@ export interface MarkerOptions {
   readonly cgroupFs?: CgroupFs;
 }
 
-export const DEFAULT_TABLE = 'pktmark';
-
 /** Marker.add's options: where the rules go, and whether to refuse marks live users rely on. */
 export interface MarkerAddOptions extends AddOptions {
   /** scan first (Marker.conflicts) and refuse with MARK_CONFLICT, naming whom, when a mark overlaps a live user other than pktmark */
   readonly checkConflicts?: boolean;
-}
-
-/** nft object names: 1..255 bytes (NFT_NAME_MAXLEN 256 with the NUL), and printable. */
-export function validateTable(table: unknown): string {
-  if (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.\-]{0,254}$/.test(table)) {
-    throw new PktmarkError('INVALID_OPTION', `table ${JSON.stringify(table)} must be 1-255 characters: letters, digits, _ . - (starting with a letter or _)`, { field: 'table' });
-  }
-  return table;
-}
-
-/** Normalize one rule or many; the error of a rule in an array names its index. */
-export function normalizeRules(input: MarkRuleInput | readonly MarkRuleInput[]): MarkRule[] {
-  if (!Array.isArray(input)) return [normalizeRule(input as MarkRuleInput)];
-  const list = input as readonly MarkRuleInput[];
-  const out = new Array<MarkRule>(list.length);
-  // one try around the loop, not one per rule (a closure with a try/catch per rule was a
-  // measurable part of a cold 200,000-rule encode); `i` says which rule failed
-  let i = 0;
-  try {
-    for (; i < list.length; i++) {
-      const r = list[i];
-      // a hole stays a hole, as Array.prototype.map leaves it
-      if (r === undefined && !(i in list)) continue;
-      out[i] = normalizeRule(r);
-    }
-  } catch (e) {
-    throw indexed(e, i);
-  }
-  return out;
 }
 
 /**
@@ -82,23 +54,6 @@ function hasAutoMark(list: readonly MarkRuleInput[]): boolean {
   return false;
 }
 
-function splitByVia(rules: readonly MarkRule[]): Backend {
-  // a loop, not a Set of a mapped copy: one via is the usual case, so nothing is allocated for it
-  let via: Via | undefined;
-  let mixed = false;
-  for (let i = 0; i < rules.length && !mixed; i++) {
-    const r = rules[i];
-    if (r === undefined) continue; // a hole, as map() skips it
-    if (via === undefined) via = r.via; else if (r.via !== via) mixed = true;
-  }
-  if (mixed) {
-    const vias = new Set(rules.map((r) => r.via));
-    throw new PktmarkError('INVALID_ARGUMENT', `one add cannot mix via ${[...vias].map((v) => JSON.stringify(v)).join(' and ')} rules: only one backend can apply a batch atomically`, { field: 'via', hint: 'add them in two calls' });
-  }
-  return BACKENDS[rules[0].via];
-}
-
-/** The backend an id belongs to: every id starts with its backend's via word. */
 /** list/clear options: an unknown via must not quietly match no backend (and do nothing). */
 function checkVia(opts: { via?: unknown }): void {
   if (opts === null || typeof opts !== 'object') throw new PktmarkError('INVALID_OPTION', 'options must be an object', { field: 'options' });
@@ -107,83 +62,13 @@ function checkVia(opts: { via?: unknown }): void {
   }
 }
 
+/** The backend an id belongs to: every id starts with its backend's via word. */
 function idVia(id: unknown, field = 'id'): Via {
   if (typeof id === 'string') {
     const via = id.split(':', 1)[0];
     if (isVia(via)) return via;
   }
   throw new PktmarkError('INVALID_ID', `rule id ${JSON.stringify(id)} is not a pktmark id (${VIAS.map((v) => BACKENDS[v].idFormat).join(', ')})`, { field });
-}
-
-/** The messages `add` would send, without a kernel: the "unit-test rule encoding without root" entry. */
-export function encode(input: MarkRuleInput | readonly MarkRuleInput[], opts: { table?: string; ifindex?: (dev: string) => number } & AddOptions = {}): Uint8Array[] {
-  const context = (table: string): EncodeContext => {
-    let seq = 0;
-    return { table, nextSeq: () => ++seq, ...(opts.ifindex ? { ifindex: opts.ifindex } : {}) };
-  };
-  if (Array.isArray(input) && opts.before === undefined && !opts.first) {
-    const streamed = encodeStreamed(input as readonly MarkRuleInput[], opts.table ?? DEFAULT_TABLE, context);
-    if (streamed) return streamed;
-  }
-  const rules = normalizeRules(input);
-  const ctx = context(validateTable(opts.table ?? DEFAULT_TABLE));
-  return splitByVia(rules).encodeAdd(rules, ctx, { ...(opts.before !== undefined ? { before: opts.before } : {}), ...(opts.first ? { first: true } : {}) });
-}
-
-/**
- * encode()'s bulk path: each input validated just before its message is written (the backend's
- * encodeAddStream), so a 200,000-rule encode keeps no normalized rule alive. Undefined when that
- * does not apply (a bad table name, a first rule of a backend without it, rules it leaves to
- * encodeAdd): then encode() does it the classic way, and reports what that reports. A bad rule
- * throws here as normalizeRules would throw for it: no rule before it can fail, and its index is named.
- */
-function encodeStreamed(list: readonly MarkRuleInput[], table: string, context: (table: string) => EncodeContext): Uint8Array[] | undefined {
-  if (list.length === 0 || !(0 in list)) return undefined;
-  try { validateTable(table); } catch { return undefined; }
-  let i = 0;
-  let rule: MarkRule;
-  try {
-    rule = normalizeRule(list[0]);
-  } catch (e) {
-    throw indexed(e, 0);
-  }
-  const backend = BACKENDS[rule.via];
-  if (!backend.encodeAddStream) return undefined;
-  let normalizing = false;
-  const ruleAt = (k: number): MarkRule | undefined => {
-    if (k === 0) return rule;
-    const r = list[k];
-    if (r === undefined && !(k in list)) return undefined;
-    i = k;
-    normalizing = true;
-    const out = normalizeRule(r);
-    normalizing = false;
-    return out;
-  };
-  try {
-    return backend.encodeAddStream(list.length, ruleAt, context(table));
-  } catch (e) {
-    throw normalizing ? indexed(e, i) : e;
-  }
-}
-
-/** A rule's error inside a list names its index, as normalizeRules says it. */
-function indexed(e: unknown, i: number): unknown {
-  if (!(e instanceof PktmarkError)) return e;
-  return new PktmarkError(e.code, `rule ${i}: ${e.message}`, { ...e.toJSON(), field: e.field === undefined ? `[${i}]` : `[${i}].${e.field}`, messageIndex: i });
-}
-
-/** The equivalent `nft` or `tc` command line. */
-/** The eBPF programs `add` would load for these rules (none for nft/tc): name, place, instruction bytes (map fds 0). */
-export function encodePrograms(input: MarkRuleInput | readonly MarkRuleInput[]): { name: string; where: string; insns: Uint8Array }[] {
-  const rules = normalizeRules(input);
-  if (rules.length === 0) return [];
-  return splitByVia(rules).encodePrograms?.(rules) ?? [];
-}
-
-export function explain(input: MarkRuleInput, opts: { table?: string; first?: boolean } = {}): string {
-  const rule = normalizeRule(input);
-  return BACKENDS[rule.via].explain(rule, { table: validateTable(opts.table ?? DEFAULT_TABLE), ...(opts.first ? { first: true } : {}) });
 }
 
 /** The BackendContext of each Marker, for pktmark's own modules (apply, agent) — not public API. */
