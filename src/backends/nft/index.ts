@@ -8,37 +8,35 @@ import { AttributeWriter, WriterPool } from '../../../codecs/netlink/attributes.
 import { BatchWriter } from '../../../codecs/nftables/batch.js';
 import { kernelError, NLM_F_ACK, NLM_F_REQUEST, type NetlinkAck, type NetlinkMessage } from '../../../codecs/netlink/message.js';
 import {
-  decodeTable, NFPROTO_INET, ruleHandle, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE, NFT_MSG_NEWRULE,
-  NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
+  decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETTABLE,
+  NFT_MSG_NEWTABLE, nftType, writeRule, writeTable,
 } from '../../../codecs/nftables/messages.js';
-import { exprData, exprName } from '../../../codecs/nftables/expr/index.js';
-import { decodeRuleUserdata } from '../../../codecs/nftables/userdata.js';
 import { EEXIST, ENOENT, EOPNOTSUPP, LOST_RACE_ERRNOS } from '../../../codecs/errno.js';
 import { PktmarkError, type PktmarkErrorDetails } from '../../errors.js';
-import type { MarkRule } from '../../rule.js';
-import { dump, errorsOf, execute, type Fill } from '../../transport/execute.js';
+import { errorsOf, execute, type Fill } from '../../transport/execute.js';
 import { SendPool } from '../../transport/send-pool.js';
 import { dumpRules, getRules, streamRules } from './list.js';
 import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js';
-import type { AddOptions, Backend, BackendContext, EncodeContext, RawPart, RuleRecord } from '../backend.js';
+import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from '../backend.js';
 import { explainNft } from './explain.js';
 import { encodeAddBatch, placementOf, type Batch } from './add-batch.js';
 import { encodeAddStream } from './add-stream.js';
-import { parseRuleId, ruleId } from './ids.js';
+import { parseRuleId } from './ids.js';
 import { nftFields } from './fields.js';
 import { probeNft } from './probe.js';
-import { counterOf, exprsToRule } from './rule.js';
 import type { WrittenRule } from './template.js';
-import { BASE_CHAINS, chainOf, OWNER_COMMENT } from './chains.js';
+import { OWNER_COMMENT } from './chains.js';
 import { encodeChainBatch, type ChainOp } from './user-chains.js';
-import { sequentialTags, type ListSetInfo } from './address-sets.js';
+import { sequentialTags } from './address-sets.js';
 import { encodeDeleteWithSets, joinFamilies, listRuleParts, readTableSets } from './address-set-ops.js';
 import { updateList } from './address-set-update.js';
+import { addedRules, dumpedAddedRules, echoedRange, ruleRecord } from './records.js';
 
 export { BASE_CHAINS, chainOf, OWNER_COMMENT } from './chains.js';
 export { encodeAddBatch, placementOf, writeBaseChain, type Batch, type Placement } from './add-batch.js';
 export { parseRuleId, ruleId } from './ids.js';
 export { dumpRules } from './list.js';
+export { ruleRecord } from './records.js';
 
 /** Batches that lose a race with another writer (EBUSY, ERESTART on a generation change) are retried this often. */
 export const MAX_RETRIES = 3;
@@ -122,80 +120,6 @@ export async function tableState(t: Transport, table: string): Promise<TableStat
   return 'ours';
 }
 
-/** A kernel rule as a RuleRecord: decoded to a MarkRule when it has pktmark's shape, else kept raw. */
-export function ruleRecord(r: NftRule, table: string, sets?: ReadonlyMap<string, string>, lists?: ReadonlyMap<string, ListSetInfo>): RuleRecord {
-  const id = ruleId(r.chain, r.handle ?? 0n);
-  // apply's rules keep their comment beside pktmark's own TLVs (codecs/nftables/userdata.ts)
-  const rule = exprsToRule(r.exprs, r.chain, r.comment ?? decodeRuleUserdata(r.userdata).comment, sets, lists);
-  const { packets, bytes } = counterOf(r.exprs);
-  const raw: RawPart[] = [];
-  if (!rule) {
-    for (const e of r.exprs) raw.push({ name: exprName(e), bytes: exprData(e) });
-  }
-  if (r.userdata) raw.push({ name: 'userdata', bytes: r.userdata });
-  for (const x of r.extra ?? []) raw.push({ name: `attr${x.type}`, bytes: x.data });
-  const text = rule
-    ? explainNft(rule, table)
-    : `# ${id}: not a pktmark rule (${r.exprs.map(exprName).join(', ') || 'no expressions'})`;
-  return { id, via: 'nft', ...(rule ? { rule } : {}), ...(raw.length ? { raw } : {}), packets, bytes, text };
-}
-
-/**
- * The record of a rule just added. Its `id` and `text` are made on first read (and by toJSON):
- * a 10,000-rule add should not build 10,000 id strings and command lines that nobody asked for,
- * and every record of a bulk add outlives the add (what it holds is copied by the GC).
- */
-class AddedRule implements RuleRecord {
-  declare readonly rule: MarkRule;
-  private declare readonly table: string;
-  private declare readonly handle: bigint | number;
-  // plain assignments, not class fields (which define each property): one record per rule of a
-  // bulk add, so what is the same for all of them (via, the zero counters) lives on the prototype
-  constructor(handle: bigint | number, rule: MarkRule, table: string) {
-    this.rule = rule;
-    this.table = table;
-    this.handle = handle;
-  }
-  get via(): 'nft' { return 'nft'; }
-  get packets(): number { return 0; }
-  get bytes(): number { return 0; }
-  get id(): string { return ruleId(chainOf(this.rule), this.handle); }
-  get text(): string { return explainNft(this.rule, this.table); }
-  toJSON(): RuleRecord { return { id: this.id, via: this.via, rule: this.rule, packets: 0, bytes: 0, text: this.text }; }
-}
-
-/** The seqs of the first and last NEWRULE of a batch (the two echoed), and how many it has. */
-function ruleSeqRange(batch: Batch): { firstSeq: number; lastSeq: number; count: number } {
-  let firstSeq = -1, lastSeq = -1, count = 0;
-  for (let i = 0; i < batch.length; i++) {
-    if (batch.whatAt(i) !== 'rule') continue;
-    if (count++ === 0) firstSeq = batch.seqAt(i);
-    lastSeq = batch.seqAt(i);
-  }
-  return { firstSeq, lastSeq, count };
-}
-
-/**
- * The records of an add whose handles are consecutive in send order (one batch: the usual case);
- * the k-th NEWRULE sent carried rule itemAt(i). Handles are numbers when they fit (they print the
- * same): 10,000 BigInt sums and BigInt-to-text conversions were a visible part of a first add's
- * record building. A list rule is one NEWRULE per family; its id is its lowest handle
- * (address-sets.ts), its first sent. Sync and apart from the async add, which runs too rarely to
- * be optimised: this loop runs 10,000 times per bulk add.
- */
-function addedRules(batch: Batch, rules: readonly MarkRule[], first: bigint, last: bigint, table: string): RuleRecord[] {
-  const out = new Array<RuleRecord>(rules.length);
-  const small = last <= BigInt(Number.MAX_SAFE_INTEGER);
-  const base = small ? Number(first) : 0;
-  for (let i = 0, k = 0; i < batch.length; i++) {
-    if (batch.whatAt(i) !== 'rule') continue;
-    const item = batch.itemAt(i);
-    if (out[item] === undefined) out[item] = new AddedRule(small ? base + k : first + BigInt(k), rules[item], table);
-    k++;
-  }
-  return out;
-}
-
 export const nftBackend: Backend<'nft'> = {
   ...nftFields,
   summary: 'nftables rules (meta mark set) in pktmark\'s own table',
@@ -242,14 +166,7 @@ export const nftBackend: Backend<'nft'> = {
       }
     }
     const { batch, replies } = sent;
-    const { firstSeq, lastSeq, count } = ruleSeqRange(batch);
-    let first: bigint | undefined, last: bigint | undefined;
-    for (const m of replies) {
-      if (m.header.type !== nftType(NFT_MSG_NEWRULE)) continue;
-      const h = ruleHandle(m);
-      if (m.header.seq === firstSeq && h !== undefined) first = h;
-      if (m.header.seq === lastSeq && h !== undefined) last = h;
-    }
+    const { first, last, count } = echoedRange(batch, replies);
     if (first !== undefined && last !== undefined && last - first === BigInt(count - 1)) return addedRules(batch, rules, first, last, ctx.table);
     if (first === undefined || last === undefined) {
       throw new PktmarkError('KERNEL', 'rules were added but the kernel echoed no handle', { hint: 'list() shows them' });
@@ -258,11 +175,7 @@ export const nftBackend: Backend<'nft'> = {
     const mine = (await dumpRules(t, ctx.table)).filter((r) => r.handle !== undefined && r.handle >= first && r.handle <= last);
     mine.sort((a, b) => (a.handle! < b.handle! ? -1 : 1));
     if (mine.length !== count) throw new PktmarkError('KERNEL', `rules were added but their handles could not be learned (${mine.length} of ${count} found)`);
-    const handles = new Array<bigint>(rules.length);
-    batch.itemsOf('rule').forEach((item, k) => { if (handles[item] === undefined || mine[k].handle! < handles[item]) handles[item] = mine[k].handle!; });
-    const out = new Array<RuleRecord>(rules.length);
-    for (let i = 0; i < rules.length; i++) if (i in rules) out[i] = new AddedRule(handles[i], rules[i], ctx.table);
-    return out;
+    return dumpedAddedRules(batch, rules, mine.map((r) => r.handle!), ctx.table);
   },
 
   async *rules(ctx) {
