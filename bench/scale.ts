@@ -23,6 +23,8 @@ const SIZES = [10, 100, 1000, 10_000, 100_000].filter((n) => n <= Number(process
 const PACKETS = Number(process.env.PKTMARK_BENCH_PACKETS ?? 100_000);
 /** Repetitions: fewer for the large sizes, whose single runs take seconds on a loaded machine. */
 const rounds = (n: number): number => Number(process.env.PKTMARK_BENCH_ROUNDS ?? (n <= 1000 ? 5 : n <= 10_000 ? 3 : 1));
+/** The warm add and its floor are compared with each other: more rounds, as a commit's time moves by ±15% here. */
+const pairRounds = (n: number): number => Math.max(rounds(n), n <= 10_000 ? 5 : 3);
 const addr = (i: number): string => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 const dir = mkdtempSync(join(tmpdir(), 'pktmark-scale-'));
 
@@ -52,6 +54,18 @@ function repeat(n: number, method: string, mode: 'cold' | 'warm', once: (ns: str
   const row: ApplyRow = { n, method, mode, status: 'ok', ms: spread(ms), ...(kb.length ? { rssMB: spread(kb.map((k) => k / 1024)) } : {}), ...(note ? { note } : {}) };
   console.log(`${String(n).padStart(6)} ${`${method} ${mode}`.padEnd(28)} ${row.ms!.median.toFixed(1).padStart(9)} ms [${row.ms!.min.toFixed(1)}–${row.ms!.max.toFixed(1)}]${row.rssMB ? `  ${row.rssMB.median.toFixed(0)} MB` : ''}`);
   return row;
+}
+
+/** Each of `runs` once per round, alternating; one row per run with every round's figures. */
+function interleaved(runs: (() => ApplyRow)[], times: number): ApplyRow[] {
+  const all = Array.from({ length: times }, () => runs.map((r) => r()));
+  return runs.map((_, k) => {
+    const rs = all.map((round) => round[k]);
+    const first = rs[0];
+    if (first.status !== 'ok') return first;
+    const ms = rs.flatMap((r) => r.ms ? [r.ms.median] : []), mb = rs.flatMap((r) => r.rssMB ? [r.rssMB.median] : []);
+    return { ...first, ms: spread(ms), ...(mb.length ? { rssMB: spread(mb) } : {}) };
+  });
 }
 
 interface ChildApply { status: string; ms?: number; addMs?: number; vmHwmKB: number; reason?: string }
@@ -85,13 +99,16 @@ function applyRows(): ApplyRow[] {
     const f = files(n);
     rows.push(repeat(n, 'pktmark-rules', 'cold', child('cold', n), 'first add of a fresh process (loads koffi, opens the socket)'));
     rows.push(repeat(n, 'pktmark-rules+import', 'cold', childWithImport(n), 'import of pktmark (dist/, ESM) + first add'));
-    rows.push(repeat(n, 'pktmark-rules', 'warm', child('warm', n), 'second add of the process'));
+    // the warm add and its floor alternate round by round, so a slow spell of the machine meets both
+    rows.push(...interleaved([
+      () => repeat(n, 'pktmark-rules', 'warm', child('warm', n), 'after six warm-up adds of up to 2,000 of the rules on the same Marker (each cleared)', 1),
+      () => repeat(n, 'replay-floor', 'warm', child('replay', n), 'pre-encoded batch through a bare socket, after the same warm-up churn', 1),
+    ], pairRounds(n)));
     rows.push(repeat(n, 'pktmark-set', 'cold', child('set-cold', n)));
     rows.push(repeat(n, 'pktmark-set', 'warm', child('set-warm', n)));
     rows.push(repeat(n, 'nft-f', 'cold', (ns) => { const r = measureInNetns(ns, NFT, ['-f', f.nft]); return { ms: r.ms, kb: r.maxRssKB }; }));
     rows.push(repeat(n, 'nft-f-set', 'cold', (ns) => { const r = measureInNetns(ns, NFT, ['-f', f.nftSet]); return { ms: r.ms, kb: r.maxRssKB }; }, 'one named set of the N addresses + one lookup rule'));
     rows.push(repeat(n, 'iptables-nft-restore', 'cold', (ns) => { const r = measureInNetns(ns, IPT_RESTORE, [], f.ipt); return { ms: r.ms, kb: r.maxRssKB }; }));
-    rows.push(repeat(n, 'replay-floor', 'warm', child('replay', n), 'pre-encoded batch through a bare socket'));
     if (n <= 1000) {
       rows.push(repeat(n, 'nft-add-each', 'cold', (ns) => {
         execFileSync(IP, ['netns', 'exec', ns, NFT, 'add table inet pktmark; add chain inet pktmark prerouting { type filter hook prerouting priority raw; }']);
