@@ -10,7 +10,7 @@ import { AttributeReader, AttributeWriter, attr } from '../../codecs/netlink/att
 import { NFNL_BATCH_GENID, nfgenmsg } from '../../codecs/netlink/batch.js';
 import { NLM_F_ACK, NLM_F_APPEND, NLM_F_ECHO, NLM_F_EXCL, NLM_F_MULTI, writeMessage, type NetlinkMessage } from '../../codecs/netlink/message.js';
 import {
-  decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, NFT_MSG_GETGEN, NFT_MSG_GETRULE, NFT_MSG_GETTABLE, NFT_MSG_NEWCHAIN,
+  decodeChain, decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELCHAIN, NFT_MSG_DELRULE, NFT_MSG_GETCHAIN, writeChain, NFT_MSG_DELTABLE, NFT_MSG_GETGEN, NFT_MSG_GETRULE, NFT_MSG_GETTABLE, NFT_MSG_NEWCHAIN,
   NFT_MSG_NEWGEN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../codecs/nftables/messages.js';
 import { EEXIST, ENOENT, ERESTART } from '../../codecs/errno.js';
@@ -26,6 +26,7 @@ import { ackFor, doneFor, FakeTransport } from '../transport/fake.js';
 import { NETLINK_NETFILTER, type NetlinkProtocol, type Transport } from '../transport/transport.js';
 
 export interface FakeTable { readonly name: string; readonly comment?: string }
+export interface FakeChain { readonly table: string; readonly name: string }
 
 /** A set and its elements (keyed by key bytes and the END flag, as the kernel tells them apart). */
 export interface FakeSet { readonly table: string; readonly name: string; readonly flags: number; readonly keyType?: number; readonly keyLen?: number; readonly handle: bigint; readonly elements: ReadonlyMap<string, NftSetElem> }
@@ -38,6 +39,8 @@ export interface RuleFault { readonly index: number; readonly errno: number; rea
 export class FakeNftKernel {
   tables: FakeTable[] = [];
   rules: NftRule[] = [];
+  /** chains made by committed NEWCHAINs (GETCHAIN dumps them); a NEWCHAIN of an existing chain takes no handle, as in the kernel */
+  chains: FakeChain[] = [];
   sets: FakeSet[] = [];
   /** the ruleset generation (nf_tables base_seq): GETGEN reads it, every committed batch moves it */
   generation = 1;
@@ -76,6 +79,10 @@ export class FakeNftKernel {
       const w = new AttributeWriter();
       writeTable(w, NFT_MSG_NEWTABLE, 0, r.header.seq, { family: NFPROTO_INET, name: tb.name, flags: 0, ...(tb.comment !== undefined ? { comment: tb.comment } : {}) });
       return [w.finish(), ackFor(r)];
+    }
+    if (r.header.type === nftType(NFT_MSG_GETCHAIN)) {
+      const out = this.chains.map((c) => { const w = new AttributeWriter(); writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_MULTI, r.header.seq, { family: NFPROTO_INET, table: c.table, name: c.name }); return w.finish(); });
+      return [...out, doneFor(r.header.seq)];
     }
     if (r.header.type === nftType(NFT_MSG_GETRULE)) {
       // a dump request names only the table (NFTA_RULE_TABLE = 1), so it is no whole rule to decode
@@ -132,6 +139,7 @@ export class FakeNftKernel {
     const echoes: Uint8Array[] = [];
     let tables = [...this.tables];
     let rules = [...this.rules];
+    let chains = [...this.chains];
     let sets = this.sets.map((x) => ({ ...x, elements: new Map(x.elements) }));
     const setIds = new Map<number, string>();
     let anon = 0;
@@ -152,7 +160,10 @@ export class FakeNftKernel {
         }
         if (tables.some((x) => x.name === t.name)) { if (m.header.flags & NLM_F_EXCL) errno = EEXIST; }
         else tables.push({ name: t.name, ...(t.comment !== undefined ? { comment: t.comment } : {}) });
-      } else if (type === nftType(NFT_MSG_NEWCHAIN)) handle++;
+      } else if (type === nftType(NFT_MSG_NEWCHAIN)) {
+        const c = decodeChain(m);
+        if (!chains.some((x) => x.table === c.table && x.name === c.name)) { chains.push({ table: c.table, name: c.name }); handle++; }
+      }
       else if (type === nftType(NFT_MSG_NEWRULE)) {
         const f = this.failRule;
         if (f && f.index === ruleIndex && (f.times ?? 1) > 0) {
@@ -168,6 +179,9 @@ export class FakeNftKernel {
           if (!errno && m.header.flags & NLM_F_ECHO) { const w = new AttributeWriter(); writeRule(w, NFT_MSG_NEWRULE, 0, m.header.seq, rule); echoes.push(w.finish()); }
         }
         ruleIndex++;
+      } else if (type === nftType(NFT_MSG_DELCHAIN)) {
+        const c = decodeChain(m);
+        chains = chains.filter((x) => !(x.table === c.table && x.name === c.name));
       } else if (type === nftType(NFT_MSG_DELRULE)) {
         const d = decodeRule(m);
         const i = rules.findIndex((x) => x.handle === d.handle && x.chain === d.chain && x.table === d.table);
@@ -177,6 +191,7 @@ export class FakeNftKernel {
         if (!tables.some((x) => x.name === name)) errno = ENOENT;
         tables = tables.filter((x) => x.name !== name);
         rules = rules.filter((x) => x.table !== name);
+        chains = chains.filter((x) => x.table !== name);
         sets = sets.filter((x) => x.table !== name);
       } else if (type === nftType(NFT_MSG_NEWSET)) {
         const d = decodeSet(m);
@@ -209,7 +224,7 @@ export class FakeNftKernel {
       else if (m.header.flags & NLM_F_ACK) errs.push(ackFor(m));
     }
     if (failed) return errs;
-    this.tables = tables; this.rules = rules; this.sets = sets; this.handle = handle;
+    this.tables = tables; this.rules = rules; this.chains = chains; this.sets = sets; this.handle = handle;
     // nf_tables_commit() moves base_seq once per batch, skipping 0
     this.generation = ((this.generation + 1) >>> 0) || 1;
     return [...echoes, ...errs];

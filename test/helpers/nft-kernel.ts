@@ -10,7 +10,7 @@ import { AttributeReader, AttributeWriter, attr } from '../../codecs/netlink/att
 import { NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, nfgenmsg } from '../../codecs/netlink/batch.js';
 import { NLM_F_APPEND, NLM_F_ECHO, NLM_F_REPLACE, type NetlinkMessage } from '../../codecs/netlink/message.js';
 import {
-  decodeRule, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_GETGEN, NFT_MSG_GETRULE, NFT_MSG_GETTABLE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWGEN,
+  decodeRule, NFPROTO_INET, NFT_MSG_DELRULE, NFT_MSG_GETCHAIN, NFT_MSG_GETGEN, writeChain, NFT_MSG_GETRULE, NFT_MSG_GETTABLE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWGEN,
   NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../codecs/nftables/messages.js';
 import { writeMessage } from '../../codecs/netlink/message.js';
@@ -69,6 +69,10 @@ export class NftKernel {
           out.push(w.finish());
         }
       }
+      return [...out, doneFor(r.header.seq)];
+    }
+    if (t === nftType(NFT_MSG_GETCHAIN)) {
+      const out = [...this.chains.keys()].map((name) => { const w = new AttributeWriter(); writeChain(w, NFT_MSG_NEWCHAIN, 2, r.header.seq, { family: NFPROTO_INET, table: 'pktmark', name }); return w.finish(); });
       return [...out, doneFor(r.header.seq)];
     }
     // no sets in this model: list's dump of the anonymous sets is empty

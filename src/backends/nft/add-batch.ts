@@ -19,6 +19,7 @@ import { writeDelChain, writeUserChain, type UserChain } from './user-chains.js'
 import { ANON_SET_NAME, anonPortSets, needsSet } from './port-sets.js';
 import { hasList, listBytes, planListRule, randomTag, type RuleSetIds } from './address-sets.js';
 import { parseRuleId } from './ids.js';
+import { NO_CHAINS } from './known-chains.js';
 
 export type Batch = NftBatch<WrittenRule>;
 
@@ -53,7 +54,7 @@ export function placementOf(rules: readonly MarkRule[], before: string | undefin
  * if another program creates a table of that name first, the batch fails (EEXIST) instead of
  * putting our rules into its table. Otherwise NEWTABLE has nft's plain NLM_F_REQUEST (idempotent).
  */
-export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = [], genid?: number, tags: () => string = randomTag): Batch {
+export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSeq: () => number, place: Placement = {}, pool?: WriterPool, newTable = false, replace: readonly { chain: string; handle: bigint }[] = [], chains: AddOptions['chains'] = {}, counters: AddOptions['counters'] = [], genid?: number, tags: () => string = randomTag, existing: ReadonlySet<string> = NO_CHAINS): Batch {
   const b = new BatchWriter<WrittenRule>(1024 + rules.length * 384 + listBytes(rules), nextSeq, pool, genid, rules.length + 8 + replace.length);
   const tableFlags = NLM_F_REQUEST | (newTable ? NLM_F_CREATE | NLM_F_EXCL : 0);
   b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, tableFlags, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT }));
@@ -71,7 +72,7 @@ export function encodeAddBatch(rules: readonly MarkRule[], table: string, nextSe
     if (r.srcList !== undefined || r.dstList !== undefined) listed = true;
     used.note(r);
   }
-  used.writeChains(b, table);
+  used.writeChains(b, table, existing);
   const made = new Set<string>(used.users.keys());
   for (const name of chains.create ?? []) {
     const u = userChainOf(name);
@@ -168,17 +169,21 @@ export class ChainsUsed {
     this.prev = r;
   }
 
-  /** how many NEWCHAINs writeChains writes */
+  /** how many NEWCHAINs writeChains writes when no chain exists yet */
   get count(): number {
     let n = this.users.size;
     for (const c of BASE_CHAINS) if (this.base.has(c.name)) n++;
     return n;
   }
 
-  writeChains(b: BatchWriter<WrittenRule>, table: string): void {
-    for (const c of BASE_CHAINS) if (this.base.has(c.name)) writeBaseChain(b, table, c);
-    for (const c of this.users.values()) writeUserChain(b, table, c);
+  /** `existing`: chains the kernel has (known-chains.ts), left out */
+  writeChains(b: BatchWriter<WrittenRule>, table: string, existing: ReadonlySet<string> = NO_CHAINS): void {
+    for (const c of BASE_CHAINS) if (this.base.has(c.name) && !existing.has(c.name)) writeBaseChain(b, table, c);
+    for (const [name, c] of this.users) if (!existing.has(name)) writeUserChain(b, table, c);
   }
+
+  /** Every chain noted, by its nft name. */
+  names(): string[] { return [...this.base, ...this.users.keys()]; }
 }
 
 /** Adds the user chains `r` lives in or jumps to, each once, in first-use order. */

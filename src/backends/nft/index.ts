@@ -18,8 +18,9 @@ import { SendPool } from '../../transport/send-pool.js';
 import { dumpRules, getRules, streamRules } from './list.js';
 import { NETLINK_NETFILTER, type Transport } from '../../transport/transport.js';
 import type { AddOptions, Backend, BackendContext, EncodeContext, RuleRecord } from '../backend.js';
+import type { MarkRule } from '../../rule.js';
 import { explainNft } from './explain.js';
-import { encodeAddBatch, placementOf, type Batch } from './add-batch.js';
+import { ChainsUsed, encodeAddBatch, placementOf, type Batch } from './add-batch.js';
 import { encodeAddStream } from './add-stream.js';
 import { parseRuleId } from './ids.js';
 import { nftFields } from './fields.js';
@@ -31,6 +32,7 @@ import { sequentialTags } from './address-sets.js';
 import { encodeDeleteWithSets, joinFamilies, listRuleParts, readTableSets } from './address-set-ops.js';
 import { updateList } from './address-set-update.js';
 import { addedRules, dumpedAddedRules, echoedRange, ruleRecord } from './records.js';
+import { forgetChains, knownChains, learnChains, NO_CHAINS, noteChains } from './known-chains.js';
 
 export { BASE_CHAINS, chainOf, OWNER_COMMENT } from './chains.js';
 export { encodeAddBatch, placementOf, writeBaseChain, type Batch, type Placement } from './add-batch.js';
@@ -142,15 +144,24 @@ export const nftBackend: Backend<'nft'> = {
     const t = await ctx.transport(NETLINK_NETFILTER);
     const describe = (i: number): string => `rule ${i} (${explainNft(rules[i], ctx.table)})`;
     let sent: { batch: Batch; replies: NetlinkMessage[] } | undefined;
+    // chains the kernel has are not declared again (known-chains.ts); a batch guarded by a
+    // generation (apply) keeps declaring them, as it cannot be sent twice
+    let declareAll = opts.generation !== undefined;
+    let existing: ReadonlySet<string> = NO_CHAINS;
     for (let attempt = 0; !sent; attempt++) {
       const state = await tableState(t, ctx.table);
       if (state === 'absent' && place.before !== undefined) {
         throw new PktmarkError('NOT_FOUND', `rule ${opts.before} does not exist (table inet ${ctx.table} does not exist)`, { field: 'before' });
       }
+      if (state === 'absent') forgetChains(t, ctx.table);
+      existing = state === 'absent' || declareAll ? NO_CHAINS : knownChains(t, ctx.table) ?? await learnChains(t, ctx.table);
       try {
-        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent', state === 'absent' ? [] : replace, state === 'absent' ? { create: opts.chains?.create ?? [] } : opts.chains, opts.counters, opts.generation), describe, opts.generation === undefined);
+        sent = await sendBatch(t, 'add', (pool) => encodeAddBatch(rules, ctx.table, () => t.nextSeq(), place, pool, state === 'absent', state === 'absent' ? [] : replace, state === 'absent' ? { create: opts.chains?.create ?? [] } : opts.chains, opts.counters, opts.generation, undefined, existing), describe, opts.generation === undefined);
       } catch (e) {
         if (!(e instanceof PktmarkError)) throw e;
+        // a chain we took for existing is gone (another writer deleted it): nothing was applied;
+        // send again with every chain declared
+        if (e.errno === ENOENT && existing.size > 0) { forgetChains(t, ctx.table); declareAll = true; continue; }
         // someone made the table between our look and our batch: look again (NOT_OWNED if it is not ours)
         if (e.field === 'table' && e.errno === EEXIST && attempt < MAX_RETRIES) continue;
         // a kernel before 6.13 has no two-register bitwise, which a masked CONNMARK copy needs (statements.ts)
@@ -166,6 +177,8 @@ export const nftBackend: Backend<'nft'> = {
       }
     }
     const { batch, replies } = sent;
+    // the chains this batch used exist now, unless it also dropped some (a restore's flush)
+    if (opts.chains?.delete?.length) forgetChains(t, ctx.table); else noteChains(t, ctx.table, chainsOf(rules));
     const { first, last, count } = echoedRange(batch, replies);
     if (first !== undefined && last !== undefined && last - first === BigInt(count - 1)) return addedRules(batch, rules, first, last, ctx.table);
     if (first === undefined || last === undefined) {
@@ -221,6 +234,7 @@ export const nftBackend: Backend<'nft'> = {
   async clear(ctx) {
     const t = await ctx.transport(NETLINK_NETFILTER);
     if (await tableState(t, ctx.table) === 'absent') return;
+    forgetChains(t, ctx.table);
     try {
       await sendBatch(t, 'clear', () => encodeClearBatch(ctx.table, () => t.nextSeq()), () => `table inet ${ctx.table}`);
     } catch (e) {
@@ -232,6 +246,13 @@ export const nftBackend: Backend<'nft'> = {
   explain(rule, ctx) { return explainNft(rule, ctx.table, ctx.first); },
 };
 
+/** The nft names of the chains `rules` live in or jump to. */
+function chainsOf(rules: readonly MarkRule[]): string[] {
+  const used = new ChainsUsed();
+  for (let i = 0; i < rules.length; i++) if (rules[i] !== undefined) used.note(rules[i]);
+  return used.names();
+}
+
 /** -N / -F CHAIN / -X as one batch (the table is made, with its comment, when absent and only chains are made). */
 export async function chainOps(ctx: BackendContext, ops: readonly ChainOp[]): Promise<void> {
   if (ops.length === 0) return;
@@ -240,6 +261,7 @@ export async function chainOps(ctx: BackendContext, ops: readonly ChainOp[]): Pr
   if (state === 'absent' && ops.some((o) => o.op !== 'new')) {
     throw new PktmarkError('NOT_FOUND', `chain ${ops[0].chain.name} does not exist (table inet ${ctx.table} does not exist)`, { field: 'chain' });
   }
+  if (ops.some((o) => o.op === 'delete')) forgetChains(t, ctx.table);
   await sendBatch(t, 'chain', () => encodeChainBatch(ctx.table, ops, () => t.nextSeq(), state === 'absent' ? OWNER_COMMENT : undefined), (i) => `${ops[i].op} chain ${ops[i].chain.name}`);
 }
 
