@@ -53,11 +53,18 @@ export function encodeApplyBatch(plan: Plan, table: string, state: TableState, g
   if (state === 'absent') {
     track(() => b.add('table', undefined, (w, seq) => writeTable(w, NFT_MSG_NEWTABLE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, seq, { family: NFPROTO_INET, name: table, flags: 0, comment: OWNER_COMMENT })));
   }
-  // the chains new rules go to (made if absent)
+  // the chains new rules go to (made if absent). A chain that held a rule of the dumped state
+  // exists when this batch commits (the generation guards it) and is not declared again:
+  // re-declaring a chain leaves a transaction the kernel frees only after an RCU grace period,
+  // which closing the socket then waits for (src/backends/nft/known-chains.ts)
   const hooks = new Set<string>();
-  for (const s of plan.steps) if (s.action === 'add' || s.action === 'move') hooks.add(s.chain);
+  const present = new Set<string>();
+  for (const s of plan.steps) {
+    if (s.action === 'add' || s.action === 'move') hooks.add(s.chain);
+    if (s.current) present.add(s.current.chain);
+  }
   for (const c of BASE_CHAINS) {
-    if (!hooks.has(c.name)) continue;
+    if (!hooks.has(c.name) || (genid !== undefined && present.has(c.name))) continue;
     track(() => b.add('chain', undefined, (w, seq) => writeChain(w, NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, seq,
       { family: NFPROTO_INET, table, name: c.name, type: c.type, hook: { num: c.num, priority: c.priority } })));
   }

@@ -144,9 +144,10 @@ export const nftBackend: Backend<'nft'> = {
     const t = await ctx.transport(NETLINK_NETFILTER);
     const describe = (i: number): string => `rule ${i} (${explainNft(rules[i], ctx.table)})`;
     let sent: { batch: Batch; replies: NetlinkMessage[] } | undefined;
-    // chains the kernel has are not declared again (known-chains.ts); a batch guarded by a
-    // generation (apply) keeps declaring them, as it cannot be sent twice
-    let declareAll = opts.generation !== undefined;
+    // chains the kernel has are not declared again (known-chains.ts). A batch guarded by a
+    // generation may be sent again after an ENOENT too: the refused batch committed nothing,
+    // so the generation has not moved by it
+    let declareAll = false;
     let existing: ReadonlySet<string> = NO_CHAINS;
     for (let attempt = 0; !sent; attempt++) {
       const state = await tableState(t, ctx.table);
