@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTc } from '../src/cli/fronts/tc.js';
 import { Marker } from '../src/marker.js';
+import type { MarkRuleInput } from '../src/rule.js';
 import { normalizeRule } from '../src/normalize.js';
 import { ownerCookie, ruleToFilter } from '../src/backends/tc/rule.js';
 import { rootTables, sendFilters } from '../src/backends/tc/send.js';
@@ -62,36 +63,57 @@ function processRun(cmd: string, args: string[], expect: number | undefined, cls
   } finally { dropNetns(ns); }
 }
 
-/** in process: the tc backend's pipelined add on an open Marker (marking), or the same filters' exchange without the action */
-async function inProcess(marking: boolean): Promise<number> {
+interface Prepared { readonly ns: string; readonly ifindex: number; readonly rules: MarkRuleInput[] }
+
+/**
+ * A namespace with its device (and, without the action, its clsact qdisc) for one in-process
+ * round, made before any round is timed: making it runs `ip` and `tc`, and a child process leaves
+ * every page of this one copy-on-write, so the next write to each takes a fault. Timed right after
+ * a spawn, the library's add paid that (the harness's cost; an agent does not fork per add).
+ */
+function prepare(marking: boolean): Prepared {
   const { ns, ifindex } = device();
-  try {
-    const rules = Array.from({ length: N }, (_, i) => { const c = parseTc(line(i, true).split(' ')); if (c.op !== 'filter-add') throw new Error('not an add'); return c.rule; });
-    if (marking) {
-      const m = await Marker.open({ netns: ns });
-      const t0 = process.hrtime.bigint();
-      await m.add(rules);
-      const t = ms(t0);
-      await m.close();
-      if (count(ns) !== N) throw new Error('in-process: wrong filter count');
-      return t;
-    }
-    execFileSync(TC, ['-n', ns, 'qdisc', 'add', 'dev', 'd0', 'clsact']);
-    const s = NetlinkSocket.open({ protocol: 0, netns: ns });
+  if (!marking) execFileSync(TC, ['-n', ns, 'qdisc', 'add', 'dev', 'd0', 'clsact']);
+  const rules = Array.from({ length: N }, (_, i) => { const c = parseTc(line(i, true).split(' ')); if (c.op !== 'filter-add') throw new Error('not an add'); return c.rule; });
+  return { ns, ifindex, rules };
+}
+
+/** in process: the tc backend's pipelined add on an open Marker (marking), or the same filters' exchange without the action */
+async function inProcess(p: Prepared, marking: boolean): Promise<number> {
+  const { ns, ifindex, rules } = p;
+  if (marking) {
+    const m = await Marker.open({ netns: ns });
     const t0 = process.hrtime.bigint();
-    const planned = rules.map((input) => {
-      const f = ruleToFilter(normalizeRule(input), { ifindex, qdisc: 'clsact', cookie: ownerCookie(false, 'ingress') });
-      const o = f.options!;
-      return { direction: 'ingress' as const, filter: { ...f, options: o.kind === 'u32' ? { ...o, actions: [], sel: { ...o.sel!, flags: 0 } } : o } };
-    });
-    // the backend's exchange (send.ts) as add() runs it on a device whose clsact is new (no dump)
-    const outcomes = await sendFilters(s, planned, await rootTables(s, planned, new Map()), { atomic: true });
+    await m.add(rules);
     const t = ms(t0);
-    s.close();
-    const bad = outcomes.filter((o) => o.refused || o.handle === undefined);
-    if (bad.length || count(ns) !== N) throw new Error(`in-process: ${bad.length} refused, ${count(ns)} filters`);
+    await m.close();
     return t;
-  } finally { dropNetns(ns); }
+  }
+  const s = NetlinkSocket.open({ protocol: 0, netns: ns });
+  const t0 = process.hrtime.bigint();
+  const planned = rules.map((input) => {
+    const f = ruleToFilter(normalizeRule(input), { ifindex, qdisc: 'clsact', cookie: ownerCookie(false, 'ingress') });
+    const o = f.options!;
+    return { direction: 'ingress' as const, filter: { ...f, options: o.kind === 'u32' ? { ...o, actions: [], sel: { ...o.sel!, flags: 0 } } : o } };
+  });
+  // the backend's exchange (send.ts) as add() runs it on a device whose clsact is new (no dump)
+  const outcomes = await sendFilters(s, planned, await rootTables(s, planned, new Map()), { atomic: true });
+  const t = ms(t0);
+  s.close();
+  const bad = outcomes.filter((o) => o.refused || o.handle === undefined);
+  if (bad.length) throw new Error(`in-process: ${bad.length} refused`);
+  return t;
+}
+
+/** `times` in-process rounds back to back (no child process between them), each then checked and dropped. */
+async function inProcessRounds(marking: boolean, times: number): Promise<number[]> {
+  const spaces = Array.from({ length: times }, () => prepare(marking));
+  try {
+    const out: number[] = [];
+    for (const p of spaces) out.push(await inProcess(p, marking));
+    for (const p of spaces) if (count(p.ns) !== N) throw new Error(`in-process: ${count(p.ns)} filters, expected ${N}`);
+    return out;
+  } finally { spaces.forEach((p) => dropNetns(p.ns)); }
 }
 
 async function main(): Promise<void> {
@@ -100,15 +122,15 @@ async function main(): Promise<void> {
   console.log(`# tc -batch of ${N} lines, ${ROUNDS} rounds (median); act_skbedit ${marking ? 'available: marking filters' : 'missing: see the note'}`);
   // V8 11.3 (Node 20, no Maglev) optimises a per-filter function after some 2-3k calls: the first
   // 1,000 of a process are its cold figure, the rounds after three warm-ups the library's steady state
-  const first = await inProcess(marking);
-  await inProcess(marking); await inProcess(marking);
-  const mine: number[] = [], tc: number[] = [], lib: number[] = [];
+  const [first] = await inProcessRounds(marking, 3);
+  // a round is ~10 ms, most of it the kernel's: more of them than of the processes, for a steadier median
+  const lib = await inProcessRounds(marking, 3 * ROUNDS);
+  const mine: number[] = [], tc: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     mine.push(marking
       ? processRun(process.execPath, [BUNDLE, 'tc', '-batch', withAction], N, false)
       : processRun(process.execPath, [BUNDLE, '--dry-run', '--hex', '--ifindex', 'd0=2', 'tc', '-batch', withAction], undefined, false));
     tc.push(processRun(TC, ['-batch', marking ? withAction : plain], N, true));
-    lib.push(await inProcess(marking));
   }
   const r = {
     lines: N, marking,
