@@ -40,7 +40,7 @@ export interface ApplyRow {
 }
 
 /** Runs `once` in a fresh namespace per round; `once` returns [ms, peak RSS KB] or a status. */
-function repeat(n: number, method: string, mode: 'cold' | 'warm', once: (ns: string) => { ms: number; kb?: number } | { status: 'not yet'; note: string }, note?: string, times = rounds(n)): ApplyRow {
+function repeat(n: number, method: string, mode: 'cold' | 'warm', once: (ns: string) => { ms: number; kb?: number } | { status: 'not yet'; note: string }, note?: string, times = rounds(n), quiet = false): ApplyRow {
   const ms: number[] = [], kb: number[] = [];
   for (let r = 0; r < times; r++) {
     const ns = freshNetns();
@@ -52,8 +52,13 @@ function repeat(n: number, method: string, mode: 'cold' | 'warm', once: (ns: str
     } finally { dropNetns(ns); }
   }
   const row: ApplyRow = { n, method, mode, status: 'ok', ms: spread(ms), ...(kb.length ? { rssMB: spread(kb.map((k) => k / 1024)) } : {}), ...(note ? { note } : {}) };
-  console.log(`${String(n).padStart(6)} ${`${method} ${mode}`.padEnd(28)} ${row.ms!.median.toFixed(1).padStart(9)} ms [${row.ms!.min.toFixed(1)}–${row.ms!.max.toFixed(1)}]${row.rssMB ? `  ${row.rssMB.median.toFixed(0)} MB` : ''}`);
+  if (!quiet) printRow(row);
   return row;
+}
+
+function printRow(row: ApplyRow): void {
+  const { n, method, mode } = row;
+  console.log(`${String(n).padStart(6)} ${`${method} ${mode}`.padEnd(28)} ${row.ms!.median.toFixed(1).padStart(9)} ms [${row.ms!.min.toFixed(1)}–${row.ms!.max.toFixed(1)}]${row.rssMB ? `  ${row.rssMB.median.toFixed(0)} MB` : ''}`);
 }
 
 /** Each of `runs` once per round, alternating; one row per run with every round's figures. */
@@ -64,7 +69,9 @@ function interleaved(runs: (() => ApplyRow)[], times: number): ApplyRow[] {
     const first = rs[0];
     if (first.status !== 'ok') return first;
     const ms = rs.flatMap((r) => r.ms ? [r.ms.median] : []), mb = rs.flatMap((r) => r.rssMB ? [r.rssMB.median] : []);
-    return { ...first, ms: spread(ms), ...(mb.length ? { rssMB: spread(mb) } : {}) };
+    const row = { ...first, ms: spread(ms), ...(mb.length ? { rssMB: spread(mb) } : {}) };
+    printRow(row);
+    return row;
   });
 }
 
@@ -101,8 +108,8 @@ function applyRows(): ApplyRow[] {
     rows.push(repeat(n, 'pktmark-rules+import', 'cold', childWithImport(n), 'import of pktmark (dist/, ESM) + first add'));
     // the warm add and its floor alternate round by round, so a slow spell of the machine meets both
     rows.push(...interleaved([
-      () => repeat(n, 'pktmark-rules', 'warm', child('warm', n), 'after six warm-up adds of up to 2,000 of the rules on the same Marker (each cleared)', 1),
-      () => repeat(n, 'replay-floor', 'warm', child('replay', n), 'pre-encoded batch through a bare socket, after the same warm-up churn', 1),
+      () => repeat(n, 'pktmark-rules', 'warm', child('warm', n), 'after six warm-up adds of up to 2,000 of the rules on the same Marker (each cleared)', 1, true),
+      () => repeat(n, 'replay-floor', 'warm', child('replay', n), 'pre-encoded batch through a bare socket, after the same warm-up churn', 1, true),
     ], pairRounds(n)));
     rows.push(repeat(n, 'pktmark-set', 'cold', child('set-cold', n)));
     rows.push(repeat(n, 'pktmark-set', 'warm', child('set-warm', n)));
