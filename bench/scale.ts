@@ -1,6 +1,7 @@
 /**
  * Issue 13's scale benchmark, in one run: for N = 10 … 100,000 sources, the apply time and peak
- * RSS of pktmark (rule mode cold and warm, set mode once the model has it), `nft -f`, one
+ * RSS of pktmark (rule mode cold and warm, set mode once the model has it), `nft -f` (set mode:
+ * also the same set declared with the `size` pktmark sends, the fair twin), one
  * `nft add rule` per rule (up to 1,000), `iptables-nft-restore` and the pre-encoded replay floor;
  * a 100,000-rule list (pktmark streaming vs `nft -j list ruleset`) and, in set mode, the list of
  * one rule whose src is a 100,000-address set (pktmark's m.rules() vs `nft -j list set`, the
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Marker } from '../src/index.js';
+import { declaredSize } from '../src/backends/nft/set-size.js';
 import { IP, NFT, dropNetns, freshNetns, measureInNetns, runChild, saveResults, spread, timeInNetns, type Spread } from './common.js';
 
 const IPT_RESTORE = '/usr/sbin/iptables-nft-restore';
@@ -87,8 +89,8 @@ const childWithImport = (n: number) => (ns: string): { ms: number; kb: number } 
   return { ms: r.ms!, kb: r.vmHwmKB };
 };
 
-function files(n: number): { nft: string; ipt: string; nftSet: string } {
-  const nft = join(dir, `rules-${n}.nft`), ipt = join(dir, `rules-${n}.ipt`), nftSet = join(dir, `set-${n}.nft`);
+function files(n: number): { nft: string; ipt: string; nftSet: string; nftSetSized: string } {
+  const nft = join(dir, `rules-${n}.nft`), ipt = join(dir, `rules-${n}.ipt`), nftSet = join(dir, `set-${n}.nft`), nftSetSized = join(dir, `set-sized-${n}.nft`);
   const lines = Array.from({ length: n }, (_, i) => addr(i));
   writeFileSync(nft, ['add table inet pktmark', 'add chain inet pktmark prerouting { type filter hook prerouting priority raw; }',
     ...lines.map((a) => `add rule inet pktmark prerouting ip saddr ${a} counter meta mark set 0xdeadbeef`)].join('\n') + '\n');
@@ -97,7 +99,11 @@ function files(n: number): { nft: string; ipt: string; nftSet: string } {
   writeFileSync(nftSet, ['add table inet pktmark', 'add chain inet pktmark prerouting { type filter hook prerouting priority raw; }',
     `add set inet pktmark s4 { type ipv4_addr; elements = { ${lines.join(', ')} } }`,
     'add rule inet pktmark prerouting ip saddr @s4 counter meta mark set 0xdeadbeef'].join('\n') + '\n');
-  return { nft, ipt, nftSet };
+  // the fair twin: the same set declared with the size pktmark sends (set-size.ts), so nft's kernel side is the same fixed-size hash
+  writeFileSync(nftSetSized, ['add table inet pktmark', 'add chain inet pktmark prerouting { type filter hook prerouting priority raw; }',
+    `add set inet pktmark s4 { type ipv4_addr; size ${declaredSize(n)}; elements = { ${lines.join(', ')} } }`,
+    'add rule inet pktmark prerouting ip saddr @s4 counter meta mark set 0xdeadbeef'].join('\n') + '\n');
+  return { nft, ipt, nftSet, nftSetSized };
 }
 
 function applyRows(): ApplyRow[] {
@@ -135,6 +141,7 @@ function setApplyRows(): ApplyRow[] {
     const f = files(n);
     rows.push(repeat(n, 'pktmark-set', 'cold', child('set-cold', n)));
     rows.push(repeat(n, 'nft-f-set', 'cold', (ns) => { const r = measureInNetns(ns, NFT, ['-f', f.nftSet]); return { ms: r.ms, kb: r.maxRssKB }; }, 'one named set of the N addresses + one lookup rule'));
+    rows.push(repeat(n, 'nft-f-set-sized', 'cold', (ns) => { const r = measureInNetns(ns, NFT, ['-f', f.nftSetSized]); return { ms: r.ms, kb: r.maxRssKB }; }, `the same set declared with pktmark's size (${declaredSize(n)})`));
     rows.push(repeat(n, 'pktmark-set', 'warm', child('set-warm', n)));
   }
   return rows;

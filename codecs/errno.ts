@@ -19,6 +19,8 @@ export const EEXIST = 17;
 export const ENODEV = 19;
 export const ENOTDIR = 20;
 export const EINVAL = 22;
+/** nf_tables: a set with a declared size is full (nft_add_set_elem) */
+export const ENFILE = 23;
 export const EMFILE = 24;
 export const ENOSPC = 28;
 export const ERANGE = 34;
@@ -43,7 +45,7 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   [EINTR]: 'EINTR', [E2BIG]: 'E2BIG: Argument list too long', [EBADF]: 'EBADF', [EAGAIN]: 'EAGAIN: Resource temporarily unavailable',
   [ENOMEM]: 'ENOMEM: Out of memory', [EACCES]: 'EACCES: Permission denied', [EFAULT]: 'EFAULT: Bad address',
   [EBUSY]: 'EBUSY: Device or resource busy', [EEXIST]: 'EEXIST: File exists', [ENODEV]: 'ENODEV: No such device',
-  [ENOTDIR]: 'ENOTDIR: Not a directory', [EINVAL]: 'EINVAL: Invalid argument', [EMFILE]: 'EMFILE: Too many open files',
+  [ENOTDIR]: 'ENOTDIR: Not a directory', [EINVAL]: 'EINVAL: Invalid argument', [ENFILE]: 'ENFILE: Too many open files in system', [EMFILE]: 'EMFILE: Too many open files',
   [ENOSPC]: 'ENOSPC: No space left on device', [ERANGE]: 'ERANGE: Numerical result out of range',
   [ENODATA]: 'ENODATA: No data available', [EPROTO]: 'EPROTO: Protocol error', [EOVERFLOW]: 'EOVERFLOW: Value too large',
   [ERESTART]: 'ERESTART: Interrupted system call should be restarted', [EMSGSIZE]: 'EMSGSIZE: Message too long',

@@ -56,6 +56,8 @@ const NFTA_SET_TIMEOUT = 11;
 const NFTA_SET_GC_INTERVAL = 12;
 const NFTA_SET_USERDATA = 13;
 const NFTA_SET_HANDLE = 16;
+/** dump only (Linux 6.13+, after NFTA_SET_TYPE = 19): how many elements the set holds */
+const NFTA_SET_COUNT = 20;
 const NFTA_SET_DESC_SIZE = 1;
 const NFTA_SET_DESC_CONCAT = 2;
 const NFTA_SET_FIELD_LEN = 1;
@@ -93,8 +95,14 @@ export interface NftSet {
   readonly gcInterval?: number;
   /** libnftnl set userdata TLVs (see encodeSetUserdata); nft always writes the key byte order */
   readonly userdata?: Uint8Array;
-  /** attributes pktmark does not model (NFTA_SET_EXPR, NFTA_SET_TYPE, NFTA_SET_COUNT, …), kept and written back last */
+  /** attributes pktmark does not model (NFTA_SET_EXPR, NFTA_SET_TYPE, …), kept and written back last */
   readonly extra?: readonly RawAttr[];
+  /**
+   * NFTA_SET_COUNT: the elements the set holds, as a dump reports it (nf_tables_fill_set, Linux
+   * 6.13+; the kernel ignores it in a request). Written after `extra`, where the kernel puts it
+   * (after NFTA_SET_TYPE), so a dumped set re-encodes to its own bytes.
+   */
+  readonly count?: number;
 }
 
 /**
@@ -132,6 +140,7 @@ export function writeSet(w: AttributeWriter, msg: number, flags: number, seq: nu
     if (s.gcInterval !== undefined) w.u32(NFTA_SET_GC_INTERVAL, s.gcInterval, 'be');
     if (s.userdata !== undefined) w.bytes(NFTA_SET_USERDATA, s.userdata);
     for (const x of s.extra ?? []) writeRaw(w, x);
+    if (s.count !== undefined) w.u32(NFTA_SET_COUNT, s.count, 'be');
   });
 }
 
@@ -169,6 +178,7 @@ export function decodeSet(m: NetlinkMessage): NftSet {
       case NFTA_SET_GC_INTERVAL: s.gcInterval = one(() => attr.u32(a, 'be')); break;
       case NFTA_SET_USERDATA: s.userdata = one(() => attr.bytes(a)); break;
       case NFTA_SET_DESC: s.desc = one(() => decodeDesc(a)); break;
+      case NFTA_SET_COUNT: s.count = one(() => attr.u32(a, 'be')); break;
       default: extra.push(rawOf(a));
     }
   }

@@ -2,18 +2,19 @@
  * A small nf_tables in memory (the shape of mdlayher/netlink's nltest): tables, chains and
  * rules, answered as the kernel answers — GETGEN, GETTABLE/GETRULE (dump), and batches applied all or
  * nothing (each commit moves the generation once; a BATCH_BEGIN whose NFNL_BATCH_GENID is not the
- * generation is refused with ERESTART, as apply's optimistic check expects) with echoes (NLM_F_ECHO), acks, handles, insert-before (NFTA_RULE_POSITION) and
- * NLM_F_APPEND. Tests inject refusals and races. Give `transport` to `Marker.open({ transport })`
+ * generation is refused with ERESTART, as apply's optimistic check expects) with echoes (NLM_F_ECHO), acks, handles, insert-before (NFTA_RULE_POSITION),
+ * NLM_F_APPEND and NLM_F_REPLACE by handle; sets with a declared size refuse elements past it (ENFILE) and
+ * dump their size and element count (NFTA_SET_DESC_SIZE, NFTA_SET_COUNT). Tests inject refusals and races. Give `transport` to `Marker.open({ transport })`
  * or to the CLI's `main(argv, io, { transport })`.
  */
 import { AttributeReader, AttributeWriter, attr } from '../../codecs/netlink/attributes.js';
 import { NFNL_BATCH_GENID, nfgenmsg } from '../../codecs/netlink/batch.js';
-import { NLM_F_ACK, NLM_F_APPEND, NLM_F_ECHO, NLM_F_EXCL, NLM_F_MULTI, writeMessage, type NetlinkMessage } from '../../codecs/netlink/message.js';
+import { NLM_F_ACK, NLM_F_APPEND, NLM_F_ECHO, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REPLACE, writeMessage, type NetlinkMessage } from '../../codecs/netlink/message.js';
 import {
   decodeChain, decodeRule, decodeTable, NFPROTO_INET, NFT_MSG_DELCHAIN, NFT_MSG_DELRULE, NFT_MSG_GETCHAIN, writeChain, NFT_MSG_DELTABLE, NFT_MSG_GETGEN, NFT_MSG_GETRULE, NFT_MSG_GETTABLE, NFT_MSG_NEWCHAIN,
   NFT_MSG_NEWGEN, NFT_MSG_NEWRULE, NFT_MSG_NEWTABLE, nftType, writeRule, writeTable, type NftRule,
 } from '../../codecs/nftables/messages.js';
-import { EEXIST, ENOENT, ERESTART } from '../../codecs/errno.js';
+import { EEXIST, ENFILE, ENOENT, ERESTART } from '../../codecs/errno.js';
 
 /** NFTA_GEN_ID (enum nft_gen_attributes) */
 const NFTA_GEN_ID = 1;
@@ -29,7 +30,12 @@ export interface FakeTable { readonly name: string; readonly comment?: string }
 export interface FakeChain { readonly table: string; readonly name: string }
 
 /** A set and its elements (keyed by key bytes and the END flag, as the kernel tells them apart). */
-export interface FakeSet { readonly table: string; readonly name: string; readonly flags: number; readonly keyType?: number; readonly keyLen?: number; readonly handle: bigint; readonly elements: ReadonlyMap<string, NftSetElem> }
+export interface FakeSet {
+  readonly table: string; readonly name: string; readonly flags: number; readonly keyType?: number; readonly keyLen?: number; readonly handle: bigint;
+  /** NFTA_SET_DESC_SIZE: elements past it are refused with ENFILE */
+  readonly size?: number;
+  readonly elements: ReadonlyMap<string, NftSetElem>;
+}
 
 const elemKey = (e: NftSetElem): string => `${Buffer.from(e.key).toString('hex')}/${(e.flags ?? 0) & NFT_SET_ELEM_INTERVAL_END}`;
 
@@ -51,6 +57,10 @@ export class FakeNftKernel {
   failRule?: RuleFault;
   /** another program creates this table (with this comment) just before our next batch arrives */
   raceTable?: { name: string; comment?: string };
+  /** false: GETSET dumps carry no NFTA_SET_COUNT, as kernels before 6.13 */
+  dumpSetCount = true;
+  /** called just before each batch is applied (another writer's change); a test clears it */
+  beforeBatch?: (k: FakeNftKernel) => void;
   /** every request message received, in order */
   readonly requests: NetlinkMessage[] = [];
 
@@ -112,7 +122,10 @@ export class FakeNftKernel {
       if (name && !this.findTable(name)) return [ackFor(r, ENOENT)];
       const out = this.sets.filter((x) => !name || x.table === name).map((x) => {
         const w = new AttributeWriter();
-        writeSet(w, NFT_MSG_NEWSET, NLM_F_MULTI, r.header.seq, { family: NFPROTO_INET, table: x.table, name: x.name, handle: x.handle, flags: x.flags, ...(x.keyType !== undefined ? { keyType: x.keyType } : {}), ...(x.keyLen !== undefined ? { keyLen: x.keyLen } : {}) });
+        writeSet(w, NFT_MSG_NEWSET, NLM_F_MULTI, r.header.seq, {
+          family: NFPROTO_INET, table: x.table, name: x.name, handle: x.handle, flags: x.flags, ...(x.keyType !== undefined ? { keyType: x.keyType } : {}), ...(x.keyLen !== undefined ? { keyLen: x.keyLen } : {}),
+          desc: x.size !== undefined ? { size: x.size } : {}, ...(this.dumpSetCount ? { count: x.elements.size } : {}),
+        });
         return w.finish();
       });
       return [...out, doneFor(r.header.seq)];
@@ -131,6 +144,7 @@ export class FakeNftKernel {
 
   /** A batch: applied to copies, committed only if every message succeeded (nf_tables' transaction). */
   private batch(reqs: NetlinkMessage[]): Uint8Array[] {
+    this.beforeBatch?.(this);
     const begin = reqs[0];
     let genid: number | undefined;
     for (const a of new AttributeReader(begin.payload.subarray(nfgenmsg.size), 0)) if (a.type === NFNL_BATCH_GENID) genid = attr.u32(a, 'be');
@@ -170,8 +184,12 @@ export class FakeNftKernel {
           errno = f.errno; offset = f.offsetIn?.(m); message = f.message ?? 'injected'; f.times = (f.times ?? 1) - 1;
         } else {
           const d = decodeRule(m);
-          const rule: NftRule = { ...d, handle: ++handle, position: undefined };
-          if (d.position !== undefined) {
+          const rule: NftRule = { ...d, handle: m.header.flags & NLM_F_REPLACE ? d.handle : ++handle, position: undefined };
+          if (m.header.flags & NLM_F_REPLACE) {
+            // nf_tables_newrule: the rule of that handle is replaced in place, keeping the handle
+            const at = rules.findIndex((x) => x.handle === d.handle && x.chain === d.chain && x.table === d.table);
+            if (d.handle === undefined || at < 0) errno = ENOENT; else rules[at] = rule;
+          } else if (d.position !== undefined) {
             const at = rules.findIndex((x) => x.handle === d.position && x.chain === d.chain);
             if (at < 0) errno = ENOENT; else rules.splice(at, 0, rule);
           } else if (m.header.flags & NLM_F_APPEND) rules.push(rule);
@@ -198,7 +216,7 @@ export class FakeNftKernel {
         const name = d.name.includes('%d') ? d.name.replace('%d', String(anon++)) : d.name;
         if (!tables.some((x) => x.name === d.table)) errno = ENOENT;
         else if (sets.some((x) => x.table === d.table && x.name === name)) { if (m.header.flags & NLM_F_EXCL) errno = EEXIST; }
-        else sets.push({ table: d.table, name, flags: d.flags ?? 0, ...(d.keyType !== undefined ? { keyType: d.keyType } : {}), ...(d.keyLen !== undefined ? { keyLen: d.keyLen } : {}), handle: ++handle, elements: new Map() });
+        else sets.push({ table: d.table, name, flags: d.flags ?? 0, ...(d.keyType !== undefined ? { keyType: d.keyType } : {}), ...(d.keyLen !== undefined ? { keyLen: d.keyLen } : {}), ...(d.desc?.size ? { size: d.desc.size } : {}), handle: ++handle, elements: new Map() });
         if (!errno && d.id !== undefined) setIds.set(d.id, name);
       } else if (type === nftType(NFT_MSG_DELSET)) {
         const d = decodeSet(m);
@@ -213,7 +231,10 @@ export class FakeNftKernel {
         if (!set) errno = ENOENT;
         else if (type === nftType(NFT_MSG_NEWSETELEM)) {
           for (const e of l.elements) {
-            if (set.elements.has(elemKey(e)) && m.header.flags & NLM_F_EXCL) { errno = EEXIST; break; }
+            const has = set.elements.has(elemKey(e));
+            if (has && m.header.flags & NLM_F_EXCL) { errno = EEXIST; break; }
+            // nft_add_set_elem: a new element past the declared size (deletes earlier in the batch freed room)
+            if (!has && set.size !== undefined && set.elements.size >= set.size) { errno = ENFILE; break; }
             set.elements.set(elemKey(e), e);
           }
         } else {

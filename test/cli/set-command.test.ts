@@ -92,3 +92,25 @@ liveTest('set: add --src @FILE, list --json shape, set add/del by words and @FIL
     t.regex(n.err[0], /NOT_A_SET_RULE/);
   });
 });
+
+liveTest('set add past a hash set\'s declared size: the set grows (pm_…_src4_g1), the id stays, list shows every entry', async (t) => {
+  await withNetns(async (ns) => {
+    const g = ['--netns', ns.name];
+    const a = io();
+    t.is(await main([...g, '--json', 'add', '--src', `@${file('small.txt', '10.0.0.1\n10.0.0.2\n')}`, '--mark', '0x10'], a.io), 0, a.err.join('\n'));
+    const id = (JSON.parse(a.out[0]) as { rules: { id: string }[] }).rules[0].id;
+    t.regex(ns.nft('list', 'ruleset'), /size 48\n/);
+    const more = file('more.txt', Array.from({ length: 100 }, (_, i) => `10.5.0.${i}`).join('\n') + '\n');
+    const u = io();
+    t.is(await main([...g, 'set', 'add', id, `@${more}`], u.io), 0, u.err.join('\n'));
+    t.regex(u.out[0], /^updated nft:prerouting:\d+: 0 set elements deleted, 100 added$/);
+    const text = ns.nft('list', 'ruleset');
+    t.regex(text, /set pm_[0-9a-f]{16}_src4_g1 \{\n\t\ttype ipv4_addr\n\t\tsize 192\n/);
+    t.notRegex(text, /_src4 \{/);
+    const l = io();
+    t.is(await main([...g, '--json', 'list'], l.io), 0);
+    const rule = (JSON.parse(l.out.join('')) as { rules: { id: string; srcList: { entries: string[] } }[] }).rules[0];
+    t.is(rule.id, id);
+    t.is(rule.srcList.entries.length, 102);
+  });
+});

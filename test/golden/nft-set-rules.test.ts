@@ -1,7 +1,7 @@
 /**
  * Golden bytes for pktmark's address-list add (`src: [...]`): the NEWSET, NEWSETELEM and
- * NEWRULE of `encode()` against the batch nft 1.0.6 sent for the same set, elements and lookup
- * rule (fixtures/nft/set-list-rule-*.json, fixtures/capture-nft-sets.sh), whole messages after
+ * NEWRULE of `encode()` against the batch nft 1.0.6 sent for the same set (a hash set with the
+ * `size` pktmark declares), elements and lookup rule (fixtures/nft/set-list-rule-*.json, fixtures/capture-nft-sets.sh), whole messages after
  * zeroing sequence numbers and port ids. Intended differences, each asserted: nft repeats an
  * interval set's ranges in a second NEWSETELEM, pktmark sends them once; NEWSET carries
  * NLM_F_EXCL (a list set never joins an existing set of its name), and the rule, the only one
@@ -9,7 +9,7 @@
  */
 import test from 'ava';
 import { NLM_F_ACK, NLM_F_ECHO, NLM_F_EXCL, parseMessages } from '../../codecs/netlink/message.js';
-import { decodeSetElems } from '../../codecs/nftables/set.js';
+import { decodeSet, decodeSetElems } from '../../codecs/nftables/set.js';
 import { encode } from '../../src/index.js';
 import { nftBatch } from '../helpers/fixtures.js';
 
@@ -34,6 +34,8 @@ for (const [name, src] of [['hash', ['10.0.0.2', '10.0.0.1', '10.0.0.1']], ['int
     // NEWSET: + NLM_F_EXCL
     t.is(flagsOf(mine[0]), flagsOf(nft[0]) | NLM_F_EXCL);
     t.is(withFlags(mine[0], flagsOf(nft[0])), nft[0]);
+    // a hash set declares its size (nft's `size 48;`, set-size.ts), an interval set none
+    t.deepEqual(decodeSet(parseMessages(Buffer.from(mine[0], 'hex'))[0]).desc, name === 'hash' ? { size: 48 } : undefined);
     // NEWRULE: + ECHO | ACK
     t.is(flagsOf(mine[2]), flagsOf(nft[nft.length - 1]) | NLM_F_ECHO | NLM_F_ACK);
     t.is(withFlags(mine[2], flagsOf(nft[nft.length - 1])), nft[nft.length - 1]);

@@ -178,6 +178,10 @@ test('nft list set: GETSET and the GETSETELEM dump request; the kernel replies d
   t.like(s, { family, table, name: 'i4', flags: NFT_SET_INTERVAL, keyType: NFT_DATATYPE.ipv4_addr, keyLen: 4, handle: 3n });
   t.deepEqual(s.userdata, BE);
   t.deepEqual(s.desc, {}, 'the kernel dumps an empty NFTA_SET_DESC');
+  // NFTA_SET_COUNT: 7 elements stored, reported as 3 (an interval set's count is halved for user
+  // space, nft_set_userspace_size), after NFTA_SET_TYPE (kept raw)
+  t.is(s.count, 3);
+  t.deepEqual(s.extra?.map((x) => x.type), [19]);
   const lists = received.filter((m) => m.header.type === 0x0a0c).map(decodeSetElems);
   const all = lists.flatMap((l) => l.elements);
   t.is(all.length, 7, 'the zero-key END and three pairs, in descending order');

@@ -3,7 +3,8 @@
  * 10,000-entry list is marked and one outside it is not (hash and interval sets); during 1,000
  * update batches a steady stream from an address that stays in the list is marked every time
  * (observer counter == packets that arrived == packets sent), including when each update
- * deletes and re-adds the very interval that holds the sender; an overlapping prefix is merged.
+ * deletes and re-adds the very interval that holds the sender, and during updates that replace a
+ * full hash set by a bigger one (growth); an overlapping prefix is merged.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -116,5 +117,41 @@ liveTest('set packets: during 1,000 interval updates that split and re-join the 
   // deleted and re-added in every batch, atomically
   await updatesUnderTraffic(t, bigList('10.0.0.0/24', true), async (m, id, i) => {
     await m.update(id, i % 2 === 0 ? { remove: ['10.0.0.128/25'] } : { add: ['10.0.0.128/25'] });
+  });
+});
+
+liveTest('set packets: during 300 hash updates that grow the set 8 times (declared 48 → 12,288), the stream from 10.0.0.1 is marked 100% and the counter carries over', async (t) => {
+  t.timeout(5 * 60_000);
+  // 20 addresses with the sender among them (size 48); each update adds 40 more: the set is
+  // replaced by a bigger one (new set, rule replaced by handle, old set deleted) at 49, 97, …
+  const start = [...Array.from({ length: 19 }, (_, i) => v4(0xac100000 + i)), '10.0.0.1'];
+  let id = '';
+  let before = 0;
+  await withVethPair(async (a, b) => {
+    const m = await Marker.open({ netns: a.name });
+    try {
+      const rec = await m.add({ src: start, mark: MARK });
+      id = rec.id;
+      observe(a, '10.0.0.1');
+      sendUdp(b, '10.0.0.1', '10.0.0.2', 1);
+      before = (await m.list())[0].packets;
+      const seen0 = observerCount(a, 'seen');
+      const sent = await whileStreaming(b, '10.0.0.1', async () => {
+        for (let i = 0; i < 300; i++) await m.update(id, { add: Array.from({ length: 40 }, (_, k) => v4(0xac200000 + i * 40 + k)) });
+      });
+      const seen = observerCount(a, 'seen') - seen0;
+      const marked = observerCount(a, 'marked') - seen0;
+      const [listed] = await m.list();
+      const name = (JSON.parse(a.nft('-j', 'list', 'sets')).nftables as { set?: { name: string; size?: number } }[]).find((x) => x.set)?.set;
+      t.log(`${sent} packets sent, ${seen} arrived, ${marked} marked; set now ${name?.name} (size ${name?.size})`);
+      t.is(listed.id, id, 'the id survives every growth');
+      t.is(listed.rule?.srcList?.entries.length, 20 + 300 * 40);
+      t.regex(name?.name ?? '', /_src4_g8$/);
+      t.is(name?.size, 12_288);
+      t.true(sent > 100, `a steady stream (${sent} packets)`);
+      t.is(seen, sent, 'every packet arrived');
+      t.is(marked, seen, 'every packet from the address that stays was marked');
+      t.true(listed.packets >= before + Math.floor(sent * 0.9), `the rule's counter carried over the replacements (${before} → ${listed.packets})`);
+    } finally { await m.close(); }
   });
 });

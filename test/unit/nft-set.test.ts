@@ -33,7 +33,7 @@ const setArb: fc.Arbitrary<NftSet> = fc.record({
   handle: opt(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })), flags: opt(u32), keyType: opt(u32), keyLen: opt(u32),
   dataType: opt(u32), dataLen: opt(u32), policy: opt(u32), id: opt(u32),
   desc: opt(fc.record({ size: opt(u32), concat: opt(fc.array(u32, { maxLength: 4 })) }).map(clean)),
-  timeout: opt(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })), gcInterval: opt(u32), userdata: opt(u8()),
+  timeout: opt(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })), gcInterval: opt(u32), userdata: opt(u8()), count: opt(u32),
 }).map(clean);
 
 const elemArb: fc.Arbitrary<NftSetElem> = fc.record({

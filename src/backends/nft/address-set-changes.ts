@@ -4,10 +4,11 @@
  * carries them (DELSETELEMs, then NEWSETELEMs). IPv4 interval sets go through typed arrays and
  * packed elements (v4-interval-change.ts); hash sets and IPv6 ones through element objects.
  */
-import { BatchWriter, type Batch } from '../../../codecs/nftables/batch.js';
-import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST } from '../../../codecs/netlink/message.js';
-import { NFPROTO_INET } from '../../../codecs/nftables/messages.js';
-import { NFT_MSG_DELSETELEM, NFT_MSG_NEWSETELEM, writeSetElems, type NftSetElem } from '../../../codecs/nftables/set.js';
+import { BatchWriter, type Batch, type SentKind } from '../../../codecs/nftables/batch.js';
+import type { AttributeWriter } from '../../../codecs/netlink/attributes.js';
+import { NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST } from '../../../codecs/netlink/message.js';
+import { NFPROTO_INET, NFT_MSG_NEWRULE, writeRule } from '../../../codecs/nftables/messages.js';
+import { NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, writeSet, writeSetElems, type NftSetElem } from '../../../codecs/nftables/set.js';
 import { hashElements, intervalDeleteElements, intervalElements, intervalRanges, mergeRanges, parseAddressEntry, subtractRanges, type KeyRange } from '../../../codecs/nftables/set-intervals.js';
 import { isPacked, type PackedSetElems } from '../../../codecs/nftables/set-elems-packed.js';
 import { v4IntervalChange } from '../../../codecs/nftables/v4-interval-change.js';
@@ -15,6 +16,7 @@ import type { V4Ranges } from '../../../codecs/nftables/v4-ranges.js';
 import type { Family } from '../../../codecs/address.js';
 import { PktmarkError } from '../../errors.js';
 import type { WrittenRule } from './template.js';
+import type { SetGrowth } from './address-set-grow.js';
 
 /** One set's change: elements to delete and to add, in that order, in one batch. */
 export interface SetChange {
@@ -124,21 +126,35 @@ export function parseUpdateEntries(v: unknown, field: 'add' | 'remove'): { famil
   });
 }
 
-/** DELSETELEMs then NEWSETELEMs of every change, one batch; NLM_F_ACK on the last message. */
-export function encodeSetChanges(table: string, changes: readonly SetChange[], nextSeq: () => number): Batch<WrittenRule> | undefined {
-  const steps: { msg: number; flags: number; set: string; elements: readonly NftSetElem[] | PackedSetElems; what: 'delete' | 'element' }[] = [];
-  for (const c of changes) if (elemCount(c.del)) steps.push({ msg: NFT_MSG_DELSETELEM, flags: NLM_F_REQUEST, set: c.set, elements: c.del, what: 'delete' });
-  for (const c of changes) if (elemCount(c.add)) steps.push({ msg: NFT_MSG_NEWSETELEM, flags: NLM_F_REQUEST | NLM_F_CREATE, set: c.set, elements: c.add, what: 'element' });
+/**
+ * One batch: DELSETELEMs then NEWSETELEMs of every change, then each growth (address-set-grow.ts:
+ * NEWSET, its NEWSETELEMs, the NEWRULE replace, DELSET); NLM_F_ACK on the last message. Each
+ * message's item is its change's index, a growth's is changes.length + its index, so a kernel
+ * error (ENFILE: a set is full) names the set it hit.
+ */
+export function encodeSetChanges(table: string, changes: readonly SetChange[], nextSeq: () => number, growths: readonly SetGrowth[] = []): Batch<WrittenRule> | undefined {
+  type Step = { what: SentKind; item: number; elements?: readonly NftSetElem[] | PackedSetElems; write: (w: AttributeWriter, seq: number, ack: number) => void };
+  const steps: Step[] = [];
+  const elems = (msg: number, flags: number, set: string, elements: readonly NftSetElem[] | PackedSetElems, setId?: number) => (w: AttributeWriter, seq: number, ack: number): void => {
+    writeSetElems(w, msg, flags, seq, { family: NFPROTO_INET, table, set, ...(setId !== undefined ? { setId } : {}), elements }, ack);
+  };
+  changes.forEach((c, i) => { if (elemCount(c.del)) steps.push({ what: 'delete', item: i, elements: c.del, write: elems(NFT_MSG_DELSETELEM, NLM_F_REQUEST, c.set, c.del) }); });
+  changes.forEach((c, i) => { if (elemCount(c.add)) steps.push({ what: 'element', item: i, elements: c.add, write: elems(NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, c.set, c.add) }); });
+  growths.forEach((g, k) => {
+    const item = changes.length + k;
+    steps.push({ what: 'set', item, write: (w, seq, ack) => writeSet(w, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | ack, seq, g.set) });
+    if (elemCount(g.elements)) steps.push({ what: 'element', item, elements: g.elements, write: elems(NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, g.set.name, g.elements, g.set.id) });
+    steps.push({ what: 'rule', item, write: (w, seq, ack) => writeRule(w, NFT_MSG_NEWRULE, NLM_F_REQUEST | NLM_F_REPLACE | ack, seq, g.rule) });
+    steps.push({ what: 'set', item, write: (w, seq, ack) => writeSet(w, NFT_MSG_DELSET, NLM_F_REQUEST | ack, seq, { family: NFPROTO_INET, table, name: g.old }) });
+  });
   if (steps.length === 0) return undefined;
-  const size = steps.reduce((n, s) => n + 64 + elemCount(s.elements) * 48, 64);
+  const size = steps.reduce((n, s) => n + 512 + (s.elements ? elemCount(s.elements) * 48 : 0), 64);
   const b = new BatchWriter<WrittenRule>(size, nextSeq);
   let ackSeq = 0;
   steps.forEach((s, k) => {
     const last = k === steps.length - 1;
     // the parts of a split element list share the step's sequence number, as nft's do
-    const seq = b.add(s.what, undefined, (w, seq) => {
-      writeSetElems(w, s.msg, s.flags, seq, { family: NFPROTO_INET, table, set: s.set, elements: s.elements }, last ? NLM_F_ACK : 0);
-    });
+    const seq = b.add(s.what, s.item, (w, seq) => s.write(w, seq, last ? NLM_F_ACK : 0));
     if (last) ackSeq = seq;
   });
   return b.finish(ackSeq);

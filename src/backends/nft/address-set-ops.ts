@@ -22,15 +22,24 @@ import { explainNft } from './explain.js';
 import { joinFamilyRules, listSetInfo, lookedUpSets, parseSetName, setName, type ListField, type ListSetInfo } from './address-sets.js';
 import { portListText } from './port-sets.js';
 
+/** What the GETSET dump says of a list set: its flags, its declared size, how many elements it holds. */
+export interface ListSetMeta {
+  readonly flags: number;
+  /** NFTA_SET_DESC_SIZE: the kernel refuses elements past it (ENFILE) */
+  readonly size?: number;
+  /** NFTA_SET_COUNT (Linux 6.13+; undefined on older kernels) */
+  readonly count?: number;
+}
+
 /** The table's sets as list and update need them: anonymous port lists, and pktmark's list sets by name. */
 export interface TableSets {
   readonly ports: Map<string, string>;
   readonly lists: Map<string, ListSetInfo>;
-  /** every list set's name and flags (elements not read), by name */
-  readonly names: Map<string, number>;
+  /** every list set's flags, size and count (elements not read), by name */
+  readonly names: Map<string, ListSetMeta>;
 }
 
-async function setNames(t: Transport, table: string): Promise<{ name: string; flags: number }[]> {
+async function setNames(t: Transport, table: string): Promise<({ name: string } & ListSetMeta)[]> {
   let msgs: NetlinkMessage[];
   try {
     msgs = await dump(t, `list sets of inet ${table}`, (w, seq) => writeSetDump(w, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO_INET, table));
@@ -38,7 +47,8 @@ async function setNames(t: Transport, table: string): Promise<{ name: string; fl
     if (e instanceof PktmarkError && e.errno === ENOENT) return [];
     throw e;
   }
-  return msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWSET)).map(decodeSet).filter((s) => s.table === table).map((s) => ({ name: s.name, flags: s.flags ?? 0 }));
+  return msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWSET)).map(decodeSet).filter((s) => s.table === table)
+    .map((s) => ({ name: s.name, flags: s.flags ?? 0, ...(s.desc?.size !== undefined ? { size: s.desc.size } : {}), ...(s.count !== undefined ? { count: s.count } : {}) }));
 }
 
 async function setElements(t: Transport, table: string, name: string): Promise<NftSetElem[] | undefined>;
@@ -74,7 +84,7 @@ export async function readTableSets(t: Transport, table: string, elements = true
   for (const s of await setNames(t, table)) {
     const anon = (s.flags & NFT_SET_ANONYMOUS) !== 0;
     const list = !anon && parseSetName(s.name) !== undefined;
-    if (list) out.names.set(s.name, s.flags);
+    if (list) out.names.set(s.name, { flags: s.flags, ...(s.size !== undefined ? { size: s.size } : {}), ...(s.count !== undefined ? { count: s.count } : {}) });
     if (!elements || (!anon && !list)) continue;
     if (anon) {
       const els = await setElements(t, table, s.name);
@@ -142,29 +152,30 @@ export async function getRule(t: Transport, table: string, chain: string, handle
   return m ? decodeRule(m) : undefined;
 }
 
-/** A list rule's kernel parts: its family rules (handles) and the names of all its sets. */
-export interface ListRuleParts { readonly tag: string; readonly handles: readonly bigint[]; readonly sets: readonly string[] }
+/** A list rule's kernel parts: its family rules (handles, and the rules as read) and the names of all its sets. */
+export interface ListRuleParts { readonly tag: string; readonly handles: readonly bigint[]; readonly rules: readonly NftRule[]; readonly sets: readonly string[] }
 
 /**
  * The kernel rules and sets behind the id `chain:handle`, when its rule looks up list sets:
  * the rule, its other-family neighbour (handle ± 1, checked to use the same tag), and every
  * set of the tag. undefined for a rule without list sets; NOT_FOUND when there is no rule.
  */
-export async function listRuleParts(t: Transport, table: string, chain: string, handle: bigint, names: ReadonlyMap<string, number>, id: string): Promise<ListRuleParts | undefined> {
+export async function listRuleParts(t: Transport, table: string, chain: string, handle: bigint, names: ReadonlyMap<string, unknown>, id: string): Promise<ListRuleParts | undefined> {
   const r = await getRule(t, table, chain, handle);
   if (!r) throw new PktmarkError('NOT_FOUND', `rule ${id} does not exist`, { field: 'id' });
   const tg = tagOf(r);
   if (!tg) return undefined;
   const sets = [...names.keys()].filter((n) => parseSetName(n)?.tag === tg.tag);
   const handles = [handle];
+  const rules = [r];
   if (sets.some((n) => parseSetName(n)!.family !== tg.family)) {
     for (const h of [handle + 1n, handle - 1n]) {
       const p = h > 0n ? await getRule(t, table, chain, h) : undefined;
       const pt = p && tagOf(p);
-      if (pt && pt.tag === tg.tag && pt.family !== tg.family) { handles.push(h); break; }
+      if (pt && pt.tag === tg.tag && pt.family !== tg.family) { handles.push(h); rules.push(p); break; }
     }
   }
-  return { tag: tg.tag, handles, sets };
+  return { tag: tg.tag, handles, rules, sets };
 }
 
 /** DELRULE for each rule, then DELSET for each list set (a set still bound to a rule cannot go first). */

@@ -3,15 +3,16 @@
  * present, one named set in pktmark's table and one rule that looks the address up in it
  * (`ip saddr @pm_<tag>_src4`), all in the add's one batch — so a failed add leaves no set.
  *
- * Naming: `pm_<tag>_<src|dst><4|6>`, `tag` 16 random hex digits drawn per rule at add time.
- * Everything list/delete/update need is in the names: the lookup in a rule names its set, the
+ * Naming: `pm_<tag>_<src|dst><4|6>`, `tag` 16 random hex digits drawn per rule at add time;
+ * a set that replaced a full one (set-size.ts, address-set-grow.ts) adds its generation,
+ * `pm_<tag>_src4_g1`, `_g2`, …. Everything list/delete/update need is in the names: the lookup in a rule names its set, the
  * set's name says which field and family it serves, and the sets of one rule share the tag
  * (a mixed v4/v6 list is two kernel rules, listed and deleted as one id). The two rules of a
  * mixed list are sent back to back after all the batch's sets, so their handles are H and
  * H + 1 (the table's handle counter, nf_tables_alloc_handle); the id is `nft:CHAIN:H`.
  *
- * Set type: a hash set when every entry of the family is one address (O(1) per packet), an
- * interval set (NFT_SET_INTERVAL, the rbtree) when a prefix or range is present; entries are
+ * Set type: a hash set when every entry of the family is one address (O(1) per packet), declared
+ * with a size (set-size.ts: the kernel's fixed-size hash, 2–3× faster to fill), an interval set (NFT_SET_INTERVAL, the rbtree) when a prefix or range is present; entries are
  * merged before sending (set-intervals.ts) and the set is made with NLM_F_EXCL, so it never
  * joins a set of the same name that someone else made.
  */
@@ -32,6 +33,8 @@ import { isPacked, packedHashElems, packedIntervalElems, type PackedSetElems } f
 import { dumpedHashKeys, dumpedIntervalRanges, mergeV4, type V4Ranges } from '../../../codecs/nftables/v4-ranges.js';
 import type { MarkRule } from '../../rule.js';
 import type { PortSetIds } from './port-sets.js';
+import { declaredSize } from './set-size.js';
+import { elemCount } from './address-set-changes.js';
 
 export type ListField = 'src' | 'dst';
 /** A named set a rule's lookup refers to: its name and its batch-local NFTA_SET_ID. */
@@ -39,16 +42,17 @@ export interface SetRef { readonly name: string; readonly id: number }
 /** The set ids and names one NEWRULE uses: anonymous port sets and named address sets. */
 export type RuleSetIds = PortSetIds & Partial<Record<ListField, SetRef>>;
 
-const NAME_RE = /^pm_([0-9a-f]{16})_(src|dst)(4|6)$/;
+const NAME_RE = /^pm_([0-9a-f]{16})_(src|dst)(4|6)(?:_g([1-9][0-9]{0,8}))?$/;
 
-export function setName(tag: string, field: ListField, family: Family): string {
-  return `pm_${tag}_${field}${family === 'ip' ? 4 : 6}`;
+/** A list set's name; `generation` 0 (the set add made) has no suffix, as before growth existed. */
+export function setName(tag: string, field: ListField, family: Family, generation = 0): string {
+  return `pm_${tag}_${field}${family === 'ip' ? 4 : 6}${generation > 0 ? `_g${generation}` : ''}`;
 }
 
-export interface SetNameParts { readonly tag: string; readonly field: ListField; readonly family: Family }
+export interface SetNameParts { readonly tag: string; readonly field: ListField; readonly family: Family; readonly generation: number }
 export function parseSetName(name: string): SetNameParts | undefined {
   const m = NAME_RE.exec(name);
-  return m ? { tag: m[1], field: m[2] as ListField, family: m[3] === '4' ? 'ip' : 'ip6' } : undefined;
+  return m ? { tag: m[1], field: m[2] as ListField, family: m[3] === '4' ? 'ip' : 'ip6', generation: m[4] === undefined ? 0 : Number(m[4]) } : undefined;
 }
 
 /**
@@ -82,11 +86,16 @@ const KEY = { ip: { len: 4, type: NFT_DATATYPE.ipv4_addr, src: 12, dst: 16 }, ip
 /** One family's set of a list: NEWSET and the elements that go into it (in the same batch). */
 export interface PlannedSet { readonly field: ListField; readonly set: NftSet; readonly elements: readonly NftSetElem[] | PackedSetElems }
 
-/** The NEWSET of a list set: nft's attributes for `add set inet T N { type ipv4_addr; [flags interval;] }`. */
-export function listSet(table: string, name: string, family: Family, interval: boolean, id: number): NftSet {
+/**
+ * The NEWSET of a list set: nft's attributes for `add set inet T N { type ipv4_addr; size S; }`
+ * (a hash set of `count` elements, S from set-size.ts) or `{ type ipv4_addr; flags interval; }`.
+ */
+export function listSet(table: string, name: string, family: Family, interval: boolean, id: number, count: number): NftSet {
+  const size = interval ? undefined : declaredSize(count);
   return {
     family: NFPROTO_INET, table, name, flags: interval ? NFT_SET_INTERVAL : 0,
     keyType: KEY[family].type, keyLen: KEY[family].len, id,
+    ...(size !== undefined ? { desc: { size } } : {}),
     userdata: encodeSetUserdata({ keyByteorder: NFT_BYTEORDER_BIG_ENDIAN }),
   };
 }
@@ -149,7 +158,8 @@ export function planListRule(rule: MarkRule, table: string, tag: string, nextId:
       const name = setName(tag, field, family);
       const id = nextId();
       refs[field] = { name, id };
-      sets.push({ field, set: listSet(table, name, family, interval, id), elements: newSetElements(l, family, interval) });
+      const elements = newSetElements(l, family, interval);
+      sets.push({ field, set: listSet(table, name, family, interval, id, elemCount(elements)), elements });
       narrowed[field === 'src' ? 'srcList' : 'dstList'] = narrowList(l, family);
     }
     return { rule: narrowed, sets, refs };

@@ -87,9 +87,11 @@ export async function sendBatch(t: Transport, op: string, build: (pool: WriterPo
     }
     const errors = errorsOf(replies);
     if (errors.length === 0) return { batch, replies };
-    if (resend && attempt < MAX_RETRIES && errors.some((e) => LOST_RACE_ERRNOS.has(e.errno))) continue;
-    // report the first failing message in batch order (the kernel reports them in that order too)
+    // the first failing message in batch order (the kernel reports them in that order too) says
+    // why: the kernel goes on through the batch after an error, so a later message can fail only
+    // because of it (a DELSET whose set the failed replace left in use: EBUSY), which is no race
     errors.sort((a, b) => batch.indexOfSeq(a.request.seq) - batch.indexOfSeq(b.request.seq));
+    if (resend && attempt < MAX_RETRIES && LOST_RACE_ERRNOS.has(errors[0].errno)) continue;
     throw batchError(op, errors[0], batch, describe);
   }
 }
