@@ -10,6 +10,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { parseRestore } from '../../src/cli/fronts/restore-format.js';
 import { quickLine, quickRestoreLine } from '../../src/cli/fronts/restore-quick.js';
+import { normalizeRules } from '../../src/encode.js';
+import { normalizeRule } from '../../src/normalize.js';
 
 const value = fc.constantFrom(
   '10.0.0.1', '10.0.0.0/8', '10.1.2.3/8', '0.0.0.0/0', '10.0.0.1/32', '10.1.2.3/255.255.0.0', 'fd00::1', '::/0', '300.1.1.1', '10.0.0.1/33',
@@ -110,4 +112,19 @@ test('quick lines: the plain common lines are taken, inside a longer text too', 
     from += l.length + 2;
   }
   t.deepEqual(parseRestore(text, 'ip'), parseRestore(text, 'ip', { quickLines: false }));
+});
+
+test('a plan of quick lines only is remembered as normalized: normalizeRules gives what normalizeRule gives, and the plan cannot change', (t) => {
+  const text = '*raw\n-A PREROUTING -s 10.0.0.1/32 -j MARK --set-mark 0x1\n-I PREROUTING -d 10.0.0.0/8 -i eth0 -j MARK --set-xmark 0x1/0xff\nCOMMIT\n*mangle\n-A OUTPUT -o lo -j MARK --xor-mark 4\nCOMMIT\n';
+  const plan = parseRestore(text, 'ip');
+  const again = normalizeRules(plan.rules);
+  t.is(JSON.stringify(again), JSON.stringify(plan.rules.map((r) => normalizeRule(r))));
+  t.not(again, plan.normalized); // a copy of the list: the caller may change it
+  t.throws(() => { (plan.rules[0] as { mark?: number }).mark = 2; }, { instanceOf: TypeError });
+  t.throws(() => { (plan.normalized[0].src as { address: string }).address = '10.9.9.9'; }, { instanceOf: TypeError });
+  t.throws(() => { (plan.rules as unknown[]).push({}); }, { instanceOf: TypeError });
+  // a plan with a line read the general way is normalized again by an add, as any list is
+  const mixed = parseRestore('*raw\n-A PREROUTING -p tcp --dport 22 -j MARK --set-mark 1\n-A PREROUTING -s 10.0.0.1 -j MARK --set-mark 2\nCOMMIT\n', 'ip');
+  t.false(Object.isFrozen(mixed.rules));
+  t.is(JSON.stringify(normalizeRules(mixed.rules)), JSON.stringify(mixed.normalized));
 });

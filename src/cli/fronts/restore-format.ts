@@ -6,6 +6,7 @@
  */
 import { PktmarkError } from '../../errors.js';
 import { normalizeRule } from '../../normalize.js';
+import { rememberNormalized } from '../../encode.js';
 import type { MarkRule, MarkRuleInput, XtTable } from '../../rule.js';
 import { parseIptables } from './iptables-parse.js';
 import { quickLine, quickRestoreLine } from './restore-quick.js';
@@ -99,6 +100,7 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
   // the lines are read where they stand in the text (as split(/\r?\n/) cuts them): the common
   // rule line (restore-quick.ts) needs no string of its own, the others are sliced out
   let n = 0;
+  let generalRules = 0;
   for (let from = 0; from <= text.length;) {
     let nl = text.indexOf('\n', from);
     if (nl < 0) nl = text.length;
@@ -111,6 +113,8 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
     from = nl + 1;
   }
   if (table) throw lineError(n, `*${table}`, `*${table} (line ${tableLine}) has no COMMIT`, 'INVALID_OPTION');
+  // rules of quick lines only are flat: an add of them need not normalize them again (encode.ts)
+  if (generalRules === 0) rememberNormalized(rules, normalized);
   return { tables, rules, normalized, counters, chains };
 
   /** One line the general way: every kind of line, every error. */
@@ -179,6 +183,7 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       if (c.chain !== undefined && !declared(table, c.chain)) throw lineError(n, c.chain, `chain ${c.chain} does not exist in *${table} (declare it first: :${c.chain} - [0:0])`, 'NOT_FOUND');
       const j = c.rule.jump;
       if (j !== undefined && j !== 'RETURN' && !declared(table, j)) throw lineError(n, j, `-j ${j}: no chain or target ${j} in *${table} (declare it first: :${j} - [0:0])`, 'NOT_FOUND');
+      generalRules++;
       if (c.op === 'insert') {
         if (c.index !== 1) throw lineError(n, String(c.index), 'pktmark restores -I at the head only', 'UNSUPPORTED');
         heads.unshift({ rule: c.rule, normalized: norm, ...(ctr ? { counters: ctr } : {}) });
