@@ -2,12 +2,12 @@
  * The common restore rule line read straight from the file's text: `-A|-I PREROUTING|OUTPUT`
  * with any of `-s`, `-d` (a canonical IPv4 address or prefix), `-i`, `-o` (a plain interface
  * name) and `-j MARK --set-mark|--set-xmark|--and-mark|--or-mark|--xor-mark V`, each once, values
- * plain, only printable ASCII, blanks and tabs. Such a line gives no error, so the rule and its
+ * plain, words of printable ASCII between spaces. Such a line gives no error, so the rule and its
  * normalized form are built here as the general path (splitLine, parseIptables, normalizeRule)
  * builds them, key order included, without the words, the command, the XtRule or the address
  * parse of that path: a restore file is 10,000s of these, and their strings and objects were
  * most of its parse and of the garbage it made. Anything else — another option, a repeat, an
- * IPv6 address, a quote, a counter prefix, an odd value — is declined (false), and the general
+ * IPv6 address, a tab, a quote, a counter prefix, an odd value — is declined (false), and the general
  * path reads the line and makes every error. test/cli/restore-quick.test.ts compares the two.
  */
 import { canonicalQuadAt, formatIPv4, plainPrefix, quadScan } from '../../../codecs/address.js';
@@ -34,26 +34,27 @@ const MAX_WORDS = 24;
 const spans = new Int32Array(2 * MAX_WORDS);
 
 /**
- * Split t[from, to) at blanks and tabs into `spans`, as splitPlain cuts a line: the number of
- * words, or -1 for a line this path leaves alone (a quote, which is splitLine's to read; other
- * whitespace and non-ASCII, which are trim()'s and getopt's; more words than a common line has).
+ * Split t[from, to) at spaces into `spans`: the number of words, or -1 for more words than a
+ * common line has. The search for each word's end is indexOf's (native at every tier: this runs
+ * for 10,000s of lines before the JIT has optimised anything), not a loop per character. A word
+ * may then hold what splitLine and trim() would treat otherwise (a tab, a quote, a CR, other
+ * whitespace, non-ASCII): no such word passes the checks below (keywords and chains compared
+ * whole, addresses, prefixes and marks digit by digit, interface names printable ASCII without
+ * a quote), so such a line is declined, and a line that is taken has only spaces between words
+ * that are printable ASCII: splitPlain's words, and nothing for trim() to take.
  */
 function words(t: string, from: number, to: number): number {
   let n = 0;
-  let start = -1;
-  for (let i = from; i < to; i++) {
-    const c = t.charCodeAt(i);
-    if (c === 32 || c === 9) {
-      if (start >= 0) { spans[2 * n + 1] = i; n++; start = -1; }
-    } else if (c < 0x21 || c > 0x7e || c === 34) {
-      return -1;
-    } else if (start < 0) {
-      if (n === MAX_WORDS) return -1;
-      start = i;
-      spans[2 * n] = i;
-    }
+  for (let i = from; i < to;) {
+    if (t.charCodeAt(i) === 32) { i++; continue; }
+    if (n === MAX_WORDS) return -1;
+    let end = t.indexOf(' ', i);
+    if (end < 0 || end > to) end = to;
+    spans[2 * n] = i;
+    spans[2 * n + 1] = end;
+    n++;
+    i = end;
   }
-  if (start >= 0) { spans[2 * n + 1] = to; n++; }
   return n;
 }
 
@@ -82,13 +83,16 @@ function address(t: string, from: number, to: number, text: string): AddressMatc
   return { family: 'ip', address: formatIPv4(Uint8Array.of(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255)), prefix, negate: false };
 }
 
-/** An interface name parseIfName takes as it is (ASCII already checked): 1-15 bytes, not . or .., no / or :, + only last. */
+/**
+ * An interface name parseIfName takes as it is: 1-15 bytes of printable ASCII (no whitespace, no
+ * quote: splitLine's), not . or .., no / or :, + only last.
+ */
 function plainIfName(t: string, from: number, to: number): boolean {
   const n = to - from;
   if (n > 15 || (t.charCodeAt(from) === 46 && (n === 1 || (n === 2 && t.charCodeAt(from + 1) === 46)))) return false;
   for (let i = from; i < to; i++) {
     const c = t.charCodeAt(i);
-    if (c === 47 || c === 58 || (c === 43 && i !== to - 1)) return false;
+    if (c < 0x21 || c > 0x7e || c === 34 || c === 47 || c === 58 || (c === 43 && i !== to - 1)) return false;
   }
   return true;
 }
