@@ -59,11 +59,11 @@ export const quadScan = { end: 0 };
  * The canonical dotted quad at the start of `t` (four parts 0-255, no leading zeros), read by
  * char codes up to the first character that cannot continue it (its index in quadScan.end): its
  * big-endian u32, else -1. canonicalIPv4 wants nothing after it, an address list's `quad/len` a
- * prefix.
+ * prefix. `from`/`to` read a word inside a longer text (a restore file) without slicing it out.
  */
-export function canonicalQuadAt(t: string): number {
-  let v = 0, part = 0, n = 0, digits = 0, lead = false, i = 0;
-  const len = t.length;
+export function canonicalQuadAt(t: string, from = 0, to = t.length): number {
+  let v = 0, part = 0, n = 0, digits = 0, lead = false, i = from;
+  const len = to;
   for (; i < len; i++) {
     const c = t.charCodeAt(i);
     if (c >= 48 && c <= 57) {
@@ -153,12 +153,12 @@ export function prefixMask(prefix: number, length: number): Uint8Array {
   return m;
 }
 
-/** `a.b.c.d/p` with p 0-32 written plainly (no sign, no space, 1-2 digits), as its prefix length; else -1. */
-export function plainPrefix(t: string, from: number): number {
-  const n = t.length - from;
+/** `a.b.c.d/p` with p 0-32 written plainly (no sign, no space, 1-2 digits), as its prefix length; else -1. The length is t[from, to). */
+export function plainPrefix(t: string, from: number, to = t.length): number {
+  const n = to - from;
   if (n < 1 || n > 2) return -1;
   let p = 0;
-  for (let i = from; i < t.length; i++) {
+  for (let i = from; i < to; i++) {
     const c = t.charCodeAt(i);
     if (c < 48 || c > 57) return -1;
     p = p * 10 + (c - 48);

@@ -284,8 +284,9 @@ export type RuleDraft = { -readonly [K in keyof MarkRule]?: MarkRule[K] };
  * made by `new` so that V8 gives it room for all its fields in the object itself. A literal
  * `{ via }` has room for one, and every further field went into a separate, regrown property
  * array: one more object per rule, and every rule of a bulk add survives into its record.
+ * (Exported for the restore's quick lines, whose normalized rules must share this shape.)
  */
-const Draft = function (this: RuleDraft, via: Via) { this.via = via; } as unknown as new (via: Via) => RuleDraft;
+export const Draft = function (this: RuleDraft, via: Via) { this.via = via; } as unknown as new (via: Via) => RuleDraft;
 Draft.prototype = Object.prototype;
 
 /**

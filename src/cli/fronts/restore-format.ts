@@ -6,8 +6,10 @@
  */
 import { PktmarkError } from '../../errors.js';
 import { normalizeRule } from '../../normalize.js';
+import { rememberNormalized } from '../../encode.js';
 import type { MarkRule, MarkRuleInput, XtTable } from '../../rule.js';
 import { parseIptables } from './iptables-parse.js';
+import { quickLine, quickRestoreLine } from './restore-quick.js';
 import { userChainProblem } from '../../backends/nft/chains.js';
 import type { UserChain } from '../../backends/nft/user-chains.js';
 
@@ -77,7 +79,7 @@ function parseCounters(word: string, n: number): RuleCounters {
   return { packets: BigInt(m[1]), bytes: BigInt(m[2]) };
 }
 
-export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counters?: boolean } = {}): RestorePlan {
+export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counters?: boolean; /** false: every line the general way (the property test compares the two) */ quickLines?: boolean } = {}): RestorePlan {
   const tables: XtTable[] = [];
   const rules: MarkRuleInput[] = [];
   const normalized: MarkRule[] = [];
@@ -94,9 +96,29 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
   let table: XtTable | undefined;
   let tableLine = 0;
   const chainsWithPolicy = new Map<string, number>();
-  const lines = text.split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    const n = i + 1;
+  const quick = opts.quickLines !== false;
+  // the lines are read where they stand in the text (as split(/\r?\n/) cuts them): the common
+  // rule line (restore-quick.ts) needs no string of its own, the others are sliced out
+  let n = 0;
+  let generalRules = 0;
+  for (let from = 0; from <= text.length;) {
+    let nl = text.indexOf('\n', from);
+    if (nl < 0) nl = text.length;
+    const to = nl < text.length && nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    n++;
+    if (table !== undefined && quick && quickRestoreLine(text, from, to, table, family)) {
+      if (quickLine.insert) heads.unshift({ rule: quickLine.rule, normalized: quickLine.normalized });
+      else { rules.push(quickLine.rule); normalized.push(quickLine.normalized); counters.push(undefined); }
+    } else readLine(text.slice(from, to), n);
+    from = nl + 1;
+  }
+  if (table) throw lineError(n, `*${table}`, `*${table} (line ${tableLine}) has no COMMIT`, 'INVALID_OPTION');
+  // rules of quick lines only are flat: an add of them need not normalize them again (encode.ts)
+  if (generalRules === 0) rememberNormalized(rules, normalized);
+  return { tables, rules, normalized, counters, chains };
+
+  /** One line the general way: every kind of line, every error. */
+  function readLine(raw: string, n: number): void {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     if (line.startsWith('*')) {
@@ -161,6 +183,7 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       if (c.chain !== undefined && !declared(table, c.chain)) throw lineError(n, c.chain, `chain ${c.chain} does not exist in *${table} (declare it first: :${c.chain} - [0:0])`, 'NOT_FOUND');
       const j = c.rule.jump;
       if (j !== undefined && j !== 'RETURN' && !declared(table, j)) throw lineError(n, j, `-j ${j}: no chain or target ${j} in *${table} (declare it first: :${j} - [0:0])`, 'NOT_FOUND');
+      generalRules++;
       if (c.op === 'insert') {
         if (c.index !== 1) throw lineError(n, String(c.index), 'pktmark restores -I at the head only', 'UNSUPPORTED');
         heads.unshift({ rule: c.rule, normalized: norm, ...(ctr ? { counters: ctr } : {}) });
@@ -171,7 +194,5 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       const msg = e.message.replace(/at position (\d+)/g, (_, p: string) => `at word ${Number(p) - 2}`);
       throw new PktmarkError(e.code, `line ${n}: ${msg}`, { ...(e.field !== undefined ? { field: e.field } : {}), ...(e.hint !== undefined ? { hint: e.hint } : {}) });
     }
-  });
-  if (table) throw lineError(lines.length, `*${table}`, `*${table} (line ${tableLine}) has no COMMIT`, 'INVALID_OPTION');
-  return { tables, rules, normalized, counters, chains };
+  }
 }

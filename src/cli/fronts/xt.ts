@@ -177,7 +177,7 @@ export function plainMarkValue(v: string): [number, number | undefined] | undefi
   return m < 0 ? undefined : [x, m];
 }
 
-function plainU32(v: string, from: number, to: number): number {
+export function plainU32(v: string, from: number, to: number): number {
   const hex = to - from > 2 && v.charCodeAt(from) === 48 && v.charCodeAt(from + 1) === 120; // 0x
   const start = hex ? from + 2 : from;
   if (to <= start || to - start > (hex ? 8 : 9)) return -1;
