@@ -6,6 +6,7 @@
  * the set, is met by ENFILE, a re-read and a growth; a failed growth leaves no new set.
  */
 import test from 'ava';
+import { fakeMarker } from '../helpers/fake-nft-sent.js';
 import { NFT_MSG_DELRULE, NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
 import { hashElements, parseAddressEntry } from '../../codecs/nftables/set-intervals.js';
 import { NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM } from '../../codecs/nftables/set.js';
@@ -14,21 +15,11 @@ import { NLM_F_REPLACE } from '../../codecs/netlink/message.js';
 import { Marker, PktmarkError } from '../../src/index.js';
 import { FakeNftKernel } from '../../src/testing/index.js';
 
-const T = (n: number): number => nftType(n);
-const NAMES: Record<number, string> = {
-  [T(NFT_MSG_NEWSET)]: 'NEWSET', [T(NFT_MSG_NEWSETELEM)]: 'NEWSETELEM', [T(NFT_MSG_DELSETELEM)]: 'DELSETELEM',
-  [T(NFT_MSG_DELSET)]: 'DELSET', [T(NFT_MSG_NEWRULE)]: 'NEWRULE', [T(NFT_MSG_DELRULE)]: 'DELRULE',
-};
 const v4 = (i: number): string => `10.1.${i >> 8}.${i & 255}`;
 const range = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => v4(from + i));
 
-async function setup(): Promise<{ k: FakeNftKernel; m: Marker; sent: () => string[] }> {
-  const k = new FakeNftKernel();
-  const m = await Marker.open({ transport: k.factory });
-  let mark = 0;
-  const sent = (): string[] => { const out = k.requests.slice(mark).map((r) => NAMES[r.header.type]).filter((x): x is string => x !== undefined); mark = k.requests.length; return out; };
-  return { k, m, sent };
-}
+const T = (n: number): number => nftType(n);
+const setup = fakeMarker;
 /** A rule whose set is full: 30 addresses (size 48, set-size.ts), then 18 more by update. */
 async function fullSet(m: Marker): Promise<string> {
   const rec = await m.add({ src: range(30), mark: 1 });

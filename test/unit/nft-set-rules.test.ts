@@ -5,6 +5,7 @@
  * one id, and the validation errors (field and index, nothing sent).
  */
 import test from 'ava';
+import { fakeMarker } from '../helpers/fake-nft-sent.js';
 import { NLM_F_EXCL } from '../../codecs/netlink/message.js';
 import { decodeRule, NFT_MSG_DELRULE, NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
 import { decodeSetElems, NFT_MSG_DELSET, NFT_MSG_DELSETELEM, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM } from '../../codecs/nftables/set.js';
@@ -17,20 +18,9 @@ import type { V4Ranges } from '../../codecs/nftables/v4-ranges.js';
 import { intervalRanges, mergeRanges, parseAddressEntry, subtractRanges } from '../../codecs/nftables/set-intervals.js';
 import fc from 'fast-check';
 
-const T = (n: number): number => nftType(n);
-const NAMES: Record<number, string> = {
-  [T(NFT_MSG_NEWSET)]: 'NEWSET', [T(NFT_MSG_NEWSETELEM)]: 'NEWSETELEM', [T(NFT_MSG_DELSETELEM)]: 'DELSETELEM',
-  [T(NFT_MSG_DELSET)]: 'DELSET', [T(NFT_MSG_NEWRULE)]: 'NEWRULE', [T(NFT_MSG_DELRULE)]: 'DELRULE',
-};
 
-async function setup(): Promise<{ k: FakeNftKernel; m: Marker; sent: () => string[] }> {
-  const k = new FakeNftKernel();
-  const m = await Marker.open({ transport: k.factory });
-  let mark = 0;
-  // the message kinds of the batches sent since the last call (GET requests left out)
-  const sent = (): string[] => { const out = k.requests.slice(mark).map((r) => NAMES[r.header.type]).filter((x): x is string => x !== undefined); mark = k.requests.length; return out; };
-  return { k, m, sent };
-}
+const T = (n: number): number => nftType(n);
+const setup = fakeMarker;
 
 test('add: sets and their elements first (NLM_F_EXCL), then one rule; list decodes the list back; delete takes the set too', async (t) => {
   const { k, m, sent } = await setup();
