@@ -29,33 +29,26 @@ const RuleIn = function (this: RuleIn, family: 'ip' | 'ip6', hook: Hook, table: 
 } as unknown as new (family: 'ip' | 'ip6', hook: Hook, table: XtTable) => RuleIn;
 RuleIn.prototype = Object.prototype;
 
-// the words of the line being read, as [start, end) pairs into the text (no string per word)
-const MAX_WORDS = 24;
-const spans = new Int32Array(2 * MAX_WORDS);
+// where the word nextWord found ends
+let wordEnd = 0;
 
 /**
- * Split t[from, to) at spaces into `spans`: the number of words, or -1 for more words than a
- * common line has. The search for each word's end is indexOf's (native at every tier: this runs
- * for 10,000s of lines before the JIT has optimised anything), not a loop per character. A word
- * may then hold what splitLine and trim() would treat otherwise (a tab, a quote, a CR, other
- * whitespace, non-ASCII): no such word passes the checks below (keywords and chains compared
- * whole, addresses, prefixes and marks digit by digit, interface names printable ASCII without
- * a quote), so such a line is declined, and a line that is taken has only spaces between words
- * that are printable ASCII: splitPlain's words, and nothing for trim() to take.
+ * The next word of t[i, to) (words are cut at spaces): its start, with its end in wordEnd, or -1
+ * at the end of the line. The search for the word's end is indexOf's (native at every tier: this
+ * runs for 10,000s of lines before the JIT has optimised anything), not a loop per character, and
+ * the words are not kept in an array (its loads and stores were a call each before the JIT).
+ * A word may then hold what splitLine and trim() would treat otherwise (a tab, a quote, a CR,
+ * other whitespace, non-ASCII): no such word passes the checks below (keywords and chains
+ * compared whole, addresses, prefixes and marks digit by digit, interface names printable ASCII
+ * without a quote), so such a line is declined, and a line that is taken has only spaces between
+ * words that are printable ASCII: splitPlain's words, and nothing for trim() to take.
  */
-function words(t: string, from: number, to: number): number {
-  let n = 0;
-  for (let i = from; i < to;) {
-    if (t.charCodeAt(i) === 32) { i++; continue; }
-    if (n === MAX_WORDS) return -1;
-    let end = t.indexOf(' ', i);
-    if (end < 0 || end > to) end = to;
-    spans[2 * n] = i;
-    spans[2 * n + 1] = end;
-    n++;
-    i = end;
-  }
-  return n;
+function nextWord(t: string, i: number, to: number): number {
+  while (i < to && t.charCodeAt(i) === 32) i++;
+  if (i >= to) return -1;
+  const end = t.indexOf(' ', i);
+  wordEnd = end < 0 || end > to ? to : end;
+  return i;
 }
 
 /** The MARK options by length and third character, in markForm's order (xt.ts): 0 set-xmark, 1 set-mark, 2 and-mark, 3 or-mark, 4 xor-mark. */
@@ -102,22 +95,28 @@ function plainIfName(t: string, from: number, to: number): boolean {
  * (nothing changed) when the general path must read it.
  */
 export function quickRestoreLine(t: string, from: number, to: number, table: XtTable, family: 'ip' | 'ip6'): boolean {
-  const n = words(t, from, to);
   // the command and its chain first (a restore line starts with it), then option-value pairs
-  if (n < 2 || (n & 1) !== 0 || spans[1] - spans[0] !== 2 || t.charCodeAt(spans[0]) !== 45) return false;
-  const op = t.charCodeAt(spans[0] + 1);
+  const cs = nextWord(t, from, to);
+  if (cs < 0 || wordEnd - cs !== 2 || t.charCodeAt(cs) !== 45) return false;
+  const op = t.charCodeAt(cs + 1);
   if (op !== 65 && op !== 73) return false; // A, I
-  const chainLen = spans[3] - spans[2];
-  const hook: Hook | undefined = chainLen === 10 ? 'prerouting' : chainLen === 6 ? 'output' : undefined;
-  if (hook === undefined || !t.startsWith(hook === 'prerouting' ? 'PREROUTING' : 'OUTPUT', spans[2])) return false;
+  const hs = nextWord(t, wordEnd, to);
+  const chainLen = wordEnd - hs;
+  const hook: Hook | undefined = hs < 0 ? undefined : chainLen === 10 ? 'prerouting' : chainLen === 6 ? 'output' : undefined;
+  if (hook === undefined || !t.startsWith(hook === 'prerouting' ? 'PREROUTING' : 'OUTPUT', hs)) return false;
   let src: AddressMatch | undefined, dst: AddressMatch | undefined;
   let srcText: string | undefined, dstText: string | undefined, iif: string | undefined, oif: string | undefined;
   let target = false;
   let how = -1, x = 0, m = -1;
   // the order the fields came in (ruleInput keeps it): 1 src, 2 dst, 3 iif, 4 oif, 5 mark; three bits each
   let order = 0, shift = 0;
-  for (let k = 4; k < 2 * n; k += 4) {
-    const ws = spans[k], we = spans[k + 1], vs = spans[k + 2], ve = spans[k + 3];
+  for (let i = wordEnd; ;) {
+    const ws = nextWord(t, i, to);
+    if (ws < 0) break;
+    const we = wordEnd;
+    const vs = nextWord(t, we, to);
+    if (vs < 0) return false;
+    const ve = i = wordEnd;
     // a value that starts with - or ! is getopt's to judge (an option, a negation)
     const v0 = t.charCodeAt(vs);
     if (v0 === 45 || v0 === 33) return false;
