@@ -151,7 +151,10 @@ liveTest('set packets: during 300 hash updates that grow the set 8 times (declar
       t.true(sent > 100, `a steady stream (${sent} packets)`);
       t.is(seen, sent, 'every packet arrived');
       t.is(marked, seen, 'every packet from the address that stays was marked');
-      t.true(listed.packets >= before + Math.floor(sent * 0.9), `the rule's counter carried over the replacements (${before} → ${listed.packets})`);
+      // A growth carries the counter it read, so the packets counted between that read and its
+      // commit are lost (documented): 15% of them under CI's load. A counter reset by each of the
+      // 8 replacements would hold only the packets since the last one, about a ninth of them.
+      t.true(listed.packets >= before + Math.floor(sent * 0.5), `the rule's counter carried over the replacements (${before} → ${listed.packets} of ${sent} sent)`);
     } finally { await m.close(); }
   });
 });
