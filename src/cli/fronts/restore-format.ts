@@ -16,11 +16,14 @@ import type { UserChain } from '../../backends/nft/user-chains.js';
 export interface RestorePlan {
   /** the tables the input names (a restore without --noflush replaces pktmark's rules in these) */
   readonly tables: readonly XtTable[];
-  /** in file order; `-I` lines go to the head of their chain, as iptables-restore does */
+  /**
+   * in file order; `-I` lines go to the head of their chain, as iptables-restore does. Empty when
+   * parsed with `inputs: false` (a restore that sends `normalized` has no use for them).
+   */
   readonly rules: readonly MarkRuleInput[];
-  /** `rules` as normalizeRule made them while checking each line (by index of `rules`), so the restore need not do it again */
+  /** the rules as normalizeRule made them while checking each line (by index of `rules`), so the restore need not do it again */
   readonly normalized: readonly MarkRule[];
-  /** with -c: each rule's `[packets:bytes]` (undefined where its line gave none), by index of `rules` */
+  /** with -c: each rule's `[packets:bytes]` (undefined where its line gave none), by index of `normalized` */
   readonly counters: readonly (RuleCounters | undefined)[];
   /** user-defined chains the input declares (`:NAME - [p:b]` or `-N NAME`), by table, in file order */
   readonly chains: readonly UserChain[];
@@ -79,7 +82,16 @@ function parseCounters(word: string, n: number): RuleCounters {
   return { packets: BigInt(m[1]), bytes: BigInt(m[2]) };
 }
 
-export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counters?: boolean; /** false: every line the general way (the property test compares the two) */ quickLines?: boolean } = {}): RestorePlan {
+export interface RestoreOptions {
+  /** `[p:b]` counter prefixes are allowed (iptables-restore -c) */
+  readonly counters?: boolean;
+  /** false: the plan's `rules` are left empty, and only their normalized forms made (a third of the objects of a quick line) */
+  readonly inputs?: boolean;
+  /** false: every line the general way (the property test compares the two) */
+  readonly quickLines?: boolean;
+}
+
+export function parseRestore(text: string, family: 'ip' | 'ip6', opts: RestoreOptions = {}): RestorePlan {
   const tables: XtTable[] = [];
   const rules: MarkRuleInput[] = [];
   const normalized: MarkRule[] = [];
@@ -97,6 +109,7 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
   let tableLine = 0;
   const chainsWithPolicy = new Map<string, number>();
   const quick = opts.quickLines !== false;
+  const inputs = opts.inputs !== false;
   // the lines are read where they stand in the text (as split(/\r?\n/) cuts them): the common
   // rule line (restore-quick.ts) needs no string of its own, the others are sliced out
   let n = 0;
@@ -106,15 +119,15 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
     if (nl < 0) nl = text.length;
     const to = nl < text.length && nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
     n++;
-    if (table !== undefined && quick && quickRestoreLine(text, from, to, table, family)) {
+    if (table !== undefined && quick && quickRestoreLine(text, from, to, table, family, inputs)) {
       if (quickLine.insert) heads.unshift({ rule: quickLine.rule, normalized: quickLine.normalized });
-      else { rules.push(quickLine.rule); normalized.push(quickLine.normalized); counters.push(undefined); }
+      else { if (inputs) rules.push(quickLine.rule); normalized.push(quickLine.normalized); counters.push(undefined); }
     } else readLine(text.slice(from, to), n);
     from = nl + 1;
   }
   if (table) throw lineError(n, `*${table}`, `*${table} (line ${tableLine}) has no COMMIT`, 'INVALID_OPTION');
   // rules of quick lines only are flat: an add of them need not normalize them again (encode.ts)
-  if (generalRules === 0) rememberNormalized(rules, normalized);
+  if (generalRules === 0 && inputs) rememberNormalized(rules, normalized);
   return { tables, rules, normalized, counters, chains };
 
   /** One line the general way: every kind of line, every error. */
@@ -135,7 +148,7 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
     if (line === 'COMMIT') {
       // -I lines of the table go to the head of their chains, each in front of the ones before it
       const h = heads.splice(0);
-      rules.unshift(...h.map((x) => x.rule));
+      if (inputs) rules.unshift(...h.map((x) => x.rule));
       normalized.unshift(...h.map((x) => x.normalized));
       counters.unshift(...h.map((x) => x.counters));
       table = undefined;
@@ -187,7 +200,7 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       if (c.op === 'insert') {
         if (c.index !== 1) throw lineError(n, String(c.index), 'pktmark restores -I at the head only', 'UNSUPPORTED');
         heads.unshift({ rule: c.rule, normalized: norm, ...(ctr ? { counters: ctr } : {}) });
-      } else { rules.push(c.rule); normalized.push(norm); counters.push(ctr); }
+      } else { if (inputs) rules.push(c.rule); normalized.push(norm); counters.push(ctr); }
     } catch (e) {
       if (!(e instanceof PktmarkError) || e.message.startsWith('line ')) throw e;
       // positions count from the rule's first word, as in the file (the -t TABLE we put in front is not there)
