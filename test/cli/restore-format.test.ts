@@ -26,3 +26,14 @@ BAD.forEach(([text, msg], i) => {
     t.truthy(e.field);
   });
 });
+
+test('-I lines go to the head at COMMIT, each in front of the ones before it, in front of every rule read so far', (t) => {
+  const text = '*raw\n-A PREROUTING -j MARK --set-mark 1\n-I PREROUTING -j MARK --set-mark 2\n-A PREROUTING -p tcp --dport 5 -j MARK --set-mark 3\n'
+    + '-I PREROUTING -p tcp --dport 5 -j MARK --set-mark 4\nCOMMIT\n*mangle\n-A OUTPUT -j MARK --set-mark 5\n-I OUTPUT -j MARK --set-mark 6\nCOMMIT\n';
+  for (const inputs of [true, false]) {
+    const p = parseRestore(text, 'ip', { counters: true, inputs });
+    t.deepEqual(p.normalized.map((r) => r.mark), [6, 4, 2, 1, 3, 5]);
+    t.deepEqual(p.rules.map((r) => r.mark), inputs ? [6, 4, 2, 1, 3, 5] : []);
+    t.deepEqual(p.counters, [undefined, undefined, undefined, undefined, undefined, undefined]);
+  }
+});

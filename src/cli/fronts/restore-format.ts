@@ -82,6 +82,12 @@ function parseCounters(word: string, n: number): RuleCounters {
   return { packets: BigInt(m[1]), bytes: BigInt(m[2]) };
 }
 
+/** `items` in front of the first `count` entries of `list`: unshift for a list made longer than what it holds */
+function prepend<T>(list: T[], count: number, items: readonly T[]): void {
+  list.copyWithin(items.length, 0, count);
+  for (let i = 0; i < items.length; i++) list[i] = items[i];
+}
+
 export interface RestoreOptions {
   /** `[p:b]` counter prefixes are allowed (iptables-restore -c) */
   readonly counters?: boolean;
@@ -93,9 +99,15 @@ export interface RestoreOptions {
 
 export function parseRestore(text: string, family: 'ip' | 'ip6', opts: RestoreOptions = {}): RestorePlan {
   const tables: XtTable[] = [];
-  const rules: MarkRuleInput[] = [];
-  const normalized: MarkRule[] = [];
-  const counters: (RuleCounters | undefined)[] = [];
+  // the lists are made once, for a rule on every line, and cut to length at the end: grown by
+  // push, each was copied a dozen times on the way to 10,000 (~1.2 MB of garbage a parse for three)
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+  let count = 0;
+  const inputs = opts.inputs !== false;
+  const rules = new Array<MarkRuleInput>(inputs ? lines : 0);
+  const normalized = new Array<MarkRule>(lines);
+  const counters = new Array<RuleCounters | undefined>(lines);
   const heads: { rule: MarkRuleInput; normalized: MarkRule; counters?: RuleCounters }[] = [];
   const chains: UserChain[] = [];
   const declared = (t: XtTable, name: string): boolean => chains.some((c) => c.table === t && c.name === name);
@@ -109,7 +121,6 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: RestoreOp
   let tableLine = 0;
   const chainsWithPolicy = new Map<string, number>();
   const quick = opts.quickLines !== false;
-  const inputs = opts.inputs !== false;
   // the lines are read where they stand in the text (as split(/\r?\n/) cuts them): the common
   // rule line (restore-quick.ts) needs no string of its own, the others are sliced out
   let n = 0;
@@ -121,12 +132,19 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: RestoreOp
     n++;
     if (table !== undefined && quick && quickRestoreLine(text, from, to, table, family, inputs)) {
       if (quickLine.insert) heads.unshift({ rule: quickLine.rule, normalized: quickLine.normalized });
-      else { if (inputs) rules.push(quickLine.rule); normalized.push(quickLine.normalized); counters.push(undefined); }
+      else {
+        if (inputs) rules[count] = quickLine.rule;
+        normalized[count] = quickLine.normalized;
+        counters[count++] = undefined;
+      }
     } else readLine(text.slice(from, to), n);
     from = nl + 1;
   }
   if (table) throw lineError(n, `*${table}`, `*${table} (line ${tableLine}) has no COMMIT`, 'INVALID_OPTION');
   // rules of quick lines only are flat: an add of them need not normalize them again (encode.ts)
+  rules.length = inputs ? count : 0;
+  normalized.length = count;
+  counters.length = count;
   if (generalRules === 0 && inputs) rememberNormalized(rules, normalized);
   return { tables, rules, normalized, counters, chains };
 
@@ -148,9 +166,10 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: RestoreOp
     if (line === 'COMMIT') {
       // -I lines of the table go to the head of their chains, each in front of the ones before it
       const h = heads.splice(0);
-      if (inputs) rules.unshift(...h.map((x) => x.rule));
-      normalized.unshift(...h.map((x) => x.normalized));
-      counters.unshift(...h.map((x) => x.counters));
+      if (inputs) prepend(rules, count, h.map((x) => x.rule));
+      prepend(normalized, count, h.map((x) => x.normalized));
+      prepend(counters, count, h.map((x) => x.counters));
+      count += h.length;
       table = undefined;
       return;
     }
@@ -200,7 +219,11 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: RestoreOp
       if (c.op === 'insert') {
         if (c.index !== 1) throw lineError(n, String(c.index), 'pktmark restores -I at the head only', 'UNSUPPORTED');
         heads.unshift({ rule: c.rule, normalized: norm, ...(ctr ? { counters: ctr } : {}) });
-      } else { if (inputs) rules.push(c.rule); normalized.push(norm); counters.push(ctr); }
+      } else {
+        if (inputs) rules[count] = c.rule;
+        normalized[count] = norm;
+        counters[count++] = ctr;
+      }
     } catch (e) {
       if (!(e instanceof PktmarkError) || e.message.startsWith('line ')) throw e;
       // positions count from the rule's first word, as in the file (the -t TABLE we put in front is not there)
