@@ -37,3 +37,10 @@ test('-I lines go to the head at COMMIT, each in front of the ones before it, in
     t.deepEqual(p.counters, [undefined, undefined, undefined, undefined, undefined, undefined]);
   }
 });
+
+test('rule lines after blanks (more rules than lines starting with -) are all kept, -I ones in front', (t) => {
+  const p = parseRestore('*raw\n -A PREROUTING -j MARK --set-mark 1\n\t-I PREROUTING -j MARK --set-mark 2\n  -I PREROUTING -j MARK --set-mark 3\nCOMMIT\n', 'ip');
+  t.deepEqual(p.normalized.map((r) => r.mark), [3, 2, 1]);
+  t.deepEqual(p.rules.map((r) => r.mark), [3, 2, 1]);
+  t.is(p.counters.length, 3);
+});

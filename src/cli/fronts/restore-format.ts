@@ -84,6 +84,8 @@ function parseCounters(word: string, n: number): RuleCounters {
 
 /** `items` in front of the first `count` entries of `list`: unshift for a list made longer than what it holds */
 function prepend<T>(list: T[], count: number, items: readonly T[]): void {
+  // (copyWithin does not lengthen a list)
+  if (list.length < count + items.length) list.length = count + items.length;
   list.copyWithin(items.length, 0, count);
   for (let i = 0; i < items.length; i++) list[i] = items[i];
 }
@@ -99,10 +101,11 @@ export interface RestoreOptions {
 
 export function parseRestore(text: string, family: 'ip' | 'ip6', opts: RestoreOptions = {}): RestorePlan {
   const tables: XtTable[] = [];
-  // the lists are made once, for a rule on every line, and cut to length at the end: grown by
-  // push, each was copied a dozen times on the way to 10,000 (~1.2 MB of garbage a parse for three)
-  let lines = 1;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+  // the lists are made once, for a rule on every line that starts with '-', and cut to length at
+  // the end: grown by push, each was copied a dozen times on the way to 10,000 (~1.2 MB of garbage
+  // a parse for three). (A rule on another line, after blanks, is stored past the end: the list grows.)
+  let lines = text.charCodeAt(0) === 45 ? 1 : 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) if (text.charCodeAt(i + 1) === 45) lines++;
   let count = 0;
   const inputs = opts.inputs !== false;
   const rules = new Array<MarkRuleInput>(inputs ? lines : 0);
