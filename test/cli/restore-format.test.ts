@@ -26,3 +26,21 @@ BAD.forEach(([text, msg], i) => {
     t.truthy(e.field);
   });
 });
+
+test('-I lines go to the head at COMMIT, each in front of the ones before it, in front of every rule read so far', (t) => {
+  const text = '*raw\n-A PREROUTING -j MARK --set-mark 1\n-I PREROUTING -j MARK --set-mark 2\n-A PREROUTING -p tcp --dport 5 -j MARK --set-mark 3\n'
+    + '-I PREROUTING -p tcp --dport 5 -j MARK --set-mark 4\nCOMMIT\n*mangle\n-A OUTPUT -j MARK --set-mark 5\n-I OUTPUT -j MARK --set-mark 6\nCOMMIT\n';
+  for (const inputs of [true, false]) {
+    const p = parseRestore(text, 'ip', { counters: true, inputs });
+    t.deepEqual(p.normalized.map((r) => r.mark), [6, 4, 2, 1, 3, 5]);
+    t.deepEqual(p.rules.map((r) => r.mark), inputs ? [6, 4, 2, 1, 3, 5] : []);
+    t.deepEqual(p.counters, [undefined, undefined, undefined, undefined, undefined, undefined]);
+  }
+});
+
+test('rule lines after blanks (more rules than lines starting with -) are all kept, -I ones in front', (t) => {
+  const p = parseRestore('*raw\n -A PREROUTING -j MARK --set-mark 1\n\t-I PREROUTING -j MARK --set-mark 2\n  -I PREROUTING -j MARK --set-mark 3\nCOMMIT\n', 'ip');
+  t.deepEqual(p.normalized.map((r) => r.mark), [3, 2, 1]);
+  t.deepEqual(p.rules.map((r) => r.mark), [3, 2, 1]);
+  t.is(p.counters.length, 3);
+});

@@ -16,11 +16,14 @@ import type { UserChain } from '../../backends/nft/user-chains.js';
 export interface RestorePlan {
   /** the tables the input names (a restore without --noflush replaces pktmark's rules in these) */
   readonly tables: readonly XtTable[];
-  /** in file order; `-I` lines go to the head of their chain, as iptables-restore does */
+  /**
+   * in file order; `-I` lines go to the head of their chain, as iptables-restore does. Empty when
+   * parsed with `inputs: false` (a restore that sends `normalized` has no use for them).
+   */
   readonly rules: readonly MarkRuleInput[];
-  /** `rules` as normalizeRule made them while checking each line (by index of `rules`), so the restore need not do it again */
+  /** the rules as normalizeRule made them while checking each line (by index of `rules`), so the restore need not do it again */
   readonly normalized: readonly MarkRule[];
-  /** with -c: each rule's `[packets:bytes]` (undefined where its line gave none), by index of `rules` */
+  /** with -c: each rule's `[packets:bytes]` (undefined where its line gave none), by index of `normalized` */
   readonly counters: readonly (RuleCounters | undefined)[];
   /** user-defined chains the input declares (`:NAME - [p:b]` or `-N NAME`), by table, in file order */
   readonly chains: readonly UserChain[];
@@ -79,11 +82,35 @@ function parseCounters(word: string, n: number): RuleCounters {
   return { packets: BigInt(m[1]), bytes: BigInt(m[2]) };
 }
 
-export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counters?: boolean; /** false: every line the general way (the property test compares the two) */ quickLines?: boolean } = {}): RestorePlan {
+/** `items` in front of the first `count` entries of `list`: unshift for a list made longer than what it holds */
+function prepend<T>(list: T[], count: number, items: readonly T[]): void {
+  // (copyWithin does not lengthen a list)
+  if (list.length < count + items.length) list.length = count + items.length;
+  list.copyWithin(items.length, 0, count);
+  for (let i = 0; i < items.length; i++) list[i] = items[i];
+}
+
+export interface RestoreOptions {
+  /** `[p:b]` counter prefixes are allowed (iptables-restore -c) */
+  readonly counters?: boolean;
+  /** false: the plan's `rules` are left empty, and only their normalized forms made (a third of the objects of a quick line) */
+  readonly inputs?: boolean;
+  /** false: every line the general way (the property test compares the two) */
+  readonly quickLines?: boolean;
+}
+
+export function parseRestore(text: string, family: 'ip' | 'ip6', opts: RestoreOptions = {}): RestorePlan {
   const tables: XtTable[] = [];
-  const rules: MarkRuleInput[] = [];
-  const normalized: MarkRule[] = [];
-  const counters: (RuleCounters | undefined)[] = [];
+  // the lists are made once, for a rule on every line that starts with '-', and cut to length at
+  // the end: grown by push, each was copied a dozen times on the way to 10,000 (~1.2 MB of garbage
+  // a parse for three). (A rule on another line, after blanks, is stored past the end: the list grows.)
+  let lines = text.charCodeAt(0) === 45 ? 1 : 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) if (text.charCodeAt(i + 1) === 45) lines++;
+  let count = 0;
+  const inputs = opts.inputs !== false;
+  const rules = new Array<MarkRuleInput>(inputs ? lines : 0);
+  const normalized = new Array<MarkRule>(lines);
+  const counters = new Array<RuleCounters | undefined>(lines);
   const heads: { rule: MarkRuleInput; normalized: MarkRule; counters?: RuleCounters }[] = [];
   const chains: UserChain[] = [];
   const declared = (t: XtTable, name: string): boolean => chains.some((c) => c.table === t && c.name === name);
@@ -106,15 +133,22 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
     if (nl < 0) nl = text.length;
     const to = nl < text.length && nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
     n++;
-    if (table !== undefined && quick && quickRestoreLine(text, from, to, table, family)) {
+    if (table !== undefined && quick && quickRestoreLine(text, from, to, table, family, inputs)) {
       if (quickLine.insert) heads.unshift({ rule: quickLine.rule, normalized: quickLine.normalized });
-      else { rules.push(quickLine.rule); normalized.push(quickLine.normalized); counters.push(undefined); }
+      else {
+        if (inputs) rules[count] = quickLine.rule;
+        normalized[count] = quickLine.normalized;
+        counters[count++] = undefined;
+      }
     } else readLine(text.slice(from, to), n);
     from = nl + 1;
   }
   if (table) throw lineError(n, `*${table}`, `*${table} (line ${tableLine}) has no COMMIT`, 'INVALID_OPTION');
   // rules of quick lines only are flat: an add of them need not normalize them again (encode.ts)
-  if (generalRules === 0) rememberNormalized(rules, normalized);
+  rules.length = inputs ? count : 0;
+  normalized.length = count;
+  counters.length = count;
+  if (generalRules === 0 && inputs) rememberNormalized(rules, normalized);
   return { tables, rules, normalized, counters, chains };
 
   /** One line the general way: every kind of line, every error. */
@@ -135,9 +169,10 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
     if (line === 'COMMIT') {
       // -I lines of the table go to the head of their chains, each in front of the ones before it
       const h = heads.splice(0);
-      rules.unshift(...h.map((x) => x.rule));
-      normalized.unshift(...h.map((x) => x.normalized));
-      counters.unshift(...h.map((x) => x.counters));
+      if (inputs) prepend(rules, count, h.map((x) => x.rule));
+      prepend(normalized, count, h.map((x) => x.normalized));
+      prepend(counters, count, h.map((x) => x.counters));
+      count += h.length;
       table = undefined;
       return;
     }
@@ -187,7 +222,11 @@ export function parseRestore(text: string, family: 'ip' | 'ip6', opts: { counter
       if (c.op === 'insert') {
         if (c.index !== 1) throw lineError(n, String(c.index), 'pktmark restores -I at the head only', 'UNSUPPORTED');
         heads.unshift({ rule: c.rule, normalized: norm, ...(ctr ? { counters: ctr } : {}) });
-      } else { rules.push(c.rule); normalized.push(norm); counters.push(ctr); }
+      } else {
+        if (inputs) rules[count] = c.rule;
+        normalized[count] = norm;
+        counters[count++] = ctr;
+      }
     } catch (e) {
       if (!(e instanceof PktmarkError) || e.message.startsWith('line ')) throw e;
       // positions count from the rule's first word, as in the file (the -t TABLE we put in front is not there)

@@ -16,7 +16,10 @@ import { DEFAULT_TABLE } from '../../backends/nft/chains.js';
 import { Draft, type Hook, type Mark, type Mask, type MarkRule, type MarkRuleInput, type RuleDraft, type XtTable } from '../../rule.js';
 import { plainU32 } from './xt.js';
 
-/** The line quickRestoreLine took: its rule as parseIptables makes it, normalized as normalizeRule makes it, and whether it was -I. */
+/**
+ * The line quickRestoreLine took: its rule as parseIptables makes it (unless it was asked for no
+ * input), normalized as normalizeRule makes it, and whether it was -I.
+ */
 export const quickLine = { rule: undefined as unknown as MarkRuleInput, normalized: undefined as unknown as MarkRule, insert: false };
 
 /**
@@ -94,7 +97,7 @@ function plainIfName(t: string, from: number, to: number): boolean {
  * Read the rule line t[from, to) of `table` the quick way: true with quickLine filled in, or false
  * (nothing changed) when the general path must read it.
  */
-export function quickRestoreLine(t: string, from: number, to: number, table: XtTable, family: 'ip' | 'ip6'): boolean {
+export function quickRestoreLine(t: string, from: number, to: number, table: XtTable, family: 'ip' | 'ip6', input = true): boolean {
   // the command and its chain first (a restore line starts with it), then option-value pairs
   const cs = nextWord(t, from, to);
   if (cs < 0 || wordEnd - cs !== 2 || t.charCodeAt(cs) !== 45) return false;
@@ -158,17 +161,20 @@ export function quickRestoreLine(t: string, from: number, to: number, table: XtT
   const mask = how === 0 ? (m < 0 ? 0xffffffff : m) : how === 1 ? (m < 0 ? 0xffffffff : (m | x) >>> 0) : how === 2 ? ~x >>> 0 : how === 3 ? x : 0;
   const xor = how === 0 || how === 4;
 
-  const rule = new RuleIn(family, hook, table);
-  for (let o = order; o !== 0; o >>>= 3) {
-    switch (o & 7) {
-      case 1: rule.src = srcText; break;
-      case 2: rule.dst = dstText; break;
-      case 3: rule.iif = iif; break;
-      case 4: rule.oif = oif; break;
-      default:
-        rule.mark = value; rule.mask = mask;
-        if (xor) rule.xor = true;
+  if (input) {
+    const rule = new RuleIn(family, hook, table);
+    for (let o = order; o !== 0; o >>>= 3) {
+      switch (o & 7) {
+        case 1: rule.src = srcText; break;
+        case 2: rule.dst = dstText; break;
+        case 3: rule.iif = iif; break;
+        case 4: rule.oif = oif; break;
+        default:
+          rule.mark = value; rule.mask = mask;
+          if (xor) rule.xor = true;
+      }
     }
+    quickLine.rule = rule as unknown as MarkRuleInput;
   }
   // normalizeFields with the nft backend's normalize, for these fields
   const out: RuleDraft = new Draft('nft');
@@ -184,7 +190,6 @@ export function quickRestoreLine(t: string, from: number, to: number, table: XtT
   out.mask = mask as Mask;
   // parseMarkSpec keeps xor only where it changes bits outside the mask
   if (xor && (value & ~mask) >>> 0) out.xor = true;
-  quickLine.rule = rule as unknown as MarkRuleInput;
   quickLine.normalized = out as MarkRule;
   quickLine.insert = op === 73;
   return true;

@@ -45,7 +45,8 @@ export function restoreFront(family: 'ip' | 'ip6') {
       else throw new UsageError('UNSUPPORTED', `unsupported word '${a}' at position ${i + 1}`, { field: a });
     });
     const text = readFileSync(file ?? 0, 'utf8');
-    const plan = parseRestore(text, family, { counters });
+    // a restore that is sent (or only tested) needs the normalized rules only; a dry run explains the inputs too
+    const plan = parseRestore(text, family, { counters, inputs: g.dryRun === true });
     if (testOnly) return EXIT_OK;
     if (g.dryRun) {
       await dryRunRestore(plan, family, noflush, g, io);
@@ -87,7 +88,7 @@ async function restoreInto(m: Marker, plan: Plan, family: 'ip' | 'ip6', noflush:
     const existing = noflush ? [] : await listUserChains(t, m.table);
     const drop = existing.filter((c) => plan.tables.includes(c.table)).map((c) => userChainNft(c.table, c.name)).filter((n) => !declared.includes(n));
     try {
-      if (plan.rules.length > 0) {
+      if (plan.normalized.length > 0) {
         // what Marker.add does with nft rules, less its normalizeRules: parseRestore checked every line with it already
         await nftBackend.add(plan.normalized, backendContext(m), { replace, generation, chains: { create: declared, delete: drop }, ...(withCounters ? { counters: plan.counters } : {}) });
       } else {
@@ -98,7 +99,7 @@ async function restoreInto(m: Marker, plan: Plan, family: 'ip' | 'ip6', noflush:
       }
       return;
     } catch (e) {
-      const lost = e instanceof PktmarkError && ((e.errno !== undefined && LOST_RACE_ERRNOS.has(e.errno)) || (plan.rules.length === 0 && e.code === 'NOT_FOUND'));
+      const lost = e instanceof PktmarkError && ((e.errno !== undefined && LOST_RACE_ERRNOS.has(e.errno)) || (plan.normalized.length === 0 && e.code === 'NOT_FOUND'));
       if (!lost) throw e;
       if (attempt + 1 >= RESTORE_RETRIES) {
         throw new PktmarkError('BUSY', `iptables-restore lost the race with other writers ${attempt + 1} times (the ruleset changed between read and commit); nothing was applied`, {
