@@ -7,29 +7,21 @@
 import { Marker } from '../../src/index.js';
 import { parseMessages } from '../../codecs/netlink/message.js';
 import { decodeChain, NFT_MSG_NEWCHAIN, NFT_MSG_NEWRULE, nftType } from '../../codecs/nftables/messages.js';
-import { NetlinkSocket } from '../../src/transport/netlink-socket.js';
 import type { NetlinkProtocol, Transport } from '../../src/transport/transport.js';
 import { liveTest, withNetns } from '../helpers/netns.js';
+import { intercepted } from '../helpers/intercept.js';
 
 /** Real sockets in `netns`, with the chains each sent batch declares (one entry per batch that adds rules). */
 function recording(netns: string): { factory: (p: NetlinkProtocol) => Transport; batches: string[][] } {
   const batches: string[][] = [];
-  const factory = (protocol: NetlinkProtocol): Transport => {
-    const s = NetlinkSocket.open({ protocol, netns });
-    return {
-      protocol,
-      nextSeq: () => s.nextSeq(),
-      exchange: (bytes, wait) => {
-        const msgs = parseMessages(bytes);
-        if (msgs.some((m) => m.header.type === nftType(NFT_MSG_NEWRULE))) {
-          batches.push(msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWCHAIN)).map((m) => decodeChain(m).name));
-        }
-        return s.exchange(bytes, wait);
-      },
-      stream: (bytes, wait) => s.stream(bytes, wait),
-      close: () => s.close(),
-    };
-  };
+  const factory = intercepted(netns, {
+    send(bytes) {
+      const msgs = parseMessages(bytes);
+      if (msgs.some((m) => m.header.type === nftType(NFT_MSG_NEWRULE))) {
+        batches.push(msgs.filter((m) => m.header.type === nftType(NFT_MSG_NEWCHAIN)).map((m) => decodeChain(m).name));
+      }
+    },
+  });
   return { factory, batches };
 }
 

@@ -10,9 +10,8 @@ import { parseMessages } from '../../codecs/netlink/message.js';
 import { nftType } from '../../codecs/nftables/messages.js';
 import { NFT_MSG_DELSET, NFT_MSG_NEWSET } from '../../codecs/nftables/set.js';
 import { Marker, PktmarkError } from '../../src/index.js';
-import { NetlinkSocket } from '../../src/transport/netlink-socket.js';
-import type { Transport } from '../../src/transport/transport.js';
 import { liveTest, withNetns, type Netns } from '../helpers/netns.js';
+import { intercepted } from '../helpers/intercept.js';
 
 interface JSet { name: string; size?: number; elem?: unknown[]; flags?: string[] }
 const sets = (ns: Netns): JSet[] => (ns.ruleset().nftables as { set?: JSet }[]).filter((x) => x.set).map((x) => x.set!);
@@ -72,32 +71,25 @@ liveTest('sets: another writer (nft) fills the set to its size; the next update 
   });
 });
 
-/** A real socket whose GETSET dump replies lose NFTA_SET_COUNT (renamed to an unknown attribute): a kernel before 6.13. */
-function withoutSetCount(s: Transport): Transport {
-  return {
-    protocol: s.protocol,
-    nextSeq: () => s.nextSeq(),
-    close: () => s.close(),
-    async exchange(bytes, wait) {
-      const replies = await s.exchange(bytes, wait);
-      for (const m of replies) {
-        if (m.header.type !== nftType(NFT_MSG_NEWSET)) continue;
-        const p = m.payload;
-        const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
-        for (let at = 4; at + 4 <= p.length;) {
-          const len = v.getUint16(at, true);
-          if ((v.getUint16(at + 2, true) & 0x3fff) === 20) v.setUint16(at + 2, 0x3ff0, true);
-          at += (len + 3) & ~3;
-        }
+/** Real sockets whose GETSET dump replies lose NFTA_SET_COUNT (renamed to an unknown attribute): a kernel before 6.13. */
+const withoutSetCount = (netns: string): ReturnType<typeof intercepted> => intercepted(netns, {
+  receive(replies) {
+    for (const m of replies) {
+      if (m.header.type !== nftType(NFT_MSG_NEWSET)) continue;
+      const p = m.payload;
+      const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+      for (let at = 4; at + 4 <= p.length;) {
+        const len = v.getUint16(at, true);
+        if ((v.getUint16(at + 2, true) & 0x3fff) === 20) v.setUint16(at + 2, 0x3ff0, true);
+        at += (len + 3) & ~3;
       }
-      return replies;
-    },
-  };
-}
+    }
+  },
+});
 
 liveTest('sets: on a kernel without NFTA_SET_COUNT the update is refused with ENFILE first, then the set is read and grown; nothing half-applied', async (t) => {
   await withNetns(async (ns) => {
-    const m = await Marker.open({ netns: ns.name, transport: (p) => withoutSetCount(NetlinkSocket.open({ protocol: p, netns: ns.name })) });
+    const m = await Marker.open({ netns: ns.name, transport: withoutSetCount(ns.name) });
     try {
       const rec = await m.add({ src: range(30), mark: 1 });
       await m.update(rec.id, { add: range(18, 30) });
@@ -107,25 +99,22 @@ liveTest('sets: on a kernel without NFTA_SET_COUNT the update is refused with EN
   });
 });
 
-/** A real socket that spoils the name in every DELSET it sends: the kernel refuses the batch (ENOENT). */
-function spoilDelset(s: Transport): Transport {
-  return {
-    protocol: s.protocol, nextSeq: () => s.nextSeq(), close: () => s.close(),
-    exchange(bytes, wait) {
-      const copy = bytes.slice();
-      for (const msg of parseMessages(copy)) {
-        if (msg.header.type !== nftType(NFT_MSG_DELSET)) continue;
-        const at = Buffer.from(msg.payload).indexOf('pm_');
-        if (at >= 0) msg.payload[at + 1] = 0x78; // pm_… → px_…: no such set
-      }
-      return s.exchange(copy, wait);
-    },
-  };
-}
+/** Real sockets that spoil the name in every DELSET they send: the kernel refuses the batch (ENOENT). */
+const spoilDelset = (netns: string): ReturnType<typeof intercepted> => intercepted(netns, {
+  send(bytes) {
+    const copy = bytes.slice();
+    for (const msg of parseMessages(copy)) {
+      if (msg.header.type !== nftType(NFT_MSG_DELSET)) continue;
+      const at = Buffer.from(msg.payload).indexOf('pm_');
+      if (at >= 0) msg.payload[at + 1] = 0x78; // pm_… → px_…: no such set
+    }
+    return copy;
+  },
+});
 
 liveTest('sets: a growth the kernel refuses changes nothing: no new set, the old set, its elements and the rule as they were', async (t) => {
   await withNetns(async (ns) => {
-    const m = await Marker.open({ netns: ns.name, transport: (p) => spoilDelset(NetlinkSocket.open({ protocol: p, netns: ns.name })) });
+    const m = await Marker.open({ netns: ns.name, transport: spoilDelset(ns.name) });
     try {
       const rec = await m.add({ src: range(30), mark: 1 });
       await m.update(rec.id, { add: range(18, 30) });
