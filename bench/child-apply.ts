@@ -40,16 +40,17 @@ const settle = (): Promise<unknown> => new Promise((resolve) => setTimeout(resol
 
 /** timed adds in the steady state: 5 (3 for 100,000 rules, whose clear alone takes a second) */
 const SAMPLES = Number(process.env.PKTMARK_BENCH_SAMPLES ?? (N > 10_000 ? 3 : 5));
-const medianOf = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 /** `once` SAMPLES times, each followed by a clear and the pause: the samples and their median */
 async function sampled(m: import('../src/index.js').Marker, once: () => Promise<number>): Promise<{ addMs: number; samples: number[] }> {
+  // imported here, not at the top: the cold modes' peak RSS stays the add's alone
+  const { median } = await import('./common.js');
   const samples: number[] = [];
   for (let k = 0; k < SAMPLES; k++) {
     samples.push(await once());
     if (k + 1 < SAMPLES) { await m.clear({ via: 'nft' }); await settle(); }
   }
-  return { addMs: medianOf(samples), samples };
+  return { addMs: median(samples), samples };
 }
 
 function out(r: Record<string, unknown>): void { process.stdout.write(JSON.stringify({ ...r, vmHwmKB: vmHwmKB() })); }

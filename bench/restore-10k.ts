@@ -58,26 +58,24 @@ async function library(ns: string): Promise<number> {
 
 /** pktmark's own batch for the file, replayed (the kernel's part alone) into a namespace made beforehand. */
 async function floor(ns: string): Promise<number> {
-  {
-    const s = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: ns });
-    // pktmark's batch for the file (as for an empty namespace), encoded and renumbered before the clock starts
-    const msgs = encode(parseRestore(text, 'ip').rules);
-    const total = msgs.reduce((n, m) => n + m.length, 0);
-    const bytes = new Uint8Array(total);
-    let off = 0, ackSeq = 0;
-    msgs.forEach((m, i) => {
-      bytes.set(m, off);
-      const seq = s.nextSeq();
-      new DataView(bytes.buffer).setUint32(off + 8, seq, true);
-      if (i === msgs.length - 2) ackSeq = seq; // the last NEWRULE carries NLM_F_ACK (BATCH_END is not answered)
-      off += m.length;
-    });
-    const t0 = process.hrtime.bigint();
-    await s.exchange(bytes, { seq: ackSeq, until: 'ack' });
-    const t = ms(t0);
-    s.close();
-    return t;
-  }
+  const s = NetlinkSocket.open({ protocol: NETLINK_NETFILTER, netns: ns });
+  // pktmark's batch for the file (as for an empty namespace), encoded and renumbered before the clock starts
+  const msgs = encode(parseRestore(text, 'ip').rules);
+  const total = msgs.reduce((n, m) => n + m.length, 0);
+  const bytes = new Uint8Array(total);
+  let off = 0, ackSeq = 0;
+  msgs.forEach((m, i) => {
+    bytes.set(m, off);
+    const seq = s.nextSeq();
+    new DataView(bytes.buffer).setUint32(off + 8, seq, true);
+    if (i === msgs.length - 2) ackSeq = seq; // the last NEWRULE carries NLM_F_ACK (BATCH_END is not answered)
+    off += m.length;
+  });
+  const t0 = process.hrtime.bigint();
+  await s.exchange(bytes, { seq: ackSeq, until: 'ack' });
+  const t = ms(t0);
+  s.close();
+  return t;
 }
 
 /**

@@ -46,40 +46,38 @@ function count(ns: string): number {
 
 /** One timed add on a device made beforehand (see rounds); its filters are counted by the caller. */
 async function pktmark(mode: 'sequential' | 'pipelined' | 'floor', { ns, ifindex }: { ns: string; ifindex: number }): Promise<number> {
-  {
-    const s = NetlinkSocket.open({ protocol: 0, netns: ns });
-    // the floor: the same pipelined bytes, encoded before the clock starts (kernel time only)
-    let pre: { bytes: Uint8Array; last: number } | undefined;
-    if (mode === 'floor') {
-      const w = new AttributeWriter(N * 128);
-      let last = 0;
-      for (const f of filters(ifindex)) { last = s.nextSeq(); encodeNewFilter(w, last, f); }
-      pre = { bytes: w.finish(), last };
-    }
-    const t0 = process.hrtime.bigint();
-    if (pre) {
-      await s.exchange(pre.bytes, { seq: pre.last, until: 'ack' });
-    } else if (mode === 'pipelined') {
-      const fs = filters(ifindex);
-      const w = new AttributeWriter(N * 128);
-      let last = 0;
-      for (const f of fs) { last = s.nextSeq(); encodeNewFilter(w, last, f); }
-      const replies = await s.exchange(w.finish(), { seq: last, until: 'ack' });
-      const failed = replies.filter((m) => m.header.type === NLMSG_ERROR && decodeAck(m).errno !== 0);
-      if (failed.length) throw new Error(`${failed.length} filters refused: errno ${decodeAck(failed[0]).errno}`);
-    } else {
-      for (const f of filters(ifindex)) {
-        const w = new AttributeWriter(128);
-        const seq = s.nextSeq();
-        encodeNewFilter(w, seq, f);
-        const [ack] = (await s.exchange(w.finish(), { seq, until: 'ack' })).filter((m) => m.header.type === NLMSG_ERROR);
-        if (decodeAck(ack).errno !== 0) throw new Error(`filter refused: errno ${decodeAck(ack).errno}`);
-      }
-    }
-    const t = ms(t0);
-    s.close();
-    return t;
+  const s = NetlinkSocket.open({ protocol: 0, netns: ns });
+  // the floor: the same pipelined bytes, encoded before the clock starts (kernel time only)
+  let pre: { bytes: Uint8Array; last: number } | undefined;
+  if (mode === 'floor') {
+    const w = new AttributeWriter(N * 128);
+    let last = 0;
+    for (const f of filters(ifindex)) { last = s.nextSeq(); encodeNewFilter(w, last, f); }
+    pre = { bytes: w.finish(), last };
   }
+  const t0 = process.hrtime.bigint();
+  if (pre) {
+    await s.exchange(pre.bytes, { seq: pre.last, until: 'ack' });
+  } else if (mode === 'pipelined') {
+    const fs = filters(ifindex);
+    const w = new AttributeWriter(N * 128);
+    let last = 0;
+    for (const f of fs) { last = s.nextSeq(); encodeNewFilter(w, last, f); }
+    const replies = await s.exchange(w.finish(), { seq: last, until: 'ack' });
+    const failed = replies.filter((m) => m.header.type === NLMSG_ERROR && decodeAck(m).errno !== 0);
+    if (failed.length) throw new Error(`${failed.length} filters refused: errno ${decodeAck(failed[0]).errno}`);
+  } else {
+    for (const f of filters(ifindex)) {
+      const w = new AttributeWriter(128);
+      const seq = s.nextSeq();
+      encodeNewFilter(w, seq, f);
+      const [ack] = (await s.exchange(w.finish(), { seq, until: 'ack' })).filter((m) => m.header.type === NLMSG_ERROR);
+      if (decodeAck(ack).errno !== 0) throw new Error(`filter refused: errno ${decodeAck(ack).errno}`);
+    }
+  }
+  const t = ms(t0);
+  s.close();
+  return t;
 }
 
 type Mode = 'sequential' | 'pipelined' | 'floor';
